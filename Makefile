@@ -1,0 +1,98 @@
+# caresync — build, test, bench.
+#
+#   make                 the nginx module (build/ngx_http_caresync_module.so)
+#   make test            unit tests + Test::Nginx suite (installs what is missing)
+#   make test-sanitize   the same, module and core built with ASan + UBSan
+#   make fuzz            libFuzzer over the validators, bounded in time
+#   make run             Redis + nginx with the module on localhost:8080
+#
+# NGINX_SRC=/path/to/nginx-x.y.z builds against another nginx source tree;
+# by default Debian's nginx-dev tree is copied and configured with the
+# flags Debian's /usr/sbin/nginx was built with.
+
+SHELL      := /bin/bash
+BUILD      ?= build
+NGINX_SRC  ?= /usr/share/nginx/src
+SANITIZE   ?=
+
+CC         ?= cc
+CSTD        = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN        = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wno-unused-parameter
+OPT        ?= -O2 -g
+ifneq ($(SANITIZE),)
+  SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+endif
+CFLAGS_CORE = $(CSTD) $(WARN) $(OPT) -fPIC $(SAN_FLAGS) -Isrc
+LIBS_CORE   = -ljansson -lcrypto
+
+CORE_SRCS   = $(wildcard src/cs_*.c)
+CORE_OBJS   = $(patsubst src/%.c,$(BUILD)/core/%.o,$(CORE_SRCS))
+UNIT_SRCS   = $(wildcard t/unit/test_*.c)
+UNIT_BINS   = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+MODULE      = $(BUILD)/ngx_http_caresync_module.so
+NGX_BUILD   = $(BUILD)/nginx
+
+.PHONY: all module core unit test test-unit test-nginx test-sanitize \
+        fuzz run deps clean bench
+
+all: module
+
+core: $(BUILD)/libcaresync.a
+
+$(BUILD)/core/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -c $< -o $@
+
+$(BUILD)/libcaresync.a: $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/cs_test.h $(BUILD)/libcaresync.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CORE) -It/unit $< $(BUILD)/libcaresync.a $(LIBS_CORE) \
+	    $(SAN_FLAGS) -o $@
+
+unit: $(UNIT_BINS)
+
+test-unit: unit
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
+
+include ngx_module/build.mk
+
+deps:
+	@.ci/install-deps build test
+
+# The whole suite: C unit tests, then the Test::Nginx files against the
+# stock /usr/sbin/nginx with the module loaded.
+test: deps
+	@$(MAKE) --no-print-directory module unit
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-nginx
+
+test-nginx: module
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) t/run
+
+# The same suite with the module and the core built with ASan + UBSan.
+# The stock nginx is not instrumented, so the runtime is preloaded.
+ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
+test-sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 module unit
+	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 test-unit
+	@rm -f build-san/asan.* build-san/ubsan.*
+	LD_PRELOAD=$(ASAN_RT) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(CURDIR)/build-san/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/build-san/ubsan \
+	TEST_NGINX_LOAD_MODULES=$(CURDIR)/build-san/ngx_http_caresync_module.so \
+	    t/run
+	@if ls build-san/asan.* build-san/ubsan.* >/dev/null 2>&1; then \
+	    echo "sanitizer reports:"; cat build-san/asan.* build-san/ubsan.* \
+	        2>/dev/null | head -100; exit 1; fi
+
+run: deps module
+	.ci/run-local
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,346 @@
+/*
+ * The content handler of a `caresync_webhook` location: the HTTP checks
+ * (method, content type), reading the body, and handing it to the core.
+ */
+
+
+#include "ngx_http_caresync.h"
+
+#include <openssl/rand.h>
+
+#include "cs_id.h"
+
+
+static void ngx_http_caresync_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_caresync_process(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
+static ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_caresync_is_json(ngx_http_request_t *r);
+static void ngx_http_caresync_job_id(u_char *out);
+static void ngx_http_caresync_ingest_cleanup(void *data);
+
+
+typedef struct {
+    ngx_http_caresync_ctx_t   ctx;
+    cs_ingest_t               in;
+} ngx_http_caresync_state_t;
+
+
+ngx_int_t
+ngx_http_caresync_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_table_elt_t            *h;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_caresync_state_t  *st;
+
+    if (r->method != NGX_HTTP_POST) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST");
+
+        return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                             "method not allowed");
+    }
+
+    if (!ngx_http_caresync_is_json(r)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_caresync_reply_error(r,
+                                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "Content-Type must be application/json");
+    }
+
+    /* the core's buffers are malloc()ed: free them with the request */
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_state_t));
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cs_ingest_init(&st->in);
+    cln->handler = ngx_http_caresync_ingest_cleanup;
+    cln->data = &st->in;
+
+    ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_caresync_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_caresync_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    rc = ngx_http_caresync_process(r, ctx);
+
+    if (rc == NGX_DONE) {
+        return;                 /* answered when Redis replies */
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_caresync_process(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
+{
+    u_char                        *p;
+    ngx_str_t                      body, answer;
+    ngx_time_t                    *tp;
+    cs_ingest_t                   *in;
+    cs_ingest_conf_t               conf;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+
+    if (ngx_http_caresync_body(r, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    in = &((ngx_http_caresync_state_t *) ctx)->in;
+
+    conf.partner_source = (const char *) clcf->partner_source.data;
+    conf.partner_source_len = clcf->partner_source.len;
+    conf.max_depth = (unsigned) clcf->max_depth;
+    conf.keep_raw = clcf->keep_raw;
+
+    tp = ngx_timeofday();
+    in->now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+    ngx_http_caresync_job_id((u_char *) in->job_id);
+
+    if (cs_ingest((cs_webhook_t) clcf->webhook, &conf, body.data, body.len,
+                  in)
+        != CS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "caresync: out of memory while validating");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    answer.data = (u_char *) in->body.data;
+    answer.len = in->body.len;
+
+    if (in->status != NGX_HTTP_OK) {
+        /* the reason is a fixed label: the body's values never reach logs */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "caresync: request rejected: %s", in->reason);
+
+        return ngx_http_caresync_reply(r, NGX_HTTP_BAD_REQUEST, &answer);
+    }
+
+    if (in->notes.len) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "caresync: job %s: optional values dropped: %*s",
+                      in->job_id, in->notes.len, in->notes.data);
+    }
+
+    ctx->answer = answer;
+    ctx->job.data = (u_char *) in->job.data;
+    ctx->job.len = in->job.len;
+    ctx->job_id.data = (u_char *) in->job_id;
+    ctx->job_id.len = CS_ID_ULID_LEN;
+
+    p = ngx_pnalloc(r->pool, 2 * clcf->prefix.len + sizeof(":dedupe:") - 1
+                             + CS_ID_SHA256_LEN + sizeof(":jobs") - 1
+                             + NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->dedupe_key.data = p;
+    p = ngx_sprintf(p, "%V:dedupe:%s", &clcf->prefix, in->idem_key);
+    ctx->dedupe_key.len = p - ctx->dedupe_key.data;
+
+    ctx->stream_key.data = p;
+    p = ngx_sprintf(p, "%V:jobs", &clcf->prefix);
+    ctx->stream_key.len = p - ctx->stream_key.data;
+
+    ctx->ttl.data = p;
+    p = ngx_sprintf(p, "%M", clcf->dedupe_ttl);
+    ctx->ttl.len = p - ctx->ttl.data;
+
+    return ngx_http_caresync_enqueue(r, ctx);
+}
+
+
+/* The body as one contiguous run of bytes (a temp file is read back). */
+
+static ngx_int_t
+ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_str_set(body, "");
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "caresync: short read of the body file");
+                return NGX_ERROR;
+            }
+
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+/* application/json, any parameters, and any "+json" type. */
+
+static ngx_int_t
+ngx_http_caresync_is_json(ngx_http_request_t *r)
+{
+    u_char     *p, *last, *semi;
+    ngx_str_t   type;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = r->headers_in.content_type->value;
+    p = type.data;
+    last = type.data + type.len;
+
+    semi = ngx_strlchr(p, last, ';');
+    if (semi) {
+        last = semi;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    type.data = p;
+    type.len = last - p;
+
+    if (type.len == sizeof("application/json") - 1
+        && ngx_strncasecmp(type.data, (u_char *) "application/json",
+                           type.len) == 0)
+    {
+        return 1;
+    }
+
+    return type.len > 5
+           && ngx_strlchr(type.data, last, '/') != NULL
+           && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0;
+}
+
+
+/*
+ * A ULID: the time, then 80 bits drawn once per worker and counted up,
+ * so that ids stay unique and ordered without a syscall per request.
+ */
+
+static void
+ngx_http_caresync_job_id(u_char *out)
+{
+    static u_char      rnd[10];
+    static ngx_uint_t  seeded;
+
+    ngx_int_t    i;
+    ngx_time_t  *tp;
+
+    if (!seeded) {
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            ngx_memcpy(rnd, &ngx_pid, sizeof(ngx_pid));
+        }
+
+        rnd[0] &= 0x7f;         /* room to count without wrapping */
+        seeded = 1;
+    }
+
+    for (i = sizeof(rnd) - 1; i >= 0; i--) {
+        if (++rnd[i] != 0) {
+            break;
+        }
+    }
+
+    tp = ngx_timeofday();
+    cs_id_ulid((uint64_t) tp->sec * 1000 + tp->msec, rnd, (char *) out);
+}
+
+
+static void
+ngx_http_caresync_ingest_cleanup(void *data)
+{
+    cs_ingest_free(data);
+}

@@ -1,0 +1,409 @@
+/*
+ * ngx_http_caresync_module: directives, configuration, process hooks.
+ */
+
+
+#include "ngx_http_caresync.h"
+
+
+static void *ngx_http_caresync_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_caresync_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_caresync_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_caresync_init_process(ngx_cycle_t *cycle);
+static void ngx_http_caresync_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_caresync_depth_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+
+static ngx_command_t  ngx_http_caresync_commands[] = {
+
+    { ngx_string("caresync_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_caresync_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, prefix),
+      NULL },
+
+    { ngx_string("caresync_partner_source"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, partner_source),
+      NULL },
+
+    { ngx_string("caresync_dedupe_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, dedupe_ttl),
+      NULL },
+
+    { ngx_string("caresync_keep_raw"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, keep_raw),
+      NULL },
+
+    { ngx_string("caresync_max_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, max_depth),
+      &ngx_http_caresync_depth_bounds },
+
+    { ngx_string("caresync_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, retry_after),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_caresync_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_caresync_postconfiguration,   /* postconfiguration */
+
+    ngx_http_caresync_create_main_conf,    /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_caresync_create_loc_conf,     /* create location configuration */
+    ngx_http_caresync_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_caresync_module = {
+    NGX_MODULE_V1,
+    &ngx_http_caresync_module_ctx,         /* module context */
+    ngx_http_caresync_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_caresync_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_caresync_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_conf_enum_t  ngx_http_caresync_webhooks[] = {
+    { ngx_string("helparound_enrollment"),
+      CS_WEBHOOK_HELPAROUND_ENROLLMENT },
+    { ngx_string("helparound_user_action"),
+      CS_WEBHOOK_HELPAROUND_USER_ACTION },
+    { ngx_null_string, 0 }
+};
+
+
+static void *
+ngx_http_caresync_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_caresync_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    return cmcf;
+}
+
+
+static void *
+ngx_http_caresync_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_caresync_loc_conf_t));
+    if (clcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     clcf->webhook = 0;
+     *     clcf->prefix = { 0, NULL };
+     *     clcf->partner_source = { 0, NULL };
+     */
+
+    clcf->dedupe_ttl = NGX_CONF_UNSET_MSEC;
+    clcf->keep_raw = NGX_CONF_UNSET;
+    clcf->max_depth = NGX_CONF_UNSET;
+    clcf->retry_after = NGX_CONF_UNSET;
+
+    return clcf;
+}
+
+
+static char *
+ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_caresync_loc_conf_t  *prev = parent;
+    ngx_http_caresync_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_str_value(conf->prefix, prev->prefix, "{caresync}");
+    ngx_conf_merge_str_value(conf->partner_source, prev->partner_source,
+                             "Partner");
+    ngx_conf_merge_msec_value(conf->dedupe_ttl, prev->dedupe_ttl,
+                              24 * 60 * 60 * 1000);
+    ngx_conf_merge_value(conf->keep_raw, prev->keep_raw, 1);
+    ngx_conf_merge_value(conf->max_depth, prev->max_depth, 32);
+    ngx_conf_merge_value(conf->retry_after, prev->retry_after, 5);
+
+    if (conf->dedupe_ttl == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_dedupe_ttl\" must be more than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * caresync_redis host:port | unix:/path [password=…] [db=N]
+ *                [connect_timeout=time] [timeout=time];
+ */
+
+static char *
+ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf = conf;
+
+    u_char                          *p;
+    ngx_str_t                       *value, s;
+    ngx_url_t                        u;
+    ngx_uint_t                       i;
+    ngx_http_caresync_redis_conf_t  *rcf;
+
+    rcf = &cmcf->redis;
+
+    if (rcf->configured) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    rcf->configured = 1;
+    rcf->connect_timeout = 1000;
+    rcf->timeout = 1000;
+
+    if (ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        rcf->unix_path.len = value[1].len - 5;
+        rcf->unix_path.data = ngx_pnalloc(cf->pool, rcf->unix_path.len + 1);
+        if (rcf->unix_path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(rcf->unix_path.data, value[1].data + 5,
+                    rcf->unix_path.len + 1);
+
+    } else {
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[1];
+        u.default_port = 6379;
+
+        /* resolved here, once: hiredis would resolve in the event loop */
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            if (u.err) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s in caresync_redis \"%V\"", u.err,
+                                   &u.url);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no address for caresync_redis \"%V\"",
+                               &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rcf->host.data = p;
+        rcf->host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                      u.addrs[0].socklen, p,
+                                      NGX_SOCKADDR_STRLEN, 0);
+        p[rcf->host.len] = '\0';
+        rcf->port = u.port;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            rcf->password.data = value[i].data + 9;
+            rcf->password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (rcf->db == NGX_ERROR) {
+                goto invalid;
+            }
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
+            s.data = value[i].data + 16;
+            s.len = value[i].len - 16;
+
+            rcf->connect_timeout = ngx_parse_time(&s, 0);
+            if (rcf->connect_timeout == (ngx_msec_t) NGX_ERROR
+                || rcf->connect_timeout == 0)
+            {
+                goto invalid;
+            }
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            rcf->timeout = ngx_parse_time(&s, 0);
+            if (rcf->timeout == (ngx_msec_t) NGX_ERROR || rcf->timeout == 0) {
+                goto invalid;
+            }
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    /* never echo the parameter itself: it may be the password */
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter #%ui of caresync_redis", i);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_str_t                      *value;
+    ngx_uint_t                      i;
+    ngx_http_core_loc_conf_t       *core;
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    if (clcf->webhook) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_caresync_webhooks[i].name.len; i++) {
+        if (ngx_strcmp(ngx_http_caresync_webhooks[i].name.data,
+                       value[1].data) == 0)
+        {
+            clcf->webhook = ngx_http_caresync_webhooks[i].value;
+            break;
+        }
+    }
+
+    if (clcf->webhook == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown webhook \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    core->handler = ngx_http_caresync_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
+    cmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_caresync_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
+
+    if (cmcf->used && !cmcf->redis.configured) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_webhook\" needs \"caresync_redis\" "
+                           "in the http block");
+        return NGX_ERROR;
+    }
+
+    return ngx_http_caresync_error_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_caresync_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_caresync_module);
+
+    if (cmcf == NULL || !cmcf->used) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_caresync_redis_init(cycle, &cmcf->redis);
+}
+
+
+static void
+ngx_http_caresync_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_caresync_redis_exit();
+}

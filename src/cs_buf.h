@@ -1,0 +1,37 @@
+/*
+ * caresync core: a growable byte buffer and a JSON writer over it.
+ *
+ * Every core function that produces text (response bodies, jobs) writes
+ * into a cs_buf_t, so callers decide where the bytes go and nothing is
+ * built twice.  An allocation failure sets `oom` and turns later writes
+ * into no-ops: callers check once, at the end.
+ */
+
+#ifndef CS_BUF_H
+#define CS_BUF_H
+
+#include <stddef.h>
+
+typedef struct {
+    char    *data;
+    size_t   len;
+    size_t   cap;
+    int      oom;
+} cs_buf_t;
+
+void cs_buf_init(cs_buf_t *b);
+void cs_buf_free(cs_buf_t *b);
+void cs_buf_reset(cs_buf_t *b);
+int  cs_buf_reserve(cs_buf_t *b, size_t extra);
+
+void cs_buf_put(cs_buf_t *b, const void *p, size_t n);
+void cs_buf_puts(cs_buf_t *b, const char *s);
+void cs_buf_putc(cs_buf_t *b, char c);
+
+/* A JSON string literal: quotes added, escapes applied, input is UTF-8. */
+void cs_buf_json_str(cs_buf_t *b, const char *s, size_t n);
+
+/* `"key":` — key must be a plain literal that needs no escaping. */
+void cs_buf_json_key(cs_buf_t *b, const char *key);
+
+#endif /* CS_BUF_H */

@@ -1,0 +1,59 @@
+/*
+ * caresync core: turning one inbound webhook body into an answer and a job.
+ *
+ * The nginx module and the fuzzer call cs_ingest(); it validates the body,
+ * normalizes the patient (spec/job.md), and leaves in `out`:
+ *   - status 200: `body` is the exact 200 answer, `job` the envelope to
+ *     queue, `idem_key` the dedupe key;
+ *   - status 400: `body` is the exact 400 answer, `reason` a short label.
+ * Nothing here knows nginx, Redis, or the clock: the caller passes the
+ * time and the job id in.  No PHI value is ever copied into `body`,
+ * `reason` or `notes`.
+ */
+
+#ifndef CS_INGEST_H
+#define CS_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_buf.h"
+
+#define CS_OK         0
+#define CS_ERROR     -1    /* out of memory; nothing else */
+
+typedef enum {
+    CS_WEBHOOK_HELPAROUND_ENROLLMENT = 1,
+    CS_WEBHOOK_HELPAROUND_USER_ACTION
+} cs_webhook_t;
+
+typedef struct {
+    const char  *partner_source;      /* externalIds source to prefer */
+    size_t       partner_source_len;
+    unsigned     max_depth;           /* JSON nesting limit, 0 = 32 */
+    int          keep_raw;            /* copy the body into job.raw */
+} cs_ingest_conf_t;
+
+typedef struct {
+    /* in: filled by the caller */
+    uint64_t     now_ms;              /* becomes received_at */
+    char         job_id[27];          /* ULID, NUL-terminated */
+
+    /* out */
+    int          status;              /* 200 or 400 */
+    const char  *reason;              /* static label, e.g. "bad_json" */
+    const char  *job_type;            /* static, e.g. "helparound.enrollment" */
+    char         idem_key[65];        /* hex SHA-256, NUL-terminated */
+    cs_buf_t     body;                /* the HTTP answer, exact bytes */
+    cs_buf_t     job;                 /* the envelope, compact JSON */
+    cs_buf_t     notes;               /* "path: why; …" of dropped optional
+                                         values, field paths only */
+} cs_ingest_t;
+
+void cs_ingest_init(cs_ingest_t *in);
+void cs_ingest_free(cs_ingest_t *in);
+
+int cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
+    const unsigned char *body, size_t len, cs_ingest_t *out);
+
+#endif /* CS_INGEST_H */
