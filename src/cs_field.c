@@ -1,0 +1,242 @@
+/*
+ * caresync core: typed field reads (see cs_field.h).
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cs_field.h"
+#include "cs_normalize.h"
+
+
+void
+cs_check_init(cs_check_t *ck, cs_buf_t *notes)
+{
+    ck->reason = NULL;
+    ck->msg[0] = '\0';
+    ck->notes = notes;
+}
+
+
+int
+cs_field_fail(cs_check_t *ck, const char *reason, const char *path,
+    const char *key, const char *what)
+{
+    if (ck->reason == NULL) {
+        ck->reason = reason;
+        snprintf(ck->msg, sizeof(ck->msg), "%s%s%s %s", path,
+                 (*path && key) ? "." : "", key ? key : "", what);
+    }
+
+    return -1;
+}
+
+
+void
+cs_field_note(cs_check_t *ck, const char *path, const char *key,
+    const char *why)
+{
+    cs_buf_puts(ck->notes, path);
+    cs_buf_putc(ck->notes, '.');
+    cs_buf_puts(ck->notes, key);
+    cs_buf_puts(ck->notes, ": ");
+    cs_buf_puts(ck->notes, why);
+    cs_buf_puts(ck->notes, "; ");
+}
+
+
+void
+cs_field_index(char dst[CS_FIELD_PATH_MAX], const char *path,
+    const char *key, size_t i)
+{
+    snprintf(dst, CS_FIELD_PATH_MAX, "%s%s%s[%zu]", path, *path ? "." : "",
+             key, i);
+}
+
+
+json_t *
+cs_field_get(json_t *obj, const char *key)
+{
+    json_t  *v;
+
+    if (obj == NULL) {
+        return NULL;
+    }
+
+    v = json_object_get(obj, key);
+
+    return json_is_null(v) ? NULL : v;
+}
+
+
+int
+cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, int required, cs_str_t *out)
+{
+    json_t    *v;
+    cs_str_t   s;
+
+    out->data = NULL;
+    out->len = 0;
+
+    v = cs_field_get(obj, key);
+
+    if (v == NULL) {
+        return required ? cs_field_fail(ck, "missing_field", path, key,
+                                        "is required")
+                        : 0;
+    }
+
+    if (!json_is_string(v)) {
+        return cs_field_fail(ck, "wrong_type", path, key, "must be a string");
+    }
+
+    s.data = json_string_value(v);
+    s.len = json_string_length(v);
+
+    if (s.len > CS_FIELD_STR_MAX) {
+        return cs_field_fail(ck, "too_long", path, key, "is too long");
+    }
+
+    if (required && cs_norm_trim(s).len == 0) {
+        return cs_field_fail(ck, "missing_field", path, key, "is required");
+    }
+
+    *out = s;
+
+    return 0;
+}
+
+
+int
+cs_field_object(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, json_t **out)
+{
+    json_t  *v;
+
+    v = cs_field_get(obj, key);
+    *out = NULL;
+
+    if (v != NULL && !json_is_object(v)) {
+        return cs_field_fail(ck, "wrong_type", path, key,
+                             "must be an object");
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+int
+cs_field_array(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, json_t **out)
+{
+    json_t  *v;
+
+    v = cs_field_get(obj, key);
+    *out = NULL;
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (!json_is_array(v)) {
+        return cs_field_fail(ck, "wrong_type", path, key, "must be an array");
+    }
+
+    if (json_array_size(v) > CS_FIELD_ARRAY_MAX) {
+        return cs_field_fail(ck, "too_many", path, key,
+                             "has too many entries");
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+int
+cs_field_bool(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, int *out)
+{
+    json_t  *v;
+
+    v = cs_field_get(obj, key);
+    *out = -1;
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (!json_is_boolean(v)) {
+        return cs_field_fail(ck, "wrong_type", path, key,
+                             "must be a boolean");
+    }
+
+    *out = json_is_true(v);
+
+    return 0;
+}
+
+
+int
+cs_field_date(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, cs_date_t *out)
+{
+    double    d;
+    json_t   *v;
+    int64_t   ms;
+    cs_str_t  s;
+
+    out->set = 0;
+
+    v = cs_field_get(obj, key);
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (json_is_integer(v)) {
+        ms = json_integer_value(v);
+
+    } else if (json_is_real(v)) {
+        /* range first, so that the cast below is defined */
+        d = json_real_value(v);
+
+        if (!(d >= CS_TIME_MIN_MS && d <= CS_TIME_MAX_MS)
+            || (double) (int64_t) d != d)
+        {
+            return cs_field_fail(ck, "bad_value", path, key,
+                                 "must be a date");
+        }
+
+        ms = (int64_t) d;
+
+    } else if (json_is_string(v)) {
+        s.data = json_string_value(v);
+        s.len = json_string_length(v);
+        s = cs_norm_trim(s);
+
+        if (cs_time_parse_date(s.data, s.len, &out->ms, out->date) != 0) {
+            return cs_field_fail(ck, "bad_value", path, key,
+                                 "must be a date");
+        }
+
+        out->set = 1;
+        return 0;
+
+    } else {
+        return cs_field_fail(ck, "wrong_type", path, key, "must be a date");
+    }
+
+    if (!cs_time_ms_valid(ms)) {
+        return cs_field_fail(ck, "bad_value", path, key, "must be a date");
+    }
+
+    out->set = 1;
+    out->ms = ms;
+    cs_time_format_date(ms, out->date);
+
+    return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * caresync core: UUIDv5, ULID, SHA-256 hex (see cs_id.h).
+ */
+
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "cs_id.h"
+
+const unsigned char  cs_id_ns_helparound[16] = {
+    0xb9, 0x52, 0x0b, 0xbc, 0xf2, 0xca, 0x51, 0x74,
+    0xb5, 0xac, 0xc4, 0xb5, 0xb4, 0xdd, 0x9b, 0x29
+};
+
+
+void
+cs_id_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char  hex[] = "0123456789abcdef";
+
+    while (n--) {
+        *out++ = hex[*p >> 4];
+        *out++ = hex[*p++ & 0xf];
+    }
+
+    *out = '\0';
+}
+
+
+/* One digest over an optional prefix and the pieces; md is large enough. */
+static int
+cs_id_digest(const EVP_MD *type, const unsigned char *prefix, size_t plen,
+    const cs_str_t *parts, size_t nparts, unsigned char *md)
+{
+    int          rc;
+    size_t       i;
+    EVP_MD_CTX  *ctx;
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    rc = EVP_DigestInit_ex(ctx, type, NULL);
+
+    if (rc && plen) {
+        rc = EVP_DigestUpdate(ctx, prefix, plen);
+    }
+
+    for (i = 0; rc && i < nparts; i++) {
+        if (parts[i].len) {
+            rc = EVP_DigestUpdate(ctx, parts[i].data, parts[i].len);
+        }
+    }
+
+    if (rc) {
+        rc = EVP_DigestFinal_ex(ctx, md, NULL);
+    }
+
+    EVP_MD_CTX_free(ctx);
+
+    return rc ? 0 : -1;
+}
+
+
+int
+cs_id_sha256_hex(const cs_str_t *parts, size_t nparts,
+    char out[CS_ID_SHA256_LEN + 1])
+{
+    unsigned char  md[EVP_MAX_MD_SIZE];
+
+    if (cs_id_digest(EVP_sha256(), NULL, 0, parts, nparts, md) != 0) {
+        return -1;
+    }
+
+    cs_id_hex(md, 32, out);
+
+    return 0;
+}
+
+
+int
+cs_id_uuid5(const unsigned char ns[16], const cs_str_t *parts,
+    size_t nparts, char out[CS_ID_UUID_LEN + 1])
+{
+    char           hex[33];
+    unsigned char  md[EVP_MAX_MD_SIZE];
+
+    if (cs_id_digest(EVP_sha1(), ns, 16, parts, nparts, md) != 0) {
+        return -1;
+    }
+
+    md[6] = (md[6] & 0x0f) | 0x50;          /* version 5 */
+    md[8] = (md[8] & 0x3f) | 0x80;          /* RFC 4122 variant */
+
+    cs_id_hex(md, 16, hex);
+
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = '\0';
+
+    return 0;
+}
+
+
+void
+cs_id_ulid(uint64_t ms, const unsigned char rnd[10],
+    char out[CS_ID_ULID_LEN + 1])
+{
+    int                i, k;
+    unsigned           acc, bits;
+    static const char  b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    /* 48-bit time in 10 chars; the first carries only 3 bits */
+    for (i = 9; i >= 0; i--) {
+        out[i] = b32[ms & 31];
+        ms >>= 5;
+    }
+
+    /* 80 random bits in 16 chars; unsigned wrap drops used bits */
+    acc = 0;
+    bits = 0;
+    k = 10;
+
+    for (i = 0; i < 10; i++) {
+        acc = (acc << 8) | rnd[i];
+        bits += 8;
+
+        while (bits >= 5) {
+            bits -= 5;
+            out[k++] = b32[(acc >> bits) & 31];
+        }
+    }
+
+    out[CS_ID_ULID_LEN] = '\0';
+}
+
+
+int
+cs_id_ulid_new(uint64_t ms, char out[CS_ID_ULID_LEN + 1])
+{
+    unsigned char  rnd[10];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return -1;
+    }
+
+    cs_id_ulid(ms, rnd, out);
+
+    return 0;
+}

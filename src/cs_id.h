@@ -1,0 +1,46 @@
+/*
+ * caresync core: identifiers and digests.
+ *
+ * Digests take their input as pieces so that callers hash "a\nb\nc"
+ * without building it.  Functions that return int give 0, or -1 when
+ * OpenSSL fails (out of memory).
+ */
+
+#ifndef CS_ID_H
+#define CS_ID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_str.h"
+
+#define CS_ID_UUID_LEN    36
+#define CS_ID_ULID_LEN    26
+#define CS_ID_SHA256_LEN  64
+
+/*
+ * Namespace of the HelpAround fallback externalId:
+ * uuid5(NAMESPACE_URL, "urn:caresync:helparound:external-id") =
+ * b9520bbc-f2ca-5174-b5ac-c4b5b4dd9b29.
+ */
+extern const unsigned char  cs_id_ns_helparound[16];
+
+/* Lower-case hex of n bytes; out gets 2n chars and a NUL. */
+void cs_id_hex(const unsigned char *p, size_t n, char *out);
+
+/* Hex SHA-256 of the concatenated pieces, NUL-terminated. */
+int cs_id_sha256_hex(const cs_str_t *parts, size_t nparts,
+    char out[CS_ID_SHA256_LEN + 1]);
+
+/* RFC 4122 UUIDv5 (SHA-1) of the concatenated pieces, lower-case. */
+int cs_id_uuid5(const unsigned char ns[16], const cs_str_t *parts,
+    size_t nparts, char out[CS_ID_UUID_LEN + 1]);
+
+/* ULID from a time and 10 random bytes (Crockford base32, upper-case). */
+void cs_id_ulid(uint64_t ms, const unsigned char rnd[10],
+    char out[CS_ID_ULID_LEN + 1]);
+
+/* The same with randomness from OpenSSL's CSPRNG. */
+int cs_id_ulid_new(uint64_t ms, char out[CS_ID_ULID_LEN + 1]);
+
+#endif /* CS_ID_H */

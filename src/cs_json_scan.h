@@ -1,0 +1,26 @@
+/*
+ * caresync core: one cheap pass over a raw JSON body before jansson sees it.
+ *
+ * It rejects what jansson would accept or handle badly (a raw NUL byte,
+ * nesting deep enough to cost stack) and writes a compact copy, whitespace
+ * outside strings removed, that is both what gets parsed and the raw copy
+ * kept in the job.  Syntax is left to the parser.
+ */
+
+#ifndef CS_JSON_SCAN_H
+#define CS_JSON_SCAN_H
+
+#include <stddef.h>
+
+#include "cs_buf.h"
+
+#define CS_SCAN_OK         0
+#define CS_SCAN_NOMEM     -1
+#define CS_SCAN_NUL        1      /* a raw 0x00 byte anywhere */
+#define CS_SCAN_TOO_DEEP   2      /* more than max_depth open { or [ */
+
+/* Appends the compact copy of p[0..n) to `out` (at most n bytes). */
+int cs_json_scan(const unsigned char *p, size_t n, unsigned max_depth,
+    cs_buf_t *out);
+
+#endif /* CS_JSON_SCAN_H */
