@@ -13,7 +13,12 @@ MODULE_DEPS  = config $(wildcard ngx_module/*.c ngx_module/*.h src/cs_*.c src/cs
 
 module: $(MODULE)
 
-$(NGX_SRC_COPY)/objs/Makefile: config
+# configure captures the list of sources: redo it when that list changes
+NGX_SRC_LIST = $(NGX_BUILD)/sources
+$(shell mkdir -p $(NGX_BUILD); l='$(sort $(wildcard src/cs_*.c ngx_module/*.c))'; \
+    [ "$$l" = "$$(cat $(NGX_SRC_LIST) 2>/dev/null)" ] || echo "$$l" > $(NGX_SRC_LIST))
+
+$(NGX_SRC_COPY)/objs/Makefile: config $(NGX_SRC_LIST)
 	@rm -rf $(NGX_SRC_COPY) && mkdir -p $(NGX_BUILD)
 	cp -a $(NGINX_SRC)/. $(NGX_SRC_COPY)
 	chmod -R u+w $(NGX_SRC_COPY)
@@ -27,4 +32,4 @@ $(NGX_SRC_COPY)/objs/Makefile: config
 
 $(MODULE): $(NGX_SRC_COPY)/objs/Makefile $(MODULE_DEPS)
 	$(MAKE) -C $(NGX_SRC_COPY) -f objs/Makefile modules
-	cp $(NGX_SRC_COPY)/objs/ngx_http_caresync_module.so $@
+	cp $(NGX_SRC_COPY)/objs/ngx_http_caresync_module.so $@.tmp && mv -f $@.tmp $@

@@ -35,6 +35,15 @@ ngx_http_caresync_handler(ngx_http_request_t *r)
     ngx_pool_cleanup_t         *cln;
     ngx_http_caresync_state_t  *st;
 
+    /* first: the error filter must know every answer from here is ours */
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_state_t));
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
+
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
@@ -67,11 +76,6 @@ ngx_http_caresync_handler(ngx_http_request_t *r)
 
     /* the core's buffers are malloc()ed: free them with the request */
 
-    st = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_state_t));
-    if (st == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -80,8 +84,6 @@ ngx_http_caresync_handler(ngx_http_request_t *r)
     cs_ingest_init(&st->in);
     cln->handler = ngx_http_caresync_ingest_cleanup;
     cln->data = &st->in;
-
-    ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
 
     r->request_body_in_single_buf = 1;
 
