@@ -1,0 +1,168 @@
+# Drill: `nginx -s reload` twice and then `nginx -s quit` while clients post
+# distinct enrollments.  A 200 must always mean the job is in the stream,
+# no job may be queued twice, and old workers must exit promptly.
+#
+# A plain Test::More file: it needs a real master process with several
+# workers, which Test::Nginx's per-block model does not give.
+
+use strict;
+use warnings;
+
+use Test::More;
+use lib 't/lib';
+use Caresync::Test;
+
+use Cwd qw(abs_path);
+use File::Path qw(make_path remove_tree);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+    || abs_path('build/ngx_http_caresync_module.so');
+my $root = abs_path('t') . '/servroot-drill';
+my $clients = 8;
+my $seconds = 3;
+
+my $port = do {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1) or die $!;
+    $s->sockport;
+};
+
+remove_tree($root);
+make_path("$root/conf", "$root/logs");
+
+my $redis = redis_port();
+open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+print $fh <<"EOF";
+load_module $module;
+master_process on;
+daemon on;
+worker_processes 2;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    caresync_redis 127.0.0.1:$redis;
+    server {
+        listen 127.0.0.1:$port;
+        location = /webhook/user-enrollment {
+            caresync_webhook helparound_enrollment;
+        }
+    }
+}
+EOF
+close $fh;
+
+sub nginx_cmd { system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf', @_) }
+
+is(nginx_cmd(), 0, 'nginx starts');
+sleep 0.3;
+
+my $master = do { local (@ARGV, $/) = "$root/logs/nginx.pid"; <> };
+chomp $master;
+
+# Each client posts distinct deliveries on a keep-alive connection and
+# writes "<patient id> <status>" per request.
+
+my $template = fixture('helparound/enrollment.json');
+my @kids;
+
+for my $c (1 .. $clients) {
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        my $http = HTTP::Tiny->new(keep_alive => 1, timeout => 5);
+        my $deadline = time + $seconds;
+        open my $out, '>', "$root/client-$c" or die $!;
+
+        for (my $n = 1; time < $deadline; $n++) {
+            my $id = sprintf 'hd%02d%011d', $c, $n;
+            (my $body = $template) =~ s/ha61236024160af/$id/;
+            my $res = $http->post(
+                "http://127.0.0.1:$port/webhook/user-enrollment",
+                { headers => { 'Content-Type' => 'application/json' },
+                  content => $body });
+            print $out "$id $res->{status}\n";
+        }
+
+        close $out;
+        POSIX::_exit(0);
+    }
+
+    push @kids, $pid;
+}
+
+sleep 0.8;
+is(nginx_cmd('-s', 'reload'), 0, 'first reload mid-load');
+sleep 0.8;
+is(nginx_cmd('-s', 'reload'), 0, 'second reload mid-load');
+
+waitpid($_, 0) for @kids;
+
+my (%status, %answered);
+
+for my $c (1 .. $clients) {
+    open my $in, '<', "$root/client-$c" or die $!;
+    while (<$in>) {
+        my ($id, $code) = split;
+        $status{$code}++;
+        $answered{$id} = $code;
+    }
+}
+
+my %queued;
+my $dup = 0;
+
+for my $job (jobs()) {
+    $dup++ if $queued{ $job->{patient}{source_id} }++;
+}
+
+my @lost = grep { $answered{$_} == 200 && !$queued{$_} } keys %answered;
+my $ok = $status{200} // 0;
+
+diag(sprintf "drill: %d requests, answers %s, %d jobs",
+     scalar(keys %answered),
+     join(' ', map { "$_:$status{$_}" } sort keys %status),
+     scalar(keys %queued));
+
+cmp_ok($ok, '>', 100, 'the load went through');
+is(scalar @lost, 0, 'every 200 has its job in the stream');
+is($dup, 0, 'no delivery was queued twice');
+
+# 599 is HTTP::Tiny's "no answer": a keep-alive connection closed by an
+# old worker as the request left; never a wrong answer.
+my @odd = grep { $_ != 200 && $_ != 503 && $_ != 599 } keys %status;
+is("@odd", '', 'answers are 200, or 503 when Redis was not reachable');
+
+my @unanswered = grep { $answered{$_} != 200 && $queued{$_} } keys %answered;
+cmp_ok(scalar @unanswered, '<=', $status{599} // 0,
+       'jobs without a 200 are only those whose answer was lost');
+
+# After the reloads, only the new generation of workers remains.
+
+sub workers {
+    my @w = grep { /nginx: worker process/ } `ps -o pid=,args= --ppid $master`;
+    return scalar @w;
+}
+
+my $until = time + 5;
+sleep 0.1 while workers() != 2 && time < $until;
+is(workers(), 2, 'old workers exited within 5 s of the reload');
+
+is(nginx_cmd('-s', 'quit'), 0, 'quit');
+$until = time + 5;
+# the test process reaps orphans (Caresync::Test), so reap the master too
+sub alive { waitpid($master, WNOHANG); kill(0, $master) }
+sleep 0.1 while alive() && time < $until;
+ok(!alive(), 'nginx exited within 5 s of quit');
+
+open my $log, '<', "$root/logs/error.log" or die $!;
+my @alerts = grep { /\[(alert|emerg|crit)\]/ } <$log>;
+is(scalar @alerts, 0, 'no alert in the error log') or diag(@alerts[0 .. 4]);
+
+done_testing();
