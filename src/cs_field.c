@@ -37,7 +37,9 @@ cs_field_note(cs_check_t *ck, const char *path, const char *key,
     const char *why)
 {
     cs_buf_puts(ck->notes, path);
-    cs_buf_putc(ck->notes, '.');
+    if (*path) {
+        cs_buf_putc(ck->notes, '.');            /* "" is the top level */
+    }
     cs_buf_puts(ck->notes, key);
     cs_buf_puts(ck->notes, ": ");
     cs_buf_puts(ck->notes, why);
@@ -103,6 +105,45 @@ cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
     }
 
     *out = s;
+
+    return 0;
+}
+
+
+int
+cs_field_text(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, cs_str_t *out)
+{
+    if (cs_field_string(ck, obj, path, key, CS_FIELD_OPTIONAL, out) != 0) {
+        return -1;
+    }
+
+    *out = cs_norm_trim(*out);
+
+    if (out->len == 0) {
+        out->data = NULL;
+    }
+
+    return 0;
+}
+
+
+int
+cs_field_email(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, char out[CS_EMAIL_MAX + 1])
+{
+    cs_str_t  s;
+
+    out[0] = '\0';
+
+    if (cs_field_text(ck, obj, path, key, &s) != 0) {
+        return -1;
+    }
+
+    if (s.len && cs_norm_email(s.data, s.len, out) < 0) {
+        out[0] = '\0';
+        cs_field_note(ck, path, key, "not an email address");
+    }
 
     return 0;
 }

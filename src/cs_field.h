@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cs_buf.h"
+#include "cs_normalize.h"
 #include "cs_str.h"
 #include "cs_time.h"
 
@@ -68,6 +69,14 @@ json_t *cs_field_get(json_t *obj, const char *key);
 /* `out` is the string as sent; NULL view when absent (optional). */
 int cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
     const char *key, int required, cs_str_t *out);
+
+/* Optional, trimmed; a blank value counts as absent (NULL view). */
+int cs_field_text(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, cs_str_t *out);
+
+/* Optional e-mail, normalized; an unusable one is dropped with a note. */
+int cs_field_email(cs_check_t *ck, json_t *obj, const char *path,
+    const char *key, char out[CS_EMAIL_MAX + 1]);
 
 int cs_field_object(cs_check_t *ck, json_t *obj, const char *path,
     const char *key, json_t **out);

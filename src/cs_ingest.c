@@ -16,9 +16,11 @@
 
 #include <jansson.h>
 
+#include "cs_action.h"
 #include "cs_event.h"
 #include "cs_field.h"
 #include "cs_helparound.h"
+#include "cs_hint.h"
 #include "cs_ingest.h"
 #include "cs_json_scan.h"
 #include "cs_time.h"
@@ -48,14 +50,18 @@ cs_ingest_free(cs_ingest_t *in)
 }
 
 
-/* {"errorMessage":"…","data":{"patientId":"…"}}, nothing else. */
+/*
+ * {"errorMessage":"…","data":{"<data_key>":"…"}}, nothing else; "data"
+ * is left out altogether for the action kinds (data_key NULL).
+ */
 static void
-cs_ingest_400(cs_ingest_t *out, const char *reason, const char *msg,
-    cs_str_t patient_id)
+cs_ingest_400(cs_ingest_t *out, const char *data_key, const char *reason,
+    const char *msg, cs_str_t id)
 {
     cs_buf_t  *b = &out->body;
 
     out->status = 400;
+    out->enqueue = 0;
     out->reason = reason;
     out->job_type = NULL;
     out->idem_key[0] = '\0';
@@ -66,27 +72,32 @@ cs_ingest_400(cs_ingest_t *out, const char *reason, const char *msg,
 
     cs_buf_puts(b, "{\"errorMessage\":");
     cs_buf_json_str(b, msg, strlen(msg));
-    cs_buf_puts(b, ",\"data\":{");
 
-    if (patient_id.len) {
-        cs_buf_json_key(b, "patientId");
-        cs_buf_json_str(b, patient_id.data, patient_id.len);
+    if (data_key) {
+        cs_buf_puts(b, ",\"data\":{");
+
+        if (id.len) {
+            cs_buf_json_key(b, data_key);
+            cs_buf_json_str(b, id.data, id.len);
+        }
+
+        cs_buf_putc(b, '}');
     }
 
-    cs_buf_puts(b, "}}");
+    cs_buf_putc(b, '}');
+}
+
+
+static int
+cs_ingest_is(const cs_event_t *ev, const char *system)
+{
+    return strcmp(ev->system, system) == 0;
 }
 
 
 static void
-cs_ingest_200(cs_ingest_t *out, const cs_event_t *ev)
+cs_ingest_200_helparound(cs_buf_t *b, const cs_event_t *ev)
 {
-    cs_buf_t  *b = &out->body;
-
-    out->status = 200;
-    out->reason = NULL;
-    out->job_type = ev->type;
-    memcpy(out->idem_key, ev->idem_key, sizeof(out->idem_key));
-
     cs_buf_puts(b, "{\"success\":true,\"data\":{");
     cs_buf_json_key(b, "supportProgramId");
     cs_buf_json_str(b, ev->program_id.data, ev->program_id.len);
@@ -98,6 +109,109 @@ cs_ingest_200(cs_ingest_t *out, const cs_event_t *ev)
     cs_buf_json_str(b, ev->patient.external_id.data,
                     ev->patient.external_id.len);
     cs_buf_puts(b, "}}");
+}
+
+
+/* {"job_id":"…","status_url":"<status_base><job_id>"} */
+static void
+cs_ingest_202(cs_buf_t *b, const cs_ingest_conf_t *conf,
+    const cs_ingest_t *out)
+{
+    size_t    n;
+    cs_buf_t  url;
+
+    n = strnlen(out->job_id, sizeof(out->job_id));
+
+    cs_buf_init(&url);
+    if (conf->status_base_len) {
+        cs_buf_put(&url, conf->status_base, conf->status_base_len);
+    }
+    cs_buf_put(&url, out->job_id, n);
+
+    cs_buf_puts(b, "{\"job_id\":");
+    cs_buf_json_str(b, out->job_id, n);
+    cs_buf_puts(b, ",\"status_url\":");
+    cs_buf_json_str(b, url.data, url.len);
+    cs_buf_putc(b, '}');
+
+    if (url.oom) {
+        b->oom = 1;
+    }
+
+    cs_buf_free(&url);
+}
+
+
+static void
+cs_ingest_answer(cs_ingest_t *out, const cs_ingest_conf_t *conf,
+    const cs_event_t *ev)
+{
+    cs_buf_t  *b = &out->body;
+
+    out->status = 200;
+    out->enqueue = !ev->ignored;
+    out->reason = NULL;
+    out->job_type = ev->type;
+    memcpy(out->idem_key, ev->idem_key, sizeof(out->idem_key));
+
+    if (cs_ingest_is(ev, "hint")) {
+        cs_buf_puts(b, "{\"received\":true,");
+        cs_buf_json_key(b, "id");
+        cs_buf_json_str(b, ev->event_id.data, ev->event_id.len);
+        cs_buf_putc(b, '}');
+
+    } else if (cs_ingest_is(ev, "crm")) {
+        out->status = 202;
+        cs_ingest_202(b, conf, out);
+
+    } else {
+        cs_ingest_200_helparound(b, ev);
+    }
+}
+
+
+/* `,"key":"value"` when the value is there. */
+static void
+cs_ingest_member(cs_buf_t *b, const char *key, cs_str_t v)
+{
+    if (v.data) {
+        cs_buf_putc(b, ',');
+        cs_buf_json_key(b, key);
+        cs_buf_json_str(b, v.data, v.len);
+    }
+}
+
+
+/* "action":{…}: a HelpAround user action, or a CRM action's parameters. */
+static void
+cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
+{
+    const cs_event_action_t  *a = &ev->action;
+
+    if (ev->user_action.data) {
+        cs_buf_puts(b, ",\"action\":{");
+        cs_buf_json_key(b, "user_action");
+        cs_buf_json_str(b, ev->user_action.data, ev->user_action.len);
+        cs_ingest_member(b, "at", ev->sent_at);
+        cs_buf_putc(b, '}');
+        return;
+    }
+
+    if (!cs_ingest_is(ev, "crm")) {
+        return;
+    }
+
+    cs_buf_puts(b, ",\"action\":{");
+    cs_buf_json_key(b, "contact_id");
+    cs_buf_json_str(b, a->contact_id.data, a->contact_id.len);
+    cs_ingest_member(b, "agent", a->agent);
+    cs_ingest_member(b, "patient_id", a->patient_id);
+
+    if (a->create >= 0) {
+        cs_buf_puts(b, a->create ? ",\"create\":true" : ",\"create\":false");
+    }
+
+    cs_buf_putc(b, '}');
 }
 
 
@@ -126,33 +240,25 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     cs_buf_json_key(b, "idempotency_key");
     cs_buf_json_str(b, ev->idem_key, CS_ID_SHA256_LEN);
 
+    /* each source has its own members; absent ones are left out */
     cs_buf_puts(b, ",\"source\":{");
     cs_buf_json_key(b, "system");
     cs_buf_json_str(b, ev->system, strlen(ev->system));
-    cs_buf_putc(b, ',');
-    cs_buf_json_key(b, "event");
-    cs_buf_json_str(b, ev->name.data, ev->name.len);
-    cs_buf_putc(b, ',');
-    cs_buf_json_key(b, "program_id");
-    cs_buf_json_str(b, ev->program_id.data, ev->program_id.len);
-    cs_buf_putc(b, ',');
-    cs_buf_json_key(b, "sent_at");
-    cs_buf_json_str(b, ev->sent_at.data, ev->sent_at.len);
+    cs_ingest_member(b, "event", ev->name);
+    cs_ingest_member(b, "event_id", ev->event_id);
+    cs_ingest_member(b, "program_id", ev->program_id);
+    cs_ingest_member(b, "practice_id", ev->practice_id);
+    cs_ingest_member(b, "sent_at", ev->sent_at);
+    cs_ingest_member(b, "created_at", ev->created_at);
     cs_buf_putc(b, '}');
 
-    cs_buf_putc(b, ',');
-    cs_buf_json_key(b, "patient");
-    cs_patient_write(b, &ev->patient);
-
-    if (ev->user_action.data) {
-        cs_buf_puts(b, ",\"action\":{");
-        cs_buf_json_key(b, "user_action");
-        cs_buf_json_str(b, ev->user_action.data, ev->user_action.len);
+    if (!cs_ingest_is(ev, "crm")) {
         cs_buf_putc(b, ',');
-        cs_buf_json_key(b, "at");
-        cs_buf_json_str(b, ev->sent_at.data, ev->sent_at.len);
-        cs_buf_putc(b, '}');
+        cs_buf_json_key(b, "patient");
+        cs_patient_write(b, &ev->patient);
     }
+
+    cs_ingest_action(b, ev);
 
     if (conf->keep_raw) {
         cs_buf_putc(b, ',');
@@ -164,47 +270,94 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
 }
 
 
-static void
-cs_ingest_too_deep(cs_ingest_t *out, unsigned depth)
+/* The 400's "data" member: keyed by the id the sender knows, or none. */
+static const char *
+cs_ingest_data_key(cs_webhook_t kind)
 {
-    char            msg[64];
+    switch (kind) {
+    case CS_WEBHOOK_HELPAROUND_ENROLLMENT:
+    case CS_WEBHOOK_HELPAROUND_USER_ACTION:
+        return "patientId";
+    case CS_WEBHOOK_HINT:
+        return "id";
+    default:
+        return NULL;
+    }
+}
+
+
+/* A problem with the body as a whole: no id has been read yet. */
+static void
+cs_ingest_body_400(cs_ingest_t *out, const char *dk, const char *reason,
+    const char *msg)
+{
     const cs_str_t  none = cs_str_null;
+
+    cs_ingest_400(out, dk, reason, msg, none);
+}
+
+
+static void
+cs_ingest_too_deep(cs_ingest_t *out, const char *dk, unsigned depth)
+{
+    char  msg[64];
 
     snprintf(msg, sizeof(msg), "body is nested deeper than %u levels",
              depth);
-    cs_ingest_400(out, "too_deep", msg, none);
+    cs_ingest_body_400(out, dk, "too_deep", msg);
 }
 
 
 /* jansson's failure as one of our messages; its text may quote bytes. */
 static void
-cs_ingest_parse_error(cs_ingest_t *out, const json_error_t *err,
-    unsigned depth)
+cs_ingest_parse_error(cs_ingest_t *out, const char *dk,
+    const json_error_t *err, unsigned depth)
 {
-    const cs_str_t  none = cs_str_null;
-
     switch (json_error_code(err)) {
 
     case json_error_invalid_utf8:
-        cs_ingest_400(out, "bad_utf8", "body is not valid UTF-8", none);
+        cs_ingest_body_400(out, dk, "bad_utf8", "body is not valid UTF-8");
         break;
 
     case json_error_duplicate_key:
-        cs_ingest_400(out, "duplicate_key", "body has a duplicate key", none);
+        cs_ingest_body_400(out, dk, "duplicate_key",
+                           "body has a duplicate key");
         break;
 
     case json_error_null_character:
     case json_error_null_byte_in_key:
-        cs_ingest_400(out, "nul", "body contains a NUL character", none);
+        cs_ingest_body_400(out, dk, "nul", "body contains a NUL character");
         break;
 
     case json_error_stack_overflow:
         /* only when max_depth is above jansson's own limit */
-        cs_ingest_too_deep(out, depth);
+        cs_ingest_too_deep(out, dk, depth);
         break;
 
     default:
-        cs_ingest_400(out, "bad_json", "body is not valid JSON", none);
+        cs_ingest_body_400(out, dk, "bad_json", "body is not valid JSON");
+    }
+}
+
+
+/* The source's rules for `kind`. */
+static int
+cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, json_t *root,
+    const cs_ingest_conf_t *conf, const cs_ingest_t *out, cs_event_t *ev)
+{
+    switch (kind) {
+
+    case CS_WEBHOOK_HELPAROUND_ENROLLMENT:
+        return cs_helparound_enrollment(ck, root, conf, ev);
+
+    case CS_WEBHOOK_HELPAROUND_USER_ACTION:
+        return cs_helparound_user_action(ck, root, conf, ev);
+
+    case CS_WEBHOOK_HINT:
+        return cs_hint_event(ck, root, conf, ev);
+
+    default:
+        return cs_action_event(ck, root, kind, out->job_id, ev);
     }
 }
 
@@ -219,14 +372,15 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     cs_buf_t           compact;
     cs_check_t         ck;
     cs_event_t         ev;
+    const char        *dk;
     json_error_t       err;
-    const cs_str_t     none = cs_str_null;
 
     if (conf == NULL) {
         conf = &cs_ingest_defaults;
     }
 
     out->status = 0;
+    out->enqueue = 0;
     out->reason = NULL;
     out->job_type = NULL;
     out->idem_key[0] = '\0';
@@ -234,6 +388,7 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     cs_buf_reset(&out->job);
     cs_buf_reset(&out->notes);
 
+    dk = cs_ingest_data_key(kind);
     depth = conf->max_depth ? conf->max_depth : CS_DEFAULT_DEPTH;
     root = NULL;
     rc = CS_OK;
@@ -246,11 +401,11 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
         break;
 
     case CS_SCAN_NUL:
-        cs_ingest_400(out, "nul", "body contains a NUL character", none);
+        cs_ingest_body_400(out, dk, "nul", "body contains a NUL character");
         goto done;
 
     case CS_SCAN_TOO_DEEP:
-        cs_ingest_too_deep(out, depth);
+        cs_ingest_too_deep(out, dk, depth);
         goto done;
 
     default:
@@ -268,36 +423,48 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
             goto done;
         }
 
-        cs_ingest_parse_error(out, &err, depth);
+        cs_ingest_parse_error(out, dk, &err, depth);
         goto done;
     }
 
     if (!json_is_object(root)) {
-        cs_ingest_400(out, "not_object", "body must be a JSON object", none);
+        cs_ingest_body_400(out, dk, "not_object",
+                           "body must be a JSON object");
         goto done;
     }
 
     cs_check_init(&ck, &out->notes);
 
-    switch (kind) {
-    case CS_WEBHOOK_HELPAROUND_ENROLLMENT:
-        rc = cs_helparound_enrollment(&ck, root, conf, &ev);
-        break;
-    default:
-        rc = cs_helparound_user_action(&ck, root, conf, &ev);
-    }
+    rc = cs_ingest_rules(kind, &ck, root, conf, out, &ev);
 
     if (rc != CS_OK) {
         goto done;
     }
 
     if (ck.reason) {
-        cs_ingest_400(out, ck.reason, ck.msg, ev.patient_id);
+        cs_ingest_400(out, dk, ck.reason, ck.msg,
+                      kind == CS_WEBHOOK_HINT ? ev.event_id : ev.patient_id);
         goto done;
     }
 
-    cs_ingest_200(out, &ev);
-    cs_ingest_job(out, conf, &ev, &compact);
+    if (conf->message_id_len) {
+        /* the sender's id is the same on every retry of one message */
+        cs_str_t  parts[2] = {
+            cs_str_lit("message\n"),
+            { conf->message_id, conf->message_id_len }
+        };
+
+        if (cs_id_sha256_hex(parts, 2, ev.idem_key) != 0) {
+            rc = CS_ERROR;
+            goto done;
+        }
+    }
+
+    cs_ingest_answer(out, conf, &ev);
+
+    if (out->enqueue) {
+        cs_ingest_job(out, conf, &ev, &compact);
+    }
 
 done:
 

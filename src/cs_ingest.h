@@ -3,8 +3,11 @@
  *
  * The nginx module and the fuzzer call cs_ingest(); it validates the body,
  * normalizes the patient (spec/job.md), and leaves in `out`:
- *   - status 200: `body` is the exact 200 answer, `job` the envelope to
- *     queue, `idem_key` the dedupe key;
+ *   - status 200 (webhooks) or 202 (CS_API_* actions): `body` is the exact
+ *     answer; when `enqueue` is 1, `job` is the envelope to queue and
+ *     `idem_key` the dedupe key (the job id's digest for actions, which
+ *     are never duplicates).  A Hint event of a type that is not synced
+ *     is a 200 with `enqueue` 0, `job` empty, job_type "hint.ignored";
  *   - status 400: `body` is the exact 400 answer, `reason` a short label.
  * Nothing here knows nginx, Redis, or the clock: the caller passes the
  * time and the job id in.  No PHI value is ever copied into `body`,
@@ -24,7 +27,12 @@
 
 typedef enum {
     CS_WEBHOOK_HELPAROUND_ENROLLMENT = 1,
-    CS_WEBHOOK_HELPAROUND_USER_ACTION
+    CS_WEBHOOK_HELPAROUND_USER_ACTION,
+    CS_WEBHOOK_HINT,                  /* §3 */
+    CS_API_HEALTHSHERPA_SYNC,         /* §4, the CRM's buttons */
+    CS_API_HINT_SYNC,
+    CS_API_HINT_UNLINK,
+    CS_API_CRM_CONTACT_CHANGED
 } cs_webhook_t;
 
 typedef struct {
@@ -32,6 +40,12 @@ typedef struct {
     size_t       partner_source_len;
     unsigned     max_depth;           /* JSON nesting limit, 0 = 32 */
     int          keep_raw;            /* copy the body into job.raw */
+    const char  *status_base;         /* actions: status_url = this + id */
+    size_t       status_base_len;
+    const char  *message_id;          /* a verified sender message id
+                                         (Standard Webhooks): when set,
+                                         the idempotency key is its hash */
+    size_t       message_id_len;
 } cs_ingest_conf_t;
 
 typedef struct {
@@ -40,7 +54,8 @@ typedef struct {
     char         job_id[27];          /* ULID, NUL-terminated */
 
     /* out */
-    int          status;              /* 200 or 400 */
+    int          status;              /* 200, 202 or 400 */
+    int          enqueue;             /* 1: queue `job` */
     const char  *reason;              /* static label, e.g. "bad_json" */
     const char  *job_type;            /* static, e.g. "helparound.enrollment" */
     char         idem_key[65];        /* hex SHA-256, NUL-terminated */

@@ -220,5 +220,15 @@ cs_patient_write(cs_buf_t *b, const cs_patient_t *p)
     cs_pw_str(&o, "image_id", p->signature_image_id);
     cs_pw_close(&o, &top, '}');
 
+    cs_pw_open(&o, &top, "practitioner", '{');
+    cs_pw_str(&o, "id", p->practitioner_id);
+    cs_pw_name(&o, "name", p->practitioner_name);
+    cs_pw_close(&o, &top, '}');
+
+    cs_pw_str(&top, "payer_name", p->payer_name);
+    cs_pw_str(&top, "payer_id", p->payer_id);
+    cs_pw_str(&top, "membership_status", p->membership_status);
+    cs_pw_str(&top, "external_link_id", p->external_link_id);
+
     cs_buf_putc(b, '}');
 }

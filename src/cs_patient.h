@@ -6,6 +6,19 @@
  * views into the parsed body, already trimmed; name fields are also
  * whitespace-collapsed when written.  Fixed char arrays hold values that
  * were rewritten (dates, phones, codes) and are "" when absent.
+ *
+ * Hint's patient maps into the same shape (HelpAround's is in
+ * cs_helparound.c):
+ *   Hint        title -> prefix; sex (else gender) -> gender;
+ *               address_* -> address; practitioner {id,name} ->
+ *               practitioner {id,name};
+ *               health_insurance_payer_name -> payer_name,
+ *               health_insurance_payer_id   -> payer_id (the payer is the
+ *               plan's identity, not a card field: top level),
+ *               health_insurance_member_id  -> insurance.primary.member_id,
+ *               health_insurance_group_id   -> insurance.primary.group_num;
+ *               membership_status, external_link_id as named.
+ * A target wanting "the payer" reads payer_name, else the primary carrier.
  */
 
 #ifndef CS_PATIENT_H
@@ -17,7 +30,7 @@
 #include "cs_str.h"
 #include "cs_time.h"
 
-#define CS_PATIENT_PHONES  4
+#define CS_PATIENT_PHONES  8
 
 typedef struct {
     cs_str_t     source;
@@ -88,6 +101,12 @@ typedef struct {
     cs_patient_consent_t    consents[CS_FIELD_ARRAY_MAX];
     char                    signature_at[CS_TIME_ISO_LEN + 1];
     cs_str_t                signature_image_id;
+    cs_str_t                practitioner_id;
+    cs_str_t                practitioner_name;
+    cs_str_t                payer_name;
+    cs_str_t                payer_id;
+    cs_str_t                membership_status;
+    cs_str_t                external_link_id;
 } cs_patient_t;
 
 /* All absent, country "US". */

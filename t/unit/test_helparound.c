@@ -20,7 +20,9 @@
     "1c7ae25c8ad30ae15c3d2291e086dc83b03a39595499baab90be9fc9e729aa62"
 
 static cs_ingest_t       in;
-static cs_ingest_conf_t  conf = { "Partner", 7, 0, 1 };
+static cs_ingest_conf_t  conf = {
+    .partner_source = "Partner", .partner_source_len = 7, .keep_raw = 1
+};
 static char              got[16384];
 static char              want[512];
 static json_t           *job;          /* the last 200's envelope, parsed */

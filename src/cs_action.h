@@ -1,0 +1,36 @@
+/*
+ * caresync core: the CRM's action bodies (spec/inbound.md §4).
+ *
+ *   healthsherpa-sync    {"contact_id","agent"}
+ *   hint-sync            {"contact_id","patient_id"?,"create"?}
+ *   hint-unlink          {"contact_id"}
+ *   crm-contact-changed  {"contact_id"}
+ *
+ * `contact_id` is a 15- or 18-character Salesforce id ([A-Za-z0-9]);
+ * `agent` a non-empty string of at most 254 bytes (an e-mail or a CRM
+ * user id); `patient_id` a Hint patient id (`pat-` and [A-Za-z0-9_-]);
+ * `create` a boolean.  Strings are trimmed; unknown members are ignored,
+ * null is absent.  Every accepted click is its own job: the idempotency
+ * key is the digest of the job id, so nothing is ever deduplicated.
+ * Returns CS_OK, or CS_ERROR when out of memory.
+ */
+
+#ifndef CS_ACTION_H
+#define CS_ACTION_H
+
+#include <jansson.h>
+
+#include "cs_event.h"
+#include "cs_field.h"
+#include "cs_ingest.h"
+
+#define CS_ACTION_AGENT_MAX       254
+#define CS_ACTION_PATIENT_ID_MAX  64
+
+/* 1 for the CS_API_* kinds. */
+int cs_action_kind(cs_webhook_t kind);
+
+int cs_action_event(cs_check_t *ck, json_t *root, cs_webhook_t kind,
+    const char *job_id, cs_event_t *ev);
+
+#endif /* CS_ACTION_H */
