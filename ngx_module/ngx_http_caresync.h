@@ -2,8 +2,13 @@
  * ngx_http_caresync_module: the nginx side of caresync.
  *
  *   handler.c      method, content type, body; hands the body to the core
- *   enqueue.c      one request's trip to Redis: EVALSHA, timeout, answer
+ *   enqueue.c      the job's way into Redis: dedupe + XADD in one script
+ *   command.c      one request's command to Redis: send, time out, detach
  *   redis.c        the per-worker hiredis connection on nginx's event loop
+ *   api.c          the actions API: routing, bearer tokens, job status
+ *   status.c       GET of a job's status record
+ *   auth.c         shared secrets, HMAC signatures, Standard Webhooks
+ *   metrics.c      counters in shared memory, Prometheus text
  *   reply.c        writing JSON answers
  *   error_filter.c nginx's own error pages (413, …) as JSON
  *   module.c       directives, configuration, process hooks
@@ -42,39 +47,92 @@ typedef struct {
 typedef struct {
     ngx_http_caresync_redis_conf_t  redis;
     ngx_uint_t                      used;    /* some location enqueues */
+    ngx_uint_t                      metrics; /* a caresync_metrics location */
 } ngx_http_caresync_main_conf_t;
 
 
+/* what a location serves; also the metrics' endpoint label */
+#define NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT  1
+#define NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION 2
+#define NGX_HTTP_CARESYNC_EP_HINT                   3
+#define NGX_HTTP_CARESYNC_EP_API                    4
+
+
 typedef struct {
-    ngx_uint_t                  webhook;     /* cs_webhook_t, 0 = off */
+    ngx_str_t                   key;        /* decoded bytes */
+} ngx_http_caresync_key_t;
+
+
+typedef struct {
+    ngx_uint_t                  endpoint;   /* NGX_HTTP_CARESYNC_EP_*, 0 */
+    ngx_uint_t                  webhook;    /* cs_webhook_t */
+    ngx_uint_t                  api;        /* unsigned: caresync_api */
     ngx_str_t                   prefix;
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
     ngx_flag_t                  keep_raw;
     ngx_int_t                   max_depth;
     time_t                      retry_after;
+
+    /* authentication, all optional; see auth.c */
+    ngx_str_t                   auth_header;     /* name */
+    ngx_str_t                   auth_secret;
+    ngx_array_t                *api_tokens;      /* ngx_str_t */
+    ngx_array_t                *hmac_keys;       /* ngx_http_caresync_key_t */
+    ngx_str_t                   hmac_header;
+    ngx_str_t                   hmac_prefix;
+    ngx_uint_t                  hmac_base64;
+    ngx_array_t                *sw_keys;         /* ngx_http_caresync_key_t */
+    time_t                      sw_tolerance;
 } ngx_http_caresync_loc_conf_t;
 
 
 typedef struct ngx_http_caresync_pending_s  ngx_http_caresync_pending_t;
 
+/*
+ * What a reply means for the request: the callback answers the client and
+ * returns the code to finalize with.  It is only called with a reply that
+ * is not an error: errors, timeouts and lost connections are 503s.
+ */
+typedef ngx_int_t (*ngx_http_caresync_reply_pt)(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+typedef struct {
+    ngx_str_t                   text;
+    u_char                      sha1[40];   /* hex, for EVALSHA */
+} ngx_http_caresync_script_t;
+
+
+#define NGX_HTTP_CARESYNC_MAX_ARGS  24
+
+/* One command of one request; argv stays valid for the NOSCRIPT retry. */
+typedef struct {
+    ngx_http_caresync_script_t  *script;    /* NULL: a plain command */
+    ngx_uint_t                   nkeys;     /* for scripts */
+    ngx_uint_t                   argc;
+    const char                  *argv[NGX_HTTP_CARESYNC_MAX_ARGS];
+    size_t                       lens[NGX_HTTP_CARESYNC_MAX_ARGS];
+    ngx_http_caresync_reply_pt   handler;
+} ngx_http_caresync_cmd_t;
+
 
 /* Per-request state, in the request pool. */
 typedef struct {
     ngx_http_caresync_pending_t  *pending;   /* in flight to Redis */
+    ngx_http_caresync_cmd_t       cmd;
 
-    /* the EVALSHA arguments, kept for the NOSCRIPT retry */
-    ngx_str_t                     dedupe_key;
-    ngx_str_t                     stream_key;
-    ngx_str_t                     ttl;
     ngx_str_t                     job_id;
-    ngx_str_t                     job;
-    ngx_str_t                     answer;    /* the 200 body */
+    ngx_str_t                     answer;    /* the success body */
+    ngx_msec_t                    started;   /* the command, for metrics */
+    ngx_uint_t                    kind;      /* api: the action */
+    ngx_str_t                     status_base;
 
     unsigned                      own_response:1;  /* we wrote it */
     unsigned                      replace_body:1;  /* error filter */
     unsigned                      body_sent:1;
     ngx_str_t                     error_body;
+    const char                   *refusal;   /* why a 401 */
 } ngx_http_caresync_ctx_t;
 
 
@@ -84,20 +142,65 @@ ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
 void ngx_http_caresync_redis_exit(void);
 redisAsyncContext *ngx_http_caresync_redis_get(void);
 
+/* command.c */
+ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
+void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
+    size_t len);
+ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
+
 /* enqueue.c */
 ngx_int_t ngx_http_caresync_enqueue(ngx_http_request_t *r,
-    ngx_http_caresync_ctx_t *ctx);
+    ngx_http_caresync_ctx_t *ctx, cs_ingest_t *in);
 ngx_int_t ngx_http_caresync_enqueue_init(ngx_cycle_t *cycle);
 
 /* reply.c */
 ngx_int_t ngx_http_caresync_reply(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
+ngx_int_t ngx_http_caresync_reply_raw(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_caresync_reply_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_caresync_reply_unavailable(ngx_http_request_t *r);
 
 /* handler.c */
 ngx_int_t ngx_http_caresync_handler(ngx_http_request_t *r);
+ngx_http_caresync_ctx_t *ngx_http_caresync_ctx_create(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_check_json(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_reply_not_json(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler);
+ngx_int_t ngx_http_caresync_ingest(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx, cs_webhook_t kind, ngx_str_t *status_base);
+
+/* api.c */
+ngx_int_t ngx_http_caresync_api_handler(ngx_http_request_t *r);
+
+/* status.c */
+ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);
+
+/* auth.c */
+ngx_int_t ngx_http_caresync_auth_headers(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_str_t *idem);
+ngx_int_t ngx_http_caresync_reply_refused(ngx_http_request_t *r);
+char *ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *out);
+char *ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_str_t *key);
+
+/* metrics.c */
+ngx_int_t ngx_http_caresync_metrics_init_conf(ngx_conf_t *cf);
+ngx_int_t ngx_http_caresync_metrics_handler(ngx_http_request_t *r);
+void ngx_http_caresync_metrics_request(ngx_http_request_t *r,
+    ngx_uint_t status);
+void ngx_http_caresync_metrics_reject(ngx_http_request_t *r,
+    const char *reason);
+void ngx_http_caresync_metrics_dedupe(ngx_http_request_t *r);
+void ngx_http_caresync_metrics_not_synced(ngx_http_request_t *r);
+void ngx_http_caresync_metrics_redis(ngx_uint_t reconnect);
+void ngx_http_caresync_metrics_command_start(ngx_http_request_t *r);
+void ngx_http_caresync_metrics_command_done(ngx_http_request_t *r,
+    ngx_uint_t ok);
 
 /* error_filter.c */
 ngx_int_t ngx_http_caresync_error_filter_init(ngx_conf_t *cf);

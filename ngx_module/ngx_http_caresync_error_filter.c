@@ -1,8 +1,9 @@
 /*
- * nginx answers some requests before our handler runs (a body over
- * client_max_body_size is refused while the location is being chosen)
- * or instead of it (500).  In caresync locations those answers are
- * rewritten as JSON too, so a sender sees one format from us.
+ * Every answer of a caresync location passes here: it is counted for the
+ * metrics, and if nginx itself wrote it — a body over
+ * client_max_body_size is refused while the location is being chosen,
+ * and a 500 comes from nginx too — it is rewritten as JSON, so a sender
+ * sees one format from us.
  */
 
 
@@ -39,12 +40,18 @@ ngx_http_caresync_header_filter(ngx_http_request_t *r)
     ngx_http_caresync_ctx_t       *ctx;
     ngx_http_caresync_loc_conf_t  *clcf;
 
-    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+    if (r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
-    if (clcf == NULL || clcf->webhook == 0) {
+    if (clcf == NULL || clcf->endpoint == 0) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ngx_http_caresync_metrics_request(r, r->headers_out.status);
+
+    if (r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -65,6 +72,7 @@ ngx_http_caresync_header_filter(ngx_http_request_t *r)
     switch (r->headers_out.status) {
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         msg = "request body too large";
+        ngx_http_caresync_metrics_reject(r, "body_too_large");
         break;
     case NGX_HTTP_REQUEST_TIME_OUT:
         msg = "request timed out";

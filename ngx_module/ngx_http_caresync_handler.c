@@ -1,6 +1,8 @@
 /*
  * The content handler of a `caresync_webhook` location: the HTTP checks
- * (method, content type), reading the body, and handing it to the core.
+ * (method, authentication, content type), reading the body, and handing
+ * it to the core; the reading and the core's verdict are shared with the
+ * actions API.
  */
 
 
@@ -12,8 +14,6 @@
 
 
 static void ngx_http_caresync_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_caresync_process(ngx_http_request_t *r,
-    ngx_http_caresync_ctx_t *ctx);
 static ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_caresync_is_json(ngx_http_request_t *r);
@@ -30,19 +30,12 @@ typedef struct {
 ngx_int_t
 ngx_http_caresync_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
-    ngx_table_elt_t            *h;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_caresync_state_t  *st;
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
 
-    /* first: the error filter must know every answer from here is ours */
-
-    st = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_state_t));
-    if (st == NULL) {
+    if (ngx_http_caresync_ctx_create(r) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
 
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
@@ -59,20 +52,93 @@ ngx_http_caresync_handler(ngx_http_request_t *r)
         ngx_str_set(&h->key, "Allow");
         ngx_str_set(&h->value, "POST");
 
+        ngx_http_caresync_metrics_reject(r, "method");
+
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                              "method not allowed");
     }
 
-    if (!ngx_http_caresync_is_json(r)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
+    rc = ngx_http_caresync_auth_headers(r);
 
-        return ngx_http_caresync_reply_error(r,
-                                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "Content-Type must be application/json");
+    if (rc == NGX_DECLINED) {
+        return ngx_http_caresync_reply_refused(r);
     }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_caresync_check_json(r);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_caresync_reply_not_json(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_caresync_read_body(r, ngx_http_caresync_body_handler);
+}
+
+
+/* First thing: the error filter must know every answer from here is ours. */
+
+ngx_http_caresync_ctx_t *
+ngx_http_caresync_ctx_create(ngx_http_request_t *r)
+{
+    ngx_http_caresync_state_t  *st;
+
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_state_t));
+    if (st == NULL) {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
+
+    return &st->ctx;
+}
+
+
+/*
+ * NGX_OK when the body is declared JSON; otherwise the body is discarded
+ * and NGX_DECLINED returned: the caller answers 415.
+ */
+
+ngx_int_t
+ngx_http_caresync_check_json(ngx_http_request_t *r)
+{
+    if (ngx_http_caresync_is_json(r)) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_caresync_metrics_reject(r, "content_type");
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_caresync_reply_not_json(ngx_http_request_t *r)
+{
+    return ngx_http_caresync_reply_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                      "Content-Type must be application/json");
+}
+
+
+ngx_int_t
+ngx_http_caresync_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt handler)
+{
+    ngx_int_t                   rc;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_caresync_state_t  *st;
+
+    st = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
 
     /* the core's buffers are malloc()ed: free them with the request */
 
@@ -87,7 +153,7 @@ ngx_http_caresync_handler(ngx_http_request_t *r)
 
     r->request_body_in_single_buf = 1;
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_caresync_body_handler);
+    rc = ngx_http_read_client_request_body(r, handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -100,12 +166,15 @@ ngx_http_caresync_handler(ngx_http_request_t *r)
 static void
 ngx_http_caresync_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_http_caresync_ctx_t  *ctx;
+    ngx_int_t                      rc;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_loc_conf_t  *clcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
-    rc = ngx_http_caresync_process(r, ctx);
+    rc = ngx_http_caresync_ingest(r, ctx, (cs_webhook_t) clcf->webhook,
+                                  NULL);
 
     if (rc == NGX_DONE) {
         return;                 /* answered when Redis replies */
@@ -115,11 +184,17 @@ ngx_http_caresync_body_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_caresync_process(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
+/*
+ * The body read, checked against the location's signatures, validated
+ * and normalized by the core; then answered, or queued.
+ */
+
+ngx_int_t
+ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
+    cs_webhook_t kind, ngx_str_t *status_base)
 {
-    u_char                        *p;
-    ngx_str_t                      body, answer;
+    ngx_int_t                      rc;
+    ngx_str_t                      body, answer, idem;
     ngx_time_t                    *tp;
     cs_ingest_t                   *in;
     cs_ingest_conf_t               conf;
@@ -131,21 +206,39 @@ ngx_http_caresync_process(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_str_null(&idem);
+
+    rc = ngx_http_caresync_auth_body(r, &body, &idem);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_caresync_reply_refused(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     in = &((ngx_http_caresync_state_t *) ctx)->in;
 
+    ngx_memzero(&conf, sizeof(cs_ingest_conf_t));
     conf.partner_source = (const char *) clcf->partner_source.data;
     conf.partner_source_len = clcf->partner_source.len;
     conf.max_depth = (unsigned) clcf->max_depth;
     conf.keep_raw = clcf->keep_raw;
 
+    if (status_base) {
+        conf.status_base = (const char *) status_base->data;
+        conf.status_base_len = status_base->len;
+    }
+
+    conf.message_id = (const char *) idem.data;
+    conf.message_id_len = idem.len;
+
     tp = ngx_timeofday();
     in->now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
     ngx_http_caresync_job_id((u_char *) in->job_id);
 
-    if (cs_ingest((cs_webhook_t) clcf->webhook, &conf, body.data, body.len,
-                  in)
-        != CS_OK)
-    {
+    if (cs_ingest(kind, &conf, body.data, body.len, in) != CS_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "caresync: out of memory while validating");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -154,10 +247,11 @@ ngx_http_caresync_process(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     answer.data = (u_char *) in->body.data;
     answer.len = in->body.len;
 
-    if (in->status != NGX_HTTP_OK) {
+    if (in->status == NGX_HTTP_BAD_REQUEST) {
         /* the reason is a fixed label: the body's values never reach logs */
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "caresync: request rejected: %s", in->reason);
+        ngx_http_caresync_metrics_reject(r, in->reason);
 
         return ngx_http_caresync_reply(r, NGX_HTTP_BAD_REQUEST, &answer);
     }
@@ -168,32 +262,15 @@ ngx_http_caresync_process(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
                       in->job_id, in->notes.len, in->notes.data);
     }
 
-    ctx->answer = answer;
-    ctx->job.data = (u_char *) in->job.data;
-    ctx->job.len = in->job.len;
-    ctx->job_id.data = (u_char *) in->job_id;
-    ctx->job_id.len = CS_ID_ULID_LEN;
+    if (!in->enqueue) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "caresync: event of a type not synced, not queued");
+        ngx_http_caresync_metrics_not_synced(r);
 
-    p = ngx_pnalloc(r->pool, 2 * clcf->prefix.len + sizeof(":dedupe:") - 1
-                             + CS_ID_SHA256_LEN + sizeof(":jobs") - 1
-                             + NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ngx_http_caresync_reply(r, NGX_HTTP_OK, &answer);
     }
 
-    ctx->dedupe_key.data = p;
-    p = ngx_sprintf(p, "%V:dedupe:%s", &clcf->prefix, in->idem_key);
-    ctx->dedupe_key.len = p - ctx->dedupe_key.data;
-
-    ctx->stream_key.data = p;
-    p = ngx_sprintf(p, "%V:jobs", &clcf->prefix);
-    ctx->stream_key.len = p - ctx->stream_key.data;
-
-    ctx->ttl.data = p;
-    p = ngx_sprintf(p, "%M", clcf->dedupe_ttl);
-    ctx->ttl.len = p - ctx->ttl.data;
-
-    return ngx_http_caresync_enqueue(r, ctx);
+    return ngx_http_caresync_enqueue(r, ctx, in);
 }
 
 
@@ -214,23 +291,33 @@ ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body)
         return NGX_OK;
     }
 
-    cl = r->request_body->bufs;
+    /* a chunked body ends with an empty buffer that has no memory at all */
 
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
+    len = 0;
+    b = NULL;
+    n = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf) == 0) {
+            continue;
+        }
+
+        b = cl->buf;
+        len += ngx_buf_size(b);
+        n++;
+    }
+
+    if (n == 0) {
         return NGX_OK;
     }
 
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
-                          : (size_t) (b->last - b->pos);
+    if (n == 1 && !b->in_file) {
+        body->data = b->pos;
+        body->len = b->last - b->pos;
+        return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, len + 1);
+    p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -239,6 +326,10 @@ ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body)
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
+
+        if (ngx_buf_size(b) == 0) {
+            continue;
+        }
 
         if (b->in_file) {
             n = ngx_read_file(b->file, p, b->file_last - b->file_pos,

@@ -14,6 +14,20 @@ static char *ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_caresync_auth_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_hmac_signature(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
+    ngx_str_t *text);
 static ngx_int_t ngx_http_caresync_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_caresync_init_process(ngx_cycle_t *cycle);
 static void ngx_http_caresync_exit_process(ngx_cycle_t *cycle);
@@ -36,6 +50,48 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
     { ngx_string("caresync_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_caresync_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_caresync_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_caresync_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_api_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_caresync_api_token,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_auth_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_caresync_auth_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_hmac_signature"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_hmac_signature,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_standard_webhooks"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_standard_webhooks,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -117,12 +173,20 @@ ngx_module_t  ngx_http_caresync_module = {
 };
 
 
-static ngx_conf_enum_t  ngx_http_caresync_webhooks[] = {
-    { ngx_string("helparound_enrollment"),
-      CS_WEBHOOK_HELPAROUND_ENROLLMENT },
-    { ngx_string("helparound_user_action"),
-      CS_WEBHOOK_HELPAROUND_USER_ACTION },
-    { ngx_null_string, 0 }
+typedef struct {
+    ngx_str_t     name;
+    cs_webhook_t  kind;
+    ngx_uint_t    endpoint;
+} ngx_http_caresync_webhook_t;
+
+
+static ngx_http_caresync_webhook_t  ngx_http_caresync_webhooks[] = {
+    { ngx_string("helparound_enrollment"), CS_WEBHOOK_HELPAROUND_ENROLLMENT,
+      NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT },
+    { ngx_string("helparound_user_action"), CS_WEBHOOK_HELPAROUND_USER_ACTION,
+      NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION },
+    { ngx_string("hint"), CS_WEBHOOK_HINT, NGX_HTTP_CARESYNC_EP_HINT },
+    { ngx_null_string, 0, 0 }
 };
 
 
@@ -156,12 +220,23 @@ ngx_http_caresync_create_loc_conf(ngx_conf_t *cf)
      *     clcf->webhook = 0;
      *     clcf->prefix = { 0, NULL };
      *     clcf->partner_source = { 0, NULL };
+     *     clcf->endpoint = 0;
+     *     clcf->api = 0;
+     *     clcf->auth_header = { 0, NULL };
+     *     clcf->auth_secret = { 0, NULL };
+     *     clcf->hmac_header = { 0, NULL };
+     *     clcf->hmac_prefix = { 0, NULL };
      */
 
     clcf->dedupe_ttl = NGX_CONF_UNSET_MSEC;
     clcf->keep_raw = NGX_CONF_UNSET;
     clcf->max_depth = NGX_CONF_UNSET;
     clcf->retry_after = NGX_CONF_UNSET;
+    clcf->api_tokens = NGX_CONF_UNSET_PTR;
+    clcf->hmac_keys = NGX_CONF_UNSET_PTR;
+    clcf->hmac_base64 = NGX_CONF_UNSET_UINT;
+    clcf->sw_keys = NGX_CONF_UNSET_PTR;
+    clcf->sw_tolerance = NGX_CONF_UNSET;
 
     return clcf;
 }
@@ -181,6 +256,39 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->keep_raw, prev->keep_raw, 1);
     ngx_conf_merge_value(conf->max_depth, prev->max_depth, 32);
     ngx_conf_merge_value(conf->retry_after, prev->retry_after, 5);
+
+    if (conf->auth_header.data == NULL) {
+        conf->auth_header = prev->auth_header;
+        conf->auth_secret = prev->auth_secret;
+    }
+
+    ngx_conf_merge_ptr_value(conf->api_tokens, prev->api_tokens, NULL);
+
+    if (conf->hmac_keys == NGX_CONF_UNSET_PTR) {
+        conf->hmac_keys = prev->hmac_keys;
+        conf->hmac_header = prev->hmac_header;
+        conf->hmac_prefix = prev->hmac_prefix;
+        conf->hmac_base64 = prev->hmac_base64;
+    }
+
+    ngx_conf_merge_ptr_value(conf->hmac_keys, NULL, NULL);
+    ngx_conf_merge_str_value(conf->hmac_header, prev->hmac_header,
+                             "X-Hint-Signature");
+    ngx_conf_merge_uint_value(conf->hmac_base64, prev->hmac_base64, 0);
+
+    if (conf->hmac_prefix.data == NULL) {
+        ngx_str_set(&conf->hmac_prefix, "sha256=");
+    }
+
+    ngx_conf_merge_ptr_value(conf->sw_keys, prev->sw_keys, NULL);
+    ngx_conf_merge_value(conf->sw_tolerance, prev->sw_tolerance, 300);
+
+    if (conf->api && conf->api_tokens == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_api\" needs at least one "
+                           "\"caresync_api_token\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->dedupe_ttl == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -343,7 +451,8 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strcmp(ngx_http_caresync_webhooks[i].name.data,
                        value[1].data) == 0)
         {
-            clcf->webhook = ngx_http_caresync_webhooks[i].value;
+            clcf->webhook = ngx_http_caresync_webhooks[i].kind;
+            clcf->endpoint = ngx_http_caresync_webhooks[i].endpoint;
             break;
         }
     }
@@ -364,6 +473,240 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_http_core_loc_conf_t       *core;
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    if (clcf->endpoint) {
+        return "is duplicate";
+    }
+
+    clcf->api = 1;
+    clcf->endpoint = NGX_HTTP_CARESYNC_EP_API;
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    core->handler = ngx_http_caresync_api_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
+    cmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t       *core;
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    core->handler = ngx_http_caresync_metrics_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
+    cmcf->metrics = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* caresync_api_token token | file:/path; — one per directive, several ok */
+
+static char *
+ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_str_t  *value, *token;
+
+    if (clcf->api_tokens == NGX_CONF_UNSET_PTR) {
+        clcf->api_tokens = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (clcf->api_tokens == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    token = ngx_array_push(clcf->api_tokens);
+    if (token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_caresync_conf_secret(cf, &value[1], token);
+}
+
+
+/* caresync_auth_header name secret | file:/path; */
+
+static char *
+ngx_http_caresync_auth_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_str_t  *value;
+
+    if (clcf->auth_header.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    clcf->auth_header = value[1];
+
+    return ngx_http_caresync_conf_secret(cf, &value[2], &clcf->auth_secret);
+}
+
+
+/*
+ * caresync_hmac_signature key=K [key=K2] [header=name] [prefix=p]
+ *                         [encoding=hex|base64];
+ */
+
+static char *
+ngx_http_caresync_hmac_signature(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (clcf->hmac_keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    clcf->hmac_keys = NULL;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "key=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            if (ngx_http_caresync_add_key(cf, &clcf->hmac_keys, &s)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "header=", 7) == 0
+            && value[i].len > 7)
+        {
+            clcf->hmac_header.data = value[i].data + 7;
+            clcf->hmac_header.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "prefix=", 7) == 0) {
+            clcf->hmac_prefix.data = value[i].data + 7;
+            clcf->hmac_prefix.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "encoding=hex") == 0) {
+            clcf->hmac_base64 = 0;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "encoding=base64") == 0) {
+            clcf->hmac_base64 = 1;
+            continue;
+        }
+
+        /* never echo the parameter itself: it may be a key */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter #%ui", i);
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->hmac_keys == NULL) {
+        return "needs at least one key=";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* caresync_standard_webhooks secret [secret2 …] [tolerance=time]; */
+
+static char *
+ngx_http_caresync_standard_webhooks(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (clcf->sw_keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    clcf->sw_keys = NULL;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "tolerance=", 10) == 0) {
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            clcf->sw_tolerance = ngx_parse_time(&s, 1);
+            if (clcf->sw_tolerance == (time_t) NGX_ERROR) {
+                return "has an invalid tolerance";
+            }
+            continue;
+        }
+
+        if (ngx_http_caresync_add_key(cf, &clcf->sw_keys, &value[i])
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (clcf->sw_keys == NULL) {
+        return "needs at least one secret";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text)
+{
+    ngx_str_t                 secret;
+    ngx_http_caresync_key_t  *key;
+
+    if (*keys == NULL) {
+        *keys = ngx_array_create(cf->pool, 2,
+                                 sizeof(ngx_http_caresync_key_t));
+        if (*keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    key = ngx_array_push(*keys);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_caresync_conf_secret(cf, text, &secret) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_caresync_conf_key(cf, &secret, &key->key);
+}
+
+
 static ngx_int_t
 ngx_http_caresync_postconfiguration(ngx_conf_t *cf)
 {
@@ -373,8 +716,14 @@ ngx_http_caresync_postconfiguration(ngx_conf_t *cf)
 
     if (cmcf->used && !cmcf->redis.configured) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"caresync_webhook\" needs \"caresync_redis\" "
-                           "in the http block");
+                           "\"caresync_webhook\" and \"caresync_api\" need "
+                           "\"caresync_redis\" in the http block");
+        return NGX_ERROR;
+    }
+
+    if ((cmcf->used || cmcf->metrics)
+        && ngx_http_caresync_metrics_init_conf(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -30,6 +30,8 @@ typedef struct {
     ngx_log_t                       *log;
     unsigned                         writing:1;
     unsigned                         exiting:1;
+    unsigned                         connected_once:1;
+    ngx_uint_t                       setup;   /* AUTH/SELECT replies due */
 } ngx_http_caresync_redis_t;
 
 
@@ -46,6 +48,7 @@ static void ngx_http_caresync_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_caresync_redis_setup_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
+static void ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd);
 
 
 static ngx_http_caresync_redis_t  ngx_http_caresync_redis;
@@ -198,6 +201,8 @@ ngx_http_caresync_redis_connect(ngx_event_t *ev)
     ngx_add_timer(c->write, rcf->connect_timeout);
 
     /* queued now, sent as soon as the socket is connected */
+
+    rd->setup = (rcf->password.len ? 1 : 0) + (rcf->db ? 1 : 0);
 
     if (rcf->password.len) {
         redisAsyncCommand(ac, ngx_http_caresync_redis_setup_reply, "AUTH",
@@ -433,6 +438,7 @@ ngx_http_caresync_redis_on_connect(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis connect failed: %s",
                       ac->errstr ? ac->errstr : "unknown error");
+        ngx_http_caresync_metrics_redis(0);
         return;                 /* hiredis frees the context next */
     }
 
@@ -440,6 +446,26 @@ ngx_http_caresync_redis_on_connect(const redisAsyncContext *ac, int status)
         ngx_del_timer(rd->c->write);
     }
 
+    if (rd->connected_once) {
+        ngx_http_caresync_metrics_redis(1);
+    }
+
+    rd->connected_once = 1;
+
+    if (rd->setup == 0) {
+        ngx_http_caresync_redis_ready(rd);
+    }
+}
+
+
+/*
+ * Only a connection that took our AUTH and SELECT resets the backoff: a
+ * wrong password must not turn into a reconnect every few milliseconds.
+ */
+
+static void
+ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
+{
     rd->backoff = NGX_HTTP_CARESYNC_BACKOFF_MIN;
 
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "caresync: redis connected");
@@ -468,7 +494,15 @@ ngx_http_caresync_redis_setup_reply(redisAsyncContext *ac, void *reply,
 
     redisReply  *rr = reply;
 
-    if (rr == NULL || rr->type != REDIS_REPLY_ERROR) {
+    if (rr == NULL) {
+        return;
+    }
+
+    if (rr->type != REDIS_REPLY_ERROR) {
+        if (--rd->setup == 0) {
+            ngx_http_caresync_redis_ready(rd);
+        }
+
         return;
     }
 

@@ -17,6 +17,19 @@ ngx_int_t
 ngx_http_caresync_reply(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body)
 {
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_caresync_json_type;
+    r->headers_out.content_type_len = ngx_http_caresync_json_type.len;
+
+    return ngx_http_caresync_reply_raw(r, body);
+}
+
+
+/* Status and content type are already set. */
+
+ngx_int_t
+ngx_http_caresync_reply_raw(ngx_http_request_t *r, ngx_str_t *body)
+{
     ngx_int_t                 rc;
     ngx_buf_t                *b;
     ngx_chain_t               out;
@@ -27,12 +40,9 @@ ngx_http_caresync_reply(ngx_http_request_t *r, ngx_uint_t status,
         ctx->own_response = 1;
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_caresync_json_type;
-    r->headers_out.content_type_len = ngx_http_caresync_json_type.len;
     r->headers_out.content_length_n = body->len;
 
-    if (r->method == NGX_HTTP_HEAD) {
+    if (r->method == NGX_HTTP_HEAD || body->len == 0) {
         r->header_only = 1;
     }
 

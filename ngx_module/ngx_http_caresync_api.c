@@ -1,0 +1,208 @@
+/*
+ * The actions API of a `caresync_api` location, for the CRM's buttons and
+ * for operators:
+ *
+ *     POST <location>…/actions/<name>    queue an action job  → 202
+ *     GET  <location>…/jobs/<job id>     its status record    → 200 | 404
+ *
+ * Every request carries a bearer token (caresync_api_token).
+ */
+
+
+#include "ngx_http_caresync.h"
+
+
+typedef struct {
+    ngx_str_t     name;
+    cs_webhook_t  kind;
+} ngx_http_caresync_action_t;
+
+
+static ngx_int_t ngx_http_caresync_api_allow(ngx_http_request_t *r,
+    char *allow);
+static void ngx_http_caresync_api_body_handler(ngx_http_request_t *r);
+
+
+static ngx_http_caresync_action_t  ngx_http_caresync_actions[] = {
+    { ngx_string("healthsherpa-sync"), CS_API_HEALTHSHERPA_SYNC },
+    { ngx_string("hint-sync"), CS_API_HINT_SYNC },
+    { ngx_string("hint-unlink"), CS_API_HINT_UNLINK },
+    { ngx_string("crm-contact-changed"), CS_API_CRM_CONTACT_CHANGED },
+    { ngx_null_string, 0 }
+};
+
+
+ngx_int_t
+ngx_http_caresync_api_handler(ngx_http_request_t *r)
+{
+    u_char                   *p, *last, *seg;
+    ngx_int_t                 rc;
+    ngx_str_t                 rest;
+    ngx_uint_t                i;
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_caresync_ctx_create(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_caresync_auth_headers(r);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_caresync_reply_refused(r);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = r->uri.data + r->uri.len;
+
+    /* the last "/jobs/" or "/actions/" segment decides */
+
+    for (p = last - 1; p > r->uri.data; p--) {
+        if (*p != '/') {
+            continue;
+        }
+
+        for (seg = p - 1; seg >= r->uri.data && *seg != '/'; seg--) {
+            /* void */
+        }
+
+        if (seg < r->uri.data) {
+            break;
+        }
+
+        rest.data = p + 1;
+        rest.len = last - rest.data;
+
+        if (p - seg == sizeof("/jobs") - 1
+            && ngx_strncmp(seg, "/jobs", 5) == 0)
+        {
+            if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+                return ngx_http_caresync_api_allow(r, "GET");
+            }
+
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            rc = ngx_http_caresync_status(r, &rest);
+
+            if (rc == NGX_DONE) {
+                /* no body was read, so nothing holds the request yet */
+                r->main->count++;
+            }
+
+            return rc;
+        }
+
+        if (p - seg == sizeof("/actions") - 1
+            && ngx_strncmp(seg, "/actions", 8) == 0)
+        {
+            for (i = 0; ngx_http_caresync_actions[i].name.len; i++) {
+                if (ngx_http_caresync_actions[i].name.len == rest.len
+                    && ngx_strncmp(ngx_http_caresync_actions[i].name.data,
+                                   rest.data, rest.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (ngx_http_caresync_actions[i].name.len == 0) {
+                break;
+            }
+
+            if (r->method != NGX_HTTP_POST) {
+                return ngx_http_caresync_api_allow(r, "POST");
+            }
+
+            rc = ngx_http_caresync_check_json(r);
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_caresync_reply_not_json(r);
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->kind = ngx_http_caresync_actions[i].kind;
+
+            /* status URLs share the prefix the action was posted under */
+
+            ctx->status_base.len = seg - r->uri.data + sizeof("/jobs/") - 1;
+            ctx->status_base.data = ngx_pnalloc(r->pool,
+                                                ctx->status_base.len);
+            if (ctx->status_base.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_memcpy(ngx_cpymem(ctx->status_base.data, r->uri.data,
+                                  seg - r->uri.data),
+                       "/jobs/", sizeof("/jobs/") - 1);
+
+            return ngx_http_caresync_read_body(r,
+                                           ngx_http_caresync_api_body_handler);
+        }
+
+        break;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_caresync_metrics_reject(r, "not_found");
+
+    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
+}
+
+
+static ngx_int_t
+ngx_http_caresync_api_allow(ngx_http_request_t *r, char *allow)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    ngx_http_caresync_metrics_reject(r, "method");
+
+    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                         "method not allowed");
+}
+
+
+static void
+ngx_http_caresync_api_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    rc = ngx_http_caresync_ingest(r, ctx, (cs_webhook_t) ctx->kind,
+                                  &ctx->status_base);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}

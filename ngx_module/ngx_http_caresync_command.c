@@ -1,0 +1,331 @@
+/*
+ * One request's command to Redis.
+ *
+ * A script is sent as EVALSHA; a NOSCRIPT answer (a flushed or
+ * failed-over Redis) is retried once as EVAL, which loads it again.
+ * Only a real reply reaches the request's callback: a timeout, an error
+ * reply or a lost connection is a 503, so a success answer always means
+ * Redis did the work.
+ *
+ * A pending command may outlive its request (client gone, timeout), so
+ * its bookkeeping lives outside the request pool, in a per-worker free
+ * list; the request's cleanup handler detaches it, and the reply
+ * callback, which always comes (hiredis calls it with NULL on
+ * disconnect), returns it to the list.
+ */
+
+
+#include "ngx_http_caresync.h"
+
+#include <openssl/sha.h>
+
+
+struct ngx_http_caresync_pending_s {
+    ngx_http_request_t           *r;        /* NULL once detached */
+    ngx_http_caresync_ctx_t      *ctx;
+    ngx_event_t                   timer;
+    ngx_uint_t                    retried;  /* EVAL after NOSCRIPT */
+    ngx_http_caresync_pending_t  *next;     /* free list */
+};
+
+
+static ngx_int_t ngx_http_caresync_send(redisAsyncContext *ac,
+    ngx_http_caresync_pending_t *p, ngx_uint_t eval);
+static void ngx_http_caresync_reply_handler(redisAsyncContext *ac,
+    void *reply, void *data);
+static void ngx_http_caresync_timeout_handler(ngx_event_t *ev);
+static void ngx_http_caresync_request_cleanup(void *data);
+static void ngx_http_caresync_finish(ngx_http_caresync_pending_t *p,
+    redisReply *reply);
+static ngx_http_caresync_pending_t *ngx_http_caresync_pending_get(void);
+static void ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p);
+
+
+static ngx_http_caresync_pending_t  *ngx_http_caresync_free;
+
+
+ngx_int_t
+ngx_http_caresync_script_init(ngx_http_caresync_script_t *script)
+{
+    u_char  digest[SHA_DIGEST_LENGTH];
+
+    SHA1(script->text.data, script->text.len, digest);
+    ngx_hex_dump(script->sha1, digest, SHA_DIGEST_LENGTH);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
+    size_t len)
+{
+    if (cmd->argc < NGX_HTTP_CARESYNC_MAX_ARGS) {
+        cmd->argv[cmd->argc] = data;
+        cmd->lens[cmd->argc] = len;
+    }
+
+    cmd->argc++;
+}
+
+
+/* Sends ctx->cmd; NGX_DONE while the reply is awaited, or an HTTP code. */
+
+ngx_int_t
+ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
+{
+    redisAsyncContext             *ac;
+    ngx_http_cleanup_t            *cln;
+    ngx_http_caresync_pending_t   *p;
+    ngx_http_caresync_main_conf_t *cmcf;
+
+    if (ctx->cmd.argc > NGX_HTTP_CARESYNC_MAX_ARGS) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "caresync: too many command arguments");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ac = ngx_http_caresync_redis_get();
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "caresync: redis not connected");
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_http_caresync_pending_get();
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p->r = r;
+    p->ctx = ctx;
+
+    if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
+        ngx_http_caresync_pending_put(p);
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    ctx->pending = p;
+    cln->handler = ngx_http_caresync_request_cleanup;
+    cln->data = ctx;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_caresync_module);
+    ngx_add_timer(&p->timer, cmcf->redis.timeout);
+
+    ngx_http_caresync_metrics_command_start(r);
+
+    /* notice a client that goes away while we wait */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
+    ngx_uint_t eval)
+{
+    ngx_http_caresync_cmd_t  *cmd = &p->ctx->cmd;
+
+    u_char       nkeys[NGX_INT_T_LEN];
+    size_t       lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    ngx_uint_t   i, n;
+    const char  *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+
+    n = 0;
+
+    if (cmd->script) {
+        if (eval) {
+            argv[n] = "EVAL";
+            lens[n++] = 4;
+            argv[n] = (const char *) cmd->script->text.data;
+            lens[n++] = cmd->script->text.len;
+
+        } else {
+            argv[n] = "EVALSHA";
+            lens[n++] = 7;
+            argv[n] = (const char *) cmd->script->sha1;
+            lens[n++] = sizeof(cmd->script->sha1);
+        }
+
+        argv[n] = (const char *) nkeys;
+        lens[n++] = ngx_sprintf(nkeys, "%ui", cmd->nkeys) - nkeys;
+    }
+
+    for (i = 0; i < cmd->argc; i++) {
+        argv[n] = cmd->argv[i];
+        lens[n++] = cmd->lens[i];
+    }
+
+    /* hiredis copies the arguments into its output buffer right away */
+
+    if (redisAsyncCommandArgv(ac, ngx_http_caresync_reply_handler, p,
+                              (int) n, argv, lens)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
+    void *data)
+{
+    ngx_http_caresync_pending_t  *p = data;
+
+    redisReply          *rr = reply;
+    ngx_http_request_t  *r = p->r;
+
+    if (r == NULL) {
+        /* the request is gone; the command may still have been done */
+        ngx_http_caresync_pending_put(p);
+        return;
+    }
+
+    if (rr == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "caresync: redis connection lost before the reply");
+        ngx_http_caresync_finish(p, NULL);
+        return;
+    }
+
+    if (rr->type == REDIS_REPLY_ERROR) {
+
+        if (!p->retried
+            && p->ctx->cmd.script
+            && rr->len >= 8
+            && ngx_strncmp(rr->str, "NOSCRIPT", 8) == 0)
+        {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "caresync: script not cached, sending EVAL");
+
+            p->retried = 1;
+
+            if (ngx_http_caresync_send(ac, p, 1) == NGX_OK) {
+                return;
+            }
+        }
+
+        /* Redis's own text: it names commands and keys, never values */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "caresync: redis error: %*s", (size_t) rr->len,
+                      rr->str);
+        ngx_http_caresync_finish(p, NULL);
+        return;
+    }
+
+    ngx_http_caresync_finish(p, rr);
+}
+
+
+static void
+ngx_http_caresync_timeout_handler(ngx_event_t *ev)
+{
+    ngx_http_caresync_pending_t  *p = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, p->r->connection->log, NGX_ETIMEDOUT,
+                  "caresync: redis timed out, job %V may not be queued",
+                  &p->ctx->job_id);
+
+    /* the reply may still come: leave p to the reply callback */
+    ngx_http_caresync_finish(p, NULL);
+}
+
+
+/* Answer the request and detach it from the pending command. */
+
+static void
+ngx_http_caresync_finish(ngx_http_caresync_pending_t *p, redisReply *reply)
+{
+    ngx_int_t                 rc;
+    ngx_http_request_t       *r = p->r;
+    ngx_http_caresync_ctx_t  *ctx = p->ctx;
+
+    if (p->timer.timer_set) {
+        ngx_del_timer(&p->timer);
+    }
+
+    p->r = NULL;
+    p->ctx = NULL;
+    ctx->pending = NULL;
+
+    if (!p->timer.timedout) {
+        ngx_http_caresync_pending_put(p);
+    }
+
+    ngx_http_caresync_metrics_command_done(r, reply != NULL);
+
+    if (reply) {
+        rc = ctx->cmd.handler(r, reply);
+
+    } else {
+        rc = ngx_http_caresync_reply_unavailable(r);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+ngx_http_caresync_request_cleanup(void *data)
+{
+    ngx_http_caresync_ctx_t  *ctx = data;
+
+    ngx_http_caresync_pending_t  *p = ctx->pending;
+
+    if (p == NULL) {
+        return;
+    }
+
+    /* the client went away: the reply callback will find nobody */
+
+    if (p->timer.timer_set) {
+        ngx_del_timer(&p->timer);
+    }
+
+    p->r = NULL;
+    p->ctx = NULL;
+    ctx->pending = NULL;
+}
+
+
+static ngx_http_caresync_pending_t *
+ngx_http_caresync_pending_get(void)
+{
+    ngx_http_caresync_pending_t  *p = ngx_http_caresync_free;
+
+    if (p) {
+        ngx_http_caresync_free = p->next;
+
+    } else {
+        p = ngx_alloc(sizeof(ngx_http_caresync_pending_t), ngx_cycle->log);
+        if (p == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(p, sizeof(ngx_http_caresync_pending_t));
+
+    p->timer.handler = ngx_http_caresync_timeout_handler;
+    p->timer.data = p;
+    p->timer.log = ngx_cycle->log;
+
+    return p;
+}
+
+
+static void
+ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p)
+{
+    p->next = ngx_http_caresync_free;
+    ngx_http_caresync_free = p;
+}

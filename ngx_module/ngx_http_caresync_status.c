@@ -1,0 +1,114 @@
+/*
+ * GET of a job's status record ({prefix}:job:<id>, spec/job.md), through
+ * the same non-blocking Redis connection as the jobs themselves.
+ */
+
+
+#include "ngx_http_caresync.h"
+
+#include "cs_record.h"
+
+
+static ngx_int_t ngx_http_caresync_status_reply(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+ngx_int_t
+ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
+{
+    u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    /* job ids are ULIDs: anything else cannot exist, and is not a key */
+
+    for (i = 0; i < job_id->len; i++) {
+        if (!((job_id->data[i] >= '0' && job_id->data[i] <= '9')
+              || (job_id->data[i] >= 'A' && job_id->data[i] <= 'Z')))
+        {
+            break;
+        }
+    }
+
+    if (job_id->len == 0 || job_id->len > 64 || i != job_id->len) {
+        ngx_http_caresync_metrics_reject(r, "not_found");
+        return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
+                                             "unknown job");
+    }
+
+    ctx->job_id = *job_id;
+
+    p = ngx_pnalloc(r->pool, clcf->prefix.len + sizeof(":job:") - 1
+                             + job_id->len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->cmd.handler = ngx_http_caresync_status_reply;
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "HGETALL", 7);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, p,
+                              ngx_sprintf(p, "%V:job:%V", &clcf->prefix,
+                                          job_id)
+                              - p);
+
+    return ngx_http_caresync_command(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_caresync_status_reply(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t       i, n;
+    cs_buf_t     buf;
+    cs_str_t    *fields, *values;
+    ngx_str_t    body;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2) {
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    if (reply->elements == 0) {
+        ngx_http_caresync_metrics_reject(r, "not_found");
+        return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
+                                             "unknown job");
+    }
+
+    n = reply->elements / 2;
+
+    fields = ngx_palloc(r->pool, 2 * n * sizeof(cs_str_t));
+    if (fields == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values = fields + n;
+
+    for (i = 0; i < n; i++) {
+        fields[i].data = reply->element[2 * i]->str;
+        fields[i].len = reply->element[2 * i]->len;
+        values[i].data = reply->element[2 * i + 1]->str;
+        values[i].len = reply->element[2 * i + 1]->len;
+    }
+
+    cs_buf_init(&buf);
+
+    if (cs_record_json(fields, values, n, &buf) != 0 || buf.oom) {
+        cs_buf_free(&buf);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body.data = ngx_pnalloc(r->pool, buf.len);
+    if (body.data == NULL) {
+        cs_buf_free(&buf);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body.len = buf.len;
+    ngx_memcpy(body.data, buf.data, buf.len);
+    cs_buf_free(&buf);
+
+    return ngx_http_caresync_reply(r, NGX_HTTP_OK, &body);
+}
