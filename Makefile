@@ -61,6 +61,8 @@ test-unit: unit
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
 
 include ngx_module/build.mk
+# the worker: build/caresync-worker, test-worker, bench-worker
+-include src/worker/worker.mk
 
 deps:
 	@.ci/install-deps build test
@@ -76,15 +78,20 @@ test-nginx: module
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/$(MODULE) t/run
 
 # The same suite with the module and the core built with ASan + UBSan.
-# The stock nginx is not instrumented, so the runtime is preloaded.
+# The stock nginx is not instrumented, so nginx alone is started with the
+# runtime preloaded (through a wrapper: tools the tests run, such as ps,
+# must not be).
 ASAN_RT = $(shell $(CC) -print-file-name=libasan.so)
+SAN_NGINX = build-san/nginx-asan
 test-sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 module unit
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 test-unit
+	@printf '#!/bin/sh\nLD_PRELOAD=%s exec /usr/sbin/nginx "$$@"\n' \
+	    '$(ASAN_RT)' > $(SAN_NGINX) && chmod +x $(SAN_NGINX)
 	@rm -f build-san/asan.* build-san/ubsan.*
-	LD_PRELOAD=$(ASAN_RT) \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(CURDIR)/build-san/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/build-san/ubsan \
+	TEST_NGINX_BINARY=$(CURDIR)/$(SAN_NGINX) \
 	TEST_NGINX_LOAD_MODULES=$(CURDIR)/build-san/ngx_http_caresync_module.so \
 	    t/run
 	@if ls build-san/asan.* build-san/ubsan.* >/dev/null 2>&1; then \
