@@ -1,0 +1,130 @@
+#!/usr/bin/perl
+# make bench-worker: jobs/s and CPU per job of caresync-worker against fake
+# APIs that answer after 50 ms (spec/bars.md, "Worker").
+#
+# Two job shapes, both helparound.user_action found by contact id:
+#   skip    the contact already has the time: 1 request (GET) per job;
+#           ceiling C / 0.05 s, the bar is 80 % of it.
+#   update  the time differs: GET then PATCH, 2 sequential requests per
+#           job; ceiling C / 0.10 s (reported against the same 80 %).
+# CPU per job is the worker's own (utime + stime from /proc), so the fakes,
+# Redis and this script are excluded.  The fake is Python; it runs as
+# several processes on one SO_REUSEPORT port, and its own CPU is printed
+# so that one can tell when it, not the worker, is the limit.
+#
+# Env: BENCH_JOBS (default 6000), BENCH_C (64), BENCH_FAKE_PROCS (4),
+# BENCH_LATENCY_MS (50).
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use Caresync::Worker;
+use JSON::PP;
+use POSIX qw(sysconf _SC_CLK_TCK);
+use Time::HiRes qw(time sleep);
+
+my $N       = $ENV{BENCH_JOBS} // 6000;
+my $C       = $ENV{BENCH_C} // 64;
+my $PROCS   = $ENV{BENCH_FAKE_PROCS} // 4;
+my $LAT     = $ENV{BENCH_LATENCY_MS} // 50;
+my $TCK     = sysconf(_SC_CLK_TCK);
+
+my $env = start_env(latency_ms => $LAT, procs => $PROCS, bench => 1);
+
+sub cpu_of {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my @f = split ' ', (<$fh> =~ s/^.*\) //r);
+    return ($f[11] + $f[12]) / $TCK;        # utime + stime, seconds
+}
+
+sub fake_pids {
+    my @p;
+    for my $d (glob '/proc/[0-9]*') {
+        open my $fh, '<', "$d/cmdline" or next;
+        my $c = <$fh> // '';
+        push @p, $d =~ s{/proc/}{}r if $c =~ /fake_apis\.py/
+                                       && $c =~ /\Q$env->{dir}\E/;
+    }
+    return @p;
+}
+
+sub seed {
+    my ($n, $shape) = @_;
+    my $r = redis();
+    my $json = JSON::PP->new->canonical;
+    # pipelined XADD, 500 at a time
+    for (my $i = 0; $i < $n; $i += 500) {
+        my $k = $n - $i < 500 ? $n - $i : 500;
+        my $buf = '';
+        for my $j (1 .. $k) {
+            my $job = user_action_job(
+                id => sprintf('BENCH%s%07d', $shape, $i + $j),
+                source_id => 'ha-bench',
+                external_id => '003' . 'B' x 15,
+                at => $shape eq 'skip' ? '2026-01-01T00:00:00.000Z'
+                                       : '2026-11-21T10:00:00.000Z');
+            my @a = ('XADD', '{caresync}:jobs', '*', 'job',
+                     $json->encode($job));
+            $buf .= '*' . @a . "\r\n" . join('', map {
+                '$' . length($_) . "\r\n$_\r\n" } @a);
+        }
+        $r->{s}->print($buf);
+        $r->read_reply for 1 .. $k;
+    }
+}
+
+sub run_shape {
+    my ($shape, $requests_per_job) = @_;
+
+    redis()->cmd('FLUSHALL');
+    seed($N, $shape);
+
+    my $conf = write_config('worker.concurrency' => $C,
+                            'worker.log_level' => 'error',
+                            'salesforce.max_concurrency' => $C * 2,
+                            'http.timeout_ms' => 10000);
+    my @fp = fake_pids();
+    my $fcpu0 = 0; $fcpu0 += cpu_of($_) for @fp;
+
+    my $t0 = time;
+    my ($pid) = start_worker($conf, "bench-$shape");
+    my $done = wait_for(sub {
+        redis()->cmd('XLEN', '{caresync}:jobs') == 0
+        && redis()->cmd('XPENDING', '{caresync}:jobs', 'workers')->[0] == 0
+    }, 300);
+    my $wall = time - $t0;
+    my $cpu = cpu_of($pid);
+    my $fcpu = -$fcpu0; $fcpu += cpu_of($_) for @fp;
+    stop_worker($pid, 'TERM');
+    my ($line) = grep { /stopped started=/ }
+                 do { open my $fh, '<', "$env->{dir}/bench-$shape.log"; <$fh> };
+
+    my $st = redis()->cmd('HGETALL', sprintf('{caresync}:job:BENCH%s%07d',
+                                             $shape, $N));
+    my %st = @{ $st // [] };
+    my $dead = redis()->cmd('XLEN', '{caresync}:dead');
+
+    my $jps = $N / $wall;
+    my $ceiling = $C / ($requests_per_job * $LAT / 1000);
+    my $bar = 0.8 * $C / ($LAT / 1000);
+    printf "%-7s jobs=%d C=%d latency=%dms requests/job=%d\n",
+           $shape, $N, $C, $LAT, $requests_per_job;
+    printf "        %s, last status=%s, dead=%d\n",
+           $done ? 'all finished' : 'TIMED OUT', $st{status} // '-', $dead;
+    printf "        wall=%.2fs  jobs/s=%.0f  (ceiling C/(%d x %.2fs) = %.0f,"
+           . " %.0f%% of it)\n", $wall, $jps, $requests_per_job, $LAT / 1000,
+           $ceiling, 100 * $jps / $ceiling;
+    printf "        bar: >= 80%% of C/0.05s = %.0f jobs/s -> %s\n", $bar,
+           $jps >= $bar ? 'MET' : 'NOT MET';
+    printf "        worker CPU=%.2fs  per job=%.0f us  (bar <= 200 us -> %s)\n",
+           $cpu, 1e6 * $cpu / $N, 1e6 * $cpu / $N <= 200 ? 'MET' : 'NOT MET';
+    printf "        fake CPU=%.2fs over %d processes (%.0f%% of one core)\n",
+           $fcpu, scalar @fp, 100 * $fcpu / $wall;
+    printf "        worker: %s\n", ($line // '') =~ s/^.*stopped //r =~ s/\n//r;
+}
+
+printf "caresync-worker benchmark (%s)\n", Caresync::Worker::worker_bin();
+run_shape('skip', 1);
+run_shape('update', 2);

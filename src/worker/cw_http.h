@@ -1,0 +1,160 @@
+/*
+ * caresync-worker: the one HTTP client layer, on libcurl's multi
+ * interface (its socket API, driven by epoll).
+ *
+ * A request is a small object with a completion callback; many are in
+ * flight at once on one thread, and a job's state machine advances from
+ * those callbacks.  The layer owns what every target needs the same way:
+ * timeouts, TLS verification (on by default), per-target caps on
+ * concurrency and requests per second, the transient/permanent
+ * classification of failures with Retry-After, JSON bodies (jansson), and
+ * the OAuth token cache: requests wait while a token is fetched, and a
+ * 401 makes the layer refresh the token once and send the request again;
+ * a second 401 is the caller's failure.
+ */
+#ifndef CW_HTTP_H
+#define CW_HTTP_H
+
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cs_buf.h"
+
+typedef enum {
+    CW_ERR_NONE = 0,
+    CW_ERR_TRANSIENT,               /* retry with backoff */
+    CW_ERR_PERMANENT                /* a person must fix something */
+} cw_err_class_e;
+
+typedef struct {
+    cw_err_class_e  cls;
+    long            http_status;    /* 0 when no response */
+    long            retry_after_ms; /* -1 when the server said nothing */
+    char            code[64];       /* vendor error code or curl's */
+    char            message[320];   /* actionable; ids only, no PHI */
+} cw_err_t;
+
+void cw_err_set(cw_err_t *e, cw_err_class_e cls, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+typedef struct cw_http_s      cw_http_t;
+typedef struct cw_http_req_s  cw_http_req_t;
+typedef struct cw_target_s    cw_target_t;
+typedef struct cw_auth_s      cw_auth_t;
+
+typedef void (*cw_http_done_pt)(cw_http_req_t *req);
+typedef void (*cw_auth_fetch_pt)(cw_auth_t *auth);
+
+/* A remote API: its base URL and its caps. */
+struct cw_target_s {
+    const char     *name;
+    char           *base_url;
+    int             max_conc;
+    double          rps;            /* 0: no cap */
+    int             inflight;
+    double          tokens;
+    uint64_t        refill_ms;
+    cw_http_req_t  *head, *tail;    /* waiting for a slot */
+    uint64_t        requests, throttled;
+    char            limit_info[64]; /* Sforce-Limit-Info, last seen */
+};
+
+/* A cached bearer token; `fetch` is the client's way of getting one. */
+struct cw_auth_s {
+    cw_http_t        *http;
+    const char       *name;
+    char             *token;
+    char             *base_url;     /* Salesforce: instance_url */
+    unsigned          gen;
+    int               fetching;
+    uint64_t          expires_ms;   /* monotonic; 0: until a 401 */
+    cw_auth_fetch_pt  fetch;
+    void             *data;
+    cw_http_req_t    *head, *tail;  /* waiting for a token */
+    uint64_t          fetches;
+};
+
+struct cw_http_req_s {
+    /* set by the caller */
+    const char       *method;
+    char             *url;          /* absolute, or "/path" on the base */
+    cs_buf_t          body;
+    const char       *content_type;
+    cw_target_t      *target;
+    cw_auth_t        *auth;
+    cw_http_done_pt   done;
+    void             *data;
+    long              timeout_ms;   /* 0: the layer's default */
+    struct curl_slist  *extra;      /* cw_http_req_header() */
+
+    /* the outcome, valid in `done` */
+    long              status;
+    cs_buf_t          resp;
+    json_t           *json;         /* parsed body, or NULL */
+    cw_err_t          err;          /* cls NONE on success */
+    int               auth_failed;  /* err is the token fetch's */
+
+    /* the layer's */
+    cw_http_t        *http;
+    CURL             *easy;
+    struct curl_slist  *hdrs;
+    unsigned          auth_gen;
+    int               auth_retried;
+    cw_http_req_t    *next;         /* in a queue */
+    cw_http_req_t    *iprev, *inext;  /* in flight */
+};
+
+typedef struct {
+    long         timeout_ms;
+    long         connect_timeout_ms;
+    int          verify_tls;
+    const char  *ca_file;
+    int          max_total;         /* connections kept */
+} cw_http_conf_t;
+
+cw_http_t *cw_http_create(const cw_http_conf_t *conf);
+void cw_http_destroy(cw_http_t *http);
+
+void cw_target_init(cw_target_t *t, const char *name, const char *base_url,
+    int max_conc, double rps);
+void cw_auth_init(cw_auth_t *a, cw_http_t *http, const char *name,
+    cw_auth_fetch_pt fetch, void *data);
+void cw_auth_free(cw_auth_t *a);
+/* The client's fetch ends with one of these; waiting requests go on. */
+void cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
+    long expires_in_s);
+void cw_auth_fail(cw_auth_t *a, const cw_err_t *err);
+
+cw_http_req_t *cw_http_req_new(cw_http_t *http, const char *method,
+    cw_target_t *target, cw_auth_t *auth, cw_http_done_pt done, void *data);
+void cw_http_req_free(cw_http_req_t *req);
+void cw_http_req_url(cw_http_req_t *req, const char *url);
+/* One more "Name: value" header line (copied; wiped when freed). */
+void cw_http_req_header(cw_http_req_t *req, const char *line);
+/* The body as compact JSON (the reference is not taken). */
+void cw_http_req_json(cw_http_req_t *req, json_t *body);
+/* Queues the request; `done` is always called later, never from here. */
+void cw_http_send(cw_http_req_t *req);
+/* Completes the request on the next turn with the error already in err. */
+void cw_http_fail_later(cw_http_req_t *req);
+/*
+ * Completes every queued and in-flight request now with a transient
+ * "shutdown" error, so that their owners free what they hold.
+ */
+void cw_http_cancel_all(cw_http_t *http);
+
+/*
+ * One turn: waits up to `timeout_ms` for network activity (less when a
+ * throttled request becomes due), then runs completions.  Returns the
+ * number of requests still queued or in flight.
+ */
+int cw_http_poll(cw_http_t *http, long timeout_ms);
+int cw_http_active(cw_http_t *http);
+uint64_t cw_http_requests(cw_http_t *http);
+
+/* "Retry-After: 120" or an HTTP date; ms from now, -1 when unparsable. */
+long cw_http_retry_after(const char *v, size_t len);
+
+#endif /* CW_HTTP_H */

@@ -1,0 +1,32 @@
+/*
+ * caresync-worker: the sync log.
+ *
+ * One line per event on stderr, `ts level component msg key=value ...`,
+ * which journald and log shippers split without a parser of their own,
+ * and the same line in the capped stream {prefix}:log for `log`.
+ * Callers pass ids and error codes only: never PHI, never secrets.
+ */
+#ifndef CW_LOG_H
+#define CW_LOG_H
+
+typedef enum {
+    CW_LOG_DEBUG = 0,
+    CW_LOG_ERROR,
+    CW_LOG_EXCEPTION
+} cw_log_level_e;
+
+struct cw_redis_s;
+
+/* Lines below `level` are dropped; `redis` may be NULL (stderr only). */
+void cw_log_setup(cw_log_level_e level, struct cw_redis_s *redis,
+    const char *stream_key, long maxlen);
+void cw_log(cw_log_level_e level, const char *component, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+int cw_log_level_parse(const char *s, cw_log_level_e *level);
+const char *cw_log_level_name(cw_log_level_e level);
+
+#define cw_debug(comp, ...)  cw_log(CW_LOG_DEBUG, comp, __VA_ARGS__)
+#define cw_error(comp, ...)  cw_log(CW_LOG_ERROR, comp, __VA_ARGS__)
+#define cw_exception(comp, ...)  cw_log(CW_LOG_EXCEPTION, comp, __VA_ARGS__)
+
+#endif /* CW_LOG_H */

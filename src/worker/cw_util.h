@@ -1,0 +1,35 @@
+/*
+ * caresync-worker: small helpers shared by every file.
+ */
+#ifndef CW_UTIL_H
+#define CW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_buf.h"
+
+/* Wall clock (for records) and monotonic clock (for timers), in ms. */
+uint64_t cw_now_ms(void);
+uint64_t cw_mono_ms(void);
+/* CPU time of this process, user + system, in microseconds. */
+uint64_t cw_cpu_us(void);
+
+/* Allocation failure is fatal in the worker: it exits, jobs are reclaimed. */
+char *cw_strdup(const char *s);
+char *cw_strndup(const char *s, size_t n);
+void *cw_calloc(size_t n, size_t size);
+
+/* A random number in [0, n) for jitter (not for secrets). */
+uint64_t cw_rand(uint64_t n);
+
+/* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
+void cw_url_escape(cs_buf_t *b, const char *s);
+
+/* The whole file in a NUL-terminated heap string; NULL on error. */
+char *cw_read_file(const char *path, size_t *len);
+
+/* "2026-11-21T10:00:00.000+0000" or "...Z" or "...+00:00" to ms; -1 bad */
+int cw_parse_datetime(const char *s, int64_t *ms);
+
+#endif /* CW_UTIL_H */

@@ -1,0 +1,456 @@
+package Caresync::Worker;
+
+# Helpers for the worker's tests (t/worker/*.t): a throwaway redis-server
+# and the fake APIs on free loopback ports, a config file, worker
+# processes, jobs seeded in the format of spec/job.md, and bounded waits.
+# Everything started here is killed when the test ends.
+
+use strict;
+use warnings;
+
+use Exporter ();
+our @ISA = ('Exporter');
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+
+our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
+                 start_worker stop_worker worker_cmd seed_job user_action_job
+                 wait_status wait_for sf_requests sf_contacts job_status
+                 kill_redis restart_redis);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+my @PIDS;
+my $ENV_;
+my %LOGS;
+my $JSON = JSON::PP->new->canonical->utf8;
+
+sub root { $ROOT }
+
+# `make test-sanitize` runs every suite with the ASan runtime preloaded
+# (for the stock nginx); redis-server, Python and the instrumented worker
+# must not get it.  Its ASAN_OPTIONS (log_path) still collect reports.
+my $SAN = ($ENV{LD_PRELOAD} // '') =~ /asan/ ? 1 : 0;
+our $PRELOAD = delete $ENV{LD_PRELOAD};
+
+# The binaries under test: CARESYNC_WORKER / CARESYNC_SF_PROBE, else the
+# instrumented build under test-sanitize, else build/.
+sub built {
+    my ($env, $name) = @_;
+    return $ENV{$env} if $ENV{$env};
+    return "$ROOT/build-san/$name" if $SAN && -x "$ROOT/build-san/$name";
+    return "$ROOT/build/$name";
+}
+
+sub worker_bin { built('CARESYNC_WORKER', 'caresync-worker') }
+sub probe_bin { built('CARESYNC_SF_PROBE', 'cw-sf-probe') }
+
+sub import {
+    unless (-x worker_bin()) {
+        require Test::More;
+        Test::More::plan(skip_all => worker_bin() . ' is not built '
+                                     . '(make worker)');
+    }
+    __PACKAGE__->export_to_level(1, @_);
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!";
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+sub spawn {
+    my ($out, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $out or die;
+        open STDERR, '>>', $out or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    push @PIDS, $pid;
+    return $pid;
+}
+
+# Polls `$cond` every 20 ms until true or `$timeout` seconds pass.
+sub wait_for {
+    my ($cond, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (time < $end) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.02;
+    }
+    return undef;
+}
+
+# ---- a minimal RESP client ----
+
+package Caresync::Worker::Redis;
+
+sub new {
+    my ($class, $port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5) or return;
+    return bless { s => $s }, $class;
+}
+
+sub cmd {
+    my ($self, @args) = @_;
+    my $buf = '*' . scalar(@args) . "\r\n";
+    for my $a (@args) {
+        my $b = "$a";
+        utf8::encode($b) if utf8::is_utf8($b);
+        $buf .= '$' . length($b) . "\r\n$b\r\n";
+    }
+    $self->{s}->print($buf);
+    return $self->read_reply;
+}
+
+sub read_line {
+    my ($self) = @_;
+    my $l = $self->{s}->getline;
+    die "redis: connection closed" unless defined $l;
+    $l =~ s/\r\n$//;
+    return $l;
+}
+
+sub read_reply {
+    my ($self) = @_;
+    my $l = $self->read_line;
+    my ($t, $rest) = (substr($l, 0, 1), substr($l, 1));
+    return $rest if $t eq '+';
+    return { error => $rest } if $t eq '-';
+    return 0 + $rest if $t eq ':';
+    if ($t eq '$') {
+        return undef if $rest < 0;
+        my $data = '';
+        while (length($data) < $rest + 2) {
+            my $n = $self->{s}->read($data, $rest + 2 - length($data),
+                                     length($data));
+            die "redis: short read" unless $n;
+        }
+        return substr($data, 0, $rest);
+    }
+    if ($t eq '*') {
+        return undef if $rest < 0;
+        return [ map { $self->read_reply } 1 .. $rest ];
+    }
+    die "redis: bad reply $l";
+}
+
+package Caresync::Worker;
+
+# ---- the environment: redis + fakes + a directory ----
+
+sub start_env {
+    my (%o) = @_;
+    my $dir = tempdir('cw-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    my $rport = free_port();
+    my ($rpid, $r) = run_redis($dir, $rport);
+
+    my @fargs = ("$ROOT/t/fakes/fake_apis.py", '--port', 0,
+                 '--port-file', "$dir/fake.port");
+    push @fargs, '--latency-ms', $o{latency_ms} if $o{latency_ms};
+    push @fargs, '--procs', $o{procs} if $o{procs};
+    push @fargs, '--bench' if $o{bench};
+    my ($tls_port, $cert);
+    if ($o{tls}) {
+        # a self-signed certificate for 127.0.0.1
+        $cert = "$dir/fake-cert.pem";
+        system('openssl req -x509 -newkey rsa:2048 -nodes -days 2 '
+               . "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+               . "-keyout $dir/fake-key.pem -out $dir/fake-crt.pem "
+               . '>/dev/null 2>&1') == 0 or die 'openssl req failed';
+        system("cat $dir/fake-crt.pem $dir/fake-key.pem > $cert");
+        push @fargs, '--tls-cert', $cert;
+    }
+    spawn("$dir/fake.log", 'python3', @fargs);
+    wait_for(sub { -s "$dir/fake.port" }, 15) or die "fake did not start";
+    open my $fh, '<', "$dir/fake.port" or die;
+    chomp(my $fport = <$fh>);
+    if ($o{tls}) {
+        wait_for(sub { -s "$dir/fake.port.tls" }, 10) or die 'no TLS port';
+        open my $th, '<', "$dir/fake.port.tls" or die;
+        chomp($tls_port = <$th>);
+    }
+
+    $ENV_ = { dir => $dir, redis_port => $rport, redis => $r,
+              redis_pid => $rpid,
+              fake_port => $fport,
+              fake_tls => $tls_port && "https://127.0.0.1:$tls_port",
+              fake_ca => $tls_port && "$dir/fake-crt.pem",
+              fake => "http://127.0.0.1:$fport",
+              http => HTTP::Tiny->new(timeout => 10, keep_alive => 1) };
+    return $ENV_;
+}
+
+sub redis { $ENV_->{redis} }
+
+sub run_redis {
+    my ($dir, $port) = @_;
+    my $pid = spawn("$dir/redis.log", 'redis-server', '--port', $port,
+                    '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                    '--dir', $dir);
+    my $r = wait_for(sub { Caresync::Worker::Redis->new($port) }, 10)
+        or die "redis-server did not start";
+    wait_for(sub { my $x = eval { $r->cmd('PING') }; $x && $x eq 'PONG' }, 10)
+        or die "redis-server does not answer";
+    return ($pid, $r);
+}
+
+# Kills redis-server (SIGKILL: an outage, data lost); `restart_redis`
+# brings an empty one back on the same port.
+sub kill_redis {
+    kill 'KILL', $ENV_->{redis_pid};
+    waitpid($ENV_->{redis_pid}, 0);
+    @PIDS = grep { $_ != $ENV_->{redis_pid} } @PIDS;
+}
+
+sub restart_redis {
+    ($ENV_->{redis_pid}, $ENV_->{redis}) = run_redis($ENV_->{dir},
+                                                     $ENV_->{redis_port});
+}
+
+sub fake_get {
+    my ($path) = @_;
+    my $res = $ENV_->{http}->get($ENV_->{fake} . $path);
+    die "fake GET $path: $res->{status} $res->{content}"
+        unless $res->{success};
+    return $JSON->decode($res->{content});
+}
+
+sub fake_post {
+    my ($path, $data) = @_;
+    my $res = $ENV_->{http}->post($ENV_->{fake} . $path, {
+        content => $JSON->encode($data // {}),
+        headers => { 'Content-Type' => 'application/json' } });
+    die "fake POST $path: $res->{status} $res->{content}"
+        unless $res->{success};
+    return $JSON->decode($res->{content});
+}
+
+sub sf_requests {
+    my (%f) = @_;
+    my $all = fake_get('/__fake/requests?app=salesforce');
+    return [ grep {
+        (!$f{method} || $_->{method} eq $f{method})
+        && (!$f{path} || $_->{path} =~ $f{path})
+    } @$all ];
+}
+
+sub sf_contacts {
+    return { map { $_->{Id} => $_ } @{ fake_get('/__fake/salesforce/contacts') } };
+}
+
+# ---- config and worker processes ----
+
+my $NCONF = 0;
+
+sub write_config {
+    my (%o) = @_;
+    my %sec = (
+        redis => { host => '127.0.0.1', port => $ENV_->{redis_port},
+                   prefix => '{caresync}' },
+        worker => { concurrency => 8, max_attempts => 3,
+                    backoff_base_ms => 100, backoff_max_ms => 400,
+                    claim_idle_ms => 1500, reclaim_interval_ms => 200,
+                    poll_ms => 100, shutdown_deadline_ms => 5000,
+                    log_level => 'debug' },
+        http => { timeout_ms => 5000, connect_timeout_ms => 2000 },
+        salesforce => { login_url => $ENV_->{fake},
+                        auth => 'client_credentials',
+                        client_id => 'fake-client-id',
+                        client_secret_env => 'CW_TEST_SF_SECRET' },
+        hint => { base_url => $ENV_->{fake}, api_key => 'fake-hint-key' },
+        healthsherpa => { base_url => $ENV_->{fake},
+                          api_key => 'fake-hs-key',
+                          agent_email => 'agent@example.org' },
+    );
+    $ENV{CW_TEST_SF_SECRET} //= 'fake-client-secret';
+    for my $k (keys %o) {
+        my ($s, $key) = split /\./, $k, 2;
+        if (defined $o{$k}) { $sec{$s}{$key} = $o{$k} }
+        else { delete $sec{$s}{$key} }
+    }
+    my $path = "$ENV_->{dir}/worker" . (++$NCONF) . ".conf";
+    open my $fh, '>', $path or die;
+    print $fh "# written by Caresync::Worker\n";
+    for my $s (qw(redis worker http salesforce hint healthsherpa)) {
+        next unless %{ $sec{$s} // {} };
+        print $fh "\n[$s]\n";
+        print $fh "$_ = $sec{$s}{$_}\n" for sort keys %{ $sec{$s} };
+    }
+    close $fh;
+    return $path;
+}
+
+# Starts `caresync-worker run`; its stderr goes to "$dir/<name>.log".
+sub start_worker {
+    my ($conf, $name) = @_;
+    $name //= 'worker';
+    my $log = "$ENV_->{dir}/$name.log";
+    my $pid = spawn($log, worker_bin(), 'run', '--config', $conf);
+    $LOGS{$pid} = $log;
+    return wantarray ? ($pid, $log) : $pid;
+}
+
+# Signals the worker and waits (bounded) for it to exit; returns $?.
+sub stop_worker {
+    my ($pid, $sig, $timeout) = @_;
+    kill $sig // 'TERM', $pid;
+    my $st;
+    wait_for(sub { my $r = waitpid($pid, WNOHANG); $st = $?; $r == $pid },
+             $timeout // 15) or do { kill 'KILL', $pid; waitpid($pid, 0);
+                                     return -1 };
+    @PIDS = grep { $_ != $pid } @PIDS;
+    # the ASan/UBSan build reports into the worker's log: make it count
+    my $log = $LOGS{$pid};
+    if ($log && open my $fh, '<', $log) {
+        local $/;
+        my $all = <$fh>;
+        if ($all =~ /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:)/) {
+            Test::More::diag("sanitizer report in $log:\n$all");
+            return -2;
+        }
+    }
+    return $st;
+}
+
+# Runs an operator command; returns (exit status, stdout, stderr).
+sub worker_cmd {
+    my ($conf, @args) = @_;
+    my $dir = $ENV_->{dir};
+    my $pid = fork // die;
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/cmd.out";
+        open STDERR, '>', "$dir/cmd.err";
+        exec worker_bin(), @args, '--config', $conf;
+        exit 127;
+    }
+    waitpid($pid, 0);
+    my $st = $? >> 8;
+    local $/;
+    open my $o, '<', "$dir/cmd.out"; my $out = <$o> // '';
+    open my $e, '<', "$dir/cmd.err"; my $err = <$e> // '';
+    return ($st, $out, $err);
+}
+
+# ---- nginx with the module, for the end-to-end test ----
+
+# Returns the port, or undef when nginx or the module is not there.
+sub start_nginx {
+    my ($locations) = @_;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    # the module built next to the worker under test (build/ or build-san/)
+    my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+                 || dirname(worker_bin()) . '/ngx_http_caresync_module.so';
+    return undef unless -x $nginx && -f $module;
+    my $asan = $SAN || $module =~ m{/build-san/};
+
+    my $dir = "$ENV_->{dir}/nginx";
+    mkdir $dir; mkdir "$dir/logs";
+    my $port = free_port();
+    open my $fh, '>', "$dir/nginx.conf" or die;
+    print $fh <<"CONF";
+load_module $module;
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $dir/logs/error.log info;
+pid $dir/logs/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp;
+    caresync_redis 127.0.0.1:$ENV_->{redis_port} timeout=1s;
+    server {
+        listen 127.0.0.1:$port;
+        $locations
+    }
+}
+CONF
+    close $fh;
+    # the instrumented module needs the ASan runtime in the stock nginx
+    local $ENV{LD_PRELOAD} = $PRELOAD || `cc -print-file-name=libasan.so`
+        =~ s/\s+$//r if $asan;
+    local $ENV{ASAN_OPTIONS} = $ENV{ASAN_OPTIONS} // 'detect_leaks=0'
+        if $asan;
+    spawn("$dir/logs/stderr.log", $nginx, '-p', $dir, '-c', "$dir/nginx.conf");
+    wait_for(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                         PeerPort => $port) }, 10)
+        or die "nginx did not start: see $dir/logs";
+    return $port;
+}
+
+# ---- jobs ----
+
+my $NJOB = 0;
+
+sub user_action_job {
+    my (%o) = @_;
+    my $id = $o{id} // sprintf('01TESTJOB%05d%06d', $$ % 100000, ++$NJOB);
+    return {
+        v => 1, id => $id, type => $o{type} // 'helparound.user_action',
+        received_at => '2026-11-21T10:00:05.000Z',
+        idempotency_key => 'a' x 64,
+        source => { system => 'helparound',
+                    event => 'HelpAround.Patient.UserAction.ViewedTracker',
+                    program_id => 'prog-1',
+                    sent_at => $o{at} // '2026-11-21T10:00:00.123Z' },
+        patient => { source_id => $o{source_id} // 'ha-1',
+                     external_id => $o{external_id} // 'b9520bbc-0000',
+                     external_ids => [] },
+        action => { user_action => 'viewedTracker',
+                    at => $o{at} // '2026-11-21T10:00:00.123Z' },
+    };
+}
+
+sub seed_job {
+    my ($job) = @_;
+    my $id = redis()->cmd('XADD', '{caresync}:jobs', '*', 'job',
+                          $JSON->encode($job));
+    die "XADD failed" if ref $id;
+    return $job->{id};
+}
+
+sub job_status {
+    my ($id) = @_;
+    my $l = redis()->cmd('HGETALL', "{caresync}:job:$id");
+    return { @{ $l // [] } };
+}
+
+# Waits until the job's status is one of @want; returns the record.
+sub wait_status {
+    my ($id, $want, $timeout) = @_;
+    my %w = map { $_ => 1 } (ref $want ? @$want : ($want));
+    my $st;
+    wait_for(sub { $st = job_status($id); $st->{status} && $w{$st->{status}} },
+             $timeout // 15);
+    return $st;
+}
+
+END {
+    local $?;
+    for my $pid (@PIDS) {
+        kill 'TERM', $pid;
+    }
+    for my $pid (@PIDS) {
+        my $t = time + 3;
+        while (time < $t && waitpid($pid, WNOHANG) == 0) { sleep 0.02 }
+        if (waitpid($pid, WNOHANG) == 0) { kill 'KILL', $pid;
+                                           waitpid($pid, 0) }
+    }
+}
+
+1;
