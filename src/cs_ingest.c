@@ -22,6 +22,7 @@
 #include "cs_helparound.h"
 #include "cs_hint.h"
 #include "cs_ingest.h"
+#include "cs_json_arena.h"
 #include "cs_json_scan.h"
 #include "cs_time.h"
 
@@ -394,6 +395,7 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     rc = CS_OK;
 
     cs_buf_init(&compact);
+    cs_json_arena_begin();
 
     switch (cs_json_scan(body, len, depth, &compact)) {
 
@@ -468,7 +470,11 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
 
 done:
 
-    json_decref(root);
+    /* the tree goes with the arena, unless part of it spilled */
+    if (cs_json_arena_end()) {
+        json_decref(root);
+    }
+
     cs_buf_free(&compact);
 
     if (rc == CS_OK
