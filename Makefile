@@ -4,6 +4,8 @@
 #   make test            unit tests + Test::Nginx suite (installs what is missing)
 #   make test-sanitize   the same, module and core built with ASan + UBSan
 #   make fuzz            libFuzzer over the validators, bounded in time
+#   make bench           ingestion vs return 200 and the OpenResty way
+#   make bench-worker    the worker's jobs/s and CPU per job
 #   make run             Redis + nginx with the module on localhost:8080
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds against another nginx source tree;
@@ -100,6 +102,11 @@ test-sanitize: deps
 
 run: deps module
 	.ci/run-local
+
+# The ingestion figures of spec/bars.md, side by side in one run.
+bench: deps module
+	@.ci/install-deps bench
+	perl bench/ingest.pl
 
 clean:
 	rm -rf $(BUILD) t/servroot*
