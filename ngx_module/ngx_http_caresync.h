@@ -29,6 +29,7 @@
 #include <hiredis/async.h>
 
 #include "cs_ingest.h"
+#include "cs_sig.h"
 
 
 typedef struct {
@@ -59,11 +60,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                   key;        /* decoded bytes */
-} ngx_http_caresync_key_t;
-
-
-typedef struct {
     ngx_uint_t                  endpoint;   /* NGX_HTTP_CARESYNC_EP_*, 0 */
     ngx_uint_t                  webhook;    /* cs_webhook_t */
     ngx_uint_t                  api;        /* unsigned: caresync_api */
@@ -77,12 +73,13 @@ typedef struct {
     /* authentication, all optional; see auth.c */
     ngx_str_t                   auth_header;     /* name */
     ngx_str_t                   auth_secret;
+    ngx_str_t                   auth_secret2;    /* while rotating */
     ngx_array_t                *api_tokens;      /* ngx_str_t */
-    ngx_array_t                *hmac_keys;       /* ngx_http_caresync_key_t */
+    ngx_array_t                *hmac_keys;       /* cs_sig_key_t */
     ngx_str_t                   hmac_header;
     ngx_str_t                   hmac_prefix;
     ngx_uint_t                  hmac_base64;
-    ngx_array_t                *sw_keys;         /* ngx_http_caresync_key_t */
+    ngx_array_t                *sw_keys;         /* cs_sig_key_t */
     time_t                      sw_tolerance;
 } ngx_http_caresync_loc_conf_t;
 
@@ -124,6 +121,8 @@ typedef struct {
 
     ngx_str_t                     job_id;
     ngx_str_t                     answer;    /* the success body */
+    ngx_str_t                     message_id; /* verified, Standard
+                                                 Webhooks */
     ngx_msec_t                    started;   /* the command, for metrics */
     ngx_uint_t                    kind;      /* api: the action */
     ngx_str_t                     status_base;
@@ -186,7 +185,7 @@ ngx_int_t ngx_http_caresync_reply_refused(ngx_http_request_t *r);
 char *ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_str_t *out);
 char *ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text,
-    ngx_str_t *key);
+    cs_sig_key_t *key, ngx_uint_t whsec);
 
 /* metrics.c */
 ngx_int_t ngx_http_caresync_metrics_init_conf(ngx_conf_t *cf);

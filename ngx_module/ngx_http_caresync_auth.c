@@ -14,8 +14,6 @@
 
 #include <openssl/sha.h>
 
-#include "cs_sig.h"
-
 
 static ngx_table_elt_t *ngx_http_caresync_header(ngx_http_request_t *r,
     ngx_str_t *name);
@@ -23,8 +21,6 @@ static ngx_uint_t ngx_http_caresync_secret_equal(ngx_str_t *given,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_caresync_unauthorized(ngx_http_request_t *r,
     const char *reason, const char *message);
-static ngx_uint_t ngx_http_caresync_keys(ngx_array_t *conf,
-    cs_sig_key_t *keys);
 static ngx_int_t ngx_http_caresync_refused(ngx_http_request_t *r,
     cs_sig_result_t rc);
 
@@ -49,15 +45,26 @@ ngx_http_caresync_auth_headers(ngx_http_request_t *r)
     if (clcf->auth_header.len) {
         h = ngx_http_caresync_header(r, &clcf->auth_header);
 
-        if (h == NULL
-            || !ngx_http_caresync_secret_equal(&h->value, &clcf->auth_secret))
-        {
+        ok = 0;
+
+        if (h) {
+            ok = ngx_http_caresync_secret_equal(&h->value, &clcf->auth_secret);
+
+            if (clcf->auth_secret2.len) {
+                ok |= ngx_http_caresync_secret_equal(&h->value,
+                                                     &clcf->auth_secret2);
+            }
+        }
+
+        if (!ok) {
             return ngx_http_caresync_unauthorized(r, "auth",
                                         "missing or invalid credentials");
         }
     }
 
-    if (clcf->api_tokens) {
+    /* bearer tokens guard the actions API; senders use the other checks */
+
+    if (clcf->api && clcf->api_tokens) {
         ngx_str_null(&given);
 
         h = r->headers_in.authorization;
@@ -107,7 +114,8 @@ ngx_http_caresync_auth_headers(ngx_http_request_t *r)
 /*
  * The checks over the raw body.  A verified Standard Webhooks message id
  * is returned in `idem`: the sender's id for the message, the same on
- * every retry, becomes the dedupe key, so a replay queues nothing.
+ * every retry; it is marked in Redis with the job, so that a replayed
+ * message queues nothing (the event's own dedupe key still applies).
  * Returns as ngx_http_caresync_auth_headers() does.
  */
 
@@ -115,8 +123,6 @@ ngx_int_t
 ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
     ngx_str_t *idem)
 {
-    ngx_uint_t                     n;
-    cs_sig_key_t                   keys[CS_SIG_KEYS_MAX];
     ngx_table_elt_t               *sig, *id, *ts;
     cs_sig_stdwh_t                 h;
     cs_sig_result_t                rc;
@@ -130,10 +136,8 @@ ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
     if (clcf->hmac_keys) {
-        n = ngx_http_caresync_keys(clcf->hmac_keys, keys);
-
-        hc.keys = keys;
-        hc.nkeys = n;
+        hc.keys = clcf->hmac_keys->elts;
+        hc.nkeys = clcf->hmac_keys->nelts;
         hc.prefix = (const char *) clcf->hmac_prefix.data;
         hc.prefix_len = clcf->hmac_prefix.len;
         hc.encoding = clcf->hmac_base64 ? CS_SIG_BASE64 : CS_SIG_HEX;
@@ -151,8 +155,6 @@ ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
     }
 
     if (clcf->sw_keys) {
-        n = ngx_http_caresync_keys(clcf->sw_keys, keys);
-
         id = ngx_http_caresync_header(r, &wh_id);
         ts = ngx_http_caresync_header(r, &wh_ts);
         sig = ngx_http_caresync_header(r, &wh_sig);
@@ -174,7 +176,8 @@ ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
             h.signature.len = sig->value.len;
         }
 
-        rc = cs_sig_stdwh_verify(keys, n, &h, body->data, body->len,
+        rc = cs_sig_stdwh_verify(clcf->sw_keys->elts, clcf->sw_keys->nelts,
+                                 &h, body->data, body->len,
                                  (int64_t) ngx_time(),
                                  (int64_t) clcf->sw_tolerance);
 
@@ -186,24 +189,6 @@ ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
     }
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_caresync_keys(ngx_array_t *conf, cs_sig_key_t *keys)
-{
-    ngx_uint_t                i, n;
-    ngx_http_caresync_key_t  *key;
-
-    key = conf->elts;
-    n = ngx_min(conf->nelts, CS_SIG_KEYS_MAX);
-
-    for (i = 0; i < n; i++) {
-        keys[i].data = key[i].key.data;
-        keys[i].len = key[i].key.len;
-    }
-
-    return n;
 }
 
 
@@ -324,16 +309,27 @@ ngx_http_caresync_secret_equal(ngx_str_t *given, ngx_str_t *secret)
 /* A signing key as configured ("hex:", "base64:", "whsec_", or text). */
 
 char *
-ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text, ngx_str_t *key)
+ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text, cs_sig_key_t *key,
+    ngx_uint_t whsec)
 {
-    key->data = ngx_pnalloc(cf->pool, text->len);
-    if (key->data == NULL) {
+    int      rc;
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, text->len);
+    if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (cs_sig_key_decode((const char *) text->data, text->len, key->data,
-                          &key->len)
-        != 0)
+    key->data = p;
+
+    /* Standard Webhooks secrets are base64, with or without "whsec_" */
+
+    rc = whsec ? cs_sig_whsec_decode((const char *) text->data, text->len,
+                                     p, &key->len)
+               : cs_sig_key_decode((const char *) text->data, text->len, p,
+                                   &key->len);
+
+    if (rc != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "a signing key does not decode");

@@ -247,6 +247,7 @@ static void
 ngx_http_caresync_finish(ngx_http_caresync_pending_t *p, redisReply *reply)
 {
     ngx_int_t                 rc;
+    ngx_connection_t         *c;
     ngx_http_request_t       *r = p->r;
     ngx_http_caresync_ctx_t  *ctx = p->ctx;
 
@@ -271,7 +272,14 @@ ngx_http_caresync_finish(ngx_http_caresync_pending_t *p, redisReply *reply)
         rc = ngx_http_caresync_reply_unavailable(r);
     }
 
+    /*
+     * We run from a Redis event, not from nginx's request handler: a
+     * subrequest (auth_request) that ends here posts its parent, and
+     * nothing else would run it.
+     */
+    c = r->connection;
     ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }
 
 

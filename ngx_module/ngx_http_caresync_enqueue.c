@@ -12,6 +12,7 @@
 
 #include "ngx_http_caresync.h"
 
+#include "cs_id.h"
 #include "cs_record.h"
 
 
@@ -20,14 +21,21 @@ static ngx_int_t ngx_http_caresync_enqueue_reply(ngx_http_request_t *r,
 
 
 /*
- * KEYS[1] the dedupe mark, KEYS[2] the jobs stream;
+ * KEYS[1] the dedupe mark, KEYS[2] the jobs stream, KEYS[3] (optional) the
+ * mark of a signed sender message id;
  * ARGV[1] the dedupe window in ms, ARGV[2] the job id, ARGV[3] the job.
- * 1: queued; 0: this event was queued before.
+ * 1: queued; 0: this event, or this message, was queued before.
  */
 
 static ngx_http_caresync_script_t  ngx_http_caresync_webhook_script = {
     ngx_string(
+        "if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then "
+        "return 0 "
+        "end "
         "if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then "
+        "if KEYS[3] then "
+        "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[1]) "
+        "end "
         "redis.call('XADD', KEYS[2], '*', 'job', ARGV[3]) "
         "return 1 "
         "end "
@@ -67,6 +75,8 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     u_char                        *p, *last;
     size_t                         len;
     cs_str_t                       id;
+    char                           hex[CS_ID_SHA256_LEN + 1];
+    cs_str_t                       parts[3];
     ngx_uint_t                     i, n;
     cs_record_t                   *rec;
     ngx_http_caresync_cmd_t       *cmd;
@@ -80,9 +90,10 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     ctx->job_id.data = (u_char *) in->job_id;
     ctx->job_id.len = ngx_strlen(in->job_id);
 
-    len = 2 * clcf->prefix.len + sizeof(":dedupe:") - 1
+    len = 3 * clcf->prefix.len + sizeof(":dedupe:") - 1
           + sizeof(in->idem_key) + sizeof(":jobs") - 1 + NGX_INT64_LEN
-          + sizeof(":job:") - 1 + ctx->job_id.len;
+          + sizeof(":job:") - 1 + ctx->job_id.len
+          + sizeof(":message:") - 1 + sizeof(in->idem_key);
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -138,6 +149,26 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     n = ngx_snprintf(p, last - p, "%V:jobs", &clcf->prefix) - p;
     ngx_http_caresync_cmd_arg(cmd, p, n);
     p += n;
+
+    if (ctx->message_id.len) {
+        /* per job type: two endpoints may see the same sender's ids */
+        parts[0].data = in->job_type;
+        parts[0].len = ngx_strlen(in->job_type);
+        parts[1].data = "\n";
+        parts[1].len = 1;
+        parts[2].data = (const char *) ctx->message_id.data;
+        parts[2].len = ctx->message_id.len;
+
+        if (cs_id_sha256_hex(parts, 3, hex) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        n = ngx_snprintf(p, last - p, "%V:message:%s", &clcf->prefix, hex)
+            - p;
+        ngx_http_caresync_cmd_arg(cmd, p, n);
+        p += n;
+        cmd->nkeys = 3;
+    }
 
     n = ngx_snprintf(p, last - p, "%M", clcf->dedupe_ttl) - p;
     ngx_http_caresync_cmd_arg(cmd, p, n);

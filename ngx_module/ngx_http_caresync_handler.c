@@ -231,8 +231,6 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         conf.status_base_len = status_base->len;
     }
 
-    conf.message_id = (const char *) idem.data;
-    conf.message_id_len = idem.len;
 
     tp = ngx_timeofday();
     in->now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
@@ -269,6 +267,8 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
         return ngx_http_caresync_reply(r, NGX_HTTP_OK, &answer);
     }
+
+    ctx->message_id = idem;
 
     return ngx_http_caresync_enqueue(r, ctx, in);
 }

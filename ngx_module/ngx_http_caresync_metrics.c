@@ -264,10 +264,20 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_str_t                      body;
     ngx_uint_t                     ep, i;
+    ngx_table_elt_t               *h;
     ngx_atomic_uint_t              v, cum;
     ngx_http_caresync_counters_t  *c = ngx_http_caresync_counters;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+
         return NGX_HTTP_NOT_ALLOWED;
     }
 

@@ -27,7 +27,7 @@ static char *ngx_http_caresync_hmac_signature(ngx_conf_t *cf,
 static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
-    ngx_str_t *text);
+    ngx_str_t *text, ngx_uint_t whsec);
 static ngx_int_t ngx_http_caresync_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_caresync_init_process(ngx_cycle_t *cycle);
 static void ngx_http_caresync_exit_process(ngx_cycle_t *cycle);
@@ -76,7 +76,7 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       NULL },
 
     { ngx_string("caresync_auth_header"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
       ngx_http_caresync_auth_header,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -260,9 +260,12 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->auth_header.data == NULL) {
         conf->auth_header = prev->auth_header;
         conf->auth_secret = prev->auth_secret;
+        conf->auth_secret2 = prev->auth_secret2;
     }
 
     ngx_conf_merge_ptr_value(conf->api_tokens, prev->api_tokens, NULL);
+
+    /* the directive is inherited whole, or not at all */
 
     if (conf->hmac_keys == NGX_CONF_UNSET_PTR) {
         conf->hmac_keys = prev->hmac_keys;
@@ -272,12 +275,17 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_ptr_value(conf->hmac_keys, NULL, NULL);
-    ngx_conf_merge_str_value(conf->hmac_header, prev->hmac_header,
-                             "X-Hint-Signature");
-    ngx_conf_merge_uint_value(conf->hmac_base64, prev->hmac_base64, 0);
+
+    if (conf->hmac_header.data == NULL) {
+        ngx_str_set(&conf->hmac_header, "X-Hint-Signature");
+    }
 
     if (conf->hmac_prefix.data == NULL) {
         ngx_str_set(&conf->hmac_prefix, "sha256=");
+    }
+
+    if (conf->hmac_base64 == NGX_CONF_UNSET_UINT) {
+        conf->hmac_base64 = 0;
     }
 
     ngx_conf_merge_ptr_value(conf->sw_keys, prev->sw_keys, NULL);
@@ -441,7 +449,7 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t       *core;
     ngx_http_caresync_main_conf_t  *cmcf;
 
-    if (clcf->webhook) {
+    if (clcf->endpoint) {
         return "is duplicate";
     }
 
@@ -541,7 +549,10 @@ ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* caresync_auth_header name secret | file:/path; */
+/*
+ * caresync_auth_header name secret [next-secret];
+ * each secret inline or file:/path; two are accepted while rotating.
+ */
 
 static char *
 ngx_http_caresync_auth_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -557,7 +568,18 @@ ngx_http_caresync_auth_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     clcf->auth_header = value[1];
 
-    return ngx_http_caresync_conf_secret(cf, &value[2], &clcf->auth_secret);
+    if (ngx_http_caresync_conf_secret(cf, &value[2], &clcf->auth_secret)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        return ngx_http_caresync_conf_secret(cf, &value[3],
+                                             &clcf->auth_secret2);
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -588,7 +610,7 @@ ngx_http_caresync_hmac_signature(ngx_conf_t *cf, ngx_command_t *cmd,
             s.data = value[i].data + 4;
             s.len = value[i].len - 4;
 
-            if (ngx_http_caresync_add_key(cf, &clcf->hmac_keys, &s)
+            if (ngx_http_caresync_add_key(cf, &clcf->hmac_keys, &s, 0)
                 != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
@@ -659,13 +681,15 @@ ngx_http_caresync_standard_webhooks(ngx_conf_t *cf, ngx_command_t *cmd,
             s.len = value[i].len - 10;
 
             clcf->sw_tolerance = ngx_parse_time(&s, 1);
-            if (clcf->sw_tolerance == (time_t) NGX_ERROR) {
+            if (clcf->sw_tolerance == (time_t) NGX_ERROR
+                || clcf->sw_tolerance == 0)
+            {
                 return "has an invalid tolerance";
             }
             continue;
         }
 
-        if (ngx_http_caresync_add_key(cf, &clcf->sw_keys, &value[i])
+        if (ngx_http_caresync_add_key(cf, &clcf->sw_keys, &value[i], 1)
             != NGX_CONF_OK)
         {
             return NGX_CONF_ERROR;
@@ -681,14 +705,14 @@ ngx_http_caresync_standard_webhooks(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text)
+ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text,
+    ngx_uint_t whsec)
 {
-    ngx_str_t                 secret;
-    ngx_http_caresync_key_t  *key;
+    ngx_str_t      secret;
+    cs_sig_key_t  *key;
 
     if (*keys == NULL) {
-        *keys = ngx_array_create(cf->pool, 2,
-                                 sizeof(ngx_http_caresync_key_t));
+        *keys = ngx_array_create(cf->pool, 2, sizeof(cs_sig_key_t));
         if (*keys == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -703,7 +727,7 @@ ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_caresync_conf_key(cf, &secret, &key->key);
+    return ngx_http_caresync_conf_key(cf, &secret, key, whsec);
 }
 
 

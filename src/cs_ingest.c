@@ -449,19 +449,6 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
         goto done;
     }
 
-    if (conf->message_id_len) {
-        /* the sender's id is the same on every retry of one message */
-        cs_str_t  parts[2] = {
-            cs_str_lit("message\n"),
-            { conf->message_id, conf->message_id_len }
-        };
-
-        if (cs_id_sha256_hex(parts, 2, ev.idem_key) != 0) {
-            rc = CS_ERROR;
-            goto done;
-        }
-    }
-
     cs_ingest_answer(out, conf, &ev);
 
     if (out->enqueue) {

@@ -42,10 +42,6 @@ typedef struct {
     int          keep_raw;            /* copy the body into job.raw */
     const char  *status_base;         /* actions: status_url = this + id */
     size_t       status_base_len;
-    const char  *message_id;          /* a verified sender message id
-                                         (Standard Webhooks): when set,
-                                         the idempotency key is its hash */
-    size_t       message_id_len;
 } cs_ingest_conf_t;
 
 typedef struct {

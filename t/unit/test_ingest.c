@@ -372,36 +372,6 @@ test_reuse(void)
 
 
 /*
- * A verified sender message id (Standard Webhooks) replaces the content
- * hash as the idempotency key, in the job as well as for the dedupe.
- */
-
-static void
-test_message_id(void)
-{
-    char    *body;
-    size_t   n;
-
-    body = fixture("enrollment.json", &n);
-
-    conf.message_id = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
-    conf.message_id_len = strlen(conf.message_id);
-
-    CHECK_INT(run(ENROLL, body, n), 200);
-    CHECK_MEM(in.body.data, in.body.len, ANSWER_200);
-    CHECK_STR(in.idem_key,
-        "7c4c3091649ab4907b7fec1c8aa54806183b88eaef941daa8b1ff90526bd1dcf");
-    CHECK_CONTAINS(in.job.data, in.job.len,
-        "\"idempotency_key\":\"7c4c3091649ab4907b7fec1c8aa54806183b88eaef941daa8b1ff90526bd1dcf\"");
-
-    conf.message_id = NULL;
-    conf.message_id_len = 0;
-
-    free(body);
-}
-
-
-/*
  * A body whose tree outgrows the arena spills to malloc(): the answer is
  * the same, and (under ASan) nothing leaks; the next request is back in
  * the arena.
@@ -447,7 +417,6 @@ main(void)
     test_user_action();
     test_escaping();
     test_reuse();
-    test_message_id();
     test_arena_spill();
 
     cs_ingest_free(&in);

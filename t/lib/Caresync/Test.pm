@@ -24,6 +24,9 @@ package Caresync::Test;
 #                             nginx is started: Redis is alive but silent.
 #                             Between two requests of the block, waits for
 #                             the pause to be over.
+#   --- redis_keep            Redis is not emptied: the block sees what the
+#                             previous block left (for a block that reads
+#                             what the one before it wrote).
 #   --- jobs: N               after the last request: {prefix}:jobs holds N
 #                             entries, and every key in Redis is under the
 #                             prefix (one test each).
@@ -38,6 +41,23 @@ package Caresync::Test;
 #                             JSON null reads as "null", booleans as
 #                             "true"/"false", objects and arrays as
 #                             canonical JSON.
+#   --- job_record            lines as in --- job_fields, checked against
+#                             the status record (hash) {prefix}:job:<id>,
+#                             <id> being the "job_id" of the last
+#                             response's JSON body; plus two tests: the
+#                             record's job_id is <id>, and so is the id of
+#                             the last job in {prefix}:jobs.
+#
+# PHI never reaches a log: caresync_defaults() gives every block a
+# --- no_error_log check (added to the block's own patterns) for each of
+# phi_patterns(): the fixtures' names, birth dates, phones, e-mails,
+# addresses, member and group numbers and card image ids, and the made-up
+# values of phi_values(), which variant bodies should use when they need
+# other PHI than the fixtures' (so that it is searched for too). Short
+# values are matched as whole words only, so that they cannot match inside
+# a pointer or a number of nginx's debug log; values too common to tell
+# apart from log text (the enrollment fixture's "test", "123", "12") are
+# not searched for.
 #
 # The checks run from an add_response_body_check hook, so they do not run
 # for blocks with --- ignore_response (they are refused there).
@@ -47,6 +67,7 @@ use warnings;
 
 use Config ();
 use Cwd ();
+use Digest::SHA ();
 use Errno qw(EINTR);
 use Exporter 'import';
 use File::Basename qw(dirname);
@@ -55,6 +76,7 @@ use File::Temp qw(tempdir);
 use IO::Select ();
 use IO::Socket::INET ();
 use JSON::PP ();
+use MIME::Base64 ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More ();
@@ -63,7 +85,10 @@ our @EXPORT = qw(
     redis_cmd redis_start redis_stop redis_running redis_port
     fixture fixture_json json_encode json_decode
     jobs job_count
-    enrollment_with user_action_with post_body nested_json chunked_body
+    enrollment_with user_action_with hint_with post_body body_of
+    nested_json chunked_body
+    hmac_signature standard_webhook_signature standard_webhook_headers
+    metrics_samples phi_patterns phi_values
     caresync_defaults
 );
 
@@ -71,7 +96,10 @@ our @EXPORT = qw(
 # Test::Base evaluates those in the Test::Base::Filter package.
 my @FILTER_HELPERS = qw(
     fixture fixture_json json_encode json_decode
-    enrollment_with user_action_with post_body nested_json chunked_body
+    enrollment_with user_action_with hint_with post_body body_of
+    nested_json chunked_body
+    hmac_signature standard_webhook_signature standard_webhook_headers
+    metrics_samples phi_values
 );
 
 my $ROOT = Cwd::abs_path(dirname(__FILE__) . '/../../..');   # the repo
@@ -129,6 +157,94 @@ sub user_action_with {
     my $doc = fixture_json($fixture // 'helparound/user-action.json');
     $edit->($doc) if $edit;
     return post_body('/webhook/user-action', json_encode($doc));
+}
+
+# The same for the Hint fixtures (default: hint/patient.created.json), as a
+# request to /webhook/hint.
+sub hint_with {
+    my ($edit, $fixture) = @_;
+    my $doc = fixture_json($fixture // 'hint/patient.created.json');
+    $edit->($doc) if $edit;
+    return post_body('/webhook/hint', json_encode($doc));
+}
+
+# The body of a request built by post_body() and the *_with() helpers:
+# the bytes a signature is computed over.
+sub body_of {
+    my ($request) = @_;
+    my (undef, $body) = split /\n/, $request, 2;
+    return $body // '';
+}
+
+# ---------------------------------------------------------------------------
+# Signatures
+# ---------------------------------------------------------------------------
+
+# A Hint-style signature header value: prefix (default "sha256=") and the
+# hex (default) or base64 HMAC-SHA256 of $body under the key bytes $key.
+#   hmac_signature($key, $body, prefix => '', encoding => 'base64')
+sub hmac_signature {
+    my ($key, $body, %o) = @_;
+    my $mac = Digest::SHA::hmac_sha256($body, $key);
+    my $enc = ($o{encoding} // 'hex') eq 'base64'
+            ? MIME::Base64::encode_base64($mac, '')
+            : unpack('H*', $mac);
+    return ($o{prefix} // 'sha256=') . $enc;
+}
+
+# A Standard Webhooks "v1,<base64>" entry: HMAC-SHA256 under the decoded
+# secret ("whsec_<base64>") of "<id>.<timestamp>.<body>".
+sub standard_webhook_signature {
+    my ($secret, $id, $ts, $body) = @_;
+    (my $b64 = $secret) =~ s/^whsec_//;
+    my $key = MIME::Base64::decode_base64($b64);
+    return 'v1,' . MIME::Base64::encode_base64(
+        Digest::SHA::hmac_sha256("$id.$ts.$body", $key), '');
+}
+
+# The three Standard Webhooks header lines, for --- more_headers (no
+# trailing newline). $ts defaults to now; `signature => '...'` replaces
+# the computed one, `omit => 'webhook-id'` leaves a header out.
+sub standard_webhook_headers {
+    my ($secret, $id, $body, %o) = @_;
+    my $ts = $o{timestamp} // time;
+    $ts = int $ts if $ts =~ /\A-?\d+(?:\.\d*)?\z/;
+    my %h = (
+        'webhook-id'        => $id,
+        'webhook-timestamp' => $ts,
+        'webhook-signature' => $o{signature}
+            // standard_webhook_signature($secret, $id, $ts, $body),
+    );
+    my %omit = map { $_ => 1 } ref $o{omit} ? @{ $o{omit} }
+                                            : grep { defined } $o{omit};
+    return join "\n", map { "$_: $h{$_}" }
+                      grep { !$omit{$_} }
+                      qw(webhook-id webhook-timestamp webhook-signature);
+}
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+
+# A --- response_body_filters filter for the Prometheus text of
+# caresync_metrics: the samples without the comment lines, and without
+# the figures that depend on timing (the finite latency buckets and the
+# latency sum). Ends with one line per label value that is not one of our
+# own words or numbers (so that none can come from a request), if any.
+sub metrics_samples {
+    my ($text) = @_;
+    my (@out, @odd);
+    for my $line (split /\n/, $text // '') {
+        next if $line =~ /^#/ || $line !~ /\S/;
+        while ($line =~ /(\w+)="((?:[^"\\]|\\.)*)"/g) {
+            push @odd, "odd label value: $1=$2"
+                unless $2 =~ /\A(?:[a-z][a-z_]*|\d+(?:\.\d+)?|\+Inf)\z/;
+        }
+        next if $line =~ /^caresync_enqueue_seconds_bucket\{.*le="[0-9.]+"\}/
+             || $line =~ /^caresync_enqueue_seconds_sum\{/;
+        push @out, $line;
+    }
+    return join '', map { "$_\n" } @out, @odd;
 }
 
 # $body as a chunked request body: one chunk, then the last chunk. Send it
@@ -424,6 +540,61 @@ sub _check_jobs {
     }
 }
 
+# --- job_record: the status record named by the last response's job_id.
+sub _check_job_record {
+    my ($block, $name, $body, $dry_run) = @_;
+    return unless defined $block->job_record;
+    my @lines = grep { /\S/ && !/^\s*#/ } split /\n/, $block->job_record;
+    my $ntests = 2 + @lines;
+
+    if ($dry_run) {
+        Test::More->builder->skip("$name - job_record - tests skipped due to $dry_run")
+            for 1 .. $ntests;
+        return;
+    }
+
+    my $prefix = $block->jobs_prefix // $DEFAULT_PREFIX;
+    my $id = eval { json_decode($body // '')->{job_id} };
+    my ($rec, @jobs);
+    my $ok = eval {
+        die "the response has no job_id\n" unless defined $id && !ref $id;
+        redis_start() unless redis_running();
+        my $all = redis_cmd('HGETALL', "$prefix:job:$id");
+        die "HGETALL: $all->{error}\n" if ref $all eq 'HASH';
+        die "no status record $prefix:job:$id\n" unless $all && @$all;
+        $rec = { @$all };
+        @jobs = jobs($prefix);
+        1;
+    };
+    if (!$ok) {
+        Test::More::fail("$name - job_record: $@") for 1 .. $ntests;
+        return;
+    }
+
+    Test::More::is($rec->{job_id}, $id,
+                   "$name - status record $prefix:job:$id has job_id $id");
+    Test::More::is(@jobs ? $jobs[-1]{id} : '(no job)', $id,
+                   "$name - the last job in $prefix:jobs has id $id");
+
+    for my $line (@lines) {
+        my ($path, $op, $want) =
+            $line =~ /^\s*(\S+)\s*(=~|=)\s*(.*?)\s*$/
+            or do { Test::More::fail("$name - bad job_record line: $line"); next };
+        my $desc = "$name - status record $path $op $want";
+        my $exists = exists $rec->{$path};
+        my $got = $exists ? $rec->{$path} : '(absent)';
+        if ($op eq '=~') {
+            Test::More::like($got, qr/$want/, $desc);
+        } elsif ($want eq 'ABSENT') {
+            Test::More::ok(!$exists, $desc);
+        } elsif ($want eq 'PRESENT') {
+            Test::More::ok($exists, $desc);
+        } else {
+            Test::More::is($got, $want, $desc);
+        }
+    }
+}
+
 # Waits until some client other than ourselves is connected to Redis.
 sub _wait_for_module_connection {
     my ($name) = @_;
@@ -445,19 +616,23 @@ sub _preprocess {
     my ($block) = @_;
     %block_state = ();
 
-    die "--- jobs / --- job_fields need the response: drop --- ignore_response\n"
+    die "--- jobs / --- job_fields / --- job_record need the response: "
+        . "drop --- ignore_response\n"
         if defined $block->ignore_response
-           && (defined $block->jobs || defined $block->job_fields);
+           && (defined $block->jobs || defined $block->job_fields
+               || defined $block->job_record);
 
     my $ok = eval {
         if (defined $block->redis_down) {
             redis_stop();
         } else {
             redis_start();
-            my $r = redis_cmd('FLUSHALL');
-            die "FLUSHALL: $r->{error}\n" if ref $r;
+            if (!defined $block->redis_keep) {
+                my $r = redis_cmd('FLUSHALL');
+                die "FLUSHALL: $r->{error}\n" if ref $r;
+            }
             if (defined(my $ms = $block->redis_pause)) {
-                $r = redis_cmd('CLIENT', 'PAUSE', $ms, 'ALL');
+                my $r = redis_cmd('CLIENT', 'PAUSE', $ms, 'ALL');
                 die "CLIENT PAUSE: $r->{error}\n" if ref $r;
                 $block_state{pause_until} = time + $ms / 1000;
             }
@@ -485,7 +660,60 @@ sub _after_response {
         sleep $left + 0.15 if $left > -0.15;
     }
 
-    _check_jobs($block, $name, $dry_run) if $req_idx == $last;
+    if ($req_idx == $last) {
+        _check_jobs($block, $name, $dry_run);
+        _check_job_record($block, $name, $body, $dry_run);
+    }
+}
+
+# ---------------------------------------------------------------------------
+# PHI that must never reach a log
+# ---------------------------------------------------------------------------
+
+# Values of the fixtures (and of the suites' variant bodies) that identify
+# a patient. Plain strings match anywhere in a log line; the short ones
+# (WORD) only as a whole word.
+my @PHI = (
+    # helparound/enrollment.json, user-action*.json
+    'WORD:John', 'WORD:Doe', '1614556800000', '2021-03-01',
+    '+12027953213', 'WORD:2027953213', 'test@gmail.com',
+    'WORD:234234', 'WORD:ds43', 'WORD:hg89', 'WORD:test2',
+    '7b20a933-9292-41e4-91ea-59eba72f2221',
+    'eb6f8886-11e0-4339-801a-ee645351042b',
+    'fc497e96-9f09-4c2a-a964-89c6f7473f4d',
+    '5405ec11-c9d0-4279-82db-2f70f959b904',
+    '85219935-52b6-41a4-82ca-2f32ed709e5c',
+    # hint/patient.*.json
+    'Maria', 'Elena', 'Lopez', '1958-04-12', 'WORD:5035550143',
+    '+15035550143', '(503) 555-0199', '+15035550199',
+    'maria.lopez@example.org', '1200 NW Everett St', 'Portland',
+    'WORD:97209', 'W123456789', 'GRP-551',
+);
+
+# Made-up PHI for the suites' variant bodies: use these (phi_values()->{…})
+# so that they are searched for too.
+my %PHI_VALUES = (
+    first_name => 'Quillon',
+    last_name  => 'Vandermeer',
+    dob        => '1949-07-23',
+    phone      => '+14155550172',
+    phone_10   => '4155550172',
+    email      => 'q.vandermeer@example.net',
+    street     => '742 Alder Grove Rd',
+    member_id  => 'ZX9917345',
+    group_num  => 'GRP-88123',
+);
+my %PHI_WORDS = (phone_10 => 1);
+push @PHI, map { ($PHI_WORDS{$_} ? 'WORD:' : '') . $PHI_VALUES{$_} }
+           sort keys %PHI_VALUES;
+
+sub phi_values { return {%PHI_VALUES} }
+
+# The patterns of the automatic --- no_error_log check.
+sub phi_patterns {
+    return map {
+        /^WORD:(.*)$/s ? qr/(?<![0-9A-Za-z])\Q$1\E(?![0-9A-Za-z])/ : $_
+    } @PHI;
 }
 
 # ---------------------------------------------------------------------------
@@ -496,7 +724,8 @@ sub _after_response {
 # http_config, config and more_headers, and a --- response_headers check of
 # "Content-Type: application/json" for every response (all of caresync's
 # answers are JSON). Refuses blocks without --- jobs: every block says what
-# is in Redis afterwards.
+# is in Redis afterwards. And to every block, beside its own patterns: a
+# --- no_error_log check for each of phi_patterns().
 sub caresync_defaults {
     my (%d) = @_;
     Test::Nginx::Socket::add_block_preprocessor(sub {
@@ -515,6 +744,13 @@ sub caresync_defaults {
         }
         die $block->name . ": every block must say what Redis holds "
             . "afterwards (--- jobs: N)\n" unless defined $block->jobs;
+
+        my $own = $block->no_error_log;
+        my @own = !defined $own           ? ()
+                : ref $own eq 'ARRAY'     ? @$own
+                : ref $own eq 'Regexp'    ? ($own)
+                : do { (my $t = $own) =~ s/\n+\z//; split /\n+/, $t };
+        $block->set_value(no_error_log => [@own, phi_patterns()]);
     });
 }
 
