@@ -111,6 +111,7 @@ typedef struct {
     const char                  *argv[NGX_HTTP_CARESYNC_MAX_ARGS];
     size_t                       lens[NGX_HTTP_CARESYNC_MAX_ARGS];
     ngx_http_caresync_reply_pt   handler;
+    unsigned                     idempotent:1;  /* safe to send again */
 } ngx_http_caresync_cmd_t;
 
 
@@ -147,6 +148,7 @@ ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
     size_t len);
 ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
+void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
 
 /* enqueue.c */
 ngx_int_t ngx_http_caresync_enqueue(ngx_http_request_t *r,

@@ -12,6 +12,12 @@
  * list; the request's cleanup handler detaches it, and the reply
  * callback, which always comes (hiredis calls it with NULL on
  * disconnect), returns it to the list.
+ *
+ * A connection lost between sending and the reply leaves the outcome
+ * unknown: Redis may have run the command.  An idempotent command (the
+ * webhook script, whose dedupe mark witnesses the job) then waits, within
+ * the request's own timeout, for the connection to come back and is sent
+ * again; its answer is the true one.  Others are answered 503.
  */
 
 
@@ -24,8 +30,11 @@ struct ngx_http_caresync_pending_s {
     ngx_http_request_t           *r;        /* NULL once detached */
     ngx_http_caresync_ctx_t      *ctx;
     ngx_event_t                   timer;
-    ngx_uint_t                    retried;  /* EVAL after NOSCRIPT */
+    ngx_queue_t                   queue;    /* waiting for a connection */
     ngx_http_caresync_pending_t  *next;     /* free list */
+    unsigned                      retried:1;    /* EVAL after NOSCRIPT */
+    unsigned                      in_redis:1;   /* a reply is due */
+    unsigned                      waiting:1;    /* in the queue */
 };
 
 
@@ -37,11 +46,43 @@ static void ngx_http_caresync_timeout_handler(ngx_event_t *ev);
 static void ngx_http_caresync_request_cleanup(void *data);
 static void ngx_http_caresync_finish(ngx_http_caresync_pending_t *p,
     redisReply *reply);
+static void ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p);
 static ngx_http_caresync_pending_t *ngx_http_caresync_pending_get(void);
 static void ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p);
 
 
 static ngx_http_caresync_pending_t  *ngx_http_caresync_free;
+static ngx_queue_t                   ngx_http_caresync_waiting;
+
+
+/* The connection is back: send again what lost its reply. */
+
+void
+ngx_http_caresync_command_reconnected(redisAsyncContext *ac)
+{
+    ngx_queue_t                  *q;
+    ngx_http_caresync_pending_t  *p;
+
+    if (ngx_http_caresync_waiting.next == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_http_caresync_waiting)) {
+        q = ngx_queue_head(&ngx_http_caresync_waiting);
+        ngx_queue_remove(q);
+
+        p = ngx_queue_data(q, ngx_http_caresync_pending_t, queue);
+        p->waiting = 0;
+
+        ngx_log_error(NGX_LOG_INFO, p->r->connection->log, 0,
+                      "caresync: redis is back, sending job %V again",
+                      &p->ctx->job_id);
+
+        if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
+            ngx_http_caresync_finish(p, NULL);
+        }
+    }
+}
 
 
 ngx_int_t
@@ -172,6 +213,8 @@ ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
         return NGX_ERROR;
     }
 
+    p->in_redis = 1;
+
     return NGX_OK;
 }
 
@@ -185,6 +228,8 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
     redisReply          *rr = reply;
     ngx_http_request_t  *r = p->r;
 
+    p->in_redis = 0;
+
     if (r == NULL) {
         /* the request is gone; the command may still have been done */
         ngx_http_caresync_pending_put(p);
@@ -192,6 +237,21 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
     }
 
     if (rr == NULL) {
+        if (p->ctx->cmd.idempotent && !ngx_exiting && !ngx_terminate) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "caresync: redis connection lost before the "
+                          "reply; job %V waits for it to come back",
+                          &p->ctx->job_id);
+
+            if (ngx_http_caresync_waiting.next == NULL) {
+                ngx_queue_init(&ngx_http_caresync_waiting);
+            }
+
+            ngx_queue_insert_tail(&ngx_http_caresync_waiting, &p->queue);
+            p->waiting = 1;
+            return;
+        }
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "caresync: redis connection lost before the reply");
         ngx_http_caresync_finish(p, NULL);
@@ -236,7 +296,6 @@ ngx_http_caresync_timeout_handler(ngx_event_t *ev)
                   "caresync: redis timed out, job %V may not be queued",
                   &p->ctx->job_id);
 
-    /* the reply may still come: leave p to the reply callback */
     ngx_http_caresync_finish(p, NULL);
 }
 
@@ -255,13 +314,8 @@ ngx_http_caresync_finish(ngx_http_caresync_pending_t *p, redisReply *reply)
         ngx_del_timer(&p->timer);
     }
 
-    p->r = NULL;
-    p->ctx = NULL;
+    ngx_http_caresync_pending_detach(p);
     ctx->pending = NULL;
-
-    if (!p->timer.timedout) {
-        ngx_http_caresync_pending_put(p);
-    }
 
     ngx_http_caresync_metrics_command_done(r, reply != NULL);
 
@@ -300,9 +354,27 @@ ngx_http_caresync_request_cleanup(void *data)
         ngx_del_timer(&p->timer);
     }
 
+    ngx_http_caresync_pending_detach(p);
+    ctx->pending = NULL;
+}
+
+
+/* Part from the request; p goes back to the list unless a reply is due. */
+
+static void
+ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p)
+{
     p->r = NULL;
     p->ctx = NULL;
-    ctx->pending = NULL;
+
+    if (p->waiting) {
+        ngx_queue_remove(&p->queue);
+        p->waiting = 0;
+    }
+
+    if (!p->in_redis) {
+        ngx_http_caresync_pending_put(p);
+    }
 }
 
 

@@ -141,6 +141,9 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
     cmd->script = &ngx_http_caresync_webhook_script;
 
+    /* its dedupe mark makes a second run answer for the first */
+    cmd->idempotent = 1;
+
     n = ngx_snprintf(p, last - p, "%V:dedupe:%s", &clcf->prefix,
                      in->idem_key) - p;
     ngx_http_caresync_cmd_arg(cmd, p, n);

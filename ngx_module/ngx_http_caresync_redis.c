@@ -469,6 +469,8 @@ ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
     rd->backoff = NGX_HTTP_CARESYNC_BACKOFF_MIN;
 
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "caresync: redis connected");
+
+    ngx_http_caresync_command_reconnected(rd->ac);
 }
 
 

@@ -49,6 +49,7 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
     }
 
     ctx->cmd.handler = ngx_http_caresync_status_reply;
+    ctx->cmd.idempotent = 1;
     ngx_http_caresync_cmd_arg(&ctx->cmd, "HGETALL", 7);
     ngx_http_caresync_cmd_arg(&ctx->cmd, p,
                               ngx_sprintf(p, "%V:job:%V", &clcf->prefix,

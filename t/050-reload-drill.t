@@ -11,10 +11,10 @@ use warnings;
 use Test::More;
 use lib 't/lib';
 use Caresync::Test;
+use Caresync::Drill;
 
 use Cwd qw(abs_path);
 use File::Path qw(make_path remove_tree);
-use HTTP::Tiny;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
@@ -66,61 +66,22 @@ sleep 0.3;
 my $master = do { local (@ARGV, $/) = "$root/logs/nginx.pid"; <> };
 chomp $master;
 
-# Each client posts distinct deliveries on a keep-alive connection and
-# writes "<patient id> <status>" per request.
+my $answered = load(
+    url => "http://127.0.0.1:$port/webhook/user-enrollment",
+    dir => $root, clients => $clients, seconds => $seconds,
+    during => sub {
+        sleep 0.8;
+        is(nginx_cmd('-s', 'reload'), 0, 'first reload mid-load');
+        sleep 0.8;
+        is(nginx_cmd('-s', 'reload'), 0, 'second reload mid-load');
+    });
 
-my $template = fixture('helparound/enrollment.json');
-my @kids;
+my %answered = %$answered;
+my %status;
+$status{$_}++ for values %answered;
 
-for my $c (1 .. $clients) {
-    my $pid = fork // die "fork: $!";
-
-    if ($pid == 0) {
-        my $http = HTTP::Tiny->new(keep_alive => 1, timeout => 5);
-        my $deadline = time + $seconds;
-        open my $out, '>', "$root/client-$c" or die $!;
-
-        for (my $n = 1; time < $deadline; $n++) {
-            my $id = sprintf 'hd%02d%011d', $c, $n;
-            (my $body = $template) =~ s/ha61236024160af/$id/;
-            my $res = $http->post(
-                "http://127.0.0.1:$port/webhook/user-enrollment",
-                { headers => { 'Content-Type' => 'application/json' },
-                  content => $body });
-            print $out "$id $res->{status}\n";
-        }
-
-        close $out;
-        POSIX::_exit(0);
-    }
-
-    push @kids, $pid;
-}
-
-sleep 0.8;
-is(nginx_cmd('-s', 'reload'), 0, 'first reload mid-load');
-sleep 0.8;
-is(nginx_cmd('-s', 'reload'), 0, 'second reload mid-load');
-
-waitpid($_, 0) for @kids;
-
-my (%status, %answered);
-
-for my $c (1 .. $clients) {
-    open my $in, '<', "$root/client-$c" or die $!;
-    while (<$in>) {
-        my ($id, $code) = split;
-        $status{$code}++;
-        $answered{$id} = $code;
-    }
-}
-
-my %queued;
-my $dup = 0;
-
-for my $job (jobs()) {
-    $dup++ if $queued{ $job->{patient}{source_id} }++;
-}
+my ($queued, $dup) = queued();
+my %queued = %$queued;
 
 my @lost = grep { $answered{$_} == 200 && !$queued{$_} } keys %answered;
 my $ok = $status{200} // 0;

@@ -386,8 +386,12 @@ sub redis_start {
         open STDOUT, '>>', "$redis_dir/redis.log";
         open STDERR, '>&', \*STDOUT;
         no warnings 'exec';
+        # the drills restart Redis and need what it acknowledged to stay
+        my @persist = $ENV{CARESYNC_REDIS_PERSIST}
+                    ? ('--appendonly', 'yes', '--appendfsync', 'always')
+                    : ('--appendonly', 'no');
         exec $REDIS_SERVER, '--port', $redis_port, '--bind', '127.0.0.1',
-             '--save', '', '--appendonly', 'no', '--dir', $redis_dir,
+             '--save', '', @persist, '--dir', $redis_dir,
              '--daemonize', 'no';
         POSIX::_exit(127);
     }

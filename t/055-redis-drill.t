@@ -1,0 +1,131 @@
+# Drill: Redis stopped while clients post, then started again.
+#
+# Every answer must be 200 or 503 (never anything else), 200s must come
+# back without reloading nginx, every 200 must have its job in the stream,
+# and no 503 may have one.  A request whose reply died with the connection
+# waits for Redis to come back (within the 3 s timeout) and asks again, so
+# even those answers are true.  Redis runs with an append-only file synced on
+# every write: a 200 means "in Redis", and only persistence carries that
+# across a restart.
+
+use strict;
+use warnings;
+
+BEGIN { $ENV{CARESYNC_REDIS_PERSIST} = 1 }
+
+use Test::More;
+use lib 't/lib';
+use Caresync::Test;
+use Caresync::Drill;
+
+use Cwd qw(abs_path);
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+    || abs_path('build/ngx_http_caresync_module.so');
+my $root = abs_path('t') . '/servroot-redis-drill';
+
+my $port = do {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1) or die $!;
+    $s->sockport;
+};
+
+remove_tree($root);
+make_path("$root/conf", "$root/logs");
+
+my $redis = redis_port();
+open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+print $fh <<"EOF";
+load_module $module;
+master_process on;
+daemon on;
+worker_processes 2;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    caresync_redis 127.0.0.1:$redis timeout=3s;
+    server {
+        listen 127.0.0.1:$port;
+        location = /webhook/user-enrollment {
+            caresync_webhook helparound_enrollment;
+        }
+    }
+}
+EOF
+close $fh;
+
+sub nginx_cmd { system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf', @_) }
+
+is(nginx_cmd(), 0, 'nginx starts');
+sleep 0.3;
+
+my $master = do { local (@ARGV, $/) = "$root/logs/nginx.pid"; <> };
+chomp $master;
+
+my ($stopped_at, $started_at);
+
+my $answered = load(
+    url => "http://127.0.0.1:$port/webhook/user-enrollment",
+    dir => $root, clients => 8, seconds => 4, tag => 'r',
+    during => sub {
+        sleep 1;
+        redis_stop();
+        $stopped_at = time;
+        sleep 1;
+        redis_start();
+        $started_at = time;
+    });
+
+my %status;
+$status{$_}++ for values %$answered;
+
+my ($queued, $doubled) = queued();
+
+diag(sprintf "drill: %d requests, answers %s, %d jobs",
+     scalar(keys %$answered),
+     join(' ', map { "$_:$status{$_}" } sort keys %status),
+     scalar(keys %$queued));
+
+my @odd = grep { $_ != 200 && $_ != 503 } keys %status;
+is("@odd", '', 'every answer is 200 or 503');
+cmp_ok($status{503} // 0, '>', 0, 'Redis down was answered 503');
+
+my @lost = grep { $answered->{$_} == 200 && !$queued->{$_} } keys %$answered;
+is(scalar @lost, 0, 'every 200 has its job in the stream');
+
+my @ghost = grep { $answered->{$_} == 503 && $queued->{$_} } keys %$answered;
+is(scalar @ghost, 0, 'no 503 has a job');
+is($doubled, 0, 'no delivery was queued twice');
+
+# 200s came back after the restart, without a reload: the clients number
+# their requests, so a 200 later than any 503 of the same client shows it
+
+my %last503;
+for my $id (grep { $answered->{$_} == 503 } keys %$answered) {
+    my ($c, $n) = $id =~ /^hr(\d\d)(\d+)$/;
+    $last503{$c} = $n if !defined $last503{$c} || $n > $last503{$c};
+}
+my $resumed = grep {
+    my ($c, $n) = /^hr(\d\d)(\d+)$/;
+    $answered->{$_} == 200 && defined $last503{$c} && $n > $last503{$c}
+} keys %$answered;
+cmp_ok($resumed, '>', 0, '200s resumed after Redis came back, no reload');
+
+is(nginx_cmd('-s', 'quit'), 0, 'quit');
+my $until = time + 5;
+sub alive { waitpid($master, WNOHANG); kill(0, $master) }
+sleep 0.1 while alive() && time < $until;
+ok(!alive(), 'nginx exited within 5 s of quit');
+
+open my $log, '<', "$root/logs/error.log" or die $!;
+my @alerts = grep { /\[(alert|emerg|crit)\]/ } <$log>;
+is(scalar @alerts, 0, 'no alert in the error log') or diag(@alerts[0 .. 4]);
+
+done_testing();
