@@ -65,6 +65,8 @@ test-unit: unit
 include ngx_module/build.mk
 # the worker: build/caresync-worker, test-worker, bench-worker
 -include src/worker/worker.mk
+# libFuzzer harnesses over the validators: fuzz, fuzz-regress
+-include t/fuzz/fuzz.mk
 
 deps:
 	@.ci/install-deps build test
