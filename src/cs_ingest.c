@@ -227,6 +227,12 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     cs_time_format_iso(cs_time_ms_valid((int64_t) out->now_ms)
                        ? (int64_t) out->now_ms : 0, at);
 
+    /*
+     * One allocation: the normalized patient is never much longer than
+     * the body it came from, and the raw copy is the body itself.
+     */
+    (void) cs_buf_reserve(b, (conf->keep_raw ? 2 : 1) * raw->len + 1024);
+
     cs_buf_puts(b, "{\"v\":1,");
     cs_buf_json_key(b, "id");
     cs_buf_json_str(b, out->job_id, strnlen(out->job_id,
