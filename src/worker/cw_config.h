@@ -64,11 +64,42 @@ typedef struct {
     char   *hint_api_key;
     long    hint_max_concurrency;
     long    hint_rps;
+    /* issue 7: Hint <-> Salesforce (cw_h_hint.c, cw_hintmap.c) */
+    long    hint_create_contacts;       /* patient.created, no match */
+    long    hint_batch_create_contacts; /* batch hint-to-crm, no match */
+    char   *hint_default_account_id;
+    char   *hint_field_contract;        /* Hint-side names: unconfirmed */
+    char   *hint_field_contract_at;
+    char   *hint_field_hipaa;
+    char   *hint_field_hipaa_at;
     char   *hs_base_url;
     char   *hs_api_key;
     char   *hs_agent_email;
     long    hs_max_concurrency;
     long    hs_rps;
+
+    /* [helparound] and the enrollment mapping (issue 5, cw_h_enrollment.c) */
+    char   *ha_media_url_template;
+    char   *ha_api_key;
+    char   *ha_api_key_header;
+    long    ha_max_concurrency;
+    long    ha_rps;
+    long    ha_enrich_with_healthsherpa;
+    char   *sf_helparound_fields;
+    /* issue 6: HealthSherpa (cw_healthsherpa.c, cw_h_healthsherpa.c) */
+    long    hs_version;                 /* 1: API key, 2: OAuth */
+    char   *hs_search_path;             /* default /v1|/v2/contacts/search */
+    char   *hs_birth_date_key;          /* birth_date (live v1) */
+    char   *hs_authorize_url;
+    char   *hs_token_url;
+    char   *hs_client_id;
+    char   *hs_client_secret;
+    char   *hs_redirect_uri;
+    char   *hs_token_key;               /* AES-256-GCM key of stored tokens */
+    char   *hs_map;                     /* "hs_field:CrmField,..." */
+    char   *hs_field_contact_id;
+    char   *hs_field_medicare_number;
+    char   *sf_field_last_batch;        /* Last_Batch_Sync_Id__c */
 
     /* derived */
     char   *key_jobs;

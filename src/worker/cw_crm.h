@@ -17,7 +17,8 @@ typedef struct {
     cw_err_t     err;          /* cls NONE on success */
     long         status;       /* the HTTP status of the last response */
     json_t      *record;       /* get: the contact, NULL when not found */
-    json_t      *records;      /* find: every match; collections: results */
+    json_t      *records;      /* find: every match; collections: results;
+                                  upsert 300: the candidates' URLs */
     const char  *id;           /* upsert / create: the contact id */
     int          created;      /* upsert: 1 created, 0 updated */
 } cw_crm_res_t;
@@ -53,6 +54,12 @@ struct cw_crm_s {
     /* whether `s` has the shape of this CRM's contact ids */
     int (*is_contact_id)(const char *s);
     void (*destroy)(cw_crm_t *crm);
+    /*
+     * issue 6: the ids of every contact matching an operator's condition
+     * (`batch … --where`), all pages, up to 50000; res->records: [{Id}].
+     */
+    void (*select_ids)(cw_crm_t *crm, const char *where,
+        cw_crm_done_pt done, void *data);
 };
 
 /*

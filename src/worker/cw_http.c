@@ -620,7 +620,8 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
         }
     }
 
-    r->hdrs = curl_slist_append(r->hdrs, "Accept: application/json");
+    r->hdrs = curl_slist_append(r->hdrs, r->raw ? "Accept: */*"
+                                                : "Accept: application/json");
     /* no "Expect: 100-continue" round trip for bodies */
     r->hdrs = curl_slist_append(r->hdrs, "Expect:");
 
@@ -784,13 +785,13 @@ cw_http_classify(cw_http_req_t *r, CURLcode rc)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     r->err.http_status = r->status;
 
-    if (r->resp.len) {
+    if (r->resp.len && !r->raw) {
         r->json = json_loadb(r->resp.data, r->resp.len,
                              JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     }
 
     if (r->status >= 200 && r->status < 300) {
-        if (r->resp.len && r->json == NULL) {
+        if (r->resp.len && r->json == NULL && !r->raw) {
             /* a cut or garbled answer: the next try usually is whole */
             cw_err_set(&r->err, CW_ERR_TRANSIENT, "bad_json",
                        "%s answered %ld with a body that is not JSON",

@@ -88,6 +88,8 @@ struct cw_http_req_s {
     void             *data;
     long              timeout_ms;   /* 0: the layer's default */
     struct curl_slist  *extra;      /* cw_http_req_header() */
+    int               raw;          /* the answer is not JSON (media):
+                                       kept in resp, never parsed */
 
     /* the outcome, valid in `done` */
     long              status;

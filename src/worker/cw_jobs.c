@@ -32,6 +32,10 @@ cw_jobs_init(void)
 {
     if (cw_nhandlers == 0) {
         cw_h_user_action_register();
+        cw_h_enrollment_register();
+        cw_h_hint_register();
+        cw_h_healthsherpa_register();
+        cw_batch_register();
     }
 }
 
@@ -186,6 +190,10 @@ cw_job_done(cw_job_t *job, const char *status, const char *message)
         return;
     }
 
+    if (job->hend) {
+        job->hend(job, status, message);
+    }
+
     memset(&st, 0, sizeof(st));
     st.retried = job->attempts > 1;
     st.status = status;
@@ -287,6 +295,10 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
 
     st.status = "failed";
     st.ttl_s = c->status_ttl_s;
+
+    if (job->hend) {
+        job->hend(job, "failed", st.message);
+    }
 
     /*
      * Permanent failures go to the dead-letter queue too: once the cause

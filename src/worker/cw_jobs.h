@@ -35,6 +35,14 @@ struct cw_job_s {
     void               (*hfree)(cw_job_t *job);
     char                 crm_contact_id[64];
     uint64_t             started_ms;
+    /*
+     * Called once with the final status (never for `retrying`), before
+     * the status is written, so that a batch item's result joins the same
+     * pipeline (cw_batch.c).  NULL for a job that is no batch item.
+     */
+    void               (*hend)(cw_job_t *job, const char *status,
+                               const char *message);
+    void                *hend_data;
     cw_job_t            *prev, *next;
 };
 
@@ -58,5 +66,9 @@ void cw_job_fail(cw_job_t *job, const cw_err_t *err);
 
 /* handlers */
 void cw_h_user_action_register(void);
+void cw_h_enrollment_register(void);
+void cw_h_hint_register(void);          /* cw_h_hint.c, issue 7 */
+void cw_h_healthsherpa_register(void);     /* issue 6 */
+void cw_batch_register(void);              /* issue 6: batch.item */
 
 #endif /* CW_JOBS_H */

@@ -19,6 +19,8 @@
 #include "cw_config.h"
 #include "cw_log.h"
 #include "cw_ops.h"
+#include "cw_ops_batch.h"
+#include "cw_ops_hint.h"
 #include "cw_worker.h"
 
 
@@ -48,6 +50,19 @@ static const cw_cmd_help_t  cw_cmds[] = {
       "Print the sync log ({prefix}:log), oldest first, entries at or\n"
       "above the level.  T is ISO-8601 (2026-11-21T10:00:00Z) or a\n"
       "duration back from now (90s, 15m, 2h, 1d)." },
+    /* issue 6 */
+    { "batch", "batch healthsherpa --csv FILE | --where COND [--agent EMAIL]"
+      " | batch status|abort|report <id> --config FILE",
+      "healthsherpa: queue a \"Sync from HealthSherpa\" of every contact id\n"
+      "in the first column of FILE (a Salesforce report export), or of\n"
+      "SELECT Id FROM Contact WHERE COND.\n"
+      "status: counts by status and done/total (a live line on a terminal).\n"
+      "abort: items not started yet end `skipped`.  report: per-contact\n"
+      "results as CSV." },
+    { "oauth", "oauth healthsherpa url <agent> | oauth healthsherpa "
+      "exchange <agent> <code> --config FILE",
+      "HealthSherpa v2 login of an agent: print the login URL, or trade\n"
+      "the authorization code for the agent's tokens (stored encrypted)." },
 };
 
 #define CW_NCMDS  (sizeof(cw_cmds) / sizeof(cw_cmds[0]))
@@ -172,6 +187,18 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "dlq") == 0) {
         rc = cw_ops_dlq(&conf, n, args);
+
+    } else if (strcmp(cmd, "batch") == 0 && n > 0
+               && cw_ops_hint_kind(args[0]))
+    {
+        /* issue 7: batch hint-to-crm | crm-to-hint --csv FILE */
+        rc = cw_ops_hint_batch(&conf, n, args);
+
+    } else if (strcmp(cmd, "batch") == 0) {
+        rc = cw_ops_batch(&conf, n, args);
+
+    } else if (strcmp(cmd, "oauth") == 0) {
+        rc = cw_ops_oauth(&conf, n, args);
 
     } else {
         rc = cw_ops_log(&conf, n, args);

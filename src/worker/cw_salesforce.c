@@ -51,6 +51,7 @@ typedef struct {
     cw_crm_done_pt   done;
     void            *data;
     json_t          *records;       /* query: the pages so far */
+    size_t           max;           /* query: cap, 0: CW_SF_MAX_RECORDS */
 } cw_sf_call_t;
 
 
@@ -492,10 +493,13 @@ cw_sf_call_done(cw_http_req_t *r)
         if (!json_is_true(json_object_get(r->json, "done"))
             && json_is_string(next))
         {
-            if (json_array_size(call->records) >= CW_SF_MAX_RECORDS) {
+            if (json_array_size(call->records)
+                >= (call->max ? call->max : CW_SF_MAX_RECORDS))
+            {
                 cw_err_set(&res.err, CW_ERR_PERMANENT, "too_many_records",
-                           "Salesforce query matched more than %d "
-                           "contacts", CW_SF_MAX_RECORDS);
+                           "Salesforce query matched more than %zu "
+                           "contacts", call->max ? call->max
+                                                 : CW_SF_MAX_RECORDS);
                 break;
             }
 
@@ -538,6 +542,8 @@ done:
                    "several Salesforce contacts have the same external id: "
                    "merge the duplicates, then replay the job");
         res.err.http_status = 300;
+        /* the body lists the candidates' URLs: the caller names them */
+        res.records = json_is_array(r->json) ? r->json : NULL;
     }
 
     call->done(call->data, &res);
@@ -821,6 +827,35 @@ cw_sf_ping(cw_crm_t *crm, cw_crm_done_pt done, void *data)
 }
 
 
+/* issue 6: an operator's batch condition; the operator owns the SOQL */
+static void
+cw_sf_select_ids(cw_crm_t *crm, const char *where, cw_crm_done_pt done,
+    void *data)
+{
+    cw_sf_t       *sf = (cw_sf_t *) crm;
+    cs_buf_t       q, p;
+    cw_sf_call_t  *call;
+
+    cs_buf_init(&q);
+    cs_buf_puts(&q, "SELECT Id FROM Contact WHERE ");
+    cs_buf_puts(&q, where);
+    cs_buf_putc(&q, '\0');
+
+    cs_buf_init(&p);
+    cs_buf_puts(&p, sf->data_path);
+    cs_buf_puts(&p, "/query?q=");
+    cw_url_escape(&p, q.data);
+    cs_buf_putc(&p, '\0');
+
+    call = cw_sf_call(sf, CW_SF_QUERY, done, data);
+    call->max = 50000;
+    cw_sf_send(call, "GET", p.data, NULL);
+
+    cs_buf_free(&q);
+    cs_buf_free(&p);
+}
+
+
 static void
 cw_sf_destroy(cw_crm_t *crm)
 {
@@ -912,6 +947,7 @@ cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
     sf->crm.ping = cw_sf_ping;
     sf->crm.is_contact_id = cw_sf_is_contact_id;
     sf->crm.destroy = cw_sf_destroy;
+    sf->crm.select_ids = cw_sf_select_ids;         /* issue 6 */
 
     return &sf->crm;
 }

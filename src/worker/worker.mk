@@ -58,6 +58,16 @@ bench-worker: worker
 test: test-worker
 test-sanitize: test-worker-sanitize
 
+# issue 6: the CSV reader and token sealing (t/worker/220-healthsherpa-unit.t)
+WORKER_HS_UNIT = $(BUILD)/cw-hs-unit
+
+$(WORKER_HS_UNIT): t/worker/cw_hs_unit.c $(WORKER_LIB_OBJS) \
+                   $(BUILD)/libcaresync.a $(WORKER_HDRS)
+	$(CC) $(CFLAGS_CORE) -Isrc/worker $< $(WORKER_LIB_OBJS) \
+	    $(BUILD)/libcaresync.a $(WORKER_LIBS) $(SAN_FLAGS) -o $@
+
+test-worker: $(WORKER_HS_UNIT)
+
 .PHONY: test-worker-sanitize
 test-worker-sanitize:
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=1 test-worker

@@ -21,6 +21,7 @@ Control endpoints (for tests), JSON in and out:
   POST /__fake/salesforce/contacts [..]   add contacts (Id assigned if none)
   GET  /__fake/salesforce/contacts        every contact
   GET  /__fake/salesforce/tasks           every Task created
+  GET  /__fake/salesforce/content_versions  every File (ContentVersion)
   POST /__fake/salesforce/revoke          every issued token becomes invalid
   POST /__fake/config  {key: value}       latency_ms, sf_page_size, ...
   POST /__fake/hint/patients [..], POST /__fake/healthsherpa/contacts [..]
@@ -50,6 +51,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fake_healthsherpa  # issue 6 (same directory)
+
 LOCK = threading.RLock()
 
 SF_CLIENT_ID = "fake-client-id"
@@ -73,11 +76,37 @@ SF_FIELDS = {
     "HIPAA_Authorization_Accepted_At__c", "Last_Tracker_View_At__c",
     "Partner_External_Id__c",
 }
+# issue 6: the HealthSherpa mapping's custom fields (cw_h_healthsherpa.c)
+SF_FIELDS |= {
+    "Medicare_Part_A_Effective_Date__c", "Medicare_Part_B_Effective_Date__c",
+    "Medicaid_Eligible__c", "Medicaid_Number__c",
+}
+# issue 5: the HelpAround enrollment fields (docs/worker.md, cw_map.c)
+SF_FIELDS |= {
+    "HelpAround_Language__c", "HelpAround_Contact_Method__c",
+    "HelpAround_Call_Time__c", "HelpAround_Caregiver_Name__c",
+    "HelpAround_Caregiver_Relationship__c", "HelpAround_Caregiver_Phone__c",
+    "HelpAround_Caregiver_Email__c", "HelpAround_Insurance_Card_Name__c",
+    "HelpAround_Insurance_Card_Birthdate__c",
+    "HelpAround_Insurance_Front_Id__c", "HelpAround_Insurance_Back_Id__c",
+    "HelpAround_Secondary_Status__c", "HelpAround_Secondary_Payer__c",
+    "HelpAround_Secondary_Member_Id__c", "HelpAround_Secondary_Group_Id__c",
+    "HelpAround_Secondary_Card_Name__c",
+    "HelpAround_Secondary_Card_Birthdate__c",
+    "HelpAround_Secondary_Front_Id__c", "HelpAround_Secondary_Back_Id__c",
+    "HelpAround_Consent_Communication__c",
+    "HelpAround_Consent_Communication_At__c",
+    "HelpAround_Consent_Share_PHI__c", "HelpAround_Consent_Share_PHI_At__c",
+    "HelpAround_Signature_At__c", "HelpAround_Signature_Id__c",
+}
+# HelpAround media (issue 5): GET /helparound/media/<id> with X-API-Key
+HA_MEDIA_KEY = "fake-ha-key"
 SF_EXTERNAL_ID_FIELDS = {
     "HelpAround_Patient_Id__c", "Hint_Patient_Id__c",
     "HealthSherpa_Contact_Id__c", "Medicare_Number__c",
     "Partner_External_Id__c",
 }
+SF_CI_FIELDS = {"FirstName", "LastName"}   # issue 7: exact-match search
 ISO_DT = re.compile(
     r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 
@@ -93,10 +122,12 @@ class State:
         self.max_inflight = {}
         self.contacts = {}        # Salesforce, by Id
         self.tasks = []
+        self.content_versions = []  # Salesforce Files (issue 5)
         self.tokens = set()
         self.cursors = {}
         self.hint_patients = {}
         self.hs_contacts = {}
+        self.hs_fake = None       # issue 6: fake_healthsherpa.py
         self.api_usage = 0
         self.seq = 0
         self.config = {
@@ -265,6 +296,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.hint()
             if self.app == "healthsherpa":
                 return self.healthsherpa()
+            if self.app == "helparound":
+                return self.helparound()
             return self.send(404, {"error": "no such app"})
         except Exception as e:  # a fake must never hang the client
             sys.stderr.write("fake: %r\n" % (e,))
@@ -290,6 +323,8 @@ class Handler(BaseHTTPRequestHandler):
             return "hint"
         if p.startswith(("/v1/", "/v2/", "/oauth/")):
             return "healthsherpa"
+        if p.startswith("/helparound/"):
+            return "helparound"
         return "control"
 
     def match_rule(self):
@@ -299,6 +334,10 @@ class Handler(BaseHTTPRequestHandler):
             if r.get("app") and r["app"] != self.app:
                 continue
             if r.get("method") and r["method"] != self.method:
+                continue
+            # issue 6: "match_body": a substring the request body must hold
+            if r.get("match_body") and r["match_body"] not in \
+                    self.raw_body.decode("utf-8", "replace"):
                 continue
             if r.get("path") and not re.search(r["path"], self.upath + (
                     "?" + urllib.parse.urlencode(self.query, doseq=True)
@@ -375,6 +414,8 @@ class Handler(BaseHTTPRequestHandler):
                         out.append(c["Id"])
                     return self.send(200, out)
                 return self.send(200, list(STATE.contacts.values()))
+            if p == "/__fake/salesforce/content_versions":
+                return self.send(200, STATE.content_versions)
             if p == "/__fake/salesforce/tasks":
                 return self.send(200, STATE.tasks)
             if p == "/__fake/salesforce/revoke":
@@ -386,6 +427,11 @@ class Handler(BaseHTTPRequestHandler):
                         c.setdefault("id", "pat-" + secrets.token_hex(6))
                         STATE.hint_patients[c["id"]] = c
                 return self.send(200, list(STATE.hint_patients.values()))
+            if p.startswith("/__fake/healthsherpa/") and \
+                    p != "/__fake/healthsherpa/contacts":  # issue 6
+                self.jbody = body
+                return fake_healthsherpa.control(self, STATE, LOCK) or \
+                    self.send(404, {"error": "unknown control endpoint"})
             if p == "/__fake/healthsherpa/contacts":
                 if self.method == "POST":
                     for c in (body if isinstance(body, list) else [body]):
@@ -445,6 +491,9 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/sobjects/Contact/?$", rest)
         if m and self.method == "POST":
             return self.sf_create()
+        m = re.match(r"^/sobjects/ContentVersion/?$", rest)
+        if m and self.method == "POST":
+            return self.sf_create_content_version()
         m = re.match(r"^/sobjects/Task/?$", rest)
         if m and self.method == "POST":
             return self.sf_create_task()
@@ -628,7 +677,69 @@ class Handler(BaseHTTPRequestHandler):
             STATE.tasks.append(t)
         return self.send(201, {"id": t["Id"], "success": True, "errors": []})
 
+    def sf_create_content_version(self):
+        """A File: VersionData base64 in JSON, linked to its first
+        publish location (the contact) as Salesforce does."""
+        import base64
+        import binascii
+        b = self.jbody
+        if not isinstance(b, dict):
+            return self.send(400, sf_err("JSON_PARSER_ERROR",
+                                         "The request body is not JSON"))
+        allowed = {"Title", "PathOnClient", "VersionData", "Description",
+                   "FirstPublishLocationId", "ContentLocation", "OwnerId"}
+        bad = [k for k in b if k not in allowed]
+        if bad:
+            return self.send(400, sf_err("INVALID_FIELD", "No such column "
+                                         "'%s' on sobject of type "
+                                         "ContentVersion" % bad[0], bad))
+        missing = [k for k in ("PathOnClient", "VersionData") if not b.get(k)]
+        if missing:
+            return self.send(400, sf_err(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: "
+                "[%s]" % ", ".join(missing), missing))
+        try:
+            data = base64.b64decode(b["VersionData"], validate=True)
+        except (binascii.Error, ValueError):
+            return self.send(400, sf_err("INVALID_FIELD_FOR_INSERT_UPDATE",
+                                         "VersionData is not base64",
+                                         ["VersionData"]))
+        with LOCK:
+            loc = b.get("FirstPublishLocationId")
+            if loc and loc not in STATE.contacts:
+                return self.send(400, sf_err(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    "invalid cross reference id",
+                    ["FirstPublishLocationId"]))
+            cv = {"Id": sf_id("068"), "ContentDocumentId": sf_id("069"),
+                  "Title": b.get("Title") or b["PathOnClient"],
+                  "PathOnClient": b["PathOnClient"],
+                  "FirstPublishLocationId": loc,
+                  "size": len(data),
+                  "data": data.decode("latin-1")}
+            STATE.content_versions.append(cv)
+        return self.send(201, {"id": cv["Id"], "success": True, "errors": []})
+
+    # ---- HelpAround media (issue 5) ----
+
+    def helparound(self):
+        m = re.match(r"^/helparound/media/([\w.-]+)$", self.upath)
+        if not m or self.method != "GET":
+            return self.send(404, {"error": "not found"})
+        if self.headers.get("X-API-Key") != HA_MEDIA_KEY:
+            return self.send(401, {"error": "invalid api key"})
+        mid = m.group(1)
+        if mid.startswith("missing"):
+            return self.send(404, {"error": "media not found"})
+        # a PNG signature then the id: enough to check what arrived
+        return self.send(200, raw=b"\x89PNG\r\n\x1a\n" + mid.encode(),
+                         ctype="image/png")
+
     def sf_matches(self, field, value):
+        if field in SF_CI_FIELDS:
+            # issue 7: SOQL `=` on names ignores case, as Salesforce does
+            return [c for c in STATE.contacts.values()
+                    if str(c.get(field) or "").lower() == value.lower()]
         return [c for c in STATE.contacts.values() if c.get(field) == value]
 
     def sf_upsert_one(self, field, value, body):
@@ -788,7 +899,8 @@ class Handler(BaseHTTPRequestHandler):
                     if x.get("first_name", "").lower()
                     == b["first_name"].lower()
                     and x.get("last_name", "").lower()
-                    == b["last_name"].lower()])
+                    == b["last_name"].lower()
+                    and (not b.get("dob") or x.get("dob") == b["dob"])])
             m = re.match(r"^/api/provider/patients/([\w-]+)$", p)
             if m:
                 x = STATE.hint_patients.get(m.group(1))
@@ -798,43 +910,25 @@ class Handler(BaseHTTPRequestHandler):
                 if self.method == "GET":
                     return self.send(200, x)
                 if self.method == "PATCH":
-                    x.update(self.jbody or {})
+                    # issue 7: names cannot be blanked, as in Hint
+                    b = self.jbody or {}
+                    for k in ("first_name", "last_name"):
+                        if k in b and not b[k]:
+                            return self.send(422, {
+                                "status": 422, "message":
+                                "Validation failed: %s can't be blank" % k})
+                    x.update(b)
                     return self.send(200, x)
                 if self.method == "DELETE":
                     del STATE.hint_patients[m.group(1)]
                     return self.send(200, x)
         return self.send(404, {"status": 404, "message": "Not found"})
 
-    # ---- HealthSherpa (minimal: v1 search) ----
+    # ---- HealthSherpa ----
 
     def healthsherpa(self):
-        p = self.upath
-        if p.startswith("/v1/"):
-            if self.headers.get("X-API-Key") != HS_KEY:
-                return self.send(401, {"error": {"code": "unauthorized",
-                                                 "message": "Invalid API "
-                                                 "key"}})
-        elif p.startswith("/v2/"):
-            return self.send(401, {"error": "invalid_token",
-                                   "error_description": "not in the fake "
-                                   "yet"})
-        if p in ("/v1/contacts/search",) and self.method == "POST":
-            params = (self.jbody or {}).get("params") or {}
-            if not params:
-                return self.send(422, {"error": {
-                    "code": "invalid_search_params",
-                    "message": "search params are required"}})
-            with LOCK:
-                for c in STATE.hs_contacts.values():
-                    if all(str(c.get(k)) == str(v) for k, v in
-                           params.items()):
-                        return self.send(200, {"data": {
-                            "contact": c, "redirect_url":
-                            "https://medicare.healthsherpa.com/c/" +
-                            c.get("slug", c["id"])}})
-            return self.send(200, {"data": {"contact": None}})
-        return self.send(404, {"error": {"code": "not_found",
-                                         "message": "Not found"}})
+        # issue 6: the documented API lives in fake_healthsherpa.py
+        return fake_healthsherpa.handle(self, STATE, LOCK)
 
 
 class Server(ThreadingHTTPServer):

@@ -11,6 +11,7 @@
 
 #include "cw_crm.h"
 #include "cw_http.h"
+#include "cw_map.h"
 #include "cw_salesforce.h"
 #include "cw_util.h"
 
@@ -39,6 +40,66 @@ buf_is(cs_buf_t *b, const char *want)
 
     cs_buf_reset(b);
     return r;
+}
+
+
+/* cw_map (issue 5): paths, conversions, overrides */
+static void
+cw_map_unit(void)
+{
+    char       err[256];
+    json_t    *src, *out;
+    cw_map_t   m;
+    static const cw_map_entry_t  e[] = {
+        { "mobile", "phones[type=mobile].number", "MobilePhone", CW_MAP_STR },
+        { "street", "a.l1+a.l2", "MailingStreet", CW_MAP_STR },
+        { "gender", "g", "GenderIdentity", CW_MAP_GENDER },
+        { "ok", "c[name=x.y].value", "Ok__c", CW_MAP_BOOL },
+        { "at", "c[name=x.y].at", "At__c", CW_MAP_DATETIME },
+        { "dob", "dob", "Birthdate", CW_MAP_DATE },
+        { "gone", "nothing.here", "Gone__c", CW_MAP_STR },
+    };
+
+    src = json_loads("{\"phones\":[{\"type\":\"home\",\"number\":\"1\"},"
+                     "{\"type\":\"mobile\",\"number\":\"2\"}],"
+                     "\"a\":{\"l1\":\"x\",\"l2\":\"\"},\"g\":\"unknown\","
+                     "\"c\":[{\"name\":\"x.y\",\"value\":false,"
+                     "\"at\":\"2021-03-01T00:00:00.000Z\"}],"
+                     "\"dob\":\"03/01/2021\"}", 0, NULL);
+
+    ok(cw_map_init(&m, e, 7, "gender=Gender__c, gone=", err, sizeof(err))
+       == 0, "map: overrides accepted");
+    out = cw_map_apply(&m, src);
+    ok(strcmp(json_string_value(json_object_get(out, "MobilePhone")), "2")
+       == 0, "map: [type=mobile] picks the mobile phone");
+    ok(strcmp(json_string_value(json_object_get(out, "MailingStreet")), "x")
+       == 0, "map: a+b joins the non-empty lines");
+    ok(json_object_get(out, "Gender__c") == NULL
+       && json_object_get(out, "GenderIdentity") == NULL,
+       "map: renamed; `unknown` gender maps to nothing");
+    ok(json_is_false(json_object_get(out, "Ok__c")),
+       "map: false is a value (a dot inside [k=v] too)");
+    ok(json_object_get(out, "At__c") != NULL, "map: a date-time kept");
+    ok(json_object_get(out, "Birthdate") == NULL, "map: a bad date dropped");
+    ok(json_object_size(out) == 4, "map: nothing else");
+    ok(m.read[0] && strcmp(m.read[0], "Id") == 0 && m.read[6]
+       && m.read[7] == NULL,
+       "map: the fields to read: Id and the entries turned on");
+    json_decref(out);
+    cw_map_free(&m);
+
+    ok(cw_map_init(&m, e, 7, "nope=X__c", err, sizeof(err)) != 0
+       && strstr(err, "nope"), "map: an unknown entry is an error");
+    cw_map_free(&m);
+    ok(cw_map_init(&m, e, 7, "gender=Bad Name", err, sizeof(err)) != 0,
+       "map: a field that is not an API name is an error");
+    cw_map_free(&m);
+    ok(cw_map_init(&m, cw_map_helparound, cw_map_helparound_n, NULL, err,
+                   sizeof(err)) == 0
+       && strcmp(cw_map_field(&m, "language"), "HelpAround_Language__c")
+          == 0, "map: the HelpAround table resolves with its defaults");
+    cw_map_free(&m);
+    json_decref(src);
 }
 
 
@@ -121,6 +182,8 @@ main(void)
     json_decref(d);
     json_decref(have);
     json_decref(want);
+
+    cw_map_unit();
 
     cs_buf_free(&b);
     printf("1..%d\n", cw_n);

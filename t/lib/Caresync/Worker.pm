@@ -286,7 +286,8 @@ sub write_config {
     my $path = "$ENV_->{dir}/worker" . (++$NCONF) . ".conf";
     open my $fh, '>', $path or die;
     print $fh "# written by Caresync::Worker\n";
-    for my $s (qw(redis worker http salesforce hint healthsherpa)) {
+    for my $s (qw(redis worker http salesforce hint healthsherpa
+                  helparound)) {
         next unless %{ $sec{$s} // {} };
         print $fh "\n[$s]\n";
         print $fh "$_ = $sec{$s}{$_}\n" for sort keys %{ $sec{$s} };
