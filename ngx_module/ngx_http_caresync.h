@@ -162,6 +162,8 @@ ngx_int_t ngx_http_caresync_reply_raw(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_caresync_reply_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_caresync_reply_unavailable(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r,
+    char *allow);
 
 /* handler.c */
 ngx_int_t ngx_http_caresync_handler(ngx_http_request_t *r);

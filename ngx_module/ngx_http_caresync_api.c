@@ -18,8 +18,6 @@ typedef struct {
 } ngx_http_caresync_action_t;
 
 
-static ngx_int_t ngx_http_caresync_api_allow(ngx_http_request_t *r,
-    char *allow);
 static void ngx_http_caresync_api_body_handler(ngx_http_request_t *r);
 
 
@@ -80,7 +78,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             && ngx_strncmp(seg, "/jobs", 5) == 0)
         {
             if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-                return ngx_http_caresync_api_allow(r, "GET");
+                return ngx_http_caresync_reply_not_allowed(r, "GET");
             }
 
             rc = ngx_http_discard_request_body(r);
@@ -115,7 +113,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             }
 
             if (r->method != NGX_HTTP_POST) {
-                return ngx_http_caresync_api_allow(r, "POST");
+                return ngx_http_caresync_reply_not_allowed(r, "POST");
             }
 
             rc = ngx_http_caresync_check_json(r);
@@ -158,34 +156,6 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
     ngx_http_caresync_metrics_reject(r, "not_found");
 
     return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
-}
-
-
-static ngx_int_t
-ngx_http_caresync_api_allow(ngx_http_request_t *r, char *allow)
-{
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
-    h->value.data = (u_char *) allow;
-    h->value.len = ngx_strlen(allow);
-
-    ngx_http_caresync_metrics_reject(r, "method");
-
-    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                         "method not allowed");
 }
 
 

@@ -30,32 +30,14 @@ typedef struct {
 ngx_int_t
 ngx_http_caresync_handler(ngx_http_request_t *r)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
+    ngx_int_t  rc;
 
     if (ngx_http_caresync_ctx_create(r) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (r->method != NGX_HTTP_POST) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-
-        ngx_http_caresync_metrics_reject(r, "method");
-
-        return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                             "method not allowed");
+        return ngx_http_caresync_reply_not_allowed(r, "POST");
     }
 
     rc = ngx_http_caresync_auth_headers(r);

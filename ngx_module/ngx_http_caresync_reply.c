@@ -117,3 +117,33 @@ ngx_http_caresync_reply_unavailable(ngx_http_request_t *r)
     return ngx_http_caresync_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    &ngx_http_caresync_unavailable);
 }
+
+
+/* 405 with the Allow header; the body, if any, is discarded first. */
+
+ngx_int_t
+ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r, char *allow)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    ngx_http_caresync_metrics_reject(r, "method");
+
+    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                         "method not allowed");
+}

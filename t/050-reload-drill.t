@@ -13,67 +13,23 @@ use lib 't/lib';
 use Caresync::Test;
 use Caresync::Drill;
 
-use Cwd qw(abs_path);
-use File::Path qw(make_path remove_tree);
-use IO::Socket::INET;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-    || abs_path('build/ngx_http_caresync_module.so');
-my $root = abs_path('t') . '/servroot-drill';
 my $clients = 8;
 my $seconds = 3;
 
-my $port = do {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1) or die $!;
-    $s->sockport;
-};
-
-remove_tree($root);
-make_path("$root/conf", "$root/logs");
-
-my $redis = redis_port();
-open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"EOF";
-load_module $module;
-master_process on;
-daemon on;
-worker_processes 2;
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    caresync_redis 127.0.0.1:$redis;
-    server {
-        listen 127.0.0.1:$port;
-        location = /webhook/user-enrollment {
-            caresync_webhook helparound_enrollment;
-        }
-    }
-}
-EOF
-close $fh;
-
-sub nginx_cmd { system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf', @_) }
-
-is(nginx_cmd(), 0, 'nginx starts');
-sleep 0.3;
-
-my $master = do { local (@ARGV, $/) = "$root/logs/nginx.pid"; <> };
-chomp $master;
+my $n = nginx_start('servroot-drill');
+ok($n->{started}, 'nginx starts');
+my $master = $n->{master};
 
 my $answered = load(
-    url => "http://127.0.0.1:$port/webhook/user-enrollment",
-    dir => $root, clients => $clients, seconds => $seconds,
+    url => $n->{url}, dir => $n->{root},
+    clients => $clients, seconds => $seconds,
     during => sub {
         sleep 0.8;
-        is(nginx_cmd('-s', 'reload'), 0, 'first reload mid-load');
+        is($n->{cmd}->('-s', 'reload'), 0, 'first reload mid-load');
         sleep 0.8;
-        is(nginx_cmd('-s', 'reload'), 0, 'second reload mid-load');
+        is($n->{cmd}->('-s', 'reload'), 0, 'second reload mid-load');
     });
 
 my %answered = %$answered;
@@ -115,15 +71,9 @@ my $until = time + 5;
 sleep 0.1 while workers() != 2 && time < $until;
 is(workers(), 2, 'old workers exited within 5 s of the reload');
 
-is(nginx_cmd('-s', 'quit'), 0, 'quit');
-$until = time + 5;
-# the test process reaps orphans (Caresync::Test), so reap the master too
-sub alive { waitpid($master, WNOHANG); kill(0, $master) }
-sleep 0.1 while alive() && time < $until;
-ok(!alive(), 'nginx exited within 5 s of quit');
+ok($n->{quit}->(), 'nginx exited within 5 s of quit');
 
-open my $log, '<', "$root/logs/error.log" or die $!;
-my @alerts = grep { /\[(alert|emerg|crit)\]/ } <$log>;
+my @alerts = $n->{alerts}->();
 is(scalar @alerts, 0, 'no alert in the error log') or diag(@alerts[0 .. 4]);
 
 done_testing();

@@ -18,62 +18,17 @@ use lib 't/lib';
 use Caresync::Test;
 use Caresync::Drill;
 
-use Cwd qw(abs_path);
-use File::Path qw(make_path remove_tree);
-use IO::Socket::INET;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-    || abs_path('build/ngx_http_caresync_module.so');
-my $root = abs_path('t') . '/servroot-redis-drill';
-
-my $port = do {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1) or die $!;
-    $s->sockport;
-};
-
-remove_tree($root);
-make_path("$root/conf", "$root/logs");
-
-my $redis = redis_port();
-open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"EOF";
-load_module $module;
-master_process on;
-daemon on;
-worker_processes 2;
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    caresync_redis 127.0.0.1:$redis timeout=3s;
-    server {
-        listen 127.0.0.1:$port;
-        location = /webhook/user-enrollment {
-            caresync_webhook helparound_enrollment;
-        }
-    }
-}
-EOF
-close $fh;
-
-sub nginx_cmd { system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf', @_) }
-
-is(nginx_cmd(), 0, 'nginx starts');
-sleep 0.3;
-
-my $master = do { local (@ARGV, $/) = "$root/logs/nginx.pid"; <> };
-chomp $master;
+my $n = nginx_start('servroot-redis-drill', redis => 'timeout=3s');
+ok($n->{started}, 'nginx starts');
+my $master = $n->{master};
 
 my ($stopped_at, $started_at);
 
 my $answered = load(
-    url => "http://127.0.0.1:$port/webhook/user-enrollment",
-    dir => $root, clients => 8, seconds => 4, tag => 'r',
+    url => $n->{url}, dir => $n->{root},
+    clients => 8, seconds => 4, tag => 'r',
     during => sub {
         sleep 1;
         redis_stop();
@@ -118,14 +73,9 @@ my $resumed = grep {
 } keys %$answered;
 cmp_ok($resumed, '>', 0, '200s resumed after Redis came back, no reload');
 
-is(nginx_cmd('-s', 'quit'), 0, 'quit');
-my $until = time + 5;
-sub alive { waitpid($master, WNOHANG); kill(0, $master) }
-sleep 0.1 while alive() && time < $until;
-ok(!alive(), 'nginx exited within 5 s of quit');
+ok($n->{quit}->(), 'nginx exited within 5 s of quit');
 
-open my $log, '<', "$root/logs/error.log" or die $!;
-my @alerts = grep { /\[(alert|emerg|crit)\]/ } <$log>;
+my @alerts = $n->{alerts}->();
 is(scalar @alerts, 0, 'no alert in the error log') or diag(@alerts[0 .. 4]);
 
 done_testing();

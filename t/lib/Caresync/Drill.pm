@@ -9,18 +9,102 @@ package Caresync::Drill;
 #     # { patient id => HTTP status (599: no answer) }
 #
 #     my ($queued, $doubled) = queued();   # { patient id => 1 }, count
+#
+#     my $n = nginx_start('servroot-x', redis => 'timeout=3s');
+#     # $n->{port}, {url}, {root}, {master}, {started},
+#     # $n->{cmd}->('-s', 'reload'), $n->{quit}->() (exited within 5 s),
+#     # $n->{alerts}->() (alert, crit and emerg lines of the error log)
 
 use strict;
 use warnings;
 
+use Cwd qw(abs_path);
 use Exporter 'import';
+use File::Path qw(make_path remove_tree);
 use HTTP::Tiny;
+use IO::Socket::INET;
 use POSIX ();
-use Time::HiRes qw(time);
+use Time::HiRes qw(sleep time);
 
-use Caresync::Test qw(fixture jobs);
+use Caresync::Test qw(fixture jobs redis_port);
 
-our @EXPORT = qw(load queued);
+our @EXPORT = qw(load queued nginx_start);
+
+# nginx with a real master and two workers, and one enrollment location.
+sub nginx_start {
+    my ($name, %o) = @_;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+        || abs_path('build/ngx_http_caresync_module.so');
+    my $root = abs_path('t') . "/$name";
+    my $redis = redis_port();
+    my $params = $o{redis} // '';
+
+    my $port = do {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die $!;
+        $s->sockport;
+    };
+
+    remove_tree($root);
+    make_path("$root/conf", "$root/logs");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"CONF";
+load_module $module;
+master_process on;
+daemon on;
+worker_processes 2;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    caresync_redis 127.0.0.1:$redis $params;
+    server {
+        listen 127.0.0.1:$port;
+        location = /webhook/user-enrollment {
+            caresync_webhook helparound_enrollment;
+        }
+    }
+}
+CONF
+    close $fh;
+
+    my %n = (root => $root, port => $port,
+             url => "http://127.0.0.1:$port/webhook/user-enrollment");
+
+    $n{cmd} = sub {
+        return system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf', @_);
+    };
+
+    $n{started} = $n{cmd}->() == 0;
+    sleep 0.3;
+
+    $n{master} = do { local (@ARGV, $/) = "$root/logs/nginx.pid"; <> };
+    chomp $n{master};
+
+    # the test process reaps orphans (Caresync::Test): reap the master too
+    my $alive = sub {
+        waitpid($n{master}, POSIX::WNOHANG());
+        return kill(0, $n{master});
+    };
+
+    $n{quit} = sub {
+        $n{cmd}->('-s', 'quit') == 0 or return 0;
+        my $until = time + 5;
+        sleep 0.1 while $alive->() && time < $until;
+        return !$alive->();
+    };
+
+    $n{alerts} = sub {
+        open my $log, '<', "$root/logs/error.log" or die $!;
+        return grep { /\[(alert|emerg|crit)\]/ } <$log>;
+    };
+
+    return \%n;
+}
 
 sub load {
     my (%o) = @_;
