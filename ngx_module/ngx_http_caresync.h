@@ -7,6 +7,7 @@
  *   redis.c        the per-worker hiredis connection on nginx's event loop
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
+ *   search.c       the "Sync to Hint" search box, trimmed to what it needs
  *   auth.c         shared secrets, HMAC signatures, Standard Webhooks
  *   metrics.c      counters in shared memory, Prometheus text
  *   reply.c        writing JSON answers
@@ -81,6 +82,11 @@ typedef struct {
     ngx_uint_t                  hmac_base64;
     ngx_array_t                *sw_keys;         /* cs_sig_key_t */
     time_t                      sw_tolerance;
+
+    /* the "Sync to Hint" search box; see search.c */
+    ngx_str_t                   hint_search;     /* internal location */
+    ngx_str_t                   hint_search_param;
+    ngx_uint_t                  hint_search_limit;
 } ngx_http_caresync_loc_conf_t;
 
 
@@ -133,6 +139,8 @@ typedef struct {
     unsigned                      body_sent:1;
     ngx_str_t                     error_body;
     const char                   *refusal;   /* why a 401 */
+    ngx_uint_t                    search_status;
+    ngx_str_t                     search_body;
 } ngx_http_caresync_ctx_t;
 
 
@@ -177,6 +185,9 @@ ngx_int_t ngx_http_caresync_ingest(ngx_http_request_t *r,
 
 /* api.c */
 ngx_int_t ngx_http_caresync_api_handler(ngx_http_request_t *r);
+
+/* search.c */
+ngx_int_t ngx_http_caresync_search(ngx_http_request_t *r);
 
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);

@@ -4,6 +4,7 @@
  *
  *     POST <location>…/actions/<name>    queue an action job  → 202
  *     GET  <location>…/jobs/<job id>     its status record    → 200 | 404
+ *     GET  <location>…/hint/patients?q=  the search box (search.c)
  *
  * Every request carries a bearer token (caresync_api_token).
  */
@@ -94,6 +95,23 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             }
 
             return rc;
+        }
+
+        if (p - seg == sizeof("/hint") - 1
+            && ngx_strncmp(seg, "/hint", 5) == 0
+            && rest.len == sizeof("patients") - 1
+            && ngx_strncmp(rest.data, "patients", rest.len) == 0)
+        {
+            if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+                return ngx_http_caresync_reply_not_allowed(r, "GET");
+            }
+
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_caresync_search(r);
         }
 
         if (p - seg == sizeof("/actions") - 1

@@ -26,6 +26,8 @@ static char *ngx_http_caresync_hmac_signature(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_hint_search(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
     ngx_str_t *text, ngx_uint_t whsec);
 static ngx_int_t ngx_http_caresync_postconfiguration(ngx_conf_t *cf);
@@ -92,6 +94,13 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
     { ngx_string("caresync_standard_webhooks"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_caresync_standard_webhooks,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_hint_search"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_hint_search,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -728,6 +737,60 @@ ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text,
     }
 
     return ngx_http_caresync_conf_key(cf, &secret, key, whsec);
+}
+
+
+/* caresync_hint_search /internal-location [param=last_name] [limit=20]; */
+
+static char *
+ngx_http_caresync_hint_search(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (clcf->hint_search.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        return "needs a location URI starting with \"/\"";
+    }
+
+    clcf->hint_search = value[1];
+    ngx_str_set(&clcf->hint_search_param, "last_name");
+    clcf->hint_search_limit = 20;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "param=", 6) == 0
+            && value[i].len > 6)
+        {
+            clcf->hint_search_param.data = value[i].data + 6;
+            clcf->hint_search_param.len = value[i].len - 6;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "limit=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n < 1 || n > 100) {
+                return "has an invalid limit (1..100)";
+            }
+
+            clcf->hint_search_limit = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -1,0 +1,79 @@
+/*
+ * caresync core: trimming Hint's patient list for the search box.
+ */
+
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cs_hint_search.h"
+
+
+static void
+cs_hint_search_field(cs_buf_t *out, json_t *patient, const char *name,
+    int *first)
+{
+    json_t  *v = json_object_get(patient, name);
+
+    if (!json_is_string(v)) {
+        return;
+    }
+
+    if (!*first) {
+        cs_buf_putc(out, ',');
+    }
+
+    *first = 0;
+    cs_buf_json_key(out, name);
+    cs_buf_json_str(out, json_string_value(v), json_string_length(v));
+}
+
+
+int
+cs_hint_search_trim(const void *body, size_t len, cs_buf_t *out)
+{
+    int           first;
+    size_t        i, n;
+    json_t       *root, *list, *p;
+    json_error_t  err;
+
+    root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        return json_error_code(&err) == json_error_out_of_memory ? -1 : 1;
+    }
+
+    list = json_is_object(root) ? json_object_get(root, "data") : root;
+
+    if (!json_is_array(list)) {
+        json_decref(root);
+        return 1;
+    }
+
+    cs_buf_putc(out, '[');
+    n = 0;
+
+    for (i = 0; i < json_array_size(list) && n < CS_HINT_SEARCH_MAX; i++) {
+        p = json_array_get(list, i);
+
+        if (!json_is_object(p) || !json_is_string(json_object_get(p, "id"))) {
+            continue;
+        }
+
+        if (n++) {
+            cs_buf_putc(out, ',');
+        }
+
+        cs_buf_putc(out, '{');
+        first = 1;
+        cs_hint_search_field(out, p, "id", &first);
+        cs_hint_search_field(out, p, "first_name", &first);
+        cs_hint_search_field(out, p, "last_name", &first);
+        cs_hint_search_field(out, p, "dob", &first);
+        cs_buf_putc(out, '}');
+    }
+
+    cs_buf_putc(out, ']');
+    json_decref(root);
+
+    return out->oom ? -1 : 0;
+}
