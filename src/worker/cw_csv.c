@@ -191,15 +191,7 @@ cw_csv_ids_row(void *data, char **fields, size_t n, size_t lineno)
         }
     }
 
-    if (out->n == out->cap) {
-        out->cap = out->cap ? out->cap * 2 : 64;
-        out->ids = realloc(out->ids, out->cap * sizeof(char *));
-        if (out->ids == NULL) {
-            abort();
-        }
-    }
-
-    out->ids[out->n++] = cw_strdup(f);
+    cw_strs_push(&out->ids, &out->n, &out->cap, f);
 }
 
 

@@ -213,6 +213,24 @@ cw_hh_get_patient(cw_job_t *job, cw_hh_step_e after)
 }
 
 
+/* The Hint patients of the contact's first and last name and birth date. */
+static void
+cw_hh_list_matches(cw_job_t *job, cw_hh_step_e after)
+{
+    json_t   *q;
+    cw_hh_t  *hh = job->hdata;
+
+    q = json_pack("{s:O,s:O,s:O}", "first_name",
+                  json_object_get(hh->contact, "FirstName"), "last_name",
+                  json_object_get(hh->contact, "LastName"), "dob",
+                  json_object_get(hh->contact, "Birthdate"));
+    hh->after = after;
+    cw_hint_list_patients(cw_hint(job->w), CW_HINT_PAGE, 0, q,
+                          cw_hh_hint_done, job);
+    json_decref(q);
+}
+
+
 /* Clears the link on `contact_id`; the contact and the patient stay. */
 static void
 cw_hh_unlink(cw_job_t *job, const char *contact_id, cw_hh_step_e after)
@@ -405,14 +423,15 @@ cw_hh_sync_listed(cw_job_t *job)
 }
 
 
-/* The link fields when the merge links, added to what differs. */
+/*
+ * The fields of `want` that differ from the contact, added to what the
+ * merge writes (`want` is consumed; NULL: nothing to write yet).
+ */
 static json_t *
-cw_hh_link_fields(cw_hh_t *hh, json_t *to_contact)
+cw_hh_add_diff(cw_hh_t *hh, json_t *to_contact, json_t *want)
 {
-    json_t  *want, *d;
+    json_t  *d;
 
-    want = json_pack("{s:b,s:s}", CW_HM_SYNCED, 1, CW_HM_PATIENT,
-                     hh->patient_id);
     d = cw_crm_diff(hh->contact, want);
     json_decref(want);
 
@@ -430,33 +449,29 @@ cw_hh_link_fields(cw_hh_t *hh, json_t *to_contact)
 }
 
 
+/* The link fields when the merge links, added to what differs. */
+static json_t *
+cw_hh_link_fields(cw_hh_t *hh, json_t *to_contact)
+{
+    return cw_hh_add_diff(hh, to_contact,
+                          json_pack("{s:b,s:s}", CW_HM_SYNCED, 1,
+                                    CW_HM_PATIENT, hh->patient_id));
+}
+
+
 /* A batch marks every contact it writes, in that same write. */
 static json_t *
 cw_hh_batch_field(cw_job_t *job, json_t *to_contact)
 {
-    json_t   *want, *d;
     cw_hh_t  *hh = job->hdata;
 
     if (hh->batch_id == NULL || to_contact == NULL) {
         return to_contact;
     }
 
-    want = json_pack("{s:s}", job->w->conf->sf_field_last_batch,
-                     hh->batch_id);
-    d = cw_crm_diff(hh->contact, want);
-    json_decref(want);
-
-    if (d == NULL) {
-        return to_contact;
-    }
-
-    if (to_contact == NULL) {
-        return d;
-    }
-
-    json_object_update(to_contact, d);
-    json_decref(d);
-    return to_contact;
+    return cw_hh_add_diff(hh, to_contact,
+                          json_pack("{s:s}", job->w->conf->sf_field_last_batch,
+                                    hh->batch_id));
 }
 
 
@@ -673,14 +688,7 @@ cw_hh_run(cw_job_t *job)
             return;
         }
 
-        r = json_pack("{s:O,s:O,s:O}", "first_name",
-                      json_object_get(hh->contact, "FirstName"), "last_name",
-                      json_object_get(hh->contact, "LastName"), "dob",
-                      json_object_get(hh->contact, "Birthdate"));
-        hh->after = HH_S_LISTED;
-        cw_hint_list_patients(cw_hint(job->w), CW_HINT_PAGE, 0, r,
-                              cw_hh_hint_done, job);
-        json_decref(r);
+        cw_hh_list_matches(job, HH_S_LISTED);
         return;
 
     case HH_S_PATIENT:
@@ -765,14 +773,7 @@ cw_hh_run(cw_job_t *job)
                         "last name and birth date to match on");
             return;
         }
-        r = json_pack("{s:O,s:O,s:O}", "first_name",
-                      json_object_get(hh->contact, "FirstName"), "last_name",
-                      json_object_get(hh->contact, "LastName"), "dob",
-                      json_object_get(hh->contact, "Birthdate"));
-        hh->after = HH_B_LISTED;
-        cw_hint_list_patients(cw_hint(job->w), CW_HINT_PAGE, 0, r,
-                              cw_hh_hint_done, job);
-        json_decref(r);
+        cw_hh_list_matches(job, HH_B_LISTED);
         return;
 
     case HH_B_LISTED:

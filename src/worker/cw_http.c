@@ -298,21 +298,27 @@ cw_http_req_json(cw_http_req_t *r, json_t *body)
 }
 
 
+/* the done list, a target's queue and a token's waiters are FIFOs */
+static void
+cw_http_append(cw_http_req_t **head, cw_http_req_t **tail, cw_http_req_t *r)
+{
+    r->next = NULL;
+
+    if (*tail) {
+        (*tail)->next = r;
+    } else {
+        *head = r;
+    }
+
+    *tail = r;
+}
+
+
 /* Completed without the network: `done` runs on the next turn. */
 static void
 cw_http_complete_later(cw_http_req_t *r)
 {
-    cw_http_t  *h = r->http;
-
-    r->next = NULL;
-
-    if (h->done_tail) {
-        h->done_tail->next = r;
-    } else {
-        h->done_head = r;
-    }
-
-    h->done_tail = r;
+    cw_http_append(&r->http->done_head, &r->http->done_tail, r);
 }
 
 
@@ -330,17 +336,7 @@ cw_http_fail_later(cw_http_req_t *r)
 static void
 cw_http_enqueue(cw_http_req_t *r)
 {
-    cw_target_t  *t = r->target;
-
-    r->next = NULL;
-
-    if (t->tail) {
-        t->tail->next = r;
-    } else {
-        t->head = r;
-    }
-
-    t->tail = r;
+    cw_http_append(&r->target->head, &r->target->tail, r);
     r->http->queued++;
 }
 
@@ -365,13 +361,7 @@ cw_http_send(cw_http_req_t *r)
               || (a->expires_ms && cw_mono_ms() >= a->expires_ms)))
     {
         /* wait for the token with everyone else who needs it */
-        r->next = NULL;
-        if (a->tail) {
-            a->tail->next = r;
-        } else {
-            a->head = r;
-        }
-        a->tail = r;
+        cw_http_append(&a->head, &a->tail, r);
         r->http->queued++;
 
         if (!a->fetching) {

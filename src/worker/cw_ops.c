@@ -3,6 +3,7 @@
  */
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "cw_util.h"
 
 
-static int
+int
 cw_ops_connect(const cw_conf_t *c, cw_redis_t *r)
 {
     char  err[512];
@@ -27,7 +28,10 @@ cw_ops_connect(const cw_conf_t *c, cw_redis_t *r)
                   c->redis_db, c->redis_timeout_ms);
 
     if (cw_redis_connect(r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "caresync-worker: %s\n", err);
+        fprintf(stderr, "caresync-worker: %s\n"
+                "Is Redis running there? Check [redis] host, port and "
+                "password in the configuration (`caresync-worker check`).\n",
+                err);
         free(r->host);
         free(r->password);
         return -1;
@@ -37,13 +41,54 @@ cw_ops_connect(const cw_conf_t *c, cw_redis_t *r)
 }
 
 
-static void
+void
 cw_ops_close(cw_redis_t *r)
 {
     (void) cw_redis_flush(r);
     cw_redis_close(r);
     free(r->host);
     free(r->password);
+}
+
+
+void
+cw_ops_http_conf(const cw_conf_t *c, int max_total, cw_http_conf_t *hc)
+{
+    memset(hc, 0, sizeof(*hc));
+    hc->timeout_ms = c->http_timeout_ms;
+    hc->connect_timeout_ms = c->http_connect_timeout_ms;
+    hc->verify_tls = (int) c->http_verify_tls;
+    hc->ca_file = c->http_ca_file;
+    hc->max_total = max_total;
+}
+
+
+int
+cw_ops_csv_ids(const char *csv, cw_csv_ids_t *ids)
+{
+    int     rc;
+    char   *data;
+    size_t  len;
+
+    data = cw_read_file(csv, &len);
+    if (data == NULL) {
+        memset(ids, 0, sizeof(*ids));
+        fprintf(stderr, "caresync-worker: cannot read %s: %s\n", csv,
+                strerror(errno));
+        return 1;
+    }
+
+    rc = cw_csv_sf_ids(data, len, ids);
+    free(data);
+
+    if (rc != 0) {
+        fprintf(stderr, "caresync-worker: %s ends inside a quoted field: "
+                "is the file cut?\n", csv);
+        cw_csv_ids_free(ids);
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -82,7 +127,8 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
     };
 
     if (argc != 2 || strcmp(argv[0], "show") != 0) {
-        fprintf(stderr, "usage: caresync-worker jobs show <job-id>\n");
+        fprintf(stderr, "usage: caresync-worker jobs show <job-id>\n"
+                "`caresync-worker jobs --help` for details\n");
         return 2;
     }
 
@@ -94,12 +140,17 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
     rep = cw_redis_cmd(&r, "HGETALL %s", key);
 
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-        fprintf(stderr, "caresync-worker: cannot read %s\n", key);
+        fprintf(stderr, "caresync-worker: cannot read %s: %s\n", key,
+                rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                      : "Redis did not answer");
         rc = 1;
 
     } else if (rep->elements == 0) {
-        fprintf(stderr, "caresync-worker: no status record for job %s "
-                "(unknown id, or expired)\n", argv[1]);
+        fprintf(stderr, "caresync-worker: no status record for job %s: "
+                "check the id (an action's `job_id`, or from `log` or "
+                "`dlq list`) and that redis.prefix is the module's "
+                "caresync_prefix (%s); records expire worker.status_ttl_s "
+                "after the job ends\n", argv[1], c->prefix);
         rc = 1;
 
     } else {
@@ -169,8 +220,9 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         || (strcmp(argv[0], "replay") == 0 && argc != 2)
         || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "replay") != 0))
     {
-        fprintf(stderr, "usage: caresync-worker dlq list | "
-                "dlq replay <job-id>|--all\n");
+        fprintf(stderr, "usage: caresync-worker dlq list\n"
+                "       caresync-worker dlq replay <job-id> | --all\n"
+                "`caresync-worker dlq --help` for details\n");
         return 2;
     }
 
@@ -224,7 +276,10 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         cw_redis_append(&r, "EXEC");
 
         if (cw_redis_flush(&r) != 0) {
-            fprintf(stderr, "caresync-worker: replay of %s failed\n", job_id);
+            fprintf(stderr, "caresync-worker: replay of %s failed: "
+                    "Redis did not confirm it. `caresync-worker dlq list` "
+                    "shows whether the job is still dead; check Redis "
+                    "(`caresync-worker check`) and replay again\n", job_id);
             rc = 1;
             break;
         }
@@ -248,7 +303,9 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
             printf("the dead-letter queue is empty\n");
         } else {
             fprintf(stderr, "caresync-worker: job %s is not in the "
-                    "dead-letter queue\n", argv[1]);
+                    "dead-letter queue (`caresync-worker dlq list` lists "
+                    "the dead jobs; `jobs show %s` shows this one's "
+                    "status)\n", argv[1], argv[1]);
             rc = 1;
         }
     }
@@ -303,6 +360,7 @@ cw_ops_log(const cw_conf_t *c, int argc, char **argv)
     cw_redis_t       r;
     redisReply      *rep, *e;
     cw_log_level_e   min = CW_LOG_DEBUG, lvl;
+    char            *end;
     const char      *level;
 
     for (i = 0; i < argc; i++) {
@@ -321,11 +379,17 @@ cw_ops_log(const cw_conf_t *c, int argc, char **argv)
             }
 
         } else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-            count = atol(argv[++i]);
+            count = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end != '\0' || count < 1) {
+                fprintf(stderr, "caresync-worker: --count takes a number "
+                        "of entries, 1 or more\n");
+                return 2;
+            }
 
         } else {
             fprintf(stderr, "usage: caresync-worker log [--level L] "
-                    "[--since T] [--count N]\n");
+                    "[--since T] [--count N]\n"
+                    "`caresync-worker log --help` for details\n");
             return 2;
         }
     }
@@ -476,11 +540,7 @@ cw_ops_check(const cw_conf_t *c)
     free(r.host);
     free(r.password);
 
-    memset(&hc, 0, sizeof(hc));
-    hc.timeout_ms = c->http_timeout_ms;
-    hc.connect_timeout_ms = c->http_connect_timeout_ms;
-    hc.verify_tls = (int) c->http_verify_tls;
-    hc.ca_file = c->http_ca_file;
+    cw_ops_http_conf(c, 0, &hc);
 
     http = cw_http_create(&hc);
     memset(probes, 0, sizeof(probes));

@@ -6,10 +6,24 @@
 #define CW_OPS_H
 
 #include "cw_config.h"
+#include "cw_csv.h"
+#include "cw_http.h"
+#include "cw_redis.h"
 
 int cw_ops_check(const cw_conf_t *conf);
 int cw_ops_jobs(const cw_conf_t *conf, int argc, char **argv);
 int cw_ops_dlq(const cw_conf_t *conf, int argc, char **argv);
 int cw_ops_log(const cw_conf_t *conf, int argc, char **argv);
+
+/*
+ * What every command shares (cw_ops_batch.c, cw_ops_hint.c too): the
+ * Redis connection (an error is printed), the [http] settings of a
+ * command's own client (max_total 0: cw_http's default), and the contact
+ * ids of a report export (an error is printed, `ids` freed; 0 or 1).
+ */
+int cw_ops_connect(const cw_conf_t *c, cw_redis_t *r);
+void cw_ops_close(cw_redis_t *r);
+void cw_ops_http_conf(const cw_conf_t *c, int max_total, cw_http_conf_t *hc);
+int cw_ops_csv_ids(const char *csv, cw_csv_ids_t *ids);
 
 #endif /* CW_OPS_H */

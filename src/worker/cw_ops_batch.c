@@ -11,6 +11,7 @@
 #include "cw_csv.h"
 #include "cw_healthsherpa.h"
 #include "cw_http.h"
+#include "cw_ops.h"
 #include "cw_ops_batch.h"
 #include "cw_redis.h"
 #include "cw_salesforce.h"
@@ -33,35 +34,6 @@ static const cw_batch_kind_t  cw_batch_kinds[] = {
 };
 
 #define CW_NKINDS  (sizeof(cw_batch_kinds) / sizeof(cw_batch_kinds[0]))
-
-
-static int
-cw_ob_connect(const cw_conf_t *c, cw_redis_t *r)
-{
-    char  err[512];
-
-    cw_redis_init(r, c->redis_host, (int) c->redis_port, c->redis_password,
-                  c->redis_db, c->redis_timeout_ms);
-
-    if (cw_redis_connect(r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "caresync-worker: %s\n", err);
-        free(r->host);
-        free(r->password);
-        return -1;
-    }
-
-    return 0;
-}
-
-
-static void
-cw_ob_close(cw_redis_t *r)
-{
-    (void) cw_redis_flush(r);
-    cw_redis_close(r);
-    free(r->host);
-    free(r->password);
-}
 
 
 /* ---- batch <kind> --csv FILE | --where COND ---- */
@@ -92,16 +64,7 @@ cw_ob_selected(void *data, cw_crm_res_t *res)
             continue;
         }
 
-        if (sel->ids->n == sel->ids->cap) {
-            sel->ids->cap = sel->ids->cap ? sel->ids->cap * 2 : 256;
-            sel->ids->ids = realloc(sel->ids->ids,
-                                    sel->ids->cap * sizeof(char *));
-            if (sel->ids->ids == NULL) {
-                abort();
-            }
-        }
-
-        sel->ids->ids[sel->ids->n++] = cw_strdup(id);
+        cw_strs_push(&sel->ids->ids, &sel->ids->n, &sel->ids->cap, id);
     }
 }
 
@@ -118,12 +81,7 @@ cw_ob_where(const cw_conf_t *c, const char *where, cw_csv_ids_t *ids)
 
     memset(ids, 0, sizeof(*ids));
 
-    memset(&hc, 0, sizeof(hc));
-    hc.timeout_ms = c->http_timeout_ms;
-    hc.connect_timeout_ms = c->http_connect_timeout_ms;
-    hc.verify_tls = (int) c->http_verify_tls;
-    hc.ca_file = c->http_ca_file;
-    hc.max_total = 4;
+    cw_ops_http_conf(c, 4, &hc);
 
     http = cw_http_create(&hc);
     if (http == NULL) {
@@ -164,8 +122,7 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
     char **argv)
 {
     int              i, rc;
-    char            *data, id[CW_BATCH_ID_LEN];
-    size_t           len;
+    char             id[CW_BATCH_ID_LEN];
     cw_redis_t       r;
     cw_csv_ids_t     ids;
     cw_batch_spec_t  spec;
@@ -186,7 +143,8 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
 
     if ((csv == NULL) == (where == NULL)) {
         fprintf(stderr, "usage: caresync-worker batch %s --csv FILE | "
-                "--where \"<SOQL condition>\" [--agent EMAIL]\n", k->kind);
+                "--where \"<SOQL condition>\" [--agent EMAIL]\n"
+                "`caresync-worker batch --help` for details\n", k->kind);
         return 2;
     }
 
@@ -197,21 +155,7 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
             return rc;
         }
 
-    } else {
-        data = cw_read_file(csv, &len);
-        if (data == NULL) {
-            fprintf(stderr, "caresync-worker: cannot read %s\n", csv);
-            return 1;
-        }
-
-        rc = cw_csv_sf_ids(data, len, &ids);
-        free(data);
-    }
-
-    if (rc != 0) {
-        fprintf(stderr, "caresync-worker: %s ends inside a quoted field: "
-                "is the file cut?\n", csv);
-        cw_csv_ids_free(&ids);
+    } else if (cw_ops_csv_ids(csv, &ids) != 0) {
         return 1;
     }
 
@@ -228,17 +172,20 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
     spec.agent = k->agent ? (agent ? agent : c->hs_agent_email) : NULL;
     spec.ignored = ids.ignored;
 
-    if (cw_ob_connect(c, &r) != 0) {
+    if (cw_ops_connect(c, &r) != 0) {
         cw_csv_ids_free(&ids);
         return 1;
     }
 
     rc = cw_batch_create(&r, c, &spec, ids.ids, ids.n, id);
-    cw_ob_close(&r);
+    cw_ops_close(&r);
 
     if (rc != 0) {
-        fprintf(stderr, "caresync-worker: Redis failed while queueing the "
-                "batch\n");
+        fprintf(stderr, "caresync-worker: Redis failed while queueing batch "
+                "%s; part of it may be queued and will run (`caresync-worker "
+                "batch status %s`, or `batch abort %s`). Check Redis "
+                "(`caresync-worker check`) before running the command "
+                "again\n", id, id, id);
         cw_csv_ids_free(&ids);
         return 1;
     }
@@ -277,7 +224,10 @@ cw_ob_batch(const cw_conf_t *c, cw_redis_t *r, const char *id)
     h = cw_redis_cmd(r, "HGETALL %s", key);
 
     if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
-        fprintf(stderr, "caresync-worker: no batch %s\n", id);
+        fprintf(stderr, "caresync-worker: no batch %s: check the id "
+                "(printed when the batch was queued) and redis.prefix; a "
+                "batch expires worker.status_ttl_s after it is queued\n",
+                id);
         if (h) {
             freeReplyObject(h);
         }
@@ -473,13 +423,17 @@ cw_ops_batch(const cw_conf_t *c, int argc, char **argv)
                       && strcmp(argv[0], "abort") != 0
                       && strcmp(argv[0], "report") != 0))
     {
-        fprintf(stderr, "usage: caresync-worker batch healthsherpa --csv FILE"
-                " | --where COND\n"
-                "       caresync-worker batch status|abort|report <id>\n");
+        fprintf(stderr, "usage: caresync-worker batch healthsherpa "
+                "--csv FILE | --where COND [--agent EMAIL]\n"
+                "       caresync-worker batch hint-to-crm\n"
+                "       caresync-worker batch crm-to-hint --csv FILE\n"
+                "       caresync-worker batch status|abort|report "
+                "<batch-id>\n"
+                "`caresync-worker batch --help` for details\n");
         return 2;
     }
 
-    if (cw_ob_connect(c, &r) != 0) {
+    if (cw_ops_connect(c, &r) != 0) {
         return 1;
     }
 
@@ -491,7 +445,7 @@ cw_ops_batch(const cw_conf_t *c, int argc, char **argv)
         rc = cw_ob_report(c, &r, argv[1]);
     }
 
-    cw_ob_close(&r);
+    cw_ops_close(&r);
     return rc;
 }
 
@@ -532,27 +486,25 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
     {
         fprintf(stderr, "usage: caresync-worker oauth healthsherpa url "
                 "<agent>\n       caresync-worker oauth healthsherpa "
-                "exchange <agent> <code>\n");
+                "exchange <agent> <code>\n"
+                "`caresync-worker oauth --help` for details\n");
         return 2;
     }
 
     if (c->hs_version != 2) {
         fprintf(stderr, "caresync-worker: the login is for "
-                "healthsherpa.version = 2 (OAuth); version 1 uses the API "
-                "key\n");
+                "healthsherpa.version = 2 (OAuth); version 1 uses "
+                "healthsherpa.api_key and needs no login. For v2 set "
+                "healthsherpa.version = 2, client_id, client_secret, "
+                "redirect_uri and token_key\n");
         return 1;
     }
 
-    if (cw_ob_connect(c, &r) != 0) {
+    if (cw_ops_connect(c, &r) != 0) {
         return 1;
     }
 
-    memset(&hc, 0, sizeof(hc));
-    hc.timeout_ms = c->http_timeout_ms;
-    hc.connect_timeout_ms = c->http_connect_timeout_ms;
-    hc.verify_tls = (int) c->http_verify_tls;
-    hc.ca_file = c->http_ca_file;
-    hc.max_total = 4;
+    cw_ops_http_conf(c, 4, &hc);
 
     http = cw_http_create(&hc);
     hs = http ? cw_hs_create(http, &r, c, err, sizeof(err)) : NULL;
@@ -563,7 +515,7 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
         if (http) {
             cw_http_destroy(http);
         }
-        cw_ob_close(&r);
+        cw_ops_close(&r);
         return 1;
     }
 
@@ -595,6 +547,6 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
 
     cw_hs_destroy(hs);
     cw_http_destroy(http);
-    cw_ob_close(&r);
+    cw_ops_close(&r);
     return rc;
 }

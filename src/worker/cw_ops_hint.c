@@ -12,6 +12,7 @@
 #include "cw_batch.h"
 #include "cw_csv.h"
 #include "cw_hint.h"
+#include "cw_ops.h"
 #include "cw_ops_hint.h"
 #include "cw_util.h"
 
@@ -55,14 +56,7 @@ cw_oh_page(void *data, cw_hint_res_t *res)
         if (!cw_hint_id_ok(id)) {
             continue;
         }
-        if (l->n == l->cap) {
-            l->cap = l->cap ? l->cap * 2 : 256;
-            l->ids = realloc(l->ids, l->cap * sizeof(char *));
-            if (l->ids == NULL) {
-                abort();
-            }
-        }
-        l->ids[l->n++] = cw_strdup(id);
+        cw_strs_push(&l->ids, &l->n, &l->cap, id);
     }
 
     /* a short page is the last one (X-Total-Count is not needed) */
@@ -79,12 +73,7 @@ cw_oh_patients(const cw_conf_t *c, cw_oh_list_t *l)
     cw_worker_t     w;
     cw_http_conf_t  hc;
 
-    memset(&hc, 0, sizeof(hc));
-    hc.timeout_ms = c->http_timeout_ms;
-    hc.connect_timeout_ms = c->http_connect_timeout_ms;
-    hc.verify_tls = (int) c->http_verify_tls;
-    hc.ca_file = c->http_ca_file;
-    hc.max_total = 4;
+    cw_ops_http_conf(c, 4, &hc);
 
     memset(&w, 0, sizeof(w));
     w.conf = c;
@@ -120,7 +109,6 @@ cw_oh_queue(const cw_conf_t *c, const char *kind, const char *item,
     char **ids, size_t n, size_t ignored, char id[CW_BATCH_ID_LEN])
 {
     int              rc;
-    char             err[512];
     cw_redis_t       r;
     cw_batch_spec_t  spec;
 
@@ -129,25 +117,19 @@ cw_oh_queue(const cw_conf_t *c, const char *kind, const char *item,
     spec.item = item;
     spec.ignored = ignored;
 
-    cw_redis_init(&r, c->redis_host, (int) c->redis_port, c->redis_password,
-                  c->redis_db, c->redis_timeout_ms);
-
-    if (cw_redis_connect(&r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "caresync-worker: %s\n", err);
-        free(r.host);
-        free(r.password);
+    if (cw_ops_connect(c, &r) != 0) {
         return -1;
     }
 
     rc = cw_batch_create(&r, c, &spec, ids, n, id);
-    (void) cw_redis_flush(&r);
-    cw_redis_close(&r);
-    free(r.host);
-    free(r.password);
+    cw_ops_close(&r);
 
     if (rc != 0) {
-        fprintf(stderr, "caresync-worker: Redis failed while queueing the "
-                "batch\n");
+        fprintf(stderr, "caresync-worker: Redis failed while queueing batch "
+                "%s; part of it may be queued and will run (`caresync-worker "
+                "batch status %s`, or `batch abort %s`). Check Redis "
+                "(`caresync-worker check`) before running the command "
+                "again\n", id, id, id);
     }
 
     return rc;
@@ -192,23 +174,10 @@ static int
 cw_oh_crm_to_hint(const cw_conf_t *c, const char *csv)
 {
     int           rc;
-    char         *data, id[CW_BATCH_ID_LEN];
-    size_t        len;
+    char          id[CW_BATCH_ID_LEN];
     cw_csv_ids_t  ids;
 
-    data = cw_read_file(csv, &len);
-    if (data == NULL) {
-        fprintf(stderr, "caresync-worker: cannot read %s\n", csv);
-        return 1;
-    }
-
-    rc = cw_csv_sf_ids(data, len, &ids);
-    free(data);
-
-    if (rc != 0) {
-        fprintf(stderr, "caresync-worker: %s ends inside a quoted field: "
-                "is the file cut?\n", csv);
-        cw_csv_ids_free(&ids);
+    if (cw_ops_csv_ids(csv, &ids) != 0) {
         return 1;
     }
 
@@ -245,7 +214,8 @@ cw_ops_hint_batch(const cw_conf_t *conf, int argc, char **argv)
         return cw_oh_crm_to_hint(conf, argv[2]);
     }
 
-    fprintf(stderr, "usage: caresync-worker batch hint-to-crm | batch "
-            "crm-to-hint --csv FILE\n");
+    fprintf(stderr, "usage: caresync-worker batch hint-to-crm\n"
+            "       caresync-worker batch crm-to-hint --csv FILE\n"
+            "`caresync-worker batch --help` for details\n");
     return 2;
 }

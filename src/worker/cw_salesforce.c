@@ -589,17 +589,57 @@ cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
 }
 
 
+/* a REST path: the versioned data path, then `what` (more may follow) */
+static void
+cw_sf_path(cw_sf_t *sf, cs_buf_t *p, const char *what)
+{
+    cs_buf_init(p);
+    cs_buf_puts(p, sf->data_path);
+    cs_buf_puts(p, what);
+}
+
+
+/* Sends a call to the path and frees the path; `max` caps a query. */
+static void
+cw_sf_request(cw_sf_t *sf, cw_sf_op_e op, const char *method, cs_buf_t *p,
+    json_t *body, size_t max, cw_crm_done_pt done, void *data)
+{
+    cw_sf_call_t  *call;
+
+    cs_buf_putc(p, '\0');
+
+    call = cw_sf_call(sf, op, done, data);
+    call->max = max;
+    cw_sf_send(call, method, p->data, body);
+    cs_buf_free(p);
+}
+
+
+/* A SOQL query (it is freed), every page up to `max` records. */
+static void
+cw_sf_query(cw_sf_t *sf, cs_buf_t *q, size_t max, cw_crm_done_pt done,
+    void *data)
+{
+    cs_buf_t  p;
+
+    cs_buf_putc(q, '\0');
+
+    cw_sf_path(sf, &p, "/query?q=");
+    cw_url_escape(&p, q->data);
+    cw_sf_request(sf, CW_SF_QUERY, "GET", &p, NULL, max, done, data);
+
+    cs_buf_free(q);
+}
+
+
 static void
 cw_sf_get_contact(cw_crm_t *crm, const char *id, const char *const *fields,
     cw_crm_done_pt done, void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   p;
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/sobjects/Contact/");
+    cw_sf_path(sf, &p, "/sobjects/Contact/");
     cw_url_escape(&p, id);
 
     if (fields && *fields) {
@@ -607,11 +647,7 @@ cw_sf_get_contact(cw_crm_t *crm, const char *id, const char *const *fields,
         cw_sf_fields(&p, fields);
     }
 
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_GET, done, data);
-    cw_sf_send(call, "GET", p.data, NULL);
-    cs_buf_free(&p);
+    cw_sf_request(sf, CW_SF_GET, "GET", &p, NULL, 0, done, data);
 }
 
 
@@ -619,9 +655,8 @@ static void
 cw_sf_find_contacts(cw_crm_t *crm, const char *field, const char *value,
     const char *const *fields, cw_crm_done_pt done, void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       q, p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   q;
     const char *const  *f;
 
     for (f = fields; f && *f; f++) {
@@ -655,19 +690,8 @@ cw_sf_find_contacts(cw_crm_t *crm, const char *field, const char *value,
     cs_buf_puts(&q, " = '");
     cw_soql_escape(&q, value);
     cs_buf_puts(&q, "'");
-    cs_buf_putc(&q, '\0');
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/query?q=");
-    cw_url_escape(&p, q.data);
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_QUERY, done, data);
-    cw_sf_send(call, "GET", p.data, NULL);
-
-    cs_buf_free(&q);
-    cs_buf_free(&p);
+    cw_sf_query(sf, &q, 0, done, data);
 }
 
 
@@ -675,19 +699,12 @@ static void
 cw_sf_update_contact(cw_crm_t *crm, const char *id, json_t *fields,
     cw_crm_done_pt done, void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   p;
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/sobjects/Contact/");
+    cw_sf_path(sf, &p, "/sobjects/Contact/");
     cw_url_escape(&p, id);
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_UPDATE, done, data);
-    cw_sf_send(call, "PATCH", p.data, fields);
-    cs_buf_free(&p);
+    cw_sf_request(sf, CW_SF_UPDATE, "PATCH", &p, fields, 0, done, data);
 }
 
 
@@ -695,9 +712,8 @@ static void
 cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
     json_t *fields, cw_crm_done_pt done, void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   p;
 
     if (!cw_soql_field_ok(ext_field)) {
         cw_sf_fail_now(sf, CW_SF_UPSERT, done, data,
@@ -706,17 +722,11 @@ cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
         return;
     }
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/sobjects/Contact/");
+    cw_sf_path(sf, &p, "/sobjects/Contact/");
     cs_buf_puts(&p, ext_field);
     cs_buf_putc(&p, '/');
     cw_url_escape(&p, value);
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_UPSERT, done, data);
-    cw_sf_send(call, "PATCH", p.data, fields);
-    cs_buf_free(&p);
+    cw_sf_request(sf, CW_SF_UPSERT, "PATCH", &p, fields, 0, done, data);
 }
 
 
@@ -724,18 +734,11 @@ static void
 cw_sf_create_contact(cw_crm_t *crm, json_t *fields, cw_crm_done_pt done,
     void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   p;
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/sobjects/Contact/");
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_CREATE, done, data);
-    cw_sf_send(call, "POST", p.data, fields);
-    cs_buf_free(&p);
+    cw_sf_path(sf, &p, "/sobjects/Contact/");
+    cw_sf_request(sf, CW_SF_CREATE, "POST", &p, fields, 0, done, data);
 }
 
 
@@ -743,9 +746,8 @@ static void
 cw_sf_create_record(cw_crm_t *crm, const char *sobject, json_t *fields,
     cw_crm_done_pt done, void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   p;
 
     if (!cw_soql_field_ok(sobject)) {
         cw_sf_fail_now(sf, CW_SF_CREATE, done, data,
@@ -753,16 +755,10 @@ cw_sf_create_record(cw_crm_t *crm, const char *sobject, json_t *fields,
         return;
     }
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/sobjects/");
+    cw_sf_path(sf, &p, "/sobjects/");
     cs_buf_puts(&p, sobject);
     cs_buf_puts(&p, "/");
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_CREATE, done, data);
-    cw_sf_send(call, "POST", p.data, fields);
-    cs_buf_free(&p);
+    cw_sf_request(sf, CW_SF_CREATE, "POST", &p, fields, 0, done, data);
 }
 
 
@@ -770,11 +766,10 @@ static void
 cw_sf_upsert_contacts(cw_crm_t *crm, const char *ext_field, json_t *records,
     cw_crm_done_pt done, void *data)
 {
-    size_t         i;
-    json_t        *body, *list, *rec, *copy;
-    cs_buf_t       p;
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cw_sf_call_t  *call;
+    size_t     i;
+    json_t    *body, *list, *rec, *copy;
+    cs_buf_t   p;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
 
     if (!cw_soql_field_ok(ext_field) || json_array_size(records) > 200) {
         cw_sf_fail_now(sf, CW_SF_COLLECTION, done, data,
@@ -795,35 +790,22 @@ cw_sf_upsert_contacts(cw_crm_t *crm, const char *ext_field, json_t *records,
     /* allOrNone false: one bad contact must not fail the other 199 */
     body = json_pack("{s:b,s:o}", "allOrNone", 0, "records", list);
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/composite/sobjects/Contact/");
+    cw_sf_path(sf, &p, "/composite/sobjects/Contact/");
     cs_buf_puts(&p, ext_field);
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_COLLECTION, done, data);
-    cw_sf_send(call, "PATCH", p.data, body);
+    cw_sf_request(sf, CW_SF_COLLECTION, "PATCH", &p, body, 0, done, data);
 
     json_decref(body);
-    cs_buf_free(&p);
 }
 
 
 static void
 cw_sf_ping(cw_crm_t *crm, cw_crm_done_pt done, void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       p;
-    cw_sf_call_t  *call;
+    cw_sf_t   *sf = (cw_sf_t *) crm;
+    cs_buf_t   p;
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/limits");
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_PING, done, data);
-    cw_sf_send(call, "GET", p.data, NULL);
-    cs_buf_free(&p);
+    cw_sf_path(sf, &p, "/limits");
+    cw_sf_request(sf, CW_SF_PING, "GET", &p, NULL, 0, done, data);
 }
 
 
@@ -832,27 +814,13 @@ static void
 cw_sf_select_ids(cw_crm_t *crm, const char *where, cw_crm_done_pt done,
     void *data)
 {
-    cw_sf_t       *sf = (cw_sf_t *) crm;
-    cs_buf_t       q, p;
-    cw_sf_call_t  *call;
+    cs_buf_t  q;
 
     cs_buf_init(&q);
     cs_buf_puts(&q, "SELECT Id FROM Contact WHERE ");
     cs_buf_puts(&q, where);
-    cs_buf_putc(&q, '\0');
 
-    cs_buf_init(&p);
-    cs_buf_puts(&p, sf->data_path);
-    cs_buf_puts(&p, "/query?q=");
-    cw_url_escape(&p, q.data);
-    cs_buf_putc(&p, '\0');
-
-    call = cw_sf_call(sf, CW_SF_QUERY, done, data);
-    call->max = 50000;
-    cw_sf_send(call, "GET", p.data, NULL);
-
-    cs_buf_free(&q);
-    cs_buf_free(&p);
+    cw_sf_query((cw_sf_t *) crm, &q, 50000, done, data);
 }
 
 

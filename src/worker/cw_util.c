@@ -62,6 +62,21 @@ cw_calloc(size_t n, size_t size)
 }
 
 
+void
+cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = realloc(*v, *cap * sizeof(char *));
+        if (*v == NULL) {
+            abort();
+        }
+    }
+
+    (*v)[(*n)++] = cw_strdup(s);
+}
+
+
 char *
 cw_strndup(const char *s, size_t n)
 {

@@ -19,6 +19,8 @@ uint64_t cw_cpu_us(void);
 char *cw_strdup(const char *s);
 char *cw_strndup(const char *s, size_t n);
 void *cw_calloc(size_t n, size_t size);
+/* Appends a copy of `s` to a growing array of strings (v, n, cap). */
+void cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s);
 
 /* A random number in [0, n) for jitter (not for secrets). */
 uint64_t cw_rand(uint64_t n);

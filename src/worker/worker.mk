@@ -22,6 +22,11 @@ $(BUILD)/worker/%.o: src/worker/%.c $(WORKER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CORE) -Isrc/worker -c $< -o $@
 
+# --version prints VERSION (the packages' version too)
+CW_VERSION := $(shell cat VERSION 2>/dev/null || echo unknown)
+$(BUILD)/worker/cw_main.o: CFLAGS_CORE += -DCW_VERSION='"$(CW_VERSION)"'
+$(BUILD)/worker/cw_main.o: $(wildcard VERSION)
+
 $(WORKER_BIN): $(WORKER_OBJS) $(BUILD)/libcaresync.a
 	$(CC) $(SAN_FLAGS) $(WORKER_OBJS) $(BUILD)/libcaresync.a \
 	    $(WORKER_LIBS) -o $@
