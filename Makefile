@@ -6,7 +6,8 @@
 #   make fuzz            libFuzzer over the validators, bounded in time
 #   make bench           ingestion vs return 200 and the OpenResty way
 #   make bench-worker    the worker's jobs/s and CPU per job
-#   make run             Redis + nginx with the module on localhost:8080
+#   make run             the whole system on localhost:8080, with stand-ins
+#   make deb             Debian packages into build/deb (make test-deb installs)
 #
 # NGINX_SRC=/path/to/nginx-x.y.z builds against another nginx source tree;
 # by default Debian's nginx-dev tree is copied and configured with the
@@ -67,6 +68,8 @@ include ngx_module/build.mk
 -include src/worker/worker.mk
 # libFuzzer harnesses over the validators: fuzz, fuzz-regress
 -include t/fuzz/fuzz.mk
+# Debian packages: deb, test-deb (installs them: build machines only)
+-include packaging/deb.mk
 
 deps:
 	@.ci/install-deps build test
@@ -102,8 +105,13 @@ test-sanitize: deps
 	    echo "sanitizer reports:"; cat build-san/asan.* build-san/ubsan.* \
 	        2>/dev/null | head -100; exit 1; fi
 
-run: deps module
-	.ci/run-local
+# The whole system with local stand-ins for the vendors (.ci/run-local):
+# PORT, REDIS_PORT, FAKE_PORT choose the ports, RUN_ONCE=1 stops after the
+# outcomes (exit 0 only if every payload ended as expected).
+run:
+	@.ci/install-deps build run
+	@$(MAKE) --no-print-directory module worker
+	BUILD=$(BUILD) .ci/run-local
 
 # The ingestion figures of spec/bars.md, side by side in one run.
 bench: deps module
