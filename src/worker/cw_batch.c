@@ -144,12 +144,15 @@ cw_batch_item_end(cw_job_t *job, const char *status, const char *message)
 {
     char         key[256], res[256], val[600];
     const char  *batch = job->hend_data;
-    const char  *cid = job->crm_contact_id;
+    const char  *cid;
 
-    if (cid[0] == '\0') {
-        cid = json_string_value(json_object_get(
-                  json_object_get(job->env, "action"), "contact_id"));
-    }
+    /*
+     * Keyed by the item's id as queued (what the report looks up), not
+     * by the contact the handler found: Hint's hint-to-crm items are
+     * patient ids.
+     */
+    cid = json_string_value(json_object_get(
+              json_object_get(job->env, "action"), "contact_id"));
 
     cw_batch_key(job->w->conf, batch, NULL, key, sizeof(key));
     cw_batch_key(job->w->conf, batch, "results", res, sizeof(res));

@@ -18,7 +18,8 @@
  *                                skipped, ... (one counter per status),
  *                                aborted, created_at
  *   {prefix}:batch:<id>:items    list: the contact ids, in input order
- *   {prefix}:batch:<id>:results  hash: contact id -> "status\tjob\tmsg"
+ *   {prefix}:batch:<id>:results  hash: item id (a contact id; hint-to-crm:
+ *                                a patient id) -> "status\tjob\tmsg"
  */
 #ifndef CW_BATCH_H
 #define CW_BATCH_H

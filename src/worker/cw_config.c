@@ -160,6 +160,27 @@ static const cw_key_t  cw_keys[] = {
       S(hs_field_medicare_number), "Medicare_Number__c", 0, 0, 0 },
     { "salesforce", "field_last_batch_sync_id", CW_STR,
       S(sf_field_last_batch), "Last_Batch_Sync_Id__c", 0, 0, 0 },
+    /* external-apis.md: the integration fields' API names are configuration */
+    { "salesforce", "field_hint_patient_id", CW_STR,
+      S(sf_field_hint_patient_id), "Hint_Patient_Id__c", 0, 0, 0 },
+    { "salesforce", "field_synced_to_hint", CW_STR, S(sf_field_synced),
+      "Synced_To_Hint__c", 0, 0, 0 },
+    { "salesforce", "field_hint_practitioner", CW_STR,
+      S(sf_field_practitioner), "Hint_Practitioner__c", 0, 0, 0 },
+    { "salesforce", "field_insurance_payer", CW_STR,
+      S(sf_field_insurance_payer), "Insurance_Payer__c", 0, 0, 0 },
+    { "salesforce", "field_insurance_group_id", CW_STR,
+      S(sf_field_insurance_group), "Insurance_Group_Id__c", 0, 0, 0 },
+    { "salesforce", "field_insurance_member_id", CW_STR,
+      S(sf_field_insurance_member), "Insurance_Member_Id__c", 0, 0, 0 },
+    { "salesforce", "field_member_contract_accepted", CW_STR,
+      S(sf_field_contract), "Member_Contract_Accepted__c", 0, 0, 0 },
+    { "salesforce", "field_member_contract_accepted_at", CW_STR,
+      S(sf_field_contract_at), "Member_Contract_Accepted_At__c", 0, 0, 0 },
+    { "salesforce", "field_hipaa_authorization_accepted", CW_STR,
+      S(sf_field_hipaa), "HIPAA_Authorization_Accepted__c", 0, 0, 0 },
+    { "salesforce", "field_hipaa_authorization_accepted_at", CW_STR,
+      S(sf_field_hipaa_at), "HIPAA_Authorization_Accepted_At__c", 0, 0, 0 },
 };
 
 #define CW_NKEYS  (sizeof(cw_keys) / sizeof(cw_keys[0]))

@@ -100,6 +100,17 @@ typedef struct {
     char   *hs_field_contact_id;
     char   *hs_field_medicare_number;
     char   *sf_field_last_batch;        /* Last_Batch_Sync_Id__c */
+    /* issue 7: the Hint integration fields' API names (cw_hintmap.c) */
+    char   *sf_field_hint_patient_id;
+    char   *sf_field_synced;
+    char   *sf_field_practitioner;
+    char   *sf_field_insurance_payer;
+    char   *sf_field_insurance_group;
+    char   *sf_field_insurance_member;
+    char   *sf_field_contract;
+    char   *sf_field_contract_at;
+    char   *sf_field_hipaa;
+    char   *sf_field_hipaa_at;
 
     /* derived */
     char   *key_jobs;

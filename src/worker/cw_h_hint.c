@@ -10,8 +10,9 @@
  *
  * The batch items run under issue 6's batch.item (cw_batch.c): the item
  * type is action.item and action.contact_id is the item's id (a patient
- * id for hint-to-crm).  Every contact a batch writes gets the batch id in
- * Last_Batch_Sync_Id__c, in the same write.
+ * id for hint-to-crm).  Every contact a batch touches gets the batch id in
+ * Last_Batch_Sync_Id__c: in the same write when the contact is written,
+ * else alone, when it differs (cw_hh_done).
  *
  * Every job is one small state machine: each remote call records the
  * step to resume at (`after`) and its completion stores what came back
@@ -62,6 +63,7 @@ typedef enum {
 
     HH_MERGE,                   /* contact + patient: write what differs */
     HH_MERGE_PATIENT,
+    HH_MARKED,                  /* a batch's mark written: end as decided */
     HH_END
 } cw_hh_step_e;
 
@@ -77,10 +79,11 @@ typedef struct {
     int            wrote;
     int            new_patient; /* hint.sync created the patient */
     int            create_contacts;   /* no match: create a contact */
-    int            keep_item_id;      /* job->crm_contact_id is the item */
     const char    *batch_id;    /* in job->env */
     size_t         next;        /* HH_S_OTHERS: next record to look at */
     const char    *final;       /* status when something was written */
+    const char    *end_status;  /* HH_MARKED: the status decided before */
+    int            marked;      /* the batch mark is written or not due */
     json_t        *contact;
     json_t        *patient;
     json_t        *records;     /* the last CRM search or Hint list */
@@ -90,6 +93,22 @@ typedef struct {
 
 
 static void cw_hh_run(cw_job_t *job);
+
+
+/*
+ * The patient the job is about, also in the status record's
+ * hint_patient_id: a CRM user or an operator can go from the job to the
+ * patient without reading the message.
+ */
+static void
+cw_hh_pid(cw_job_t *job, const char *id)
+{
+    cw_hh_t  *hh = job->hdata;
+
+    snprintf(hh->patient_id, sizeof(hh->patient_id), "%s", id ? id : "");
+    snprintf(job->hint_patient_id, sizeof(job->hint_patient_id), "%s",
+             hh->patient_id);
+}
 
 
 static void
@@ -235,11 +254,13 @@ cw_hh_list_matches(cw_job_t *job, cw_hh_step_e after)
 static void
 cw_hh_unlink(cw_job_t *job, const char *contact_id, cw_hh_step_e after)
 {
-    json_t   *f;
-    cw_hh_t  *hh = job->hdata;
+    json_t           *f;
+    cw_hh_t          *hh = job->hdata;
+    const cw_conf_t  *c = job->w->conf;
 
     hh->after = after;
-    f = json_pack("{s:b,s:n}", CW_HM_SYNCED, 0, CW_HM_PATIENT);
+    f = json_pack("{s:b,s:n}", c->sf_field_synced, 0,
+                  c->sf_field_hint_patient_id);
     job->w->crm->update_contact(job->w->crm, contact_id, f, cw_hh_crm_done,
                                 job);
     json_decref(f);
@@ -253,11 +274,71 @@ cw_hh_contact_id(cw_job_t *job, json_t *contact)
     const char  *id = json_string_value(json_object_get(contact, "Id"));
 
     snprintf(hh->contact_id, sizeof(hh->contact_id), "%s", id ? id : "");
+    snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s",
+             hh->contact_id);
+}
 
-    if (!hh->keep_item_id) {
-        snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s",
-                 hh->contact_id);
+
+/*
+ * A batch's mark alone, for a contact the batch touched without writing
+ * it (§C.7: "set on every contact the batch touched"): a skipped or
+ * no_match item whose contact exists, or a linked one whose data already
+ * agreed.  Only when it differs, so a rerun of the same batch writes
+ * nothing.  1: the write is under way and resumes at `after`.
+ */
+static int
+cw_hh_mark(cw_job_t *job, cw_hh_step_e after)
+{
+    json_t           *f;
+    cw_hh_t          *hh = job->hdata;
+    const char       *id, *have;
+    const cw_conf_t  *c = job->w->conf;
+
+    if (hh->marked || hh->batch_id == NULL || hh->contact == NULL) {
+        return 0;
     }
+
+    hh->marked = 1;
+    id = json_string_value(json_object_get(hh->contact, "Id"));
+    have = json_string_value(json_object_get(hh->contact,
+                                             c->sf_field_last_batch));
+
+    if (id == NULL || *id == '\0'
+        || (have && strcmp(have, hh->batch_id) == 0))
+    {
+        return 0;
+    }
+
+    cw_debug("hint", "batch mark job_id=%s contact=%s", job->id, id);
+
+    f = json_pack("{s:s}", c->sf_field_last_batch, hh->batch_id);
+    hh->after = after;
+    job->w->crm->update_contact(job->w->crm, id, f, cw_hh_crm_done, job);
+    json_decref(f);
+    return 1;
+}
+
+
+/*
+ * Every end of a Hint job: a batch item first marks the contact it
+ * touched, then ends with the status decided here.
+ */
+static void
+cw_hh_done(cw_job_t *job, const char *status, const char *message)
+{
+    cw_hh_t  *hh = job->hdata;
+
+    if (strcmp(status, "skipped") == 0 || strcmp(status, "no_match") == 0) {
+        if (message != hh->msg) {
+            snprintf(hh->msg, sizeof(hh->msg), "%s", message);
+        }
+        hh->end_status = status;
+        if (cw_hh_mark(job, HH_MARKED)) {
+            return;
+        }
+    }
+
+    cw_job_done(job, status, message);
 }
 
 
@@ -270,7 +351,7 @@ cw_hh_skip(cw_job_t *job, const char *why, const char *message)
     cw_error("hint", "skipped job_id=%s reason=%s patient=%s contact=%s",
              job->id, why, hh->patient_id[0] ? hh->patient_id : "-",
              hh->contact_id[0] ? hh->contact_id : "-");
-    cw_job_done(job, "skipped", message);
+    cw_hh_done(job, "skipped", message);
 }
 
 
@@ -317,7 +398,7 @@ cw_hh_created_matched(cw_job_t *job)
         json_decref(m);
         cw_hh_contact_id(job, hh->contact);
 
-        if (json_is_true(json_object_get(hh->contact, CW_HM_SYNCED))) {
+        if (json_is_true(json_object_get(hh->contact, c->sf_field_synced))) {
             cw_hh_skip(job, "match_linked_elsewhere", "The matching CRM "
                        "contact is already synced to another Hint patient");
             return;
@@ -335,14 +416,14 @@ cw_hh_created_matched(cw_job_t *job)
     json_decref(m);
 
     if (!hh->create_contacts) {
-        cw_job_done(job, "no_match", "No matching CRM contact; creating "
-                    "contacts when there is no match is off");
+        cw_hh_done(job, "no_match", "No matching CRM contact; creating "
+                   "contacts when there is no match is off");
         return;
     }
 
     flat = cw_hintmap_flatten(c, hh->patient);
-    f = json_pack("{s:b,s:s}", CW_HM_SYNCED, 1, CW_HM_PATIENT,
-                  hh->patient_id);
+    f = json_pack("{s:b,s:s}", c->sf_field_synced, 1,
+                  c->sf_field_hint_patient_id, hh->patient_id);
     json_object_update(f, flat);
     json_decref(flat);
 
@@ -401,17 +482,17 @@ cw_hh_sync_listed(cw_job_t *job)
     if (n == 1) {
         cw_hh_set(&hh->patient, one);
         id = json_string_value(json_object_get(one, "id"));
-        snprintf(hh->patient_id, sizeof(hh->patient_id), "%s",
-                 id && cw_hint_id_ok(id) ? id : "");
+        cw_hh_pid(job, id && cw_hint_id_ok(id) ? id : "");
         hh->final = "linked";
         hh->next = 0;
-        cw_hh_find(job, CW_HM_PATIENT, hh->patient_id,
+        cw_hh_find(job, job->w->conf->sf_field_hint_patient_id,
+                   hh->patient_id,
                    hh->step == HH_B_LISTED ? HH_B_OTHERS : HH_S_OTHERS);
         return;
     }
 
     if (!hh->create) {
-        cw_job_done(job, "no_match", "No matching Hint patient found");
+        cw_hh_done(job, "no_match", "No matching Hint patient found");
         return;
     }
 
@@ -451,11 +532,15 @@ cw_hh_add_diff(cw_hh_t *hh, json_t *to_contact, json_t *want)
 
 /* The link fields when the merge links, added to what differs. */
 static json_t *
-cw_hh_link_fields(cw_hh_t *hh, json_t *to_contact)
+cw_hh_link_fields(cw_job_t *job, json_t *to_contact)
 {
+    cw_hh_t          *hh = job->hdata;
+    const cw_conf_t  *c = job->w->conf;
+
     return cw_hh_add_diff(hh, to_contact,
-                          json_pack("{s:b,s:s}", CW_HM_SYNCED, 1,
-                                    CW_HM_PATIENT, hh->patient_id));
+                          json_pack("{s:b,s:s}", c->sf_field_synced, 1,
+                                    c->sf_field_hint_patient_id,
+                                    hh->patient_id));
 }
 
 
@@ -485,12 +570,16 @@ cw_hh_merge(cw_job_t *job)
                      &to_contact, &hh->to_patient);
 
     if (hh->link) {
-        to_contact = cw_hh_link_fields(hh, to_contact);
+        to_contact = cw_hh_link_fields(job, to_contact);
     }
 
     to_contact = cw_hh_batch_field(job, to_contact);
 
     if (to_contact == NULL) {
+        /* not a data write: the job may still end `skipped` */
+        if (cw_hh_mark(job, HH_MERGE_PATIENT)) {
+            return;
+        }
         hh->step = HH_MERGE_PATIENT;
         cw_hh_run(job);
         return;
@@ -502,6 +591,7 @@ cw_hh_merge(cw_job_t *job)
 
     hh->after = HH_MERGE_PATIENT;
     hh->wrote = 1;
+    hh->marked = 1;             /* in this write when it differed */
     job->w->crm->update_contact(job->w->crm, hh->contact_id, to_contact,
                                 cw_hh_crm_done, job);
     json_decref(to_contact);
@@ -514,7 +604,7 @@ cw_hh_end(cw_job_t *job)
     cw_hh_t  *hh = job->hdata;
 
     if (!hh->wrote) {
-        cw_job_done(job, "skipped", "Already in sync: nothing to write");
+        cw_hh_done(job, "skipped", "Already in sync: nothing to write");
         return;
     }
 
@@ -524,17 +614,17 @@ cw_hh_end(cw_job_t *job)
                  strcmp(hh->final, "linked") == 0 ? "Linked to"
                  : hh->new_patient ? "Linked to the new"
                  : "New contact linked to", hh->patient_id);
-        if (hh->contact_id[0] && !hh->keep_item_id) {
+        if (hh->contact_id[0]) {
             snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s",
                      hh->contact_id);
         }
-        cw_job_done(job, hh->final, hh->msg);
+        cw_hh_done(job, hh->final, hh->msg);
         return;
     }
 
-    cw_job_done(job, hh->final, strcmp(hh->final, "unlinked") == 0
-                ? "Unlinked from the Hint patient (nothing deleted)"
-                : "Synced with Hint");
+    cw_hh_done(job, hh->final, strcmp(hh->final, "unlinked") == 0
+               ? "Unlinked from the Hint patient (nothing deleted)"
+               : "Synced with Hint");
 }
 
 
@@ -553,8 +643,8 @@ cw_hh_run(cw_job_t *job)
 
         if (strcmp(hh->event, "patient.destroyed") == 0) {
             if (n == 0) {
-                cw_job_done(job, "no_match", "No CRM contact is linked to "
-                            "this patient");
+                cw_hh_done(job, "no_match", "No CRM contact is linked to "
+                           "this patient");
                 return;
             }
             hh->next = 0;
@@ -585,14 +675,14 @@ cw_hh_run(cw_job_t *job)
         }
 
         if (strcmp(hh->event, "patient.created") != 0) {
-            cw_job_done(job, "skipped", "No CRM contact is linked to this "
-                        "patient");
+            cw_hh_done(job, "skipped", "No CRM contact is linked to this "
+                       "patient");
             return;
         }
 
         if (!job->w->conf->hint_create_contacts) {
-            cw_job_done(job, "skipped", "Creating contacts for new patients "
-                        "is off");
+            cw_hh_done(job, "skipped", "Creating contacts for new patients "
+                       "is off");
             return;
         }
 
@@ -601,7 +691,7 @@ cw_hh_run(cw_job_t *job)
 
     case HH_P_UPDATE:
         if (hh->patient == NULL) {
-            cw_job_done(job, "skipped", "The patient is no longer in Hint");
+            cw_hh_done(job, "skipped", "The patient is no longer in Hint");
             return;
         }
         hh->mode = CW_HM_PATIENT_WINS;
@@ -615,7 +705,7 @@ cw_hh_run(cw_job_t *job)
 
     case HH_P_CREATED:
         if (hh->patient == NULL) {
-            cw_job_done(job, "skipped", "The patient is no longer in Hint");
+            cw_hh_done(job, "skipped", "The patient is no longer in Hint");
             return;
         }
         id = json_string_value(json_object_get(hh->patient, "last_name"));
@@ -643,16 +733,16 @@ cw_hh_run(cw_job_t *job)
 
     case HH_C_CONTACT:
         if (hh->contact == NULL) {
-            cw_job_done(job, "no_match", "The CRM contact was not found");
+            cw_hh_done(job, "no_match", "The CRM contact was not found");
             return;
         }
-        linked = cw_hintmap_linked(hh->contact);
+        linked = cw_hintmap_linked(job->w->conf, hh->contact);
         if (linked == NULL || !cw_hint_id_ok(linked)) {
-            cw_job_done(job, "skipped", "The contact is not linked to a "
-                        "Hint patient");
+            cw_hh_done(job, "skipped", "The contact is not linked to a "
+                       "Hint patient");
             return;
         }
-        snprintf(hh->patient_id, sizeof(hh->patient_id), "%s", linked);
+        cw_hh_pid(job, linked);
         hh->final = "updated";
         cw_hh_get_patient(job, HH_C_PATIENT);
         return;
@@ -670,7 +760,7 @@ cw_hh_run(cw_job_t *job)
 
     case HH_S_CONTACT:
         if (hh->contact == NULL) {
-            cw_job_done(job, "no_match", "The CRM contact was not found");
+            cw_hh_done(job, "no_match", "The CRM contact was not found");
             return;
         }
         hh->mode = CW_HM_CONTACT_WINS | CW_HM_FILL;
@@ -682,9 +772,9 @@ cw_hh_run(cw_job_t *job)
         }
 
         if (!cw_hintmap_matchable(hh->contact)) {
-            cw_job_done(job, "no_match", "The contact needs a first name, "
-                        "last name and birth date to be matched; choose the "
-                        "patient instead");
+            cw_hh_done(job, "no_match", "The contact needs a first name, "
+                       "last name and birth date to be matched; choose the "
+                       "patient instead");
             return;
         }
 
@@ -693,13 +783,14 @@ cw_hh_run(cw_job_t *job)
 
     case HH_S_PATIENT:
         if (hh->patient == NULL) {
-            cw_job_done(job, "no_match", "The chosen Hint patient was not "
-                        "found");
+            cw_hh_done(job, "no_match", "The chosen Hint patient was not "
+                       "found");
             return;
         }
         hh->final = "linked";
         hh->next = 0;
-        cw_hh_find(job, CW_HM_PATIENT, hh->patient_id, HH_S_OTHERS);
+        cw_hh_find(job, job->w->conf->sf_field_hint_patient_id,
+                   hh->patient_id, HH_S_OTHERS);
         return;
 
     case HH_S_LISTED:
@@ -734,7 +825,7 @@ cw_hh_run(cw_job_t *job)
             cw_job_fail(job, &err);
             return;
         }
-        snprintf(hh->patient_id, sizeof(hh->patient_id), "%s", id);
+        cw_hh_pid(job, id);
         hh->final = "created";
         hh->new_patient = 1;
         hh->step = HH_MERGE;
@@ -743,15 +834,20 @@ cw_hh_run(cw_job_t *job)
 
     case HH_U_CONTACT:
         if (hh->contact == NULL) {
-            cw_job_done(job, "no_match", "The CRM contact was not found");
+            cw_hh_done(job, "no_match", "The CRM contact was not found");
             return;
         }
-        id = json_string_value(json_object_get(hh->contact, CW_HM_PATIENT));
-        if (!json_is_true(json_object_get(hh->contact, CW_HM_SYNCED))
+        id = json_string_value(json_object_get(hh->contact,
+                                   job->w->conf->sf_field_hint_patient_id));
+        if (!json_is_true(json_object_get(hh->contact,
+                                          job->w->conf->sf_field_synced))
             && (id == NULL || *id == '\0'))
         {
-            cw_job_done(job, "skipped", "The contact is not linked");
+            cw_hh_done(job, "skipped", "The contact is not linked");
             return;
+        }
+        if (id && cw_hint_id_ok(id)) {
+            cw_hh_pid(job, id);
         }
         hh->wrote = 1;
         hh->final = "unlinked";
@@ -760,17 +856,23 @@ cw_hh_run(cw_job_t *job)
 
     case HH_B_CONTACT:
         if (hh->contact == NULL) {
-            cw_job_done(job, "no_match", "The CRM contact was not found");
+            cw_hh_done(job, "no_match", "The CRM contact was not found");
             return;
         }
-        if (json_is_true(json_object_get(hh->contact, CW_HM_SYNCED))) {
-            cw_job_done(job, "skipped", "The contact is already linked to "
-                        "a Hint patient");
+        if (json_is_true(json_object_get(hh->contact,
+                                         job->w->conf->sf_field_synced)))
+        {
+            linked = cw_hintmap_linked(job->w->conf, hh->contact);
+            if (linked && cw_hint_id_ok(linked)) {
+                cw_hh_pid(job, linked);
+            }
+            cw_hh_done(job, "skipped", "The contact is already linked to "
+                       "a Hint patient");
             return;
         }
         if (!cw_hintmap_matchable(hh->contact)) {
-            cw_job_done(job, "no_match", "The contact has no first name, "
-                        "last name and birth date to match on");
+            cw_hh_done(job, "no_match", "The contact has no first name, "
+                       "last name and birth date to match on");
             return;
         }
         cw_hh_list_matches(job, HH_B_LISTED);
@@ -812,6 +914,10 @@ cw_hh_run(cw_job_t *job)
                                hh->to_patient, cw_hh_hint_done, job);
         return;
 
+    case HH_MARKED:
+        cw_job_done(job, hh->end_status, hh->msg);
+        return;
+
     case HH_END:
     default:
         cw_hh_end(job);
@@ -832,6 +938,7 @@ cw_hh_str(json_t *o, const char *k)
 static void
 cw_hh_start(cw_job_t *job)
 {
+    char         msg[256];
     json_t      *action;
     cw_hh_t     *hh;
     cw_err_t     err;
@@ -844,6 +951,12 @@ cw_hh_start(cw_job_t *job)
         cw_err_set(&err, CW_ERR_PERMANENT, "not_configured",
                    "Hint sync needs [salesforce] login_url and [hint] "
                    "base_url and api_key");
+        cw_job_fail(job, &err);
+        return;
+    }
+
+    if (cw_hintmap_init(job->w->conf, msg, sizeof(msg)) != 0) {
+        cw_err_set(&err, CW_ERR_PERMANENT, "config", "%s", msg);
         cw_job_fail(job, &err);
         return;
     }
@@ -874,11 +987,14 @@ cw_hh_start(cw_job_t *job)
         cid = NULL;
 
     } else if (strcmp(type, "hint.batch_patient") == 0) {
-        /* the item's id is the patient's; results stay keyed by it */
+        /*
+         * The item's id is the patient's (the batch keys its results by
+         * the item id); the record's crm_contact_id is the contact found.
+         */
         pid = cid;
         cid = NULL;
         hh->event = "batch";
-        hh->keep_item_id = 1;
+        job->crm_contact_id[0] = '\0';
         hh->create_contacts = (int) job->w->conf->hint_batch_create_contacts;
     }
 
@@ -890,7 +1006,7 @@ cw_hh_start(cw_job_t *job)
     }
 
     if (pid) {
-        snprintf(hh->patient_id, sizeof(hh->patient_id), "%s", pid);
+        cw_hh_pid(job, pid);
     }
 
     if (hh->event) {
@@ -900,7 +1016,8 @@ cw_hh_start(cw_job_t *job)
             cw_job_fail(job, &err);
             return;
         }
-        cw_hh_find(job, CW_HM_PATIENT, hh->patient_id, HH_P_LINKED);
+        cw_hh_find(job, job->w->conf->sf_field_hint_patient_id,
+                   hh->patient_id, HH_P_LINKED);
         return;
     }
 

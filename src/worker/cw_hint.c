@@ -127,11 +127,14 @@ cw_hint_done(cw_http_req_t *r)
          * {"status":422,"message":"Validation failed: …"}: the message may
          * quote what was sent, so only the status is kept.
          */
+        /*
+         * Hint does not say reliably which field it refused (a 422 may be
+         * about any field written), so no field is named here.
+         */
         cw_err_set(&res.err, CW_ERR_PERMANENT, "hint_rejected",
-                   "Hint refused the patient %s: HTTP %ld: check the "
-                   "patient's required fields (first and last name) and "
-                   "the practice API key", cw_hint_op_names[call->op],
-                   r->status);
+                   "Hint refused the patient's data (%ld) on a patient "
+                   "%s: check the fields written and the practice API key",
+                   r->status, cw_hint_op_names[call->op]);
         res.err.http_status = r->status;
         res.err.retry_after_ms = -1;
     }

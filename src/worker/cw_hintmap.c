@@ -11,6 +11,8 @@
 #include "cw_crm.h"
 #include "cw_hintmap.h"
 #include "cw_map.h"
+#include "cw_salesforce.h"
+#include "cw_util.h"
 
 /*
  * The table, in cw_map's format (issue 5's engine does the Hint -> CRM
@@ -59,47 +61,110 @@ static const cw_map_entry_t  cw_hm_entries[] = {
 #define CW_HM_N        (sizeof(cw_hm_entries) / sizeof(cw_hm_entries[0]))
 #define CW_HM_TWO_WAY  15           /* the first 15 entries */
 
+/*
+ * One configuration per process: the map is resolved once, on the first
+ * job, and kept (cw_hm_state: 0 not yet, 1 ready, -1 refused).
+ */
 static cw_map_t     cw_hm_map;
-static int          cw_hm_ready;
+static int          cw_hm_state;
+static char         cw_hm_err[256];
 static const char  *cw_hm_read[CW_HM_N + 6];
 
 
 static const cw_map_t *
 cw_hm(void)
 {
-    char  err[256];
+    return &cw_hm_map;
+}
 
-    if (!cw_hm_ready) {
-        /* a constant table without overrides cannot fail */
-        (void) cw_map_init(&cw_hm_map, cw_hm_entries, CW_HM_N, NULL, err,
-                           sizeof(err));
-        cw_hm_ready = 1;
+
+/* "entry=Field" for an override string; an empty field turns it off */
+static void
+cw_hm_override(cs_buf_t *o, const char *entry, const char *field)
+{
+    if (o->len) {
+        cs_buf_putc(o, ',');
     }
 
-    return &cw_hm_map;
+    cs_buf_puts(o, entry);
+    cs_buf_putc(o, '=');
+    cs_buf_puts(o, field ? field : "");
+}
+
+
+int
+cw_hintmap_init(const cw_conf_t *c, char *err, size_t errlen)
+{
+    int          rc;
+    size_t       i, n = 0;
+    cs_buf_t     o;
+
+    if (cw_hm_state == 0) {
+        cw_hm_state = -1;
+
+        if (!cw_soql_field_ok(c->sf_field_synced)
+            || !cw_soql_field_ok(c->sf_field_hint_patient_id)
+            || (c->sf_field_last_batch
+                && !cw_soql_field_ok(c->sf_field_last_batch)))
+        {
+            /* the link cannot be turned off: it is what a sync is */
+            snprintf(cw_hm_err, sizeof(cw_hm_err), "salesforce."
+                     "field_synced_to_hint and field_hint_patient_id must "
+                     "be contact field API names (and "
+                     "field_last_batch_sync_id empty or one)");
+            goto done;
+        }
+
+        cs_buf_init(&o);
+        cw_hm_override(&o, "practitioner", c->sf_field_practitioner);
+        cw_hm_override(&o, "insurance_payer", c->sf_field_insurance_payer);
+        cw_hm_override(&o, "insurance_group_id", c->sf_field_insurance_group);
+        cw_hm_override(&o, "insurance_member_id",
+                       c->sf_field_insurance_member);
+        cw_hm_override(&o, "contract_accepted", c->sf_field_contract);
+        cw_hm_override(&o, "contract_accepted_at", c->sf_field_contract_at);
+        cw_hm_override(&o, "hipaa_accepted", c->sf_field_hipaa);
+        cw_hm_override(&o, "hipaa_accepted_at", c->sf_field_hipaa_at);
+        cs_buf_putc(&o, '\0');
+
+        rc = cw_map_init(&cw_hm_map, cw_hm_entries, CW_HM_N, o.data,
+                         cw_hm_err, sizeof(cw_hm_err));
+        cs_buf_free(&o);
+
+        if (rc != 0) {
+            goto done;
+        }
+
+        cw_hm_read[n++] = "Id";
+        cw_hm_read[n++] = "AccountId";
+        cw_hm_read[n++] = c->sf_field_synced;
+        cw_hm_read[n++] = c->sf_field_hint_patient_id;
+        if (c->sf_field_last_batch) {
+            cw_hm_read[n++] = c->sf_field_last_batch;
+        }
+        for (i = 0; i < CW_HM_N; i++) {
+            if (cw_hm_map.fields[i]) {
+                cw_hm_read[n++] = cw_hm_map.fields[i];
+            }
+        }
+        cw_hm_read[n] = NULL;
+        cw_hm_state = 1;
+    }
+
+done:
+
+    if (cw_hm_state < 0) {
+        snprintf(err, errlen, "%s", cw_hm_err);
+        return -1;
+    }
+
+    return 0;
 }
 
 
 const char *const *
 cw_hintmap_contact_fields(void)
 {
-    size_t           i, n = 0;
-    const cw_map_t  *m = cw_hm();
-
-    if (cw_hm_read[0] == NULL) {
-        cw_hm_read[n++] = "Id";
-        cw_hm_read[n++] = "AccountId";
-        cw_hm_read[n++] = CW_HM_SYNCED;
-        cw_hm_read[n++] = CW_HM_PATIENT;
-        cw_hm_read[n++] = CW_HM_BATCH;
-        for (i = 0; i < CW_HM_N; i++) {
-            if (m->fields[i]) {
-                cw_hm_read[n++] = m->fields[i];
-            }
-        }
-        cw_hm_read[n] = NULL;
-    }
-
     return cw_hm_read;
 }
 
@@ -466,13 +531,14 @@ cw_hintmap_matchable(json_t *contact)
 
 
 const char *
-cw_hintmap_linked(json_t *contact)
+cw_hintmap_linked(const cw_conf_t *c, json_t *contact)
 {
     const char  *id;
 
-    id = json_string_value(json_object_get(contact, CW_HM_PATIENT));
+    id = json_string_value(json_object_get(contact,
+                                           c->sf_field_hint_patient_id));
 
-    if (!json_is_true(json_object_get(contact, CW_HM_SYNCED))
+    if (!json_is_true(json_object_get(contact, c->sf_field_synced))
         || id == NULL || *id == '\0')
     {
         return NULL;

@@ -10,7 +10,10 @@
  * value written one way compares equal when it echoes back.
  *
  * The Hint names of the consent facts are unconfirmed, hence the
- * [hint] field_* configuration keys.
+ * [hint] field_* configuration keys.  The CRM side's integration fields
+ * (the link and the Hint -> CRM fields) have configured API names too,
+ * the salesforce.field_* keys (external-apis.md): the table's names are
+ * the defaults, resolved once per process by cw_hintmap_init().
  */
 #ifndef CW_HINTMAP_H
 #define CW_HINTMAP_H
@@ -19,16 +22,19 @@
 
 #include "cw_config.h"
 
-/* the link and the batch mark on the contact */
-#define CW_HM_SYNCED    "Synced_To_Hint__c"
-#define CW_HM_PATIENT   "Hint_Patient_Id__c"
-#define CW_HM_BATCH     "Last_Batch_Sync_Id__c"
-
 /* merge modes */
 #define CW_HM_PATIENT_WINS  0x01    /* Hint events, batch hint-to-crm */
 #define CW_HM_CONTACT_WINS  0x02    /* CRM changes, manual sync, crm-to-hint */
 #define CW_HM_FILL          0x04    /* the winner's blanks are filled from
                                        the other side */
+
+/*
+ * Resolves the configured field names; 0, or -1 with what to fix in err
+ * (a bad API name, or an empty link field).  Every function below needs
+ * it to have succeeded.  An empty Hint -> CRM field turns that entry off
+ * (an org without the field).
+ */
+int cw_hintmap_init(const cw_conf_t *c, char *err, size_t errlen);
 
 /* NULL-terminated contact fields to read (Id, AccountId, link, mapped) */
 const char *const *cw_hintmap_contact_fields(void);
@@ -58,6 +64,6 @@ int cw_hintmap_same_person(json_t *contact, json_t *patient);
 int cw_hintmap_matchable(json_t *contact);
 
 /* The linked patient id, or NULL when the contact is not linked. */
-const char *cw_hintmap_linked(json_t *contact);
+const char *cw_hintmap_linked(const cw_conf_t *c, json_t *contact);
 
 #endif /* CW_HINTMAP_H */

@@ -199,6 +199,8 @@ cw_job_done(cw_job_t *job, const char *status, const char *message)
     st.status = status;
     st.message = message;
     st.crm_contact_id = job->crm_contact_id[0] ? job->crm_contact_id : NULL;
+    st.hint_patient_id = job->hint_patient_id[0] ? job->hint_patient_id
+                                                 : NULL;
     st.ttl_s = job->w->conf->status_ttl_s;
 
     cw_job_end(job, &st, 0, NULL, 0);
@@ -257,6 +259,8 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
     memset(&st, 0, sizeof(st));
     st.retried = job->attempts > 1;
     st.crm_contact_id = job->crm_contact_id[0] ? job->crm_contact_id : NULL;
+    st.hint_patient_id = job->hint_patient_id[0] ? job->hint_patient_id
+                                                 : NULL;
     st.last_error = err->message;
 
     if (err->cls == CW_ERR_TRANSIENT && job->attempts < c->max_attempts) {

@@ -34,6 +34,8 @@ struct cw_job_s {
     void                *hdata;        /* the handler's state */
     void               (*hfree)(cw_job_t *job);
     char                 crm_contact_id[64];
+    char                 hint_patient_id[64];  /* Hint jobs that know the
+                                                  patient, for the record */
     uint64_t             started_ms;
     /*
      * Called once with the final status (never for `retrying`), before

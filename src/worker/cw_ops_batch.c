@@ -238,6 +238,17 @@ cw_ob_batch(const cw_conf_t *c, cw_redis_t *r, const char *id)
 }
 
 
+/* Hint's batches end items linked, created or updated, never matched. */
+static int
+cw_ob_hint(redisReply *h)
+{
+    const char  *kind = cw_ob_get(h, "kind");
+
+    return strcmp(kind, "hint-to-crm") == 0
+           || strcmp(kind, "crm-to-hint") == 0;
+}
+
+
 static int
 cw_ob_line(redisReply *h, const char *id, char *out, size_t n)
 {
@@ -249,6 +260,18 @@ cw_ob_line(redisReply *h, const char *id, char *out, size_t n)
     state = pending == 0 ? "finished"
             : strcmp(cw_ob_get(h, "aborted"), "1") == 0 ? "aborting"
             : "running";
+
+    if (cw_ob_hint(h)) {
+        snprintf(out, n, "batch %s %s: %ld/%ld done, linked %s, created %s, "
+                 "updated %s, no_match %s, failed %s, skipped %s, "
+                 "pending %ld; %s rows ignored; %s",
+                 id, cw_ob_get(h, "kind"), total - pending, total,
+                 cw_ob_get(h, "linked"), cw_ob_get(h, "created"),
+                 cw_ob_get(h, "updated"), cw_ob_get(h, "no_match"),
+                 cw_ob_get(h, "failed"), cw_ob_get(h, "skipped"), pending,
+                 cw_ob_get(h, "ignored"), state);
+        return pending == 0;
+    }
 
     snprintf(out, n, "batch %s %s: %ld/%ld done, matched %s, no_match %s, "
              "failed %s, skipped %s, pending %ld; %s rows ignored; %s",
@@ -328,11 +351,30 @@ cw_ob_report(const cw_conf_t *c, cw_redis_t *r, const char *id)
     char         key[256], res[256], skey[CW_STATUS_KEY_MAX], *tab, *tab2;
     size_t       i;
     redisReply  *items, *one, *hs, *h;
+    const char  *head, *other;
 
     h = cw_ob_batch(c, r, id);
     if (h == NULL) {
         return 1;
     }
+
+    /*
+     * The first column is the item as queued, the last the id found on
+     * the other side: hint-to-crm's items are Hint patients.
+     */
+    if (strcmp(cw_ob_get(h, "kind"), "hint-to-crm") == 0) {
+        head = "patient_id,status,message,job_id,crm_contact_id";
+        other = "crm_contact_id";
+
+    } else if (strcmp(cw_ob_get(h, "kind"), "crm-to-hint") == 0) {
+        head = "contact_id,status,message,job_id,hint_patient_id";
+        other = "hint_patient_id";
+
+    } else {
+        head = "contact_id,status,message,job_id,healthsherpa_contact_id";
+        other = "healthsherpa_contact_id";
+    }
+
     freeReplyObject(h);
 
     cw_batch_key(c, id, "items", key, sizeof(key));
@@ -347,7 +389,7 @@ cw_ob_report(const cw_conf_t *c, cw_redis_t *r, const char *id)
         return 1;
     }
 
-    printf("contact_id,status,message,job_id,healthsherpa_contact_id\r\n");
+    printf("%s\r\n", head);
 
     /* two replies per item, pipelined: a report of thousands is quick */
     for (i = 0; i < items->elements; i++) {
@@ -356,7 +398,7 @@ cw_ob_report(const cw_conf_t *c, cw_redis_t *r, const char *id)
         cw_batch_item_id(id, i, jid, sizeof(jid));
         cw_status_key(c->prefix, jid, skey, sizeof(skey));
         cw_redis_append(r, "HGET %s %s", res, items->element[i]->str);
-        cw_redis_append(r, "HGET %s healthsherpa_contact_id", skey);
+        cw_redis_append(r, "HGET %s %s", skey, other);
     }
 
     for (i = 0; i < items->elements; i++) {

@@ -31,6 +31,7 @@ typedef struct {
     const char  *message;
     const char  *last_error;
     const char  *crm_contact_id;
+    const char  *hint_patient_id;
     const char  *next_attempt_at;
     long         ttl_s;
     int          retried;           /* an earlier attempt may have left

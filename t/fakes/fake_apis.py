@@ -107,6 +107,10 @@ SF_EXTERNAL_ID_FIELDS = {
     "Partner_External_Id__c",
 }
 SF_CI_FIELDS = {"FirstName", "LastName"}   # issue 7: exact-match search
+# issue 7: an org whose integration fields have other API names
+# (POST /__fake/salesforce/fields {"Default__c": "Renamed__c", ...}; {}
+# restores the defaults)
+SF_FIELDS_DEFAULT = frozenset(SF_FIELDS)
 ISO_DT = re.compile(
     r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 
@@ -414,6 +418,12 @@ class Handler(BaseHTTPRequestHandler):
                         out.append(c["Id"])
                     return self.send(200, out)
                 return self.send(200, list(STATE.contacts.values()))
+            if p == "/__fake/salesforce/fields":
+                if self.method == "POST":
+                    SF_FIELDS.clear()
+                    SF_FIELDS.update(SF_FIELDS_DEFAULT - set(body or {}))
+                    SF_FIELDS.update((body or {}).values())
+                return self.send(200, sorted(SF_FIELDS))
             if p == "/__fake/salesforce/content_versions":
                 return self.send(200, STATE.content_versions)
             if p == "/__fake/salesforce/tasks":

@@ -45,6 +45,8 @@ my $st = run_jobs($off, hint_job('patient.updated', $p1));
 is($st->{status}, 'updated', 'patient.updated on a linked contact: updated')
     or diag explain $st;
 is($st->{crm_contact_id}, $c1, 'status names the contact');
+is($st->{hint_patient_id}, $p1, 'and the patient (hint_patient_id)');
+like($st->{message}, qr/\S/, 'the human message stays in message');
 my $c = sf_contacts()->{$c1};
 is($c->{Email}, 'new@example.org', 'patient wins: Email overwritten');
 is($c->{MiddleName}, 'Elena', 'patient wins: MiddleName overwritten');
@@ -105,6 +107,7 @@ ok($new->{Synced_To_Hint__c}, 'Synced to Hint checked');
 is($new->{AccountId}, $acct, 'under the configured default account');
 is($new->{LastName}, 'Novak', 'with the Hint data fields');
 is($st->{crm_contact_id}, $new->{Id}, 'status names the new contact');
+is($st->{hint_patient_id}, $p3, 'created: hint_patient_id');
 
 # ---- "the patient and the contact will only be synced together if the
 #      Synced to Hint field on the contact is not checked ... Where any
@@ -124,6 +127,7 @@ $st = run_jobs($on, hint_job('patient.created', $p4));
 is($st->{status}, 'linked', 'one unsynced exact match (trimmed, any case): '
    . 'linked') or diag explain $st;
 is($st->{crm_contact_id}, $c4, 'that contact');
+is($st->{hint_patient_id}, $p4, 'linked: hint_patient_id');
 $c = sf_contacts()->{$c4};
 ok($c->{Synced_To_Hint__c}, 'Synced to Hint checked');
 is($c->{Hint_Patient_Id__c}, $p4, 'Hint Patient Id filled in');
@@ -149,6 +153,8 @@ $st = run_jobs($on, hint_job('patient.created', $p5));
 is($st->{status}, 'skipped', 'the match is synced to another patient: '
    . 'skipped') or diag explain $st;
 is(scalar @{ sf_requests(method => 'PATCH') }, $np, 'no contact write');
+is($st->{hint_patient_id}, $p5, 'skipped, one candidate: hint_patient_id');
+is($st->{crm_contact_id}, $c4, 'and the candidate contact');
 is(sf_contacts()->{$c4}{Hint_Patient_Id__c}, $p4, 'link unchanged');
 my ($rc, $out) = worker_cmd($on, 'log', '--level', 'error');
 like($out, qr/reason=match_linked_elsewhere.*patient=\Q$p5\E/,
@@ -179,6 +185,7 @@ is($st->{status}, 'created', 'same names, other birth date: a new contact');
 $st = run_jobs($off, hint_job('patient.destroyed', $p4));
 is($st->{status}, 'unlinked', 'patient.destroyed: unlinked')
     or diag explain $st;
+is($st->{hint_patient_id}, $p4, 'unlinked: hint_patient_id');
 $c = sf_contacts()->{$c4};
 ok($c, 'the contact stays');
 ok(!$c->{Synced_To_Hint__c}, 'Synced to Hint cleared');

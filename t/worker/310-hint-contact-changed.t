@@ -139,6 +139,12 @@ $st = wait_status(seed_job(action_job('crm.contact_changed', $c1)),
 is($st->{status}, 'failed', '422 from Hint: failed at once');
 is($st->{attempts}, 1, 'not retried');
 unlike($st->{last_error} . $st->{message}, qr/Eugene/, 'no value quoted');
+my $check = 'check the fields written and the practice API key';
+like($st->{message}, qr/Hint refused the patient's data \(422\).*\Q$check/,
+     "the 422 message: $st->{message}");
+unlike($st->{message}, qr/first|last name/i,
+       'no claim that the refused field is the name');
+is($st->{hint_patient_id}, $p1, 'the failed job names the patient');
 
 is(stop_worker($pid), 0, 'worker stopped cleanly');
 done_testing();

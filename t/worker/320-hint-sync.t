@@ -37,6 +37,7 @@ my $st = run(action_job('hint.sync', $c1, patient_id => $pa));
 is($st->{status}, 'linked', 'Sync Patient with a chosen patient: linked')
     or diag explain $st;
 like($st->{message}, qr/\Q$pa\E/, 'message names the patient');
+is($st->{hint_patient_id}, $pa, 'so does hint_patient_id');
 my $c = sf_contacts()->{$c1};
 ok($c->{Synced_To_Hint__c}, '"the Synced to Hint checkbox checked"');
 is($c->{Hint_Patient_Id__c}, $pa, '"the Hint Patient Id filled in"');
@@ -78,6 +79,7 @@ my ($c3, $c4, $c5) = @{ fake_post('/__fake/salesforce/contacts', [
 $st = run(action_job('hint.sync', $c3));
 is($st->{status}, 'linked', 'exact match, one: linked') or diag explain $st;
 is(sf_contacts()->{$c3}{Hint_Patient_Id__c}, $pm, 'to that patient');
+is($st->{hint_patient_id}, $pm, 'exact match linked: hint_patient_id');
 my $lq = hint_requests(method => 'GET', path => qr{/patients$});
 like($lq->[-1]{query}, qr/first_name=Ana/, 'searched Hint by first name');
 like($lq->[-1]{query}, qr/dob=1966-06-06/, 'and birth date');
@@ -108,11 +110,18 @@ is($st->{status}, 'skipped', 'several matches: skipped') or diag explain $st;
 like($st->{message}, qr/\Q$t1\E/, 'candidate 1 listed');
 like($st->{message}, qr/\Q$t2\E/, 'candidate 2 listed');
 ok(!sf_contacts()->{$c5}{Hint_Patient_Id__c}, 'nothing linked');
+ok(!$st->{hint_patient_id}, 'several candidates: no one hint_patient_id');
 
 # ---- "To unlink a patient and a contact, use the Unlink Patient button"
 my $nd = @{ hint_requests(method => 'DELETE') };
-$st = run(action_job('hint.unlink', $c3));
+my $uj = action_job('hint.unlink', $c3);
+$st = run($uj);
 is($st->{status}, 'unlinked', 'hint.unlink: unlinked') or diag explain $st;
+is($st->{hint_patient_id}, $pm, 'the patient it was linked to');
+my ($jrc, $jout) = worker_cmd($conf, 'jobs', 'show', $uj->{id});
+like($jout, qr/^\s*hint_patient_id:?\s+\Q$pm\E\s*$/m,
+     "`jobs show` prints hint_patient_id:\n$jout");
+like($jout, qr/^\s*message:?\s+Unlinked/m, 'and the message');
 $c = sf_contacts()->{$c3};
 ok($c, 'the contact stays');
 ok(!$c->{Synced_To_Hint__c}, 'Synced_To_Hint__c cleared');

@@ -61,11 +61,17 @@ like($out, qr/2 contacts \(\d+ rows ignored/, 'two ids; the rest ignored '
 my $pid = start_worker($conf);
 $out = wait_batch($bid);
 like($out, qr{2/2 done}, "progress: $out");
+like($out, qr/linked 1, created 0, updated 0, no_match 1, failed 0, skipped 0/,
+     'a Hint batch counts linked/created/updated');
+unlike($out, qr/matched/, 'not matched, which a Hint item never is');
 
 my $report;
 ($rc, $report, $out) = report($bid);
 is($rc, 0, 'batch report');
-like($out, qr/^contact_id,status/, 'a CSV with a header');
+like($out, qr/^contact_id,status,message,job_id,hint_patient_id\r\n/,
+     'a CSV with a header; the last column the Hint patient');
+like($out, qr/^\Q$maria\E,linked,[^\r]*,\Q$pm\E\r$/m,
+     'the linked contact\'s row names its patient');
 is($report->{$john}{status}, 'no_match', 'John Doe: no Hint match: no_match');
 is($report->{$maria}{status}, 'linked', 'Maria Lopez: one exact match: '
    . 'linked') or diag $out;
@@ -83,8 +89,13 @@ is($pt->{email}, 'maria.crm@example.org', '"contact data ... overwriting '
    . 'any Patient data"');
 my ($mob) = grep { lc $_->{type} eq 'mobile' } @{ $pt->{phones} };
 is($mob->{number}, '5035550777', 'the mobile phone too');
-ok(!sf_contacts()->{$john}{Last_Batch_Sync_Id__c},
-   'a contact the batch did not write is not marked');
+# §C.7 "set on every contact the batch touched": a no_match too, alone
+is(sf_contacts()->{$john}{Last_Batch_Sync_Id__c}, $bid,
+   'the no_match contact the batch touched is marked too');
+my ($jm) = grep { $_->{path} =~ /\Q$john\E$/ }
+           @{ sf_requests(method => 'PATCH') };
+is_deeply([ sort keys %{ JSON::PP->new->decode($jm->{body}) } ],
+          [ 'Last_Batch_Sync_Id__c' ], 'with that field alone');
 
 # "If the contact is already linked to a patient, the contact will be
 #  skipped. Where multiple demographics matches are found, the contact
@@ -112,6 +123,10 @@ my $b2 = batch_id($out);
 wait_batch($b2);
 ($rc, $report, $out) = report($b2);
 is($report->{$maria}{status}, 'skipped', 'already linked: skipped');
+is(sf_contacts()->{$maria}{Last_Batch_Sync_Id__c}, $b2,
+   'a skipped contact is marked with the batch that touched it');
+is(sf_contacts()->{$ca}{Last_Batch_Sync_Id__c}, $b2,
+   'the several-matches one too');
 is($report->{$ca}{status}, 'skipped', 'several matches: skipped');
 is($report->{$cb}{status}, 'skipped', 'the match is linked to another '
    . 'contact: skipped');
@@ -161,7 +176,14 @@ like($pages->[1]{query}, qr/limit=100&offset=100/, 'second page');
 my $b4 = batch_id($out);
 $pid = start_worker($conf);
 wait_batch($b4);
-($rc, $report) = report($b4);
+($rc, $report, $out) = report($b4);
+like($out, qr/^patient_id,status,message,job_id,crm_contact_id\r\n/,
+     'hint-to-crm: the first column holds patient ids, the last contacts');
+like($out, qr/^pat-match,linked,[^\r]*,\Q$cm\E\r$/m,
+     'the linked patient\'s row names its contact');
+my ($j1) = $out =~ /^pat-all001,no_match,.*,(b\w+-\d+),\r$/m;
+is($j1 && job_status($j1)->{hint_patient_id}, 'pat-all001',
+   'an item\'s status record names its patient');
 is($report->{'pat-match'}{status}, 'linked', 'exact match: linked');
 is($report->{'pat-taken'}{status}, 'skipped', 'match linked to another '
    . 'patient: skipped');
@@ -190,6 +212,8 @@ is(scalar(grep { $_->{status} eq 'created' } values %$report), 118,
    '118 contacts created');
 is($report->{'pat-match'}{status}, 'skipped', 'already linked and equal: '
    . 'skipped');
+is(sf_contacts()->{$cm}{Last_Batch_Sync_Id__c}, $b5,
+   'its contact, touched, now carries this batch\'s id');
 my ($n1) = grep { ($_->{Hint_Patient_Id__c} // '') eq 'pat-all001' }
            values %{ sf_contacts() };
 ok($n1 && $n1->{Synced_To_Hint__c}, 'the new contact is linked');
