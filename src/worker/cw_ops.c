@@ -51,6 +51,33 @@ cw_ops_close(cw_redis_t *r)
 }
 
 
+int
+cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
+    char **ids, size_t n, char id[CW_BATCH_ID_LEN])
+{
+    int         rc;
+    cw_redis_t  r;
+
+    if (cw_ops_connect(c, &r) != 0) {
+        return -1;
+    }
+
+    rc = cw_batch_create(&r, c, spec, ids, n, id);
+    cw_ops_close(&r);
+
+    if (rc != 0) {
+        fprintf(stderr, "caresync-worker: Redis failed while queueing batch "
+                "%s; part of it may be queued and will run (`caresync-worker "
+                "batch status %s`, or `batch abort %s`). Check Redis "
+                "(`caresync-worker check`) before running the command "
+                "again\n", id, id, id);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 void
 cw_ops_http_conf(const cw_conf_t *c, int max_total, cw_http_conf_t *hc)
 {

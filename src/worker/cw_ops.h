@@ -5,6 +5,7 @@
 #ifndef CW_OPS_H
 #define CW_OPS_H
 
+#include "cw_batch.h"
 #include "cw_config.h"
 #include "cw_csv.h"
 #include "cw_http.h"
@@ -19,11 +20,14 @@ int cw_ops_log(const cw_conf_t *conf, int argc, char **argv);
  * What every command shares (cw_ops_batch.c, cw_ops_hint.c too): the
  * Redis connection (an error is printed), the [http] settings of a
  * command's own client (max_total 0: cw_http's default), and the contact
- * ids of a report export (an error is printed, `ids` freed; 0 or 1).
+ * ids of a report export (an error is printed, `ids` freed; 0 or 1),
+ * and queueing a batch's items (0, or -1 with what to do printed).
  */
 int cw_ops_connect(const cw_conf_t *c, cw_redis_t *r);
 void cw_ops_close(cw_redis_t *r);
 void cw_ops_http_conf(const cw_conf_t *c, int max_total, cw_http_conf_t *hc);
 int cw_ops_csv_ids(const char *csv, cw_csv_ids_t *ids);
+int cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
+    char **ids, size_t n, char id[CW_BATCH_ID_LEN]);
 
 #endif /* CW_OPS_H */

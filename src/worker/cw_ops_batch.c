@@ -123,7 +123,6 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
 {
     int              i, rc;
     char             id[CW_BATCH_ID_LEN];
-    cw_redis_t       r;
     cw_csv_ids_t     ids;
     cw_batch_spec_t  spec;
     const char      *csv = NULL, *where = NULL, *agent = NULL;
@@ -172,20 +171,7 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
     spec.agent = k->agent ? (agent ? agent : c->hs_agent_email) : NULL;
     spec.ignored = ids.ignored;
 
-    if (cw_ops_connect(c, &r) != 0) {
-        cw_csv_ids_free(&ids);
-        return 1;
-    }
-
-    rc = cw_batch_create(&r, c, &spec, ids.ids, ids.n, id);
-    cw_ops_close(&r);
-
-    if (rc != 0) {
-        fprintf(stderr, "caresync-worker: Redis failed while queueing batch "
-                "%s; part of it may be queued and will run (`caresync-worker "
-                "batch status %s`, or `batch abort %s`). Check Redis "
-                "(`caresync-worker check`) before running the command "
-                "again\n", id, id, id);
+    if (cw_ops_queue_batch(c, &spec, ids.ids, ids.n, id) != 0) {
         cw_csv_ids_free(&ids);
         return 1;
     }

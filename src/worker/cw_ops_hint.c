@@ -108,8 +108,6 @@ static int
 cw_oh_queue(const cw_conf_t *c, const char *kind, const char *item,
     char **ids, size_t n, size_t ignored, char id[CW_BATCH_ID_LEN])
 {
-    int              rc;
-    cw_redis_t       r;
     cw_batch_spec_t  spec;
 
     memset(&spec, 0, sizeof(spec));
@@ -117,22 +115,7 @@ cw_oh_queue(const cw_conf_t *c, const char *kind, const char *item,
     spec.item = item;
     spec.ignored = ignored;
 
-    if (cw_ops_connect(c, &r) != 0) {
-        return -1;
-    }
-
-    rc = cw_batch_create(&r, c, &spec, ids, n, id);
-    cw_ops_close(&r);
-
-    if (rc != 0) {
-        fprintf(stderr, "caresync-worker: Redis failed while queueing batch "
-                "%s; part of it may be queued and will run (`caresync-worker "
-                "batch status %s`, or `batch abort %s`). Check Redis "
-                "(`caresync-worker check`) before running the command "
-                "again\n", id, id, id);
-    }
-
-    return rc;
+    return cw_ops_queue_batch(c, &spec, ids, n, id);
 }
 
 
