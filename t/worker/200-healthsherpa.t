@@ -11,7 +11,8 @@ use Caresync::Worker;
 
 my $env = start_env();
 my $J = JSON::PP->new->canonical;
-my $fx = (Caresync::Worker::root() . '/../shared/fixtures/healthsherpa');
+my $fx = ($ENV{CARESYNC_FIXTURES}
+          // Caresync::Worker::root() . '/../shared/fixtures') . '/healthsherpa';
 
 sub fixture {
     open my $fh, '<', "$fx/$_[0]" or die "$fx/$_[0]: $!";

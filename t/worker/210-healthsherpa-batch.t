@@ -16,7 +16,8 @@ my $root = Caresync::Worker::root();
 my $report = ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
              . '/salesforce/report-export.csv';
 my $hs = do { local $/;
-              open my $fh, '<', "$root/../shared/fixtures/healthsherpa/search-match.json"
+              open my $fh, '<', ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
+                  . "/healthsherpa/search-match.json"
                   or die; $J->decode(<$fh>)->{data}{contact} };
 fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
 

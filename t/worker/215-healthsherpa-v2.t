@@ -13,7 +13,8 @@ my $env = start_env();
 my $J = JSON::PP->new->canonical;
 my $root = Caresync::Worker::root();
 my $hs = do { local $/;
-              open my $fh, '<', "$root/../shared/fixtures/healthsherpa/search-match.json"
+              open my $fh, '<', ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
+                  . "/healthsherpa/search-match.json"
                   or die; $J->decode(<$fh>)->{data}{contact} };
 fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
 my ($john) = @{ fake_post('/__fake/salesforce/contacts', [
