@@ -572,9 +572,10 @@ cw_sf_fields(cs_buf_t *b, const char *const *fields)
 }
 
 
+/* Ends a call with `err` without sending anything. */
 static void
-cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
-    const char *fmt, const char *arg)
+cw_sf_fail_err(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
+    const cw_err_t *err)
 {
     cw_sf_call_t    *call;
     cw_http_req_t   *r;
@@ -583,9 +584,21 @@ cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
     call = cw_sf_call(sf, op, done, data);
     r = cw_http_req_new(sf->http, "GET", &sf->target, NULL,
                         cw_sf_call_done, call);
-    cw_err_set(&r->err, CW_ERR_PERMANENT, "bad_field", fmt, arg);
-    r->err.retry_after_ms = -1;
+    r->err = *err;
     cw_http_fail_later(r);
+}
+
+
+static void
+cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
+    const char *fmt, const char *arg)
+{
+    cw_err_t  err;
+
+    memset(&err, 0, sizeof(err));
+    cw_err_set(&err, CW_ERR_PERMANENT, "bad_field", fmt, arg);
+    err.retry_after_ms = -1;
+    cw_sf_fail_err(sf, op, done, data, &err);
 }
 
 
@@ -638,9 +651,14 @@ cw_sf_get_contact(cw_crm_t *crm, const char *id, const char *const *fields,
 {
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
+    cw_err_t   err;
 
     cw_sf_path(sf, &p, "/sobjects/Contact/");
-    cw_url_escape(&p, id);
+    if (cw_http_url_id(&p, id, "the Salesforce contact id", &err) != 0) {
+        cs_buf_free(&p);
+        cw_sf_fail_err(sf, CW_SF_GET, done, data, &err);
+        return;
+    }
 
     if (fields && *fields) {
         cs_buf_puts(&p, "?fields=");
@@ -701,9 +719,15 @@ cw_sf_update_contact(cw_crm_t *crm, const char *id, json_t *fields,
 {
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
+    cw_err_t   err;
 
     cw_sf_path(sf, &p, "/sobjects/Contact/");
-    cw_url_escape(&p, id);
+    if (cw_http_url_id(&p, id, "the Salesforce contact id", &err) != 0) {
+        cs_buf_free(&p);
+        cw_sf_fail_err(sf, CW_SF_UPDATE, done, data, &err);
+        return;
+    }
+
     cw_sf_request(sf, CW_SF_UPDATE, "PATCH", &p, fields, 0, done, data);
 }
 
@@ -712,8 +736,10 @@ static void
 cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
     json_t *fields, cw_crm_done_pt done, void *data)
 {
+    char       what[128];
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
+    cw_err_t   err;
 
     if (!cw_soql_field_ok(ext_field)) {
         cw_sf_fail_now(sf, CW_SF_UPSERT, done, data,
@@ -725,7 +751,14 @@ cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
     cw_sf_path(sf, &p, "/sobjects/Contact/");
     cs_buf_puts(&p, ext_field);
     cs_buf_putc(&p, '/');
-    cw_url_escape(&p, value);
+
+    snprintf(what, sizeof(what), "the upsert value of %s", ext_field);
+    if (cw_http_url_id(&p, value, what, &err) != 0) {
+        cs_buf_free(&p);
+        cw_sf_fail_err(sf, CW_SF_UPSERT, done, data, &err);
+        return;
+    }
+
     cw_sf_request(sf, CW_SF_UPSERT, "PATCH", &p, fields, 0, done, data);
 }
 

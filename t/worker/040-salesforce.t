@@ -104,6 +104,27 @@ is($r->{status}, 300, 'several matches: 300');
 is($r->{class}, 'permanent', '... permanent');
 like($r->{message}, qr/merge the duplicates/, '... says what to do');
 
+# ---- ids put into a path: one safe segment, or nothing is sent ----
+my $ndata = scalar @{ sf_requests(path => qr{^/services/data/}) };
+for my $bad ('..', '.', '../../limits', '003/../limits', '%2e%2e', "003\nx") {
+    my $shown = $bad =~ s/\n/\\n/r;
+    for my $op ([ 'get', $bad ], [ 'update', $bad, '{"LastName":"X"}' ],
+                [ 'upsert', 'HelpAround_Patient_Id__c', $bad,
+                  '{"LastName":"X"}' ]) {
+        $r = probe($conf, @$op);
+        is($r->{class}, 'permanent', "$op->[0] with `$shown`: permanent");
+        is($r->{code}, 'bad_id', '... bad_id');
+        like($r->{message}, $op->[0] eq 'upsert'
+             ? qr/^the upsert value of HelpAround_Patient_Id__c is not a usable id/
+             : qr/^the Salesforce contact id is not a usable id/,
+             '... naming the field');
+        unlike($r->{message}, qr/\Q$bad\E/, '... not the value')
+            if length $bad > 2;
+    }
+}
+is(scalar @{ sf_requests(path => qr{^/services/data/}) }, $ndata,
+   'none of them reached Salesforce');
+
 # ---- create ----
 $r = probe($conf, 'create', '{"LastName":"Created","Email":"c@example.org"}');
 is($r->{status}, 201, 'create: 201');
