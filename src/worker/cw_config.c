@@ -80,6 +80,9 @@ static const cw_key_t  cw_keys[] = {
     { "salesforce", "private_key_file", CW_STR, S(sf_private_key_file),
       NULL, 0, 0, 0 },
     { "salesforce", "audience", CW_STR, S(sf_audience), NULL, 0, 0, 0 },
+    /* the token goes to instance_url: only https on Salesforce's hosts */
+    { "salesforce", "instance_domains", CW_STR, S(sf_instance_domains),
+      "salesforce.com, force.com", 0, 0, 0 },
     { "salesforce", "api_version", CW_STR, S(sf_api_version), "v60.0", 0,
       0, 0 },
     { "salesforce", "max_concurrency", CW_INT, S(sf_max_concurrency), "25",

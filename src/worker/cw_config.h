@@ -50,6 +50,7 @@ typedef struct {
     char   *sf_username;
     char   *sf_private_key_file;
     char   *sf_audience;
+    char   *sf_instance_domains;        /* where instance_url may point */
     char   *sf_api_version;
     long    sf_max_concurrency;
     long    sf_rps;

@@ -280,6 +280,7 @@ class Handler(BaseHTTPRequestHandler):
                 "authorization": self.headers.get("Authorization"),
                 "api_key": self.headers.get("X-API-Key"),
                 "content_type": self.headers.get("Content-Type"),
+                "host": self.headers.get("Host"),
                 "t": time.time(),
             })
             rule = self.match_rule()

@@ -99,6 +99,68 @@ cw_url_id_unit(void)
 }
 
 
+/* where the Salesforce token may go */
+static void
+cw_sf_where_unit(void)
+{
+    size_t       i;
+    const char  *def = "salesforce.com, force.com";
+    static const char  *good[] = {
+        "https://example.my.salesforce.com", "https://EXAMPLE.my.Salesforce.COM/",
+        "https://na1.salesforce.com", "https://x.sandbox.my.salesforce.com",
+        "https://x.lightning.force.com", "https://salesforce.com:443",
+    };
+    static const char  *bad[] = {
+        "http://example.my.salesforce.com", "https://evil.example",
+        "https://example.my.salesforce.com.evil.example",
+        "https://evilsalesforce.com", "https://salesforce.com.",
+        "https://x.salesforce.com@evil.example",
+        "https://evil.example#.salesforce.com",
+        "https://evil.example/.salesforce.com",
+        "https://evil.example?.salesforce.com",
+        "https://x.salesforce.com/services", "https://x.salesforce.com:",
+        "https://x.salesforce.com:99999999", "https://[::1]", "ftp://x.salesforce.com",
+        "//x.salesforce.com", "x.salesforce.com", "https://", "",
+        "http://127.0.0.1:8080",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ok(cw_sf_instance_ok(good[i], def), good[i]);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(!cw_sf_instance_ok(bad[i], def), "instance_url refused");
+    }
+
+    ok(!cw_sf_instance_ok("https://x.salesforce.com", NULL),
+       "no domains: nothing");
+    ok(cw_sf_instance_ok("http://127.0.0.1:8080", "http://127.0.0.1")
+       && cw_sf_instance_ok("https://127.0.0.1:8443", "http://127.0.0.1"),
+       "an http:// entry opts in to plain http for that host");
+    ok(!cw_sf_instance_ok("http://localhost:8080", "http://127.0.0.1")
+       && !cw_sf_instance_ok("http://x.salesforce.com", "http://127.0.0.1, "
+                             "salesforce.com"),
+       "... that host only");
+    ok(cw_sf_instance_ok("https://a.salesforce.mil", "*.salesforce.mil")
+       && cw_sf_instance_ok("https://a.b.example.org",
+                            "https://example.org"),
+       "*. and https:// entries");
+
+    ok(cw_sf_next_ok("/services/data/v60.0/query/01gD0000002HU6KIAW-2000"),
+       "nextRecordsUrl as Salesforce writes it");
+    ok(!cw_sf_next_ok("https://evil.example/services/data/v60.0/query/x")
+       && !cw_sf_next_ok("//evil.example/services/data/v60.0/query/x")
+       && !cw_sf_next_ok("/services/data//evil.example/x")
+       && !cw_sf_next_ok("/services/data/../../x")
+       && !cw_sf_next_ok("/services/data/v60.0/query/%2e%2e")
+       && !cw_sf_next_ok("/services/data/v60.0/query/x?u=1")
+       && !cw_sf_next_ok("/services/apexrest/x")
+       && !cw_sf_next_ok("services/data/v60.0/query/x")
+       && !cw_sf_next_ok(NULL),
+       "nextRecordsUrl: absolute, //, .., odd characters refused");
+}
+
+
 /* cw_map (issue 5): paths, conversions, overrides */
 static void
 cw_map_unit(void)
@@ -241,6 +303,7 @@ main(void)
 
     cw_map_unit();
     cw_url_id_unit();
+    cw_sf_where_unit();
 
     cs_buf_free(&b);
     printf("1..%d\n", cw_n);

@@ -268,7 +268,10 @@ sub write_config {
                     poll_ms => 100, shutdown_deadline_ms => 5000,
                     log_level => 'debug' },
         http => { timeout_ms => 5000, connect_timeout_ms => 2000 },
+        # the fakes are http://127.0.0.1: opted in, as the default
+        # takes https on Salesforce's own hosts only
         salesforce => { login_url => $ENV_->{fake},
+                        instance_domains => 'http://127.0.0.1',
                         auth => 'client_credentials',
                         client_id => 'fake-client-id',
                         client_secret_env => 'CW_TEST_SF_SECRET' },
