@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -326,18 +327,65 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
 }
 
 
-int
-cw_hs_state_agent(cw_hs_t *hs, const char *state, char *agent, size_t n)
+/* GET and DEL at once: a state works once, even with two callbacks */
+static const char  cw_hs_take_lua[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then redis.call('DEL', KEYS[1]) end\n"
+    "return v\n";
+
+
+/*
+ * The state of a login: one that `url` issued (32 hex digits), not used
+ * yet, not older than CW_HS_STATE_TTL, and for this agent.  It is gone
+ * after this call whatever the outcome.  0, or -1 with the reason.
+ */
+static int
+cw_hs_state_take(cw_hs_t *hs, const char *agent, const char *state,
+    cw_err_t *err)
 {
     int          rc = -1;
     char         key[256];
+    size_t       i, n = strlen(agent);
     redisReply  *rep;
 
-    snprintf(key, sizeof(key), "%s:hs:state:%.64s", hs->conf->prefix, state);
-    rep = cw_redis_cmd(hs->redis, "GETDEL %s", key);
+    for (i = 0; state[i]; i++) {
+        if (i == 32 || !((state[i] >= '0' && state[i] <= '9')
+                         || (state[i] >= 'a' && state[i] <= 'f')))
+        {
+            break;
+        }
+    }
 
-    if (rep && rep->type == REDIS_REPLY_STRING) {
-        snprintf(agent, n, "%s", rep->str);
+    if (i != 32 || state[i] != '\0') {
+        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+                   "the OAuth state is not one this worker issued (32 hex "
+                   "digits, the `state` of the redirect): run `oauth "
+                   "healthsherpa url` for the agent again");
+        return -1;
+    }
+
+    snprintf(key, sizeof(key), "%s:hs:state:%s", hs->conf->prefix, state);
+    rep = cw_redis_cmd(hs->redis, "EVAL %s 1 %s", cw_hs_take_lua, key);
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+                   "cannot read the OAuth state in Redis");
+
+    } else if (rep->type != REDIS_REPLY_STRING) {
+        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+                   "the OAuth state is unknown, expired (it lasts %d "
+                   "minutes) or already used: run `oauth healthsherpa url` "
+                   "for the agent again", CW_HS_STATE_TTL / 60);
+
+    } else if (rep->len != n
+               || CRYPTO_memcmp(rep->str, agent, n) != 0)
+    {
+        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+                   "the OAuth state was issued for another agent: the "
+                   "agent who logged in must be the one named; run `oauth "
+                   "healthsherpa url` for the agent again");
+
+    } else {
         rc = 0;
     }
 
@@ -605,32 +653,41 @@ cw_hs_exchanged(cw_http_req_t *r)
 
 
 void
-cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *code,
-    cw_hs_done_pt done, void *data)
+cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
+    const char *code, cw_hs_done_pt done, void *data)
 {
     cw_hs_call_t   *call;
     cw_http_req_t  *r;
 
+    /* call->ag is set once the checks pass: a failure needs none */
     call = cw_calloc(1, sizeof(*call));
     call->hs = hs;
-    call->ag = cw_hs_agent(hs, agent);
     call->done = done;
     call->data = data;
 
     r = cw_hs_token_req(hs, call, cw_hs_exchanged);
+    r->err.retry_after_ms = -1;
+
+    if (hs->conf->hs_client_id == NULL) {
+        cw_err_set(&r->err, CW_ERR_PERMANENT, "config",
+                   "healthsherpa.client_id is required for the login");
+        cw_http_fail_later(r);
+        return;
+    }
+
+    /* a code is traded only with the state its login was given */
+    if (cw_hs_state_take(hs, agent, state, &r->err) != 0) {
+        cw_http_fail_later(r);
+        return;
+    }
+
+    call->ag = cw_hs_agent(hs, agent);
+
     cw_hs_form(&r->body, "grant_type", "authorization_code");
     cw_hs_form(&r->body, "code", code);
     cw_hs_form(&r->body, "redirect_uri", hs->conf->hs_redirect_uri);
     cw_hs_form(&r->body, "client_id", hs->conf->hs_client_id);
     cw_hs_form(&r->body, "client_secret", hs->conf->hs_client_secret);
-
-    if (hs->conf->hs_client_id == NULL) {
-        cw_err_set(&r->err, CW_ERR_PERMANENT, "config",
-                   "healthsherpa.client_id is required for the login");
-        r->err.retry_after_ms = -1;
-        cw_http_fail_later(r);
-        return;
-    }
 
     cw_http_send(r);
 }

@@ -53,24 +53,74 @@ like($st->{message}, qr{^Log in to HealthSherpa first: https://medicare\.healths
 is($st->{attempts}, 1, '... not retried');
 is(scalar @{ hs_req() }, 0, '... and HealthSherpa not called');
 
-# ---- the login: url, then exchange ----
+# ---- the login: url, then exchange with the state it gave ----
 my ($rc, $out, $err) = worker_cmd($conf, 'oauth', 'healthsherpa', 'url', $AGENT);
 is($rc, 0, 'oauth healthsherpa url') or diag $err;
 my ($state) = $out =~ /state=([0-9a-f]{32})$/m;
 ok($state, '... a URL with a state');
 is(redis()->cmd('GET', "{caresync}:hs:state:$state"), $AGENT,
    '... the state is bound to the agent in Redis');
-ok(redis()->cmd('TTL', "{caresync}:hs:state:$state") > 0, '... and expires');
+my $ttl = redis()->cmd('TTL', "{caresync}:hs:state:$state");
+ok($ttl > 0 && $ttl <= 600, "... and expires within 10 minutes ($ttl s)");
 
+sub login_state {
+    my ($agent) = @_;
+    my ($rc, $out, $err) = worker_cmd($conf, 'oauth', 'healthsherpa', 'url',
+                                      $agent // $AGENT);
+    my ($s) = $out =~ /state=([0-9a-f]{32})$/m;
+    return $s // die "no state: $err";
+}
+sub exchange {
+    my ($agent, $code, $st) = @_;
+    return worker_cmd($conf, 'oauth', 'healthsherpa', 'exchange', $agent,
+                      $code, $st);
+}
+sub ntoken { scalar grep { $_->{path} eq '/oauth/token' } @{ hs_req() } }
+
+# the state is checked before HealthSherpa sees the code
+my $nt = ntoken();
 ($rc, $out, $err) = worker_cmd($conf, 'oauth', 'healthsherpa', 'exchange',
-                               $AGENT, "bad-code");
+                               $AGENT, "fake-code-$AGENT");
+is($rc, 2, 'exchange without a state: usage');
+($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", 'f' x 32);
+is($rc, 1, 'a state never issued: refused');
+like($err, qr/the OAuth state is unknown, expired \(it lasts 10 minutes\) or already used/,
+     '... saying so');
+($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", '../../x');
+is($rc, 1, 'a state that is not 32 hex digits: refused');
+like($err, qr/not one this worker issued/, '... saying so');
+($rc, $out, $err) = exchange('other@example.org', "fake-code-$AGENT", $state);
+is($rc, 1, "another agent's state: refused");
+like($err, qr/issued for another agent/, '... saying so');
+ok(!redis()->cmd('EXISTS', "{caresync}:hs:state:$state"),
+   '... and it cannot be tried again');
+($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", $state);
+is($rc, 1, '... not even by the right agent');
+like($err, qr/already used/, '... (used)');
+my $old = login_state();
+redis()->cmd('PEXPIRE', "{caresync}:hs:state:$old", 1);
+wait_for(sub { !redis()->cmd('EXISTS', "{caresync}:hs:state:$old") }, 10);
+($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", $old);
+is($rc, 1, 'an expired state: refused');
+like($err, qr/expired/, '... saying so');
+is(ntoken(), $nt, 'none of these reached the token endpoint');
+ok(!redis()->cmd('EXISTS', "{caresync}:hs:token:$AGENT")
+   && !redis()->cmd('EXISTS', '{caresync}:hs:token:other@example.org'),
+   '... and no tokens were stored');
+
+($rc, $out, $err) = exchange($AGENT, 'bad-code', login_state());
 is($rc, 1, 'exchange of a bad code fails');
 like($err, qr/HealthSherpa authentication failed: invalid_grant/, '... saying why');
 
-($rc, $out, $err) = worker_cmd($conf, 'oauth', 'healthsherpa', 'exchange',
-                               $AGENT, "fake-code-$AGENT");
+$state = login_state();
+($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", $state);
 is($rc, 0, 'exchange of the code') or diag $err;
 unlike($out . $err, qr/hs-at-|hs-rt-/, '... prints no token');
+$nt = ntoken();
+($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", $state);
+is($rc, 1, 'the same state twice: refused');
+like($err, qr/already used/, '... saying so');
+is(ntoken(), $nt, '... before the token endpoint');
 my $stored = redis()->cmd('GET', "{caresync}:hs:token:$AGENT");
 ok(defined $stored && length $stored > 29, 'tokens stored in Redis');
 unlike($stored, qr/hs-at-|hs-rt-|access_token/, '... encrypted');
@@ -100,8 +150,7 @@ is(stop_worker($pid), 0, 'worker stopped');
 
 # ---- before expiry: a token with < 60 s left is refreshed first ----
 fake_post('/__fake/config', { hs_token_ttl_s => 30 });
-($rc) = worker_cmd($conf, 'oauth', 'healthsherpa', 'exchange', $AGENT,
-                   "fake-code-$AGENT");
+($rc) = exchange($AGENT, "fake-code-$AGENT", login_state());
 is($rc, 0, 'a short-lived token');
 $pid = start_worker($conf);
 my $n401 = grep { $_->{path} =~ m{^/v2/} } @{ hs_req() };
