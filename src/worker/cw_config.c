@@ -123,6 +123,8 @@ static const cw_key_t  cw_keys[] = {
     { "healthsherpa", "api_key", CW_STR, S(hs_api_key), NULL, 1, 0, 0 },
     { "healthsherpa", "agent_email", CW_STR, S(hs_agent_email), NULL, 0,
       0, 0 },
+    /* an action naming an agent that is not one of these is refused */
+    { "healthsherpa", "agents", CW_STR, S(hs_agents), NULL, 0, 0, 0 },
     { "healthsherpa", "max_concurrency", CW_INT, S(hs_max_concurrency),
       "10", 0, 1, 4096 },
     { "healthsherpa", "rps", CW_INT, S(hs_rps), "0", 0, 0, 100000 },

@@ -76,6 +76,7 @@ typedef struct {
     char   *hs_base_url;
     char   *hs_api_key;
     char   *hs_agent_email;
+    char   *hs_agents;                  /* the other agents actions may name */
     long    hs_max_concurrency;
     long    hs_rps;
 

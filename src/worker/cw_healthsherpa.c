@@ -42,6 +42,7 @@ struct cw_hs_s {
     int               have_key;
     char             *search_path;
     cw_hs_agent_t    *agents;
+    size_t            nagents;
 };
 
 typedef struct {
@@ -625,6 +626,10 @@ cw_hs_agent(cw_hs_t *hs, const char *agent)
     cw_auth_init(&ag->auth, hs->http, "healthsherpa", cw_hs_fetch, ag);
     ag->next = hs->agents;
     hs->agents = ag;
+
+    /* one per known agent, for the process's life: the count says so */
+    cw_debug("healthsherpa", "agent token cache added agents=%zu",
+             ++hs->nagents);
     return ag;
 }
 
@@ -833,12 +838,69 @@ cw_hs_searched(cw_http_req_t *r)
 }
 
 
+int
+cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err)
+{
+    char              key[512];
+    redisReply       *rep;
+    const cw_conf_t  *c = hs->conf;
+
+    memset(err, 0, sizeof(*err));
+    err->retry_after_ms = -1;
+
+    /* an e-mail address is at most 254 characters */
+    if (agent == NULL || *agent == '\0' || strlen(agent) > 254) {
+        goto unknown;
+    }
+
+    if ((c->hs_agent_email && strcmp(agent, c->hs_agent_email) == 0)
+        || cw_list_has(c->hs_agents, agent))
+    {
+        return 1;
+    }
+
+    if (c->hs_version == 2) {
+        /* logged in by an operator: `oauth healthsherpa exchange` */
+        cw_hs_token_key(hs, agent, key, sizeof(key));
+        rep = cw_redis_cmd(hs->redis, "EXISTS %s", key);
+
+        if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+                       "cannot read the agent's HealthSherpa tokens "
+                       "(Redis)");
+            return -1;
+        }
+
+        if (rep->integer == 1) {
+            freeReplyObject(rep);
+            return 1;
+        }
+
+        freeReplyObject(rep);
+    }
+
+unknown:
+
+    /* the name is not repeated: it is whatever the caller sent */
+    cw_err_set(err, CW_ERR_PERMANENT, CW_HS_UNKNOWN_AGENT,
+               "Not a known HealthSherpa agent: list the agent in "
+               "healthsherpa.agents%s",
+               c->hs_version == 2 ? ", or log them in with `caresync-worker "
+                                    "oauth healthsherpa url <agent>`" : "");
+    return 0;
+}
+
+
 void
 cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     cw_hs_done_pt done, void *data)
 {
     char            hdr[512];
     json_t         *body;
+    cw_err_t        err;
     cw_hs_call_t   *call;
     cw_http_req_t  *r;
 
@@ -846,6 +908,15 @@ cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     call->hs = hs;
     call->done = done;
     call->data = data;
+
+    if (cw_hs_agent_known(hs, agent, &err) != 1) {
+        /* before anything is kept for the agent */
+        r = cw_http_req_new(hs->http, "POST", &hs->target, NULL,
+                            cw_hs_searched, call);
+        r->err = err;
+        cw_http_fail_later(r);
+        return;
+    }
 
     if (hs->conf->hs_version == 2) {
         call->ag = cw_hs_agent(hs, agent);

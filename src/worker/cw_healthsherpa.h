@@ -35,6 +35,7 @@
 #define CW_HS_AUTH            "hs_auth"
 #define CW_HS_INVALID_PARAMS  "hs_invalid_params"
 #define CW_HS_NO_AGENT        "hs_agent_not_found"
+#define CW_HS_UNKNOWN_AGENT   "hs_unknown_agent"
 
 typedef struct cw_hs_s  cw_hs_t;
 
@@ -50,7 +51,21 @@ cw_hs_t *cw_hs_create(cw_http_t *http, cw_redis_t *redis,
     const cw_conf_t *conf, char *err, size_t errlen);
 void cw_hs_destroy(cw_hs_t *hs);
 
-/* `params` is the search's params object (not taken). */
+/*
+ * Whether the worker knows the agent: healthsherpa.agent_email, one of
+ * healthsherpa.agents (as written), or, with version 2, one whose token
+ * pair is stored (an operator logged them in).  Nothing is kept for an
+ * agent the worker does not know: no token cache entry, no login state,
+ * no key.  1 known, 0 not (`err` says so, permanent), -1 Redis cannot say
+ * (`err` transient).
+ */
+int cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err);
+
+/*
+ * `params` is the search's params object (not taken).  An agent the
+ * worker does not know ends the search with CW_HS_UNKNOWN_AGENT, nothing
+ * sent.
+ */
 void cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     cw_hs_done_pt done, void *data);
 

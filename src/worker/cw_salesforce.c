@@ -187,17 +187,9 @@ cw_sf_instance_ok(const char *url, const char *domains)
         return 0;
     }
 
-    for (d = domains; *d; d = e) {
-        while (*d == ',' || *d == ' ' || *d == '\t') {
-            d++;
-        }
+    e = domains;
 
-        for (e = d; *e && *e != ',' && *e != ' ' && *e != '\t'; e++) {
-            /* void */
-        }
-
-        dn = (size_t) (e - d);
-
+    while ((d = cw_list_next(&e, &dn)) != NULL) {
         if (dn > 7 && strncasecmp(d, "http://", 7) == 0) {
             if (cw_sf_host_in(host, n, d + 7, dn - 7)) {
                 return 1;

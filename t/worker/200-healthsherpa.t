@@ -127,9 +127,24 @@ is($st->{message}, 'Invalid search parameters: a Medicare number, or a name '
 is($st->{attempts}, 1, '... not retried');
 is(scalar @{ hs_requests() }, $n, '... HealthSherpa not called');
 
-# ---- agent not found ----
+# ---- an agent the worker does not know: refused before anything ----
+$n = scalar @{ hs_requests() };
+my $nsf = scalar @{ sf_requests() };
 $st = wait_status(hs_job($maria, agent => 'stranger@example.org'), $FINAL);
-is($st->{status}, 'failed', 'unknown agent: failed');
+is($st->{status}, 'failed', 'an agent not configured: failed');
+is($st->{message}, 'Not a known HealthSherpa agent: list the agent in '
+   . 'healthsherpa.agents', '... says so');
+is($st->{attempts}, 1, '... not retried');
+is(scalar @{ hs_requests() }, $n, '... HealthSherpa not called');
+is(scalar @{ sf_requests() }, $nsf, '... nor the CRM');
+is(scalar @{ redis()->cmd('KEYS', '*stranger*') }, 0, '... no key names it');
+is(stop_worker($pid), 0, 'worker stopped');
+
+# ---- a listed agent HealthSherpa does not know: its 404, not retried ----
+$pid = start_worker(write_config('healthsherpa.agents'
+                                 => 'other@example.org, stranger@example.org'));
+$st = wait_status(hs_job($maria, agent => 'stranger@example.org'), $FINAL);
+is($st->{status}, 'failed', 'HealthSherpa: agent not found: failed');
 like($st->{message}, qr/agent not found/i, '... says so');
 is($st->{attempts}, 1, '... not retried');
 is(stop_worker($pid), 0, 'worker stopped');

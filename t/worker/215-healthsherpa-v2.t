@@ -32,12 +32,13 @@ my $conf = write_config(%v2);
 
 my $N = 0;
 sub hs_job {
+    my ($agent) = @_;
     my $id = sprintf('01HSV2JOB%05d%06d', $$ % 100000, ++$N);
     seed_job({ v => 1, id => $id, type => 'healthsherpa.sync',
                received_at => '2026-11-21T10:00:05.000Z',
                idempotency_key => 'c' x 64,
                source => { system => 'crm', event => 'healthsherpa-sync' },
-               action => { contact_id => $john, agent => $AGENT } });
+               action => { contact_id => $john, agent => $agent // $AGENT } });
     return $id;
 }
 my $FINAL = [qw(matched no_match failed skipped)];
@@ -178,6 +179,54 @@ $pid = start_worker(write_config(%v2, 'healthsherpa.token_key' => 'cd' x 32));
 $st = wait_status(hs_job(), $FINAL);
 like($st->{message} // '', qr/cannot be decrypted/, 'another key: cannot decrypt');
 is(stop_worker($pid), 0, 'worker stopped');
+
+# ---- agents the worker does not know: nothing kept for them ----
+# (the fake as new: the refused refresh above answers no more)
+fake_post('/__fake/reset', {});
+fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
+fake_post('/__fake/salesforce/contacts', [ { Id => $john, FirstName => 'John',
+    LastName => 'Doe', Birthdate => '1955-03-01' } ]);
+sub nkeys { scalar @{ redis()->cmd('KEYS', $_[0]) } }
+my $nstate = nkeys('{caresync}:hs:state:*');
+my $ntok = nkeys('{caresync}:hs:token:*');
+my $nhs = scalar @{ hs_req() };
+my ($pid2, $alog) = start_worker(write_config(%v2,
+    'healthsherpa.agents' => 'listed@example.org'), 'agents');
+for my $i (1 .. 5) {
+    $st = wait_status(hs_job("nobody$i\@example.org"), $FINAL);
+    is($st->{status}, 'failed', "unknown agent $i: failed");
+    is($st->{message}, 'Not a known HealthSherpa agent: list the agent in '
+       . 'healthsherpa.agents, or log them in with `caresync-worker oauth '
+       . 'healthsherpa url <agent>`', '... says what to do');
+    is($st->{attempts}, 1, '... not retried');
+}
+is(nkeys('{caresync}:hs:state:*'), $nstate, '... no login state made for them');
+is(nkeys('{caresync}:hs:token:*'), $ntok, '... no tokens');
+is(nkeys('*nobody*'), 0, '... no key names them');
+is(scalar @{ hs_req() }, $nhs, '... HealthSherpa not called');
+my $alogtext = sub { local $/; open my $fh, '<', $alog or return ''; <$fh> };
+unlike($alogtext->(), qr/agent token cache added/, '... no token cache entry');
+
+# a listed agent who has not logged in: the login URL
+$st = wait_status(hs_job('listed@example.org'), $FINAL);
+like($st->{message}, qr/^Log in to HealthSherpa first: .*state=([0-9a-f]{32})$/,
+     'a listed agent without tokens: asked to log in') or diag explain $st;
+my ($lst) = $st->{message} =~ /state=([0-9a-f]{32})$/;
+is(redis()->cmd('GET', "{caresync}:hs:state:$lst"), 'listed@example.org',
+   '... with a state bound to them');
+
+# an agent logged in by an operator is known by the tokens, unlisted
+($rc, $out, $err) = exchange('logged@example.org', 'fake-code-logged@example.org',
+                             login_state('logged@example.org'));
+is($rc, 0, 'an operator logs in an agent not listed') or diag $err;
+fake_post('/__fake/healthsherpa/agents',
+          [ 'agent@example.org', 'logged@example.org' ]);
+$st = wait_status(hs_job('logged@example.org'), $FINAL);
+ok($st->{status} eq 'matched' || $st->{status} eq 'skipped',
+   "a logged-in agent: searched ($st->{status})") or diag explain $st;
+like($alogtext->(), qr/agent token cache added agents=2\b/,
+     '... the cache holds the two known agents only');
+is(stop_worker($pid2), 0, 'worker stopped');
 
 my $log = '';
 for my $f (glob "$env->{dir}/*.log") {
