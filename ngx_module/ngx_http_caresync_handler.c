@@ -8,7 +8,6 @@
 
 #include "ngx_http_caresync.h"
 
-#include <openssl/rand.h>
 
 #include "cs_id.h"
 
@@ -17,7 +16,6 @@ static void ngx_http_caresync_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_caresync_is_json(ngx_http_request_t *r);
-static void ngx_http_caresync_job_id(u_char *out);
 static void ngx_http_caresync_ingest_cleanup(void *data);
 
 
@@ -216,7 +214,13 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
     tp = ngx_timeofday();
     in->now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
-    ngx_http_caresync_job_id((u_char *) in->job_id);
+
+    /* fresh random bits per id (cs_id.h): a job id cannot be guessed */
+    if (cs_id_ulid_new(in->now_ms, in->job_id) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "caresync: no randomness for a job id");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (cs_ingest(kind, &conf, body.data, body.len, in) != CS_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -377,40 +381,6 @@ ngx_http_caresync_is_json(ngx_http_request_t *r)
     return type.len > 5
            && ngx_strlchr(type.data, last, '/') != NULL
            && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0;
-}
-
-
-/*
- * A ULID: the time, then 80 bits drawn once per worker and counted up,
- * so that ids stay unique and ordered without a syscall per request.
- */
-
-static void
-ngx_http_caresync_job_id(u_char *out)
-{
-    static u_char      rnd[10];
-    static ngx_uint_t  seeded;
-
-    ngx_int_t    i;
-    ngx_time_t  *tp;
-
-    if (!seeded) {
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            ngx_memcpy(rnd, &ngx_pid, sizeof(ngx_pid));
-        }
-
-        rnd[0] &= 0x7f;         /* room to count without wrapping */
-        seeded = 1;
-    }
-
-    for (i = sizeof(rnd) - 1; i >= 0; i--) {
-        if (++rnd[i] != 0) {
-            break;
-        }
-    }
-
-    tp = ngx_timeofday();
-    cs_id_ulid((uint64_t) tp->sec * 1000 + tp->msec, rnd, (char *) out);
 }
 
 

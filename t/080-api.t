@@ -50,6 +50,37 @@ add_block_preprocessor(sub {
     }
 });
 
+# Job ids are the handle of a status record: one must tell nothing about
+# the next.  In a block whose name says "unguessable", each 202's job id
+# is compared with the previous one: their 80 random bits (the last 16
+# characters) must differ in many places, not in the last few only (as a
+# counter would), and the time part must not go back.
+my $prev_job_id;
+
+sub ulid_bits {
+    my $b32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    return join '', map { sprintf '%05b', index($b32, $_) }
+                    split //, substr($_[0], 10);
+}
+
+add_response_body_check(sub {
+    my ($block, $body) = @_;
+    return unless $block->name =~ /unguessable/;
+    my ($id) = ($body // '') =~ /"job_id":"([0-9A-HJKMNP-TV-Z]{26})"/
+        or return;
+    if (defined $prev_job_id) {
+        my ($a, $b) = (ulid_bits($prev_job_id), ulid_bits($id));
+        my $d = grep { substr($a, $_, 1) ne substr($b, $_, 1) } 0 .. 79;
+        Test::More::cmp_ok($d, '>=', 12,
+            $block->name . " - random bits differ ($d of 80)");
+        Test::More::isnt(substr($id, 0, 22), substr($prev_job_id, 0, 22),
+            $block->name . ' - not only in the last characters');
+        Test::More::cmp_ok(substr($id, 0, 10), 'ge', substr($prev_job_id, 0, 10),
+            $block->name . ' - time ordered');
+    }
+    $prev_job_id = $id;
+});
+
 # A token read from a file (file:/path): written here, so that both
 # runners see it; the path reaches the config as $TEST_NGINX_API_TOKEN_FILE.
 {
@@ -528,3 +559,14 @@ location /caresync/ {
 ['^\{"errorMessage":"missing or invalid bearer token"\}$',
  '^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$']
 --- jobs: 1
+
+
+
+=== TEST 32: unguessable job ids: each of 8 consecutive 202s has fresh random bits
+--- request eval
+[(post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}')) x 8]
+--- error_code eval
+[(202) x 8]
+--- response_body_like eval
+[('^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$') x 8]
+--- jobs: 8
