@@ -131,11 +131,11 @@ cw_hint_done(cw_http_req_t *r)
 }
 
 
-static void
-cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
-    const char *path, json_t *body, cw_hint_done_pt done, void *data)
+/* A request whose completion is the call's (`done` gets the answer). */
+static cw_http_req_t *
+cw_hint_req(cw_hint_t *h, cw_hint_op_e op, const char *method,
+    cw_hint_done_pt done, void *data)
 {
-    cw_http_req_t   *r;
     cw_hint_call_t  *call;
 
     call = cw_calloc(1, sizeof(*call));
@@ -144,8 +144,18 @@ cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
     call->done = done;
     call->data = data;
 
-    r = cw_http_req_new(h->http, method, &h->target, NULL, cw_hint_done,
-                        call);
+    return cw_http_req_new(h->http, method, &h->target, NULL, cw_hint_done,
+                           call);
+}
+
+
+static void
+cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
+    const char *path, json_t *body, cw_hint_done_pt done, void *data)
+{
+    cw_http_req_t  *r;
+
+    r = cw_hint_req(h, op, method, done, data);
     cw_http_req_url(r, path);
     cw_http_req_header(r, h->auth);
 
@@ -162,10 +172,9 @@ static void
 cw_hint_patient(cw_hint_t *h, cw_hint_op_e op, const char *method,
     const char *id, json_t *fields, cw_hint_done_pt done, void *data)
 {
-    cs_buf_t         p;
-    cw_err_t         err;
-    cw_http_req_t   *r;
-    cw_hint_call_t  *call;
+    cs_buf_t        p;
+    cw_err_t        err;
+    cw_http_req_t  *r;
 
     cs_buf_init(&p);
     cs_buf_puts(&p, "/api/provider/patients/");
@@ -180,14 +189,7 @@ cw_hint_patient(cw_hint_t *h, cw_hint_op_e op, const char *method,
     cs_buf_free(&p);
 
     /* still asynchronous: `done` never runs inside the caller */
-    call = cw_calloc(1, sizeof(*call));
-    call->h = h;
-    call->op = op;
-    call->done = done;
-    call->data = data;
-
-    r = cw_http_req_new(h->http, method, &h->target, NULL, cw_hint_done,
-                        call);
+    r = cw_hint_req(h, op, method, done, data);
     r->err = err;
     cw_http_fail_later(r);
 }

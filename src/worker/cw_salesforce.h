@@ -6,9 +6,10 @@
  * instance_url, which must be https on a host of
  * salesforce.instance_domains (else the token is not used), and a query
  * follows nextRecordsUrl only when it is a /services/data/ path on that
- * instance: the token never goes where an answer says.  Errors come as a JSON array of {message, errorCode,
- * fields}; 401 INVALID_SESSION_ID refreshes the token once (cw_http), and
- * 403 REQUEST_LIMIT_EXCEEDED is throttling, hence transient.
+ * instance: the token never goes where an answer says.  Errors come as a
+ * JSON array of {message, errorCode, fields}; 401 INVALID_SESSION_ID
+ * refreshes the token once (cw_http), and 403 REQUEST_LIMIT_EXCEEDED is
+ * throttling, hence transient.
  */
 #ifndef CW_SALESFORCE_H
 #define CW_SALESFORCE_H

@@ -106,7 +106,8 @@ cw_sf_where_unit(void)
     size_t       i;
     const char  *def = "salesforce.com, force.com";
     static const char  *good[] = {
-        "https://example.my.salesforce.com", "https://EXAMPLE.my.Salesforce.COM/",
+        "https://example.my.salesforce.com",
+        "https://EXAMPLE.my.Salesforce.COM/",
         "https://na1.salesforce.com", "https://x.sandbox.my.salesforce.com",
         "https://x.lightning.force.com", "https://salesforce.com:443",
     };
@@ -119,7 +120,8 @@ cw_sf_where_unit(void)
         "https://evil.example/.salesforce.com",
         "https://evil.example?.salesforce.com",
         "https://x.salesforce.com/services", "https://x.salesforce.com:",
-        "https://x.salesforce.com:99999999", "https://[::1]", "ftp://x.salesforce.com",
+        "https://x.salesforce.com:99999999", "https://[::1]",
+        "ftp://x.salesforce.com",
         "//x.salesforce.com", "x.salesforce.com", "https://", "",
         "http://127.0.0.1:8080",
     };
