@@ -249,8 +249,8 @@ test_fail_closed(void)
 {
     int           i, rc = 0;
     char          out[27];
-    RAND_METHOD   failing = { NULL, fail_bytes, NULL, NULL, fail_bytes,
-                              fail_status };
+    static RAND_METHOD  failing = { NULL, fail_bytes, NULL, NULL,
+                                    fail_bytes, fail_status };
 
     CHECK_INT(RAND_set_rand_method(&failing), 1);
 
@@ -262,6 +262,10 @@ test_fail_closed(void)
     CHECK_INT(rc, -1);
     CHECK_INT(cs_id_ulid_new(1629708324000ULL, out), -1);
     CHECK_INT(cs_id_ulid_new(1629708324000ULL, out), -1);
+
+    /* OpenSSL's own generator again */
+    CHECK_INT(RAND_set_rand_method(NULL), 1);
+    CHECK_INT(cs_id_ulid_new(1629708324000ULL, out), 0);
 }
 
 
