@@ -859,7 +859,8 @@ sub check_error_log {
 }
 
 # --- access_log / --- no_access_log: as --- error_log / --- no_error_log,
-# over the whole access log, after every request of the block.
+# over the whole access log, after every request of the block. Unlike the
+# real one, waits (at most 5 s) for the lines --- access_log expects.
 sub check_access_log {
     my ($block, $dry_run, $repeated_idx) = @_;
     my $name = $block->name;
@@ -867,7 +868,17 @@ sub check_access_log {
 
     if (defined $block->access_log) {
         my $pats = pattern_list($block->access_log);
-        $lines ||= access_log_data();
+        # the line is written when nginx closes the request, which may be
+        # after the client has its answer: on a busy machine, a while after
+        my $until = time + 5;
+        while (1) {
+            $lines = access_log_data();
+            my @missing = grep {
+                my $pat = $_;
+                !grep { line_matches($_, $pat) } @$lines;
+            } grep { defined } @$pats;
+            last if !@missing || $dry_run || time >= $until;
+        }
         for my $line (@$lines) {
             for my $pat (@$pats) {
                 next unless defined $pat && line_matches($line, $pat);
