@@ -77,7 +77,7 @@ is(scalar @{ sf_requests(method => 'POST', path => qr{sobjects}) }, 0,
    'no contact created');
 
 # by contact id in externalId
-my $byid = seed_job(user_action_job(source_id => 'ha-none', external_id => $c3,
+my $byid = seed_job(user_action_job(source_id => 'ha-300', external_id => $c3,
                                     at => '2026-11-21T11:00:00Z'));
 $st = wait_status($byid, [qw(updated failed no_match)]);
 is($st->{status}, 'updated', 'externalId is a contact id: updated');
