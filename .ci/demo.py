@@ -28,6 +28,9 @@ NOT_FINAL = {"queued", "running", "retrying", ""}
 # The demo values of docs/example/nginx.conf (published: demo only).
 API_TOKEN = "demo-crm-token"
 HINT_SIGNING_KEY = "demo-hint-signing-key"
+# the shared secret HelpAround sends (docs/example/nginx.conf)
+HELPAROUND_HEADER = "X-HelpAround-Secret"
+HELPAROUND_SECRET = "demo-helparound-secret"
 
 
 class Redis:
@@ -222,8 +225,9 @@ class Demo:
 
         # 1. HelpAround enrollment -> a new contact, media as Files
         body = fixture(a, "helparound/enrollment.json")
+        helparound = {HELPAROUND_HEADER: HELPAROUND_SECRET}
         st = self.webhook("HelpAround enrollment", "/webhook/user-enrollment",
-                          body, {}, fx + "helparound/enrollment.json",
+                          body, helparound, fx + "helparound/enrollment.json",
                           200, "created")
         enrolled = st and st.get("crm_contact_id")
         if st:
@@ -240,7 +244,7 @@ class Demo:
         # 2. the viewed-tracker action -> the same contact
         body = fixture(a, "helparound/user-action.json")
         st = self.webhook("HelpAround user action (viewed tracker)",
-                          "/webhook/user-action", body, {},
+                          "/webhook/user-action", body, helparound,
                           fx + "helparound/user-action.json",
                           200, "updated")
         if st:
@@ -307,7 +311,7 @@ class Demo:
 Try more by hand
   # an enrollment (a repeat of the same event within 24 h is answered 200
   # and not queued again: change "sendDate" to make a new one)
-  curl -s -H 'Content-Type: application/json' \\
+  curl -s -H 'Content-Type: application/json' -H '{hh}: {hs}' \\
        --data-binary @{fx}/helparound/enrollment.json \\
        {n}/webhook/user-enrollment
   # a Hint event, signed with the demo key
@@ -330,6 +334,7 @@ Try more by hand
   curl -s {f}/__fake/salesforce/contacts
   curl -s {n}/metrics
 """.format(fx=fxd, n=a.nginx, hk=HINT_SIGNING_KEY, tok=API_TOKEN,
+           hh=HELPAROUND_HEADER, hs=HELPAROUND_SECRET,
            maria=ids["maria"], w=a.worker, c=a.worker_conf, rp=a.redis_port,
            f=a.fake, job=self.last_job))
 

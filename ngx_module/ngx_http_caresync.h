@@ -71,7 +71,12 @@ typedef struct {
     ngx_int_t                   max_depth;
     time_t                      retry_after;
 
-    /* authentication, all optional; see auth.c */
+    /*
+     * authentication, see auth.c: a webhook location needs one of the
+     * sender checks and an API location bearer tokens, unless it says
+     * "caresync_auth off"
+     */
+    ngx_flag_t                  auth;            /* caresync_auth */
     ngx_str_t                   auth_header;     /* name */
     ngx_str_t                   auth_secret;
     ngx_str_t                   auth_secret2;    /* while rotating */

@@ -28,6 +28,8 @@ static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_hint_search(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_check_auth(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf);
 static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
     ngx_str_t *text, ngx_uint_t whsec);
 static ngx_int_t ngx_http_caresync_postconfiguration(ngx_conf_t *cf);
@@ -68,6 +70,17 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       ngx_http_caresync_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    /*
+     * Location only: an "off" higher up would silently open every
+     * location below it.
+     */
+    { ngx_string("caresync_auth"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, auth),
       NULL },
 
     { ngx_string("caresync_api_token"),
@@ -237,6 +250,7 @@ ngx_http_caresync_create_loc_conf(ngx_conf_t *cf)
      *     clcf->hmac_prefix = { 0, NULL };
      */
 
+    clcf->auth = NGX_CONF_UNSET;
     clcf->dedupe_ttl = NGX_CONF_UNSET_MSEC;
     clcf->keep_raw = NGX_CONF_UNSET;
     clcf->max_depth = NGX_CONF_UNSET;
@@ -300,10 +314,7 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->sw_keys, prev->sw_keys, NULL);
     ngx_conf_merge_value(conf->sw_tolerance, prev->sw_tolerance, 300);
 
-    if (conf->api && conf->api_tokens == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"caresync_api\" needs at least one "
-                           "\"caresync_api_token\"");
+    if (ngx_http_caresync_check_auth(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -314,6 +325,74 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Fail closed (spec/inbound.md, "Auth"): a location that queues jobs
+ * names who may post to it.  Not inherited: each location that says
+ * "caresync_auth off" is warned about at every start and reload.
+ */
+
+static char *
+ngx_http_caresync_check_auth(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf)
+{
+    ngx_uint_t                 open;
+    ngx_http_core_loc_conf_t  *core;
+
+    if (conf->endpoint == 0) {
+        if (conf->auth != NGX_CONF_UNSET) {
+            core = ngx_http_conf_get_module_loc_conf(cf,
+                                                     ngx_http_core_module);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"caresync_auth\" in location \"%V\" "
+                               "that has no \"caresync_webhook\" or "
+                               "\"caresync_api\"", &core->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    /* who may post: bearer tokens for the API, a sender check otherwise */
+
+    if (conf->api) {
+        open = (conf->api_tokens == NULL);
+
+    } else {
+        open = !(conf->auth_header.len || conf->hmac_keys || conf->sw_keys);
+    }
+
+    if (!open) {
+        return NGX_CONF_OK;
+    }
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->auth == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"caresync_auth off\": location \"%V\" "
+                           "accepts requests from anyone who can reach it",
+                           &core->name);
+        return NGX_CONF_OK;
+    }
+
+    if (conf->api) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "location \"%V\": \"caresync_api\" needs "
+                           "at least one \"caresync_api_token\" "
+                           "(or \"caresync_auth off;\")", &core->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "location \"%V\": \"caresync_webhook\" has no "
+                       "authenticator: add \"caresync_hmac_signature\", "
+                       "\"caresync_standard_webhooks\" or "
+                       "\"caresync_auth_header\" (or "
+                       "\"caresync_auth off;\")", &core->name);
+    return NGX_CONF_ERROR;
 }
 
 

@@ -8,7 +8,7 @@ use Caresync::Test;
 
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }',
+    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
 
@@ -87,6 +87,7 @@ segmentation
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_prefix "{acme}";
 }
 --- request eval
@@ -104,6 +105,7 @@ type = helparound.enrollment
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_dedupe_ttl 1s;
 }
 --- request eval

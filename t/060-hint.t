@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/hint { caresync_webhook hint; }',
+    config       => 'location = /webhook/hint { caresync_webhook hint; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
 

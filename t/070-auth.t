@@ -142,10 +142,11 @@ type = helparound.user_action
 
 
 
-=== TEST 8: auth header: a location without the directive asks for nothing
+=== TEST 8: auth header: a location that says "caresync_auth off" asks for nothing
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
 }
 --- request eval
 enrollment_with()
@@ -609,6 +610,7 @@ location = /webhook/user-enrollment {
 caresync_api_token t0ken;
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
 }
 location /caresync/ {
     caresync_api;

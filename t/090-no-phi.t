@@ -25,9 +25,9 @@ use Caresync::Test;
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;',
     config       => <<'_C_',
-location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }
-location = /webhook/user-action { caresync_webhook helparound_user_action; }
-location = /webhook/hint { caresync_webhook hint; }
+location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }
+location = /webhook/user-action { caresync_webhook helparound_user_action; caresync_auth off; }
+location = /webhook/hint { caresync_webhook hint; caresync_auth off; }
 location = /webhook/hint-signed {
     caresync_webhook hint;
     caresync_hmac_signature key=hint-secret;
@@ -39,6 +39,7 @@ location = /webhook/enrollment-guarded {
 }
 location = /webhook/enrollment-small {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     client_max_body_size 512;
 }
 location /caresync/ {
