@@ -224,7 +224,7 @@ cw_hac_find(cw_hac_t *hac, cw_job_t *job, const char *component,
     const char  *link = job->w->conf->sf_field_helparound_id;
 
     for (n = 0; fields[n]; n++) {
-        /* count */
+        /* void */
     }
 
     hac->job = job;
