@@ -528,3 +528,34 @@ location /caresync/ {
 ['^\{"errorMessage":"missing or invalid bearer token"\}$',
  '^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$']
 --- jobs: 1
+
+
+
+=== TEST 32: a status URL read by a subrequest (auth_request): answered from a Redis event, the parent request goes on
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token t0ken;
+}
+location = /guarded {
+    auth_request /caresync/jobs/TOKENCHECK;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/guarded-content;
+}
+location = /guarded-content {
+    default_type application/json;
+    return 200 '{"guarded":true}';
+}
+--- init
+Caresync::Test::redis_cmd('HSET', '{caresync}:job:TOKENCHECK', 'job_id', 'TOKENCHECK', 'status', 'probe');
+--- request eval
+["GET /guarded", "GET /guarded"]
+--- more_headers eval
+["Authorization: Bearer t0ken", "Authorization: Bearer wrong"]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["Content-Type: application/json", "Content-Type: text/html"]
+--- response_body_like eval
+['^\{"guarded":true\}$', '401 Authorization Required']
+--- timeout: 5
+--- jobs: 0
