@@ -110,6 +110,9 @@ static const cw_key_t  cw_keys[] = {
       S(hint_batch_create_contacts), "off", 0, 0, 1 },
     { "hint", "default_account_id", CW_STR, S(hint_default_account_id),
       NULL, 0, 0, 0 },
+    /* Hint's membership_status values are unconfirmed: configurable */
+    { "hint", "inactive_statuses", CW_STR, S(hint_inactive_statuses),
+      "inactive,ended", 0, 0, 0 },
     { "hint", "field_member_contract_accepted", CW_STR,
       S(hint_field_contract), "member_contract_accepted", 0, 0, 0 },
     { "hint", "field_member_contract_accepted_at", CW_STR,

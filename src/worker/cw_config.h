@@ -69,6 +69,7 @@ typedef struct {
     long    hint_create_contacts;       /* patient.created, no match */
     long    hint_batch_create_contacts; /* batch hint-to-crm, no match */
     char   *hint_default_account_id;
+    char   *hint_inactive_statuses;     /* membership_status values */
     char   *hint_field_contract;        /* Hint-side names: unconfirmed */
     char   *hint_field_contract_at;
     char   *hint_field_hipaa;

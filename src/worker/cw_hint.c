@@ -104,8 +104,10 @@ cw_hint_done(cw_http_req_t *r)
                        "body", cw_hint_op_names[call->op]);
         }
 
-    } else if (call->op == CW_HINT_GET && r->status == 404) {
-        /* not found is an answer: the patient was deleted */
+    } else if (call->op == CW_HINT_GET
+               && (r->status == 404 || r->status == 410))
+    {
+        /* not found (or gone) is an answer: the patient was deleted */
         res.err.cls = CW_ERR_NONE;
 
     } else if (r->err.cls == CW_ERR_PERMANENT && r->status) {

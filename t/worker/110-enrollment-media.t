@@ -114,16 +114,17 @@ is(scalar(grep { $_->{path} !~ m{^/helparound/media/[0-9a-f-]{36}$} } @got), 0,
 stop_worker($pid, 'TERM');
 
 # ---- a refused API key: the contact is written, the job fails ----
-$pid = start_worker(write_config(%media_conf,
-                                 'helparound.api_key' => 'wrong-key'));
+my $badkey = write_config(%media_conf, 'helparound.api_key' => 'wrong-key');
+$pid = start_worker($badkey);
 $j = seed_job(enrollment_job(source_id => 'ha-badkey'));
 $st = wait_status($j, $final);
 is($st->{status}, 'failed', 'media key refused: failed') or diag explain $st;
 like($st->{message}, qr/check helparound\.api_key/, '... says what to fix');
 ok($st->{crm_contact_id}, '... but the contact was written');
 is(scalar @{ files_of($st->{crm_contact_id}) }, 0, '... with no file');
-unlike($log = do { local $/; open my $fh, '<', "$env->{dir}/worker.log"; <$fh> },
-       qr/wrong-key|fake-ha-key/, 'the API key is never logged');
+no_phi_in_log(name => 'the API key is never logged',
+              files => ["$env->{dir}/worker.log"], stream => $badkey,
+              jobs => [$j], pattern => qr/wrong-key|fake-ha-key/);
 
 # ---- media not configured: none fetched ----
 stop_worker($pid, 'TERM');

@@ -55,7 +55,8 @@ my $FINAL = [qw(matched no_match failed skipped updated)];
 my $pid = start_worker(write_config());
 
 # ---- a match: mapped onto the contact, the id stored ----
-my $st = wait_status(hs_job($john), $FINAL);
+my $matched = hs_job($john);
+my $st = wait_status($matched, $FINAL);
 is($st->{status}, 'matched', 'known contact: matched') or diag explain $st;
 is($st->{message}, 'Synced from HealthSherpa', '... with the message');
 is($st->{healthsherpa_contact_id}, $hs->{id}, '... and the HealthSherpa id');
@@ -203,8 +204,11 @@ my @hr = grep { $_->{json}{params}{medicare_number} } @{ hs_requests() };
 ok($hr[-1]{t} - $hr[-3]{t} >= 1, '... Retry-After honoured');
 is(stop_worker($pid), 0, 'worker stopped');
 
-# no PHI and no key in the log
-my $log = do { local $/; open my $fh, '<', "$env->{dir}/worker.log"; <$fh> };
-unlike($log, qr/1EG4TE5MK73|Montgomery|john\.doe|1955-03-01|fake-hs-key/,
-       'log: no PHI, no API key');
+# no PHI and no key in the log (stderr and the stream) of the match and
+# of the retried job
+no_phi_in_log(name => 'log: no PHI, no API key',
+              files => ["$env->{dir}/worker.log"],
+              stream => write_config(), jobs => [ $matched, $id ],
+              pattern =>
+                  qr/1EG4TE5MK73|Montgomery|john\.doe|1955-03-01|fake-hs-key/);
 done_testing();

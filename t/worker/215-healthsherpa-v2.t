@@ -31,9 +31,11 @@ my %v2 = ('healthsherpa.version' => 2,
 my $conf = write_config(%v2);
 
 my $N = 0;
+my @JOBS;
 sub hs_job {
     my ($agent) = @_;
     my $id = sprintf('01HSV2JOB%05d%06d', $$ % 100000, ++$N);
+    push @JOBS, $id;
     seed_job({ v => 1, id => $id, type => 'healthsherpa.sync',
                received_at => '2026-11-21T10:00:05.000Z',
                idempotency_key => 'c' x 64,
@@ -180,6 +182,13 @@ $st = wait_status(hs_job(), $FINAL);
 like($st->{message} // '', qr/cannot be decrypted/, 'another key: cannot decrypt');
 is(stop_worker($pid), 0, 'worker stopped');
 
+# the worker's log (stderr and the stream), proven to hold every job's
+# lines; then the other processes' logs too
+my $secret = qr/hs-at-|hs-rt-|fake-hs-secret/;
+no_phi_in_log(name => 'no token or secret in the worker log',
+              files => ["$env->{dir}/worker.log"], stream => $conf,
+              jobs => \@JOBS, pattern => $secret);
+
 # ---- agents the worker does not know: nothing kept for them ----
 # (the fake as new: the refused refresh above answers no more)
 fake_post('/__fake/reset', {});
@@ -229,8 +238,8 @@ like($alogtext->(), qr/agent token cache added agents=2\b/,
 is(stop_worker($pid2), 0, 'worker stopped');
 
 my $log = '';
-for my $f (glob "$env->{dir}/*.log") {
-    local $/; open my $fh, '<', $f; $log .= <$fh>;
+for my $f (grep { !/worker\.log$/ } glob "$env->{dir}/*.log") {
+    local $/; open my $fh, '<', $f; $log .= <$fh> // '';
 }
-unlike($log, qr/hs-at-|hs-rt-|fake-hs-secret/, 'no token or secret in any log');
+ok($log !~ $secret, 'no token or secret in the other logs');
 done_testing();
