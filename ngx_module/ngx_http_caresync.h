@@ -161,6 +161,9 @@ typedef struct {
     const char                   *refusal;   /* why a 401 */
     ngx_uint_t                    search_status;
     ngx_str_t                     search_body;
+    ngx_log_t                    *quiet_log; /* ngx_http_caresync_quiet() */
+    ngx_uint_t                    quiet_level;
+    unsigned                      quiet:1;
 } ngx_http_caresync_ctx_t;
 
 
@@ -196,10 +199,14 @@ ngx_int_t ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r,
 /* handler.c */
 ngx_int_t ngx_http_caresync_handler(ngx_http_request_t *r);
 ngx_http_caresync_ctx_t *ngx_http_caresync_ctx_create(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_quiet(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
+void ngx_http_caresync_loud(ngx_http_caresync_ctx_t *ctx);
 ngx_int_t ngx_http_caresync_check_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_reply_not_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
+ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_caresync_ingest(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx, cs_webhook_t kind, ngx_str_t *status_base);
 

@@ -4,7 +4,7 @@
  *
  *     POST <location>…/actions/<name>    queue an action job  → 202
  *     GET  <location>…/jobs/<job id>     its status record    → 200 | 404
- *     GET  <location>…/hint/patients?q=  the search box (search.c)
+ *     POST <location>…/hint/patients     the search box (search.c)
  *
  * Every request carries a bearer token (caresync_api_token).
  */
@@ -104,15 +104,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             && rest.len == sizeof("patients") - 1
             && ngx_strncmp(rest.data, "patients", rest.len) == 0)
         {
-            if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-                return ngx_http_caresync_reply_not_allowed(r, "GET");
-            }
-
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
+            /* its methods and body are search.c's */
             return ngx_http_caresync_search(r);
         }
 
@@ -198,6 +190,8 @@ ngx_http_caresync_api_body_handler(ngx_http_request_t *r)
     ngx_http_caresync_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    ngx_http_caresync_loud(ctx);
 
     rc = ngx_http_caresync_ingest(r, ctx, (cs_webhook_t) ctx->kind,
                                   &ctx->status_base);

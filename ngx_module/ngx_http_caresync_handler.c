@@ -14,11 +14,10 @@
 
 
 static void ngx_http_caresync_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_caresync_is_json(ngx_http_request_t *r);
 static void ngx_http_caresync_job_id(u_char *out);
 static void ngx_http_caresync_ingest_cleanup(void *data);
+static void ngx_http_caresync_loud_cleanup(void *data);
 
 
 typedef struct {
@@ -78,7 +77,77 @@ ngx_http_caresync_ctx_create(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
 
+    /* whatever reads or discards a chunked body, nginx prints its bytes */
+
+    if (r->headers_in.chunked
+        && ngx_http_caresync_quiet(r, &st->ctx) != NGX_OK)
+    {
+        return NULL;
+    }
+
     return &st->ctx;
+}
+
+
+/*
+ * Until ngx_http_caresync_loud() or the request's end, the connection logs
+ * nothing below info: at debug level nginx prints the first byte of every
+ * chunk of a chunked body as it parses it (for the body read and for the
+ * body discarded alike), and the search's subrequest prints its URL,
+ * which carries the name searched for.
+ */
+
+ngx_int_t
+ngx_http_caresync_quiet(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
+{
+    ngx_log_t           *log;
+    ngx_pool_cleanup_t  *cln;
+
+    if (ctx->quiet) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_caresync_loud_cleanup;
+    cln->data = ctx;
+
+    log = r->connection->log;
+
+    ctx->quiet_log = log;
+    ctx->quiet_level = log->log_level;
+    ctx->quiet = 1;
+
+    /*
+     * Any debug bit makes log_level more than NGX_LOG_DEBUG, and so does
+     * debug_connection's flag: info keeps every line that is not debug.
+     */
+
+    if (log->log_level > NGX_LOG_INFO) {
+        log->log_level = NGX_LOG_INFO;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_caresync_loud(ngx_http_caresync_ctx_t *ctx)
+{
+    if (ctx->quiet) {
+        ctx->quiet_log->log_level = ctx->quiet_level;
+        ctx->quiet = 0;
+    }
+}
+
+
+static void
+ngx_http_caresync_loud_cleanup(void *data)
+{
+    ngx_http_caresync_loud(data);
 }
 
 
@@ -154,6 +223,8 @@ ngx_http_caresync_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+
+    ngx_http_caresync_loud(ctx);
 
     rc = ngx_http_caresync_ingest(r, ctx, (cs_webhook_t) clcf->webhook,
                                   NULL);
@@ -266,7 +337,7 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
 /* The body as one contiguous run of bytes (a temp file is read back). */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char       *p;

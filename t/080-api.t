@@ -542,7 +542,38 @@ location /caresync/ {
 
 
 
-=== TEST 32: a token bound to agents: its own agent, in any case and with spaces around, or its CRM user id exactly: 202 and a job each
+=== TEST 32: a status URL read by a subrequest (auth_request): answered from a Redis event, the parent request goes on
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token t0ken;
+}
+location = /guarded {
+    auth_request /caresync/jobs/TOKENCHECK;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/guarded-content;
+}
+location = /guarded-content {
+    default_type application/json;
+    return 200 '{"guarded":true}';
+}
+--- init
+Caresync::Test::redis_cmd('HSET', '{caresync}:job:TOKENCHECK', 'job_id', 'TOKENCHECK', 'status', 'probe');
+--- request eval
+["GET /guarded", "GET /guarded"]
+--- more_headers eval
+["Authorization: Bearer t0ken", "Authorization: Bearer wrong"]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["Content-Type: application/json", "Content-Type: text/html"]
+--- response_body_like eval
+['^\{"guarded":true\}$', '401 Authorization Required']
+--- timeout: 5
+--- jobs: 0
+
+
+
+=== TEST 33: a token bound to agents: its own agent, in any case and with spaces around, or its CRM user id exactly: 202 and a job each
 --- config
 location /caresync/ {
     caresync_api;
@@ -569,7 +600,7 @@ action.agent = 005000000000001AAA
 
 
 
-=== TEST 33: a token bound to agents: another agent (one another token may act for, too), or its CRM user id in another case: 403, nothing queued, the agent neither answered nor logged
+=== TEST 34: a token bound to agents: another agent (one another token may act for, too), or its CRM user id in another case: 403, nothing queued, the agent neither answered nor logged
 --- config
 location /caresync/ {
     caresync_api;
@@ -601,7 +632,7 @@ alice@example.org
 
 
 
-=== TEST 34: agents from a file: the token acts for those and no other; an unbound token acts for anyone
+=== TEST 35: agents from a file: the token acts for those and no other; an unbound token acts for anyone
 --- config
 location /caresync/ {
     caresync_api;
@@ -632,7 +663,7 @@ action.agent = mallory@example.org
 
 
 
-=== TEST 35: a bound token: an action that names no agent acts for none and is queued; healthsherpa-sync without one is a 400
+=== TEST 36: a bound token: an action that names no agent acts for none and is queued; healthsherpa-sync without one is a 400
 --- config
 location /caresync/ {
     caresync_api;
@@ -658,7 +689,7 @@ action.agent = ABSENT
 
 
 
-=== TEST 36: a refused agent is counted under its own reject reason
+=== TEST 37: a refused agent is counted under its own reject reason
 --- config
 location /caresync/ {
     caresync_api;
@@ -682,7 +713,7 @@ location = /metrics { caresync_metrics; }
 
 
 
-=== TEST 37: a signed action (Standard Webhooks) replayed with a fresh signature: the first job's 202 again, nothing queued
+=== TEST 38: a signed action (Standard Webhooks) replayed with a fresh signature: the first job's 202 again, nothing queued
 --- config
 location /caresync/ {
     caresync_api;
@@ -709,7 +740,7 @@ type = hint.unlink
 
 
 
-=== TEST 38: Idempotency-Key: the same request twice is one job, and the repeat is answered with the first job's id
+=== TEST 39: Idempotency-Key: the same request twice is one job, and the repeat is answered with the first job's id
 --- request eval
 [(post_body('/caresync/actions/healthsherpa-sync',
             '{"contact_id":"003000000000001AAA","agent":"agent@example.com"}')) x 2]
@@ -726,7 +757,7 @@ type = healthsherpa.sync
 
 
 
-=== TEST 39: Idempotency-Key: the same key with another body: 422, nothing more queued
+=== TEST 40: Idempotency-Key: the same key with another body: 422, nothing more queued
 --- request eval
 [post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
  post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000002AAA"}')]
@@ -743,7 +774,7 @@ action.contact_id = 003000000000001AAA
 
 
 
-=== TEST 40: Idempotency-Key: per token and per action: the same key with another token, or to another action, is another job; no key, every click a job
+=== TEST 41: Idempotency-Key: per token and per action: the same key with another token, or to another action, is another job; no key, every click a job
 --- request eval
 [post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
  post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
@@ -760,7 +791,7 @@ action.contact_id = 003000000000001AAA
 
 
 
-=== TEST 41: Idempotency-Key: empty, with a space, or longer than 255 bytes: 400, nothing queued
+=== TEST 42: Idempotency-Key: empty, with a space, or longer than 255 bytes: 400, nothing queued
 --- request eval
 [(post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}')) x 3]
 --- more_headers eval
@@ -777,7 +808,7 @@ action.contact_id = 003000000000001AAA
 
 
 
-=== TEST 42: Idempotency-Key: the mark lasts the dedupe window; once it is over, the key queues a new job
+=== TEST 43: Idempotency-Key: the mark lasts the dedupe window; once it is over, the key queues a new job
 --- config
 location /caresync/ {
     caresync_api;

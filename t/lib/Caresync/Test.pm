@@ -257,12 +257,15 @@ sub metrics_samples {
     return join '', map { "$_\n" } @out, @odd;
 }
 
-# $body as a chunked request body: one chunk, then the last chunk. Send it
-# with "Transfer-Encoding: chunked" in --- more_headers (Test::Nginx then
-# sends the body as is, without a Content-Length).
+# $body as a chunked request body: one chunk (or chunks of $size bytes),
+# then the last chunk. Send it with "Transfer-Encoding: chunked" in
+# --- more_headers (Test::Nginx then sends the body as is, without a
+# Content-Length).
 sub chunked_body {
-    my ($body) = @_;
-    return sprintf "%x\r\n%s\r\n0\r\n\r\n", length $body, $body;
+    my ($body, $size) = @_;
+    my @chunks = $size ? unpack("(a$size)*", $body) : ($body);
+    return join('', map { sprintf "%x\r\n%s\r\n", length $_, $_ } @chunks)
+         . "0\r\n\r\n";
 }
 
 # JSON text whose deepest point is $depth levels of containers:

@@ -349,9 +349,13 @@ sub worker_cmd {
 
 # ---- nginx with the module, for the end-to-end test ----
 
-# Returns the port, or undef when nginx or the module is not there.
+# Returns the port, or undef when nginx or the module is not there. Logs
+# in <dir>/nginx/logs: error.log at `log_level => L` (default info), and
+# access.log in nginx's default format with `access_log => 1` (default
+# off).
 sub start_nginx {
-    my ($locations) = @_;
+    my ($locations, %o) = @_;
+    my $level = $o{log_level} // 'info';
     my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
     # the module built next to the worker under test (build/ or build-san/)
     my $module = $ENV{TEST_NGINX_LOAD_MODULES}
@@ -368,11 +372,11 @@ load_module $module;
 daemon off;
 master_process off;
 worker_processes 1;
-error_log $dir/logs/error.log info;
+error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
 events { worker_connections 256; }
 http {
-    access_log off;
+    access_log @{[ $o{access_log} ? "$dir/logs/access.log" : 'off' ]};
     client_body_temp_path $dir/tmp;
     caresync_redis 127.0.0.1:$ENV_->{redis_port} timeout=1s;
     server {
