@@ -20,6 +20,8 @@ typedef struct {
 
 
 static void ngx_http_caresync_api_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
 
 
 static ngx_http_caresync_action_t  ngx_http_caresync_actions[] = {
@@ -136,6 +138,18 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
+            rc = ngx_http_caresync_api_idempotency_key(r, ctx);
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_caresync_reply_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "Idempotency-Key must be 1 to 255 "
+                                          "visible ASCII characters");
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
             ctx->kind = ngx_http_caresync_actions[i].kind;
 
             /* status URLs share the prefix the action was posted under */
@@ -187,4 +201,48 @@ ngx_http_caresync_api_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * An optional Idempotency-Key: a caller that sends the same key again
+ * (with the same token, to the same action) gets the first request's 202
+ * and queues nothing (enqueue.c).  Any visible ASCII is taken as it is,
+ * 1 to 255 bytes; it is only ever hashed, never logged.  NGX_DECLINED:
+ * the body is discarded, the caller answers 400.
+ */
+
+static ngx_int_t
+ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  name = ngx_string("Idempotency-Key");
+
+    h = ngx_http_caresync_header(r, &name);
+
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] < 0x21 || h->value.data[i] > 0x7e) {
+            break;
+        }
+    }
+
+    if (h->value.len && h->value.len <= 255 && i == h->value.len) {
+        ctx->idempotency_key = h->value;
+        return NGX_OK;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_caresync_metrics_reject(r, "idempotency_key");
+
+    return NGX_DECLINED;
 }

@@ -325,7 +325,15 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         return ngx_http_caresync_reply(r, NGX_HTTP_OK, &answer);
     }
 
+    /* a token bound to agents acts for them only */
+
+    if (ngx_http_caresync_auth_agent(r, in) == NGX_DECLINED) {
+        return ngx_http_caresync_reply_error(r, NGX_HTTP_FORBIDDEN,
+                                             ctx->refusal);
+    }
+
     ctx->message_id = idem;
+    ctx->body = body;
 
     return ngx_http_caresync_enqueue(r, ctx, in);
 }

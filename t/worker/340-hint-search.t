@@ -22,9 +22,11 @@ my $env = start_env();
 my $dir = $env->{dir};
 my ($fport) = $env->{fake} =~ /:(\d+)$/;
 
+# nginx refuses a secret file that group or others may read
 open my $t, '>', "$dir/crm.token" or die;
 print $t "crm-token-0123456789abcdef\n";
 close $t;
+chmod 0600, "$dir/crm.token" or die "$dir/crm.token: $!";
 # the Hint key, readable by nginx only (0600 in production)
 open my $k, '>', "$dir/hint-key.conf" or die;
 print $k "proxy_set_header Authorization \"Bearer fake-hint-key\";\n";
