@@ -6,11 +6,11 @@
 
 #include <stdint.h>
 
-#include "cw_config.h"
-#include "cw_crm.h"
-#include "cw_http.h"
-#include "cw_queue.h"
-#include "cw_redis.h"
+#include "engine/cw_config.h"
+#include "crm/cw_crm.h"
+#include "engine/cw_http.h"
+#include "engine/cw_queue.h"
+#include "engine/cw_redis.h"
 
 typedef struct cw_job_s  cw_job_t;
 

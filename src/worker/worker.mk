@@ -6,9 +6,11 @@
 #   make bench-worker    jobs/s and CPU per job against 50 ms fakes
 
 WORKER_BIN   = $(BUILD)/caresync-worker
-WORKER_SRCS  = $(wildcard src/worker/cw_*.c)
+# one folder a layer (cw_worker.h is the table of contents)
+WORKER_LAYERS = engine crm clients maps jobs ops
+WORKER_SRCS  = $(foreach l,$(WORKER_LAYERS),$(wildcard src/worker/$(l)/cw_*.c))
 WORKER_OBJS  = $(patsubst src/worker/%.c,$(BUILD)/worker/%.o,$(WORKER_SRCS))
-WORKER_HDRS  = $(wildcard src/worker/*.h src/*.h)
+WORKER_HDRS  = $(wildcard src/worker/*.h src/worker/*/*.h src/*.h)
 WORKER_LIBS  = -lhiredis -ljansson -lcurl -lcrypto
 
 .PHONY: worker test-worker bench-worker
@@ -24,8 +26,8 @@ $(BUILD)/worker/%.o: src/worker/%.c $(WORKER_HDRS)
 
 # --version prints VERSION (the packages' version too)
 CW_VERSION := $(shell cat VERSION 2>/dev/null || echo unknown)
-$(BUILD)/worker/cw_main.o: CFLAGS_CORE += -DCW_VERSION='"$(CW_VERSION)"'
-$(BUILD)/worker/cw_main.o: $(wildcard VERSION)
+$(BUILD)/worker/engine/cw_main.o: CFLAGS_CORE += -DCW_VERSION='"$(CW_VERSION)"'
+$(BUILD)/worker/engine/cw_main.o: $(wildcard VERSION)
 
 $(WORKER_BIN): $(WORKER_OBJS) $(BUILD)/libcaresync.a
 	$(CC) $(SAN_FLAGS) $(WORKER_OBJS) $(BUILD)/libcaresync.a \
@@ -33,7 +35,7 @@ $(WORKER_BIN): $(WORKER_OBJS) $(BUILD)/libcaresync.a
 
 # A driver of the Salesforce client alone, for t/worker/040-salesforce.t
 WORKER_PROBE = $(BUILD)/cw-sf-probe
-WORKER_LIB_OBJS = $(filter-out $(BUILD)/worker/cw_main.o,$(WORKER_OBJS))
+WORKER_LIB_OBJS = $(filter-out $(BUILD)/worker/engine/cw_main.o,$(WORKER_OBJS))
 
 $(WORKER_PROBE): t/worker/cw_sf_probe.c $(WORKER_LIB_OBJS) \
                  $(BUILD)/libcaresync.a $(WORKER_HDRS)

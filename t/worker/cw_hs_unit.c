@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cw_csv.h"
-#include "cw_healthsherpa.h"
-#include "cw_util.h"
+#include "engine/cw_csv.h"
+#include "clients/cw_healthsherpa.h"
+#include "engine/cw_util.h"
 
 static int  cw_n, cw_failed;
 

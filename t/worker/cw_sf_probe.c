@@ -17,11 +17,11 @@
 
 #include <curl/curl.h>
 
-#include "cw_config.h"
-#include "cw_crm.h"
-#include "cw_http.h"
-#include "cw_log.h"
-#include "cw_salesforce.h"
+#include "engine/cw_config.h"
+#include "crm/cw_crm.h"
+#include "engine/cw_http.h"
+#include "engine/cw_log.h"
+#include "crm/cw_salesforce.h"
 
 static int  cw_probe_done;
 

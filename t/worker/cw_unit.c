@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "cw_crm.h"
-#include "cw_http.h"
-#include "cw_map.h"
-#include "cw_salesforce.h"
-#include "cw_util.h"
+#include "crm/cw_crm.h"
+#include "engine/cw_http.h"
+#include "maps/cw_map.h"
+#include "crm/cw_salesforce.h"
+#include "engine/cw_util.h"
 
 static int  cw_n, cw_failed;
 

@@ -1,0 +1,606 @@
+/*
+ * caresync-worker: the configuration file, its defaults and overrides.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/cw_config.h"
+#include "engine/cw_log.h"
+#include "engine/cw_util.h"
+
+
+typedef enum { CW_STR, CW_INT, CW_BOOL } cw_type_e;
+
+typedef struct {
+    const char  *section;
+    const char  *key;
+    cw_type_e    type;
+    size_t       off;
+    const char  *def;
+    int          secret;
+    long         min;
+    long         max;
+} cw_key_t;
+
+#define S(f)  offsetof(cw_conf_t, f)
+
+static const cw_key_t  cw_keys[] = {
+    { "redis", "host", CW_STR, S(redis_host), "127.0.0.1", 0, 0, 0 },
+    { "redis", "port", CW_INT, S(redis_port), "6379", 0, 1, 65535 },
+    { "redis", "password", CW_STR, S(redis_password), NULL, 1, 0, 0 },
+    { "redis", "db", CW_INT, S(redis_db), "0", 0, 0, 1000 },
+    { "redis", "timeout_ms", CW_INT, S(redis_timeout_ms), "5000", 0,
+      10, 600000 },
+    { "redis", "prefix", CW_STR, S(prefix), "{caresync}", 0, 0, 0 },
+
+    { "worker", "concurrency", CW_INT, S(concurrency), "16", 0, 1, 4096 },
+    { "worker", "max_attempts", CW_INT, S(max_attempts), "8", 0, 1, 100 },
+    { "worker", "backoff_base_ms", CW_INT, S(backoff_base_ms), "1000", 0,
+      1, 3600000 },
+    { "worker", "backoff_max_ms", CW_INT, S(backoff_max_ms), "600000", 0,
+      1, 86400000 },
+    { "worker", "claim_idle_ms", CW_INT, S(claim_idle_ms), "60000", 0,
+      100, 86400000 },
+    { "worker", "reclaim_interval_ms", CW_INT, S(reclaim_interval_ms),
+      "5000", 0, 10, 3600000 },
+    { "worker", "poll_ms", CW_INT, S(poll_ms), "1000", 0, 1, 60000 },
+    { "worker", "shutdown_deadline_ms", CW_INT, S(shutdown_deadline_ms),
+      "20000", 0, 0, 3600000 },
+    { "worker", "status_ttl_s", CW_INT, S(status_ttl_s), "2592000", 0,
+      1, 315360000 },
+    { "worker", "consumer", CW_STR, S(consumer), NULL, 0, 0, 0 },
+    { "worker", "log_level", CW_STR, S(log_level), "debug", 0, 0, 0 },
+    { "worker", "log_maxlen", CW_INT, S(log_maxlen), "100000", 0,
+      100, 100000000 },
+
+    { "http", "timeout_ms", CW_INT, S(http_timeout_ms), "30000", 0,
+      10, 600000 },
+    { "http", "connect_timeout_ms", CW_INT, S(http_connect_timeout_ms),
+      "5000", 0, 10, 600000 },
+    { "http", "verify_tls", CW_BOOL, S(http_verify_tls), "on", 0, 0, 1 },
+    { "http", "ca_file", CW_STR, S(http_ca_file), NULL, 0, 0, 0 },
+
+    { "salesforce", "login_url", CW_STR, S(sf_login_url), NULL, 0, 0, 0 },
+    { "salesforce", "token_url", CW_STR, S(sf_token_url), NULL, 0, 0, 0 },
+    { "salesforce", "auth", CW_STR, S(sf_auth), "client_credentials", 0,
+      0, 0 },
+    { "salesforce", "client_id", CW_STR, S(sf_client_id), NULL, 0, 0, 0 },
+    { "salesforce", "client_secret", CW_STR, S(sf_client_secret), NULL, 1,
+      0, 0 },
+    { "salesforce", "refresh_token", CW_STR, S(sf_refresh_token), NULL, 1,
+      0, 0 },
+    { "salesforce", "username", CW_STR, S(sf_username), NULL, 0, 0, 0 },
+    { "salesforce", "private_key_file", CW_STR, S(sf_private_key_file),
+      NULL, 0, 0, 0 },
+    { "salesforce", "audience", CW_STR, S(sf_audience), NULL, 0, 0, 0 },
+    /* the token goes to instance_url: only https on Salesforce's hosts */
+    { "salesforce", "instance_domains", CW_STR, S(sf_instance_domains),
+      "salesforce.com, force.com", 0, 0, 0 },
+    { "salesforce", "api_version", CW_STR, S(sf_api_version), "v60.0", 0,
+      0, 0 },
+    { "salesforce", "max_concurrency", CW_INT, S(sf_max_concurrency), "25",
+      0, 1, 4096 },
+    { "salesforce", "rps", CW_INT, S(sf_rps), "0", 0, 0, 100000 },
+    { "salesforce", "field_helparound_patient_id", CW_STR,
+      S(sf_field_helparound_id), "HelpAround_Patient_Id__c", 0, 0, 0 },
+    { "salesforce", "field_last_tracker_view_at", CW_STR,
+      S(sf_field_tracker_view), "Last_Tracker_View_At__c", 0, 0, 0 },
+    { "salesforce", "partner_external_id_field", CW_STR,
+      S(sf_field_partner_external_id), NULL, 0, 0, 0 },
+    { "salesforce", "tracker_view_task", CW_BOOL, S(sf_tracker_view_task),
+      "off", 0, 0, 1 },
+    { "salesforce", "tracker_view_task_subject", CW_STR,
+      S(sf_tracker_view_task_subject), "Patient viewed tracker", 0, 0, 0 },
+
+    { "hint", "base_url", CW_STR, S(hint_base_url), NULL, 0, 0, 0 },
+    { "hint", "api_key", CW_STR, S(hint_api_key), NULL, 1, 0, 0 },
+    { "hint", "max_concurrency", CW_INT, S(hint_max_concurrency), "10", 0,
+      1, 4096 },
+    { "hint", "rps", CW_INT, S(hint_rps), "20", 0, 0, 100000 },
+    { "hint", "create_contacts", CW_BOOL, S(hint_create_contacts), "off",
+      0, 0, 1 },
+    { "hint", "batch_create_contacts", CW_BOOL,
+      S(hint_batch_create_contacts), "off", 0, 0, 1 },
+    { "hint", "default_account_id", CW_STR, S(hint_default_account_id),
+      NULL, 0, 0, 0 },
+    /* Hint's membership_status values are unconfirmed: configurable */
+    { "hint", "inactive_statuses", CW_STR, S(hint_inactive_statuses),
+      "inactive,ended", 0, 0, 0 },
+    { "hint", "field_member_contract_accepted", CW_STR,
+      S(hint_field_contract), "member_contract_accepted", 0, 0, 0 },
+    { "hint", "field_member_contract_accepted_at", CW_STR,
+      S(hint_field_contract_at), "member_contract_accepted_at", 0, 0, 0 },
+    { "hint", "field_hipaa_authorization_accepted", CW_STR,
+      S(hint_field_hipaa), "hipaa_authorization_accepted", 0, 0, 0 },
+    { "hint", "field_hipaa_authorization_accepted_at", CW_STR,
+      S(hint_field_hipaa_at), "hipaa_authorization_accepted_at", 0, 0, 0 },
+
+    { "healthsherpa", "base_url", CW_STR, S(hs_base_url), NULL, 0, 0, 0 },
+    { "healthsherpa", "api_key", CW_STR, S(hs_api_key), NULL, 1, 0, 0 },
+    { "healthsherpa", "agent_email", CW_STR, S(hs_agent_email), NULL, 0,
+      0, 0 },
+    /* an action naming an agent that is not one of these is refused */
+    { "healthsherpa", "agents", CW_STR, S(hs_agents), NULL, 0, 0, 0 },
+    { "healthsherpa", "max_concurrency", CW_INT, S(hs_max_concurrency),
+      "10", 0, 1, 4096 },
+    { "healthsherpa", "rps", CW_INT, S(hs_rps), "0", 0, 0, 100000 },
+
+    /* issue 5: enrollments (cw_h_enrollment.c, cw_media.c, cw_map.c) */
+    { "helparound", "media_url_template", CW_STR, S(ha_media_url_template),
+      NULL, 0, 0, 0 },
+    { "helparound", "api_key", CW_STR, S(ha_api_key), NULL, 1, 0, 0 },
+    { "helparound", "api_key_header", CW_STR, S(ha_api_key_header),
+      "X-API-Key", 0, 0, 0 },
+    { "helparound", "max_concurrency", CW_INT, S(ha_max_concurrency), "4",
+      0, 1, 4096 },
+    { "helparound", "rps", CW_INT, S(ha_rps), "0", 0, 0, 100000 },
+    { "helparound", "enrich_with_healthsherpa", CW_BOOL,
+      S(ha_enrich_with_healthsherpa), "off", 0, 0, 1 },
+    { "salesforce", "helparound_fields", CW_STR, S(sf_helparound_fields),
+      NULL, 0, 0, 0 },
+    /* issue 6: HealthSherpa (cw_healthsherpa.c, cw_h_healthsherpa.c) */
+    { "healthsherpa", "version", CW_INT, S(hs_version), "1", 0, 1, 2 },
+    { "healthsherpa", "search_path", CW_STR, S(hs_search_path), NULL, 0,
+      0, 0 },
+    { "healthsherpa", "birth_date_key", CW_STR, S(hs_birth_date_key),
+      "birth_date", 0, 0, 0 },
+    { "healthsherpa", "authorize_url", CW_STR, S(hs_authorize_url),
+      "https://medicare.healthsherpa.com/oauth/authorize", 0, 0, 0 },
+    { "healthsherpa", "token_url", CW_STR, S(hs_token_url),
+      "https://medicare.healthsherpa.com/oauth/token", 0, 0, 0 },
+    { "healthsherpa", "client_id", CW_STR, S(hs_client_id), NULL, 0, 0, 0 },
+    { "healthsherpa", "client_secret", CW_STR, S(hs_client_secret), NULL, 1,
+      0, 0 },
+    { "healthsherpa", "redirect_uri", CW_STR, S(hs_redirect_uri), NULL, 0,
+      0, 0 },
+    { "healthsherpa", "token_key", CW_STR, S(hs_token_key), NULL, 1, 0, 0 },
+    { "healthsherpa", "map", CW_STR, S(hs_map), NULL, 0, 0, 0 },
+    { "healthsherpa", "field_contact_id", CW_STR, S(hs_field_contact_id),
+      "HealthSherpa_Contact_Id__c", 0, 0, 0 },
+    { "healthsherpa", "field_medicare_number", CW_STR,
+      S(hs_field_medicare_number), "Medicare_Number__c", 0, 0, 0 },
+    { "salesforce", "field_last_batch_sync_id", CW_STR,
+      S(sf_field_last_batch), "Last_Batch_Sync_Id__c", 0, 0, 0 },
+    /* external-apis.md: the integration fields' API names are configuration */
+    { "salesforce", "field_hint_patient_id", CW_STR,
+      S(sf_field_hint_patient_id), "Hint_Patient_Id__c", 0, 0, 0 },
+    { "salesforce", "field_synced_to_hint", CW_STR, S(sf_field_synced),
+      "Synced_To_Hint__c", 0, 0, 0 },
+    { "salesforce", "field_hint_practitioner", CW_STR,
+      S(sf_field_practitioner), "Hint_Practitioner__c", 0, 0, 0 },
+    { "salesforce", "field_insurance_payer", CW_STR,
+      S(sf_field_insurance_payer), "Insurance_Payer__c", 0, 0, 0 },
+    { "salesforce", "field_insurance_group_id", CW_STR,
+      S(sf_field_insurance_group), "Insurance_Group_Id__c", 0, 0, 0 },
+    { "salesforce", "field_insurance_member_id", CW_STR,
+      S(sf_field_insurance_member), "Insurance_Member_Id__c", 0, 0, 0 },
+    { "salesforce", "field_member_contract_accepted", CW_STR,
+      S(sf_field_contract), "Member_Contract_Accepted__c", 0, 0, 0 },
+    { "salesforce", "field_member_contract_accepted_at", CW_STR,
+      S(sf_field_contract_at), "Member_Contract_Accepted_At__c", 0, 0, 0 },
+    { "salesforce", "field_hipaa_authorization_accepted", CW_STR,
+      S(sf_field_hipaa), "HIPAA_Authorization_Accepted__c", 0, 0, 0 },
+    { "salesforce", "field_hipaa_authorization_accepted_at", CW_STR,
+      S(sf_field_hipaa_at), "HIPAA_Authorization_Accepted_At__c", 0, 0, 0 },
+};
+
+#define CW_NKEYS  (sizeof(cw_keys) / sizeof(cw_keys[0]))
+
+
+static void
+cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    size_t   n = strlen(err);
+    va_list  ap;
+
+    if (n + 2 >= errlen) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - n - 1, fmt, ap);
+    va_end(ap);
+
+    n = strlen(err);
+    err[n] = '\n';
+    err[n + 1] = '\0';
+}
+
+
+static const cw_key_t *
+cw_conf_find(const char *section, const char *key)
+{
+    size_t  i;
+
+    for (i = 0; i < CW_NKEYS; i++) {
+        if (strcmp(cw_keys[i].section, section) == 0
+            && strcmp(cw_keys[i].key, key) == 0)
+        {
+            return &cw_keys[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static char *
+cw_trim(char *s)
+{
+    char  *e;
+
+    while (isspace((unsigned char) *s)) {
+        s++;
+    }
+
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1])) {
+        *--e = '\0';
+    }
+
+    return s;
+}
+
+
+/* Stores `value` into the field of `k`; `where` names it in errors. */
+static int
+cw_conf_set(cw_conf_t *c, const cw_key_t *k, const char *value,
+    const char *where, char *err, size_t errlen)
+{
+    char   **sp, *end;
+    long     v, *lp;
+
+    if (k->type == CW_STR) {
+        sp = (char **) ((char *) c + k->off);
+        free(*sp);
+        *sp = (value && *value) ? cw_strdup(value) : NULL;
+        return 0;
+    }
+
+    lp = (long *) ((char *) c + k->off);
+
+    if (k->type == CW_BOOL) {
+        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0
+            || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+        {
+            *lp = 1;
+            return 0;
+        }
+
+        if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0
+            || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+        {
+            *lp = 0;
+            return 0;
+        }
+
+        cw_conf_err(err, errlen, "%s: %s.%s must be on or off", where,
+                    k->section, k->key);
+        return -1;
+    }
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+
+    if (errno || end == value || *end != '\0' || v < k->min || v > k->max) {
+        cw_conf_err(err, errlen, "%s: %s.%s must be an integer in %ld..%ld",
+                    where, k->section, k->key, k->min, k->max);
+        return -1;
+    }
+
+    *lp = v;
+    return 0;
+}
+
+
+/* `<key>_env = VAR` and `<key>_file = PATH` for secrets */
+static int
+cw_conf_indirect(cw_conf_t *c, const char *section, char *key,
+    const char *value, const char *where, char *err, size_t errlen)
+{
+    size_t           n = strlen(key);
+    char            *data;
+    const char      *v;
+    const cw_key_t  *k;
+
+    if (n > 4 && strcmp(key + n - 4, "_env") == 0) {
+        key[n - 4] = '\0';
+        k = cw_conf_find(section, key);
+        if (k == NULL || k->type != CW_STR) {
+            return 1;
+        }
+
+        v = getenv(value);
+        if (v == NULL) {
+            cw_conf_err(err, errlen, "%s: %s.%s_env names %s, which is not "
+                        "set in the environment", where, section, key, value);
+            return -1;
+        }
+
+        return cw_conf_set(c, k, v, where, err, errlen);
+    }
+
+    if (n > 5 && strcmp(key + n - 5, "_file") == 0) {
+        key[n - 5] = '\0';
+        k = cw_conf_find(section, key);
+        if (k == NULL || k->type != CW_STR) {
+            key[n - 5] = '_';
+            return 1;
+        }
+
+        data = cw_read_file(value, NULL);
+        if (data == NULL) {
+            cw_conf_err(err, errlen, "%s: %s.%s_file: cannot read %s: %s",
+                        where, section, key, value, strerror(errno));
+            return -1;
+        }
+
+        /* a trailing newline is not part of the secret */
+        n = strlen(data);
+        while (n && (data[n - 1] == '\n' || data[n - 1] == '\r')) {
+            data[--n] = '\0';
+        }
+
+        n = (size_t) cw_conf_set(c, k, data, where, err, errlen);
+        explicit_bzero(data, strlen(data));
+        free(data);
+        return (int) n;
+    }
+
+    return 1;
+}
+
+
+static int
+cw_conf_file(cw_conf_t *c, const char *path, char *err, size_t errlen)
+{
+    int              rc = 0, r;
+    FILE            *f;
+    char             line[4096], section[64] = "", where[512], *p, *eq;
+    char            *key, *value;
+    unsigned         lineno = 0;
+    const cw_key_t  *k;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        cw_conf_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%u", path, lineno);
+
+        p = cw_trim(line);
+        if (*p == '\0' || *p == '#' || *p == ';') {
+            continue;
+        }
+
+        if (*p == '[') {
+            eq = strchr(p, ']');
+            if (eq == NULL || eq[1] != '\0' || eq - p - 1 >= 63) {
+                cw_conf_err(err, errlen, "%s: bad section header", where);
+                rc = -1;
+                continue;
+            }
+
+            *eq = '\0';
+            snprintf(section, sizeof(section), "%s", cw_trim(p + 1));
+            continue;
+        }
+
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            cw_conf_err(err, errlen, "%s: expected `key = value`", where);
+            rc = -1;
+            continue;
+        }
+
+        *eq = '\0';
+        key = cw_trim(p);
+        value = cw_trim(eq + 1);
+
+        k = cw_conf_find(section, key);
+        if (k) {
+            if (cw_conf_set(c, k, value, where, err, errlen) != 0) {
+                rc = -1;
+            }
+            continue;
+        }
+
+        r = cw_conf_indirect(c, section, key, value, where, err, errlen);
+        if (r < 0) {
+            rc = -1;
+
+        } else if (r > 0) {
+            cw_conf_err(err, errlen, "%s: unknown key `%s` in [%s]", where,
+                        key, section);
+            rc = -1;
+        }
+    }
+
+    fclose(f);
+    return rc;
+}
+
+
+static int
+cw_conf_env(cw_conf_t *c, char *err, size_t errlen)
+{
+    int          rc = 0;
+    char         name[128], *q;
+    size_t       i;
+    const char  *v, *p;
+
+    for (i = 0; i < CW_NKEYS; i++) {
+        q = name + snprintf(name, sizeof(name), "CARESYNC_");
+
+        for (p = cw_keys[i].section; *p; p++) {
+            *q++ = (char) toupper((unsigned char) *p);
+        }
+
+        *q++ = '_';
+
+        for (p = cw_keys[i].key; *p; p++) {
+            *q++ = (char) toupper((unsigned char) *p);
+        }
+
+        *q = '\0';
+
+        v = getenv(name);
+        if (v && cw_conf_set(c, &cw_keys[i], v, name, err, errlen) != 0) {
+            rc = -1;
+        }
+    }
+
+    return rc;
+}
+
+
+static char *
+cw_conf_key(const char *prefix, const char *suffix)
+{
+    size_t  n = strlen(prefix) + strlen(suffix) + 2;
+    char   *s = cw_calloc(1, n);
+
+    snprintf(s, n, "%s:%s", prefix, suffix);
+    return s;
+}
+
+
+int
+cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
+{
+    int              rc = 0;
+    size_t           i;
+    cw_log_level_e   lvl;
+    char             host[128], buf[256];
+
+    memset(c, 0, sizeof(*c));
+    err[0] = '\0';
+
+    for (i = 0; i < CW_NKEYS; i++) {
+        if (cw_keys[i].def) {
+            (void) cw_conf_set(c, &cw_keys[i], cw_keys[i].def, "default",
+                               err, errlen);
+        }
+    }
+
+    if (path && cw_conf_file(c, path, err, errlen) != 0) {
+        rc = -1;
+    }
+
+    if (cw_conf_env(c, err, errlen) != 0) {
+        rc = -1;
+    }
+
+    if (c->log_level == NULL || cw_log_level_parse(c->log_level, &lvl) != 0)
+    {
+        cw_conf_err(err, errlen, "worker.log_level must be debug, error or "
+                    "exception");
+        rc = -1;
+    }
+
+    if (c->prefix == NULL) {
+        cw_conf_err(err, errlen, "redis.prefix must not be empty");
+        rc = -1;
+        c->prefix = cw_strdup("{caresync}");
+    }
+
+    if (c->consumer == NULL) {
+        if (gethostname(host, sizeof(host)) != 0) {
+            strcpy(host, "worker");
+        }
+
+        host[sizeof(host) - 1] = '\0';
+        snprintf(buf, sizeof(buf), "%s-%ld", host, (long) getpid());
+        c->consumer = cw_strdup(buf);
+    }
+
+    if (c->sf_login_url) {
+        if (c->sf_client_id == NULL) {
+            cw_conf_err(err, errlen, "salesforce.client_id is required");
+            rc = -1;
+        }
+
+        if (c->sf_auth == NULL
+            || (strcmp(c->sf_auth, "client_credentials") != 0
+                && strcmp(c->sf_auth, "refresh_token") != 0
+                && strcmp(c->sf_auth, "jwt") != 0))
+        {
+            cw_conf_err(err, errlen, "salesforce.auth must be "
+                        "client_credentials, refresh_token or jwt");
+            rc = -1;
+
+        } else if (strcmp(c->sf_auth, "client_credentials") == 0
+                   && c->sf_client_secret == NULL)
+        {
+            cw_conf_err(err, errlen, "salesforce.client_secret is required "
+                        "for auth = client_credentials (or "
+                        "client_secret_env / client_secret_file)");
+            rc = -1;
+
+        } else if (strcmp(c->sf_auth, "refresh_token") == 0
+                   && c->sf_refresh_token == NULL)
+        {
+            cw_conf_err(err, errlen, "salesforce.refresh_token is required "
+                        "for auth = refresh_token (or refresh_token_env / "
+                        "refresh_token_file)");
+            rc = -1;
+
+        } else if (strcmp(c->sf_auth, "jwt") == 0
+                   && (c->sf_username == NULL
+                       || c->sf_private_key_file == NULL))
+        {
+            cw_conf_err(err, errlen, "salesforce.username and "
+                        "salesforce.private_key_file are required for "
+                        "auth = jwt");
+            rc = -1;
+        }
+    }
+
+    if (c->backoff_max_ms < c->backoff_base_ms) {
+        c->backoff_max_ms = c->backoff_base_ms;
+    }
+
+    c->key_jobs = cw_conf_key(c->prefix, "jobs");
+    c->key_retry = cw_conf_key(c->prefix, "retry");
+    c->key_dead = cw_conf_key(c->prefix, "dead");
+    c->key_log = cw_conf_key(c->prefix, "log");
+
+    return rc;
+}
+
+
+void
+cw_conf_free(cw_conf_t *c)
+{
+    size_t   i;
+    char   **sp;
+
+    for (i = 0; i < CW_NKEYS; i++) {
+        if (cw_keys[i].type == CW_STR) {
+            sp = (char **) ((char *) c + cw_keys[i].off);
+            if (*sp && cw_keys[i].secret) {
+                explicit_bzero(*sp, strlen(*sp));
+            }
+            free(*sp);
+        }
+    }
+
+    free(c->key_jobs);
+    free(c->key_retry);
+    free(c->key_dead);
+    free(c->key_log);
+}

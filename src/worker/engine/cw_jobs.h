@@ -1,0 +1,76 @@
+/*
+ * caresync-worker: jobs, their handlers, and how a job ends.
+ *
+ * A job is one stream entry being worked on.  Its handler (chosen by the
+ * envelope's `type`) is a small state machine whose steps are HTTP
+ * completions; it ends the job with exactly one of cw_job_done() or
+ * cw_job_fail(), which write the status record and then acknowledge the
+ * entry in one MULTI/EXEC, so nothing is acknowledged before its final
+ * status is recorded.
+ */
+#ifndef CW_JOBS_H
+#define CW_JOBS_H
+
+#include <jansson.h>
+
+#include "engine/cw_http.h"
+#include "cw_worker.h"
+
+typedef struct {
+    const char  *type;
+    void       (*start)(cw_job_t *job);
+} cw_handler_t;
+
+struct cw_job_s {
+    cw_worker_t         *w;
+    char                 stream_id[48];
+    char                *raw;          /* the envelope as queued */
+    size_t               raw_len;
+    json_t              *env;          /* parsed, or NULL */
+    char                 id[130];
+    const char          *type;
+    long                 attempts;     /* including this one */
+    const cw_handler_t  *handler;
+    void                *hdata;        /* the handler's state */
+    void               (*hfree)(cw_job_t *job);
+    char                 crm_contact_id[64];
+    char                 hint_patient_id[64];  /* Hint jobs that know the
+                                                  patient, for the record */
+    uint64_t             started_ms;
+    /*
+     * Called once with the final status (never for `retrying`), before
+     * the status is written, so that a batch item's result joins the same
+     * pipeline (cw_batch.c).  NULL for a job that is no batch item.
+     */
+    void               (*hend)(cw_job_t *job, const char *status,
+                               const char *message);
+    void                *hend_data;
+    cw_job_t            *prev, *next;
+};
+
+void cw_jobs_init(void);
+void cw_jobs_register(const cw_handler_t *h);
+const cw_handler_t *cw_jobs_find(const char *type);
+
+/* Takes a batch of stream entries: status `running`, then the handlers. */
+typedef struct {
+    char    stream_id[48];
+    char   *job;
+    size_t  len;
+} cw_entry_t;
+
+void cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n);
+
+/* A final status: matched, no_match, created, updated, skipped, ... */
+void cw_job_done(cw_job_t *job, const char *status, const char *message);
+/* Transient: retry or dead-letter; permanent: failed with err's message */
+void cw_job_fail(cw_job_t *job, const cw_err_t *err);
+
+/* handlers */
+void cw_h_user_action_register(void);
+void cw_h_enrollment_register(void);
+void cw_h_hint_register(void);          /* cw_h_hint.c, issue 7 */
+void cw_h_healthsherpa_register(void);     /* issue 6 */
+void cw_batch_register(void);              /* issue 6: batch.item */
+
+#endif /* CW_JOBS_H */

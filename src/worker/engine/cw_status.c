@@ -1,0 +1,95 @@
+/*
+ * caresync-worker: the status record.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cs_time.h"
+#include "engine/cw_status.h"
+#include "engine/cw_util.h"
+
+
+void
+cw_status_key(const char *prefix, const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "%s:job:%s", prefix, id);
+}
+
+
+static void
+cw_status_now(char out[CS_TIME_ISO_LEN + 1])
+{
+    cs_time_format_iso((int64_t) cw_now_ms(), out);
+}
+
+
+void
+cw_status_running(cw_redis_t *r, const char *key, const char *type)
+{
+    char  now[CS_TIME_ISO_LEN + 1];
+
+    cw_status_now(now);
+
+    /* a replayed job may still carry the expiry of its earlier end */
+    cw_redis_append(r, "HSET %s status running type %s updated_at %s",
+                    key, type, now);
+    cw_redis_append(r, "PERSIST %s", key);
+    cw_redis_append(r, "HINCRBY %s attempts 1", key);
+}
+
+
+void
+cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
+{
+    int          argc = 0;
+    char         now[CS_TIME_ISO_LEN + 1], ttl[24];
+    const char  *argv[20];
+
+    cw_status_now(now);
+
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    argv[argc++] = "status";
+    argv[argc++] = st->status;
+    argv[argc++] = "updated_at";
+    argv[argc++] = now;
+
+#define CW_ST_FIELD(name, v)                                                  \
+    if (v) {                                                                  \
+        argv[argc++] = name;                                                  \
+        argv[argc++] = v;                                                     \
+    }
+
+    CW_ST_FIELD("message", st->message);
+    CW_ST_FIELD("last_error", st->last_error);
+    CW_ST_FIELD("crm_contact_id", st->crm_contact_id);
+    CW_ST_FIELD("hint_patient_id", st->hint_patient_id);
+    CW_ST_FIELD("next_attempt_at", st->next_attempt_at);
+
+#undef CW_ST_FIELD
+
+    cw_redis_appendv(r, argc, argv, NULL);
+
+    if (st->next_attempt_at == NULL && st->retried) {
+        cw_redis_append(r, "HDEL %s next_attempt_at", key);
+    }
+
+    if (st->ttl_s > 0) {
+        snprintf(ttl, sizeof(ttl), "%ld", st->ttl_s);
+        cw_redis_append(r, "EXPIRE %s %s", key, ttl);
+    }
+}
+
+
+void
+cw_status_requeued(cw_redis_t *r, const char *key)
+{
+    char  now[CS_TIME_ISO_LEN + 1];
+
+    cw_status_now(now);
+
+    cw_redis_append(r, "HSET %s status queued attempts 0 updated_at %s",
+                    key, now);
+    cw_redis_append(r, "PERSIST %s", key);
+}

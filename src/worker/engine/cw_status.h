@@ -1,0 +1,46 @@
+/*
+ * caresync-worker: the status record {prefix}:job:<id> (spec/job.md).
+ *
+ * A hash: status (running, then a final one or `retrying`), type,
+ * attempts, last_error, message, the linked ids, updated_at (ISO-8601),
+ * and next_attempt_at while retrying.  It has no TTL while the job is
+ * alive and expires status_ttl_s after the job ends.  Every write here is
+ * appended to the Redis pipeline; the caller wraps it in MULTI/EXEC with
+ * the queue operation that goes with it.
+ */
+#ifndef CW_STATUS_H
+#define CW_STATUS_H
+
+#include <stddef.h>
+
+#include "engine/cw_redis.h"
+
+#define CW_STATUS_KEY_MAX  256
+
+void cw_status_key(const char *prefix, const char *id, char *out, size_t n);
+
+/* running; `attempts` is incremented (HINCRBY: its reply is the count) */
+void cw_status_running(cw_redis_t *r, const char *key, const char *type);
+
+/*
+ * The end of an attempt.  NULL values are left as they are; `ttl_s` > 0
+ * sets the expiry (final statuses), 0 keeps the record (retrying).
+ */
+typedef struct {
+    const char  *status;
+    const char  *message;
+    const char  *last_error;
+    const char  *crm_contact_id;
+    const char  *hint_patient_id;
+    const char  *next_attempt_at;
+    long         ttl_s;
+    int          retried;           /* an earlier attempt may have left
+                                       next_attempt_at */
+} cw_status_t;
+
+void cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st);
+
+/* `queued` again (dlq replay): attempts start over. */
+void cw_status_requeued(cw_redis_t *r, const char *key);
+
+#endif /* CW_STATUS_H */
