@@ -1,5 +1,46 @@
 /*
- * caresync-worker: the running worker, shared by the loop and the jobs.
+ * caresync-worker: jobs from the Redis stream to Salesforce, Hint and
+ * HealthSherpa.  One folder a layer; a layer uses the ones below it, never
+ * one above (handlers and maps reach the CRM only through crm/cw_crm.h).
+ *
+ *   engine/cw_main.c          the command line: one table of commands
+ *
+ *   ops/cw_ops.c              jobs show, dlq, log, check (sync-rules §D)
+ *   ops/cw_ops_batch.c        batch healthsherpa|status|abort|report, oauth
+ *   ops/cw_ops_hint.c         batch hint-to-crm, batch crm-to-hint
+ *
+ *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
+ *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
+ *   jobs/cw_hacontact.c       the contact of a HelpAround patient (§A.1)
+ *   jobs/cw_h_healthsherpa.c  healthsherpa.sync (§B)
+ *   jobs/cw_h_hint.c          hint.patient, crm.contact_changed, hint.sync,
+ *                             hint.unlink, the Hint batch items (§C)
+ *   jobs/cw_batch.c           batches and batch.item (§B Bulk, §C.7)
+ *
+ *   maps/cw_map.c             the mapping engine; HelpAround -> CRM table
+ *   maps/cw_hintmap.c         Hint patient <-> CRM contact table (§C)
+ *
+ *   crm/cw_crm.h              the CRM interface handlers and maps talk to
+ *   crm/cw_crm.c              what every CRM shares: diff, exact equality
+ *   crm/cw_salesforce.c       Salesforce REST + OAuth behind cw_crm_t
+ *
+ *   clients/cw_hint.c         Hint Health API
+ *   clients/cw_healthsherpa.c HealthSherpa API v1/v2 and its OAuth tokens
+ *   clients/cw_media.c        HelpAround media -> Salesforce Files
+ *
+ *   engine/cw_run.c           `run`: the loop, start-up, shutdown
+ *   engine/cw_jobs.c          a job's life: start, handler, one end
+ *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
+ *   engine/cw_status.c        the status record {prefix}:job:<id>
+ *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
+ *                             token cache, error classes
+ *   engine/cw_redis.c         one synchronous, pipelined Redis connection
+ *   engine/cw_config.c        the configuration file and its table
+ *   engine/cw_log.c           the sync log: stderr + {prefix}:log
+ *   engine/cw_csv.c           CSV input (report exports)
+ *   engine/cw_util.c          clocks, allocation, lists, escaping
+ *
+ * Below this file: the running worker, shared by the loop and the jobs.
  */
 #ifndef CW_WORKER_H
 #define CW_WORKER_H
