@@ -5,6 +5,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(sleep);
 use Caresync::Worker;
 
@@ -50,5 +51,18 @@ is(wait_status($j, [qw(updated failed)], 15)->{status}, 'updated',
 $all = do { local $/; open my $fh, '<', $log; <$fh> };
 like($all, qr/waiting for Redis: cannot connect/, '... having said why it waited');
 is(stop_worker($pid, 'TERM'), 0, 'clean exit');
+
+# Redis that answers but refuses (a password it does not expect): not
+# worth waiting for, the worker says why and exits 1
+my $bad = write_config('redis.password' => 'not-the-password');
+($pid, $log) = start_worker($bad, 'refused');
+my $gone = Caresync::Worker::wait_for(sub {
+    waitpid($pid, POSIX::WNOHANG()) == $pid }, 10);
+my $code = $? >> 8;
+ok($gone, 'Redis refusing AUTH: the worker does not wait');
+is($code, 1, '... and exits 1');
+$all = do { local $/; open my $fh, '<', $log; <$fh> };
+like($all, qr/exception worker Redis AUTH failed/, '... saying why');
+unlike($all, qr/waiting for Redis/, '... not as an outage');
 
 done_testing();

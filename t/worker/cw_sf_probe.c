@@ -37,7 +37,7 @@ cw_probe_cb(void *data, cw_crm_res_t *res)
                   "class", res->err.cls == CW_ERR_NONE ? "ok"
                            : res->err.cls == CW_ERR_TRANSIENT ? "transient"
                            : "permanent",
-                  "code", res->err.code, "status", (int) res->status,
+                  "code", cw_err_name(&res->err), "status", (int) res->status,
                   "retry_after_ms", (json_int_t) res->err.retry_after_ms,
                   "created", res->created);
 

@@ -77,7 +77,7 @@ cw_url_id_unit(void)
         memset(&err, 0, sizeof(err));
         ok(cw_http_url_id(&b, bad[i], "the media id (signature)", &err) == -1
            && b.len == 3 && err.cls == CW_ERR_PERMANENT
-           && strcmp(err.code, "bad_id") == 0
+           && err.code == CW_E_BAD_ID
            && strncmp(err.message, "the media id (signature) ", 25) == 0
            && (bad[i][0] == '\0' || strstr(err.message, bad[i]) == NULL),
            "refused: nothing appended, permanent, names the field, not "

@@ -358,7 +358,7 @@ cw_hs_state_take(cw_hs_t *hs, const char *agent, const char *state,
     }
 
     if (i != 32 || state[i] != '\0') {
-        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+        cw_err_set(err, CW_ERR_PERMANENT, CW_E_OAUTH_STATE,
                    "the OAuth state is not one this worker issued (32 hex "
                    "digits, the `state` of the redirect): run `oauth "
                    "healthsherpa url` for the agent again");
@@ -369,11 +369,11 @@ cw_hs_state_take(cw_hs_t *hs, const char *agent, const char *state,
     rep = cw_redis_cmd(hs->redis, "EVAL %s 1 %s", cw_hs_take_lua, key);
 
     if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-        cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS,
                    "cannot read the OAuth state in Redis");
 
     } else if (rep->type != REDIS_REPLY_STRING) {
-        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+        cw_err_set(err, CW_ERR_PERMANENT, CW_E_OAUTH_STATE,
                    "the OAuth state is unknown, expired (it lasts %d "
                    "minutes) or already used: run `oauth healthsherpa url` "
                    "for the agent again", CW_HS_STATE_TTL / 60);
@@ -381,7 +381,7 @@ cw_hs_state_take(cw_hs_t *hs, const char *agent, const char *state,
     } else if (rep->len != n
                || CRYPTO_memcmp(rep->str, agent, n) != 0)
     {
-        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+        cw_err_set(err, CW_ERR_PERMANENT, CW_E_OAUTH_STATE,
                    "the OAuth state was issued for another agent: the "
                    "agent who logged in must be the one named; run `oauth "
                    "healthsherpa url` for the agent again");
@@ -409,7 +409,7 @@ cw_hs_no_token(cw_hs_t *hs, const char *agent, cw_err_t *err)
                  "<agent>");
     }
 
-    cw_err_set(err, CW_ERR_PERMANENT, CW_HS_NO_TOKEN,
+    cw_err_set(err, CW_ERR_PERMANENT, CW_E_HS_NO_TOKEN,
                "Log in to HealthSherpa first: %s", url);
 }
 
@@ -428,7 +428,7 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
 
         if (r->status == 400 || r->status == 401 || r->status == 403) {
             v = json_object_get(r->json, "error");
-            cw_err_set(err, CW_ERR_PERMANENT, CW_HS_AUTH,
+            cw_err_set(err, CW_ERR_PERMANENT, CW_E_HS_AUTH,
                        "HealthSherpa authentication failed: %s (HTTP %ld): "
                        "log in to HealthSherpa again",
                        json_is_string(v) ? json_string_value(v)
@@ -443,7 +443,7 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
     ttl = json_integer_value(json_object_get(r->json, "expires_in"));
 
     if (at == NULL || *at == '\0') {
-        cw_err_set(err, CW_ERR_TRANSIENT, "bad_response",
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
                    "HealthSherpa token answer has no access_token");
         return -1;
     }
@@ -460,7 +460,7 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
 
     if (cw_hs_store(call->hs, call->ag->agent, rec) != 0) {
         json_decref(rec);
-        cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS,
                    "cannot store the HealthSherpa tokens in Redis");
         return -1;
     }
@@ -501,12 +501,11 @@ cw_hs_refreshed(cw_http_req_t *r)
     cw_hs_call_t  *call = r->data;
     cw_hs_agent_t *ag = call->ag;
 
-    memset(&err, 0, sizeof(err));
-    err.retry_after_ms = -1;
+    cw_err_clear(&err);
 
     if (cw_hs_token_answer(call, r, NULL, &err, &at, &ttl) != 0) {
         cw_error("healthsherpa", "token refresh failed code=%s "
-                 "http_status=%ld", err.code, err.http_status);
+                 "http_status=%ld", cw_err_name(&err), err.http_status);
         cw_auth_fail(&ag->auth, &err);
 
     } else {
@@ -536,20 +535,19 @@ cw_hs_fetch(cw_auth_t *a)
     cw_http_req_t  *r;
     unsigned char   h[SHA256_DIGEST_LENGTH];
 
-    memset(&err, 0, sizeof(err));
-    err.retry_after_ms = -1;
+    cw_err_clear(&err);
 
     rc = cw_hs_load(hs, ag->agent, &rec);
 
     if (rc == -1) {
-        cw_err_set(&err, CW_ERR_TRANSIENT, "redis",
+        cw_err_set(&err, CW_ERR_TRANSIENT, CW_E_REDIS,
                    "cannot read the agent's HealthSherpa tokens (Redis)");
         cw_auth_fail(a, &err);
         return;
     }
 
     if (rc == -2) {
-        cw_err_set(&err, CW_ERR_PERMANENT, CW_HS_AUTH,
+        cw_err_set(&err, CW_ERR_PERMANENT, CW_E_HS_AUTH,
                    "HealthSherpa authentication failed: the stored tokens "
                    "cannot be decrypted with healthsherpa.token_key; log in "
                    "to HealthSherpa again");
@@ -643,7 +641,7 @@ cw_hs_exchanged(cw_http_req_t *r)
     cw_hs_call_t  *call = r->data;
 
     memset(&res, 0, sizeof(res));
-    res.err.retry_after_ms = -1;
+    cw_err_clear(&res.err);
 
     if (cw_hs_token_answer(call, r, NULL, &res.err, &at, &ttl) == 0) {
         /* the next request of this process uses the new pair */
@@ -671,10 +669,9 @@ cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
     call->data = data;
 
     r = cw_hs_token_req(hs, call, cw_hs_exchanged);
-    r->err.retry_after_ms = -1;
 
     if (hs->conf->hs_client_id == NULL) {
-        cw_err_set(&r->err, CW_ERR_PERMANENT, "config",
+        cw_err_set(&r->err, CW_ERR_PERMANENT, CW_E_CONFIG,
                    "healthsherpa.client_id is required for the login");
         cw_http_fail_later(r);
         return;
@@ -763,7 +760,7 @@ cw_hs_classify(cw_hs_t *hs, cw_http_req_t *r, cw_hs_res_t *res)
         data = json_object_get(r->json, "data");
 
         if (!json_is_object(data)) {
-            cw_err_set(&res->err, CW_ERR_TRANSIENT, "bad_response",
+            cw_err_set(&res->err, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
                        "HealthSherpa search answer has no data object");
             return;
         }
@@ -779,7 +776,7 @@ cw_hs_classify(cw_hs_t *hs, cw_http_req_t *r, cw_hs_res_t *res)
 
     case 404:
         if (cw_hs_agent_missing(r->json)) {
-            cw_err_set(&res->err, CW_ERR_PERMANENT, CW_HS_NO_AGENT,
+            cw_err_set(&res->err, CW_ERR_PERMANENT, CW_E_HS_NO_AGENT,
                        "HealthSherpa agent not found: the agent's email "
                        "must match their HealthSherpa account");
             break;
@@ -793,14 +790,14 @@ cw_hs_classify(cw_hs_t *hs, cw_http_req_t *r, cw_hs_res_t *res)
             return;                              /* no match, third form */
         }
 
-        cw_err_set(&res->err, CW_ERR_PERMANENT, CW_HS_INVALID_PARAMS,
+        cw_err_set(&res->err, CW_ERR_PERMANENT, CW_E_HS_INVALID_PARAMS,
                    "Invalid search parameters: HealthSherpa answered %.60s",
                    code ? code : "422");
         break;
 
     case 401:
     case 403:
-        cw_err_set(&res->err, CW_ERR_PERMANENT, CW_HS_AUTH,
+        cw_err_set(&res->err, CW_ERR_PERMANENT, CW_E_HS_AUTH,
                    "HealthSherpa authentication failed: %.60s (HTTP %ld): %s",
                    code ? code : "unauthorized", r->status,
                    hs->conf->hs_version == 1
@@ -812,7 +809,7 @@ cw_hs_classify(cw_hs_t *hs, cw_http_req_t *r, cw_hs_res_t *res)
     default:
         res->err = r->err;                       /* 429/5xx transient */
         if (r->err.cls == CW_ERR_PERMANENT && code) {
-            snprintf(res->err.code, sizeof(res->err.code), "%.60s", code);
+            cw_err_vendor(&res->err, code);
         }
         return;
     }
@@ -845,8 +842,7 @@ cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err)
     redisReply       *rep;
     const cw_conf_t  *c = hs->conf;
 
-    memset(err, 0, sizeof(*err));
-    err->retry_after_ms = -1;
+    cw_err_clear(err);
 
     /* an e-mail address is at most 254 characters */
     if (agent == NULL || *agent == '\0' || strlen(agent) > 254) {
@@ -868,7 +864,7 @@ cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err)
             if (rep) {
                 freeReplyObject(rep);
             }
-            cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+            cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS,
                        "cannot read the agent's HealthSherpa tokens "
                        "(Redis)");
             return -1;
@@ -885,7 +881,7 @@ cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err)
 unknown:
 
     /* the name is not repeated: it is whatever the caller sent */
-    cw_err_set(err, CW_ERR_PERMANENT, CW_HS_UNKNOWN_AGENT,
+    cw_err_set(err, CW_ERR_PERMANENT, CW_E_HS_UNKNOWN_AGENT,
                "Not a known HealthSherpa agent: list the agent in "
                "healthsherpa.agents%s",
                c->hs_version == 2 ? ", or log them in with `caresync-worker "

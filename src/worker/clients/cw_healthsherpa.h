@@ -30,12 +30,7 @@
 #include "engine/cw_http.h"
 #include "engine/cw_redis.h"
 
-/* err.code of the permanent errors the handlers tell apart */
-#define CW_HS_NO_TOKEN        "hs_no_token"
-#define CW_HS_AUTH            "hs_auth"
-#define CW_HS_INVALID_PARAMS  "hs_invalid_params"
-#define CW_HS_NO_AGENT        "hs_agent_not_found"
-#define CW_HS_UNKNOWN_AGENT   "hs_unknown_agent"
+/* the permanent errors' codes: CW_E_HS_* in engine/cw_err.h */
 
 typedef struct cw_hs_s  cw_hs_t;
 
@@ -63,7 +58,7 @@ int cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err);
 
 /*
  * `params` is the search's params object (not taken).  An agent the
- * worker does not know ends the search with CW_HS_UNKNOWN_AGENT, nothing
+ * worker does not know ends the search with CW_E_HS_UNKNOWN_AGENT, nothing
  * sent.
  */
 void cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,

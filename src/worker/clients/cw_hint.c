@@ -99,7 +99,7 @@ cw_hint_done(cw_http_req_t *r)
         }
 
         if (res.patients == NULL && res.patient == NULL) {
-            cw_err_set(&res.err, CW_ERR_TRANSIENT, "bad_response",
+            cw_err_set(&res.err, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
                        "Hint answered the patient %s with an unexpected "
                        "body", cw_hint_op_names[call->op]);
         }
@@ -108,7 +108,7 @@ cw_hint_done(cw_http_req_t *r)
                && (r->status == 404 || r->status == 410))
     {
         /* not found (or gone) is an answer: the patient was deleted */
-        res.err.cls = CW_ERR_NONE;
+        cw_err_clear(&res.err);
 
     } else if (r->err.cls == CW_ERR_PERMANENT && r->status) {
         /*
@@ -119,12 +119,11 @@ cw_hint_done(cw_http_req_t *r)
          * Hint does not say reliably which field it refused (a 422 may be
          * about any field written), so no field is named here.
          */
-        cw_err_set(&res.err, CW_ERR_PERMANENT, "hint_rejected",
+        cw_err_set(&res.err, CW_ERR_PERMANENT, CW_E_HINT_REJECTED,
                    "Hint refused the patient's data (%ld) on a patient "
                    "%s: check the fields written and the practice API key",
                    r->status, cw_hint_op_names[call->op]);
         res.err.http_status = r->status;
-        res.err.retry_after_ms = -1;
     }
 
     call->done(call->data, &res);

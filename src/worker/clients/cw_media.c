@@ -52,14 +52,14 @@ cw_media_note(cw_media_t *m, const cw_err_t *err)
     /* a refused id is not logged: it may be anything the sender typed */
     cw_error("media", "media not attached contact=%s media_id=%s code=%s "
              "http_status=%ld", m->contact,
-             cw_http_id_ok(m->id) ? m->id : "-", err->code,
+             cw_http_id_ok(m->id) ? m->id : "-", cw_err_name(err),
              err->http_status);
 
     if (m->err.cls == CW_ERR_NONE) {
         m->err = *err;
     }
 
-    if (strcmp(err->code, "shutdown") == 0) {
+    if (err->code == CW_E_SHUTDOWN) {
         /* the worker is stopping: start nothing more */
         m->next = json_array_size(m->items);
     }
@@ -134,11 +134,10 @@ cw_media_fetched(cw_http_req_t *r)
         cw_err_t  err = r->err;
 
         if (r->status == 401 || r->status == 403) {
-            cw_err_set(&err, CW_ERR_PERMANENT, "media_auth",
+            cw_err_set(&err, CW_ERR_PERMANENT, CW_E_MEDIA_AUTH,
                        "HelpAround refused the media request (HTTP %ld): "
                        "check helparound.api_key", r->status);
             err.http_status = r->status;
-            err.retry_after_ms = -1;
         }
 
         cw_media_note(m, &err);
@@ -150,10 +149,8 @@ cw_media_fetched(cw_http_req_t *r)
     if (r->resp.len == 0 || r->resp.len > (size_t) 0x5fffffff) {
         cw_err_t  err;
 
-        memset(&err, 0, sizeof(err));
-        cw_err_set(&err, CW_ERR_TRANSIENT, "media_empty",
+        cw_err_set(&err, CW_ERR_TRANSIENT, CW_E_MEDIA_EMPTY,
                    "HelpAround sent an empty media file (media %s)", m->id);
-        err.retry_after_ms = -1;
         cw_media_note(m, &err);
         cw_http_req_free(r);
         cw_media_next(m);
@@ -264,10 +261,8 @@ cw_media_next(cw_media_t *m)
 
         if (seen < 0) {
             /* without the record a retry might attach twice: wait */
-            memset(&err, 0, sizeof(err));
-            cw_err_set(&err, CW_ERR_TRANSIENT, "redis",
+            cw_err_set(&err, CW_ERR_TRANSIENT, CW_E_REDIS,
                        "cannot read the attached-media record in Redis");
-            err.retry_after_ms = -1;
             cw_media_note(m, &err);
             continue;
         }
@@ -297,7 +292,7 @@ cw_media_attach(cw_worker_t *w, const char *contact_id, json_t *items,
     m->items = json_incref(items);
     m->done = done;
     m->data = data;
-    m->err.retry_after_ms = -1;
+    cw_err_clear(&m->err);
 
     cw_media_next(m);
 }

@@ -366,14 +366,13 @@ cw_sf_token_done(cw_http_req_t *r)
                                   sf->conf->sf_instance_domains))
         {
             /* the token would go there: it is dropped, not used */
-            cw_err_set(&err, CW_ERR_PERMANENT, "bad_instance_url",
+            cw_err_set(&err, CW_ERR_PERMANENT, CW_E_BAD_INSTANCE_URL,
                        "Salesforce answered an instance_url that is not "
                        "https on a host of salesforce.instance_domains "
                        "(%.120s): the token is not used; check "
                        "salesforce.login_url, or add the org's domain",
                        sf->conf->sf_instance_domains);
             err.http_status = r->status;
-            err.retry_after_ms = -1;
             cw_error("salesforce", "token refused grant=%s "
                      "code=bad_instance_url", sf->conf->sf_auth);
             cw_auth_fail(&sf->auth, &err);
@@ -390,7 +389,7 @@ cw_sf_token_done(cw_http_req_t *r)
             return;
         }
 
-        cw_err_set(&r->err, CW_ERR_TRANSIENT, "bad_token_response",
+        cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_BAD_TOKEN_RESPONSE,
                    "Salesforce token response has no access_token or "
                    "instance_url");
     }
@@ -402,16 +401,17 @@ cw_sf_token_done(cw_http_req_t *r)
         e = json_string_value(json_object_get(r->json, "error"));
         d = json_string_value(json_object_get(r->json, "error_description"));
 
-        cw_err_set(&err, CW_ERR_PERMANENT, e ? e : "oauth",
+        cw_err_set(&err, CW_ERR_PERMANENT, CW_E_OAUTH,
                    "Salesforce OAuth (%s) refused: HTTP %ld %s%s%s: check "
                    "salesforce.client_id and the %s credentials",
                    sf->conf->sf_auth, r->status, e ? e : "",
                    d ? " - " : "", d ? d : "", sf->conf->sf_auth);
+        cw_err_vendor(&err, e);
         err.http_status = r->status;
     }
 
     cw_error("salesforce", "token request failed grant=%s code=%s "
-             "status=%ld", sf->conf->sf_auth, err.code, r->status);
+             "status=%ld", sf->conf->sf_auth, cw_err_name(&err), r->status);
 
     cw_auth_fail(&sf->auth, &err);
     cw_http_req_free(r);
@@ -451,11 +451,9 @@ cw_sf_token_fetch(cw_auth_t *a)
         if (cw_sf_jwt(sf, &jwt) != 0) {
             cs_buf_free(&jwt);
             cw_http_req_free(r);
-            cw_err_set(&err, CW_ERR_PERMANENT, "jwt_sign",
+            cw_err_set(&err, CW_ERR_PERMANENT, CW_E_JWT_SIGN,
                        "cannot sign the Salesforce JWT assertion: check "
                        "salesforce.private_key_file");
-            err.http_status = 0;
-            err.retry_after_ms = -1;
             cw_auth_fail(a, &err);
             return;
         }
@@ -511,14 +509,14 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
     cs_buf_putc(&fl, '\0');
 
     if (code && strcmp(code, "REQUEST_LIMIT_EXCEEDED") == 0) {
-        cw_err_set(&res->err, CW_ERR_TRANSIENT, code,
+        cw_err_set(&res->err, CW_ERR_TRANSIENT, CW_E_THROTTLED,
                    "Salesforce API limit reached (%s), backing off%s%s",
                    code, call->sf->target.limit_info[0] ? ": " : "",
                    call->sf->target.limit_info);
 
     } else if (r->status == 401) {
         /* cw_http refreshed once already */
-        cw_err_set(&res->err, CW_ERR_PERMANENT, code ? code : "unauthorized",
+        cw_err_set(&res->err, CW_ERR_PERMANENT, CW_E_UNAUTHORIZED,
                    "Salesforce refused the session after a token refresh "
                    "(%s): check the connected app's policies and the "
                    "integration user", code ? code : "HTTP 401");
@@ -527,7 +525,7 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
         /* the layer's words: timeout, not JSON, HTTP 503 */
 
     } else if (r->err.cls == CW_ERR_TRANSIENT) {
-        cw_err_set(&res->err, CW_ERR_TRANSIENT, code ? code : r->err.code,
+        cw_err_set(&res->err, CW_ERR_TRANSIENT, CW_E_REJECTED,
                    "Salesforce %s failed with HTTP %ld%s%s", op, r->status,
                    code ? " " : "", code ? code : "");
 
@@ -536,13 +534,15 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
          * The message may quote the values sent (PHI): the code and the
          * field names are what a person needs to fix it.
          */
-        cw_err_set(&res->err, CW_ERR_PERMANENT, code ? code : r->err.code,
+        cw_err_set(&res->err, CW_ERR_PERMANENT,
+                   code ? CW_E_REJECTED : r->err.code,
                    "Salesforce rejected the contact %s: HTTP %ld %s%s: "
                    "check the field mapping and the integration user's "
                    "field access", op, r->status, code ? code : "",
                    fl.data ? fl.data : "");
     }
 
+    cw_err_vendor(&res->err, code);
     res->err.http_status = r->status;
     res->err.retry_after_ms = r->err.retry_after_ms;
     cs_buf_free(&fl);
@@ -593,7 +593,7 @@ cw_sf_call_done(cw_http_req_t *r)
     cw_sf_call_t  *call = r->data;
 
     memset(&res, 0, sizeof(res));
-    res.err.retry_after_ms = -1;
+    cw_err_clear(&res.err);
     res.status = r->status;
 
     if (r->err.cls != CW_ERR_NONE) {
@@ -615,7 +615,7 @@ cw_sf_call_done(cw_http_req_t *r)
     case CW_SF_QUERY:
         recs = json_object_get(r->json, "records");
         if (!json_is_array(recs)) {
-            cw_err_set(&res.err, CW_ERR_TRANSIENT, "bad_response",
+            cw_err_set(&res.err, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
                        "Salesforce query answer has no records array");
             break;
         }
@@ -636,7 +636,7 @@ cw_sf_call_done(cw_http_req_t *r)
             if (json_array_size(call->records)
                 >= (call->max ? call->max : CW_SF_MAX_RECORDS))
             {
-                cw_err_set(&res.err, CW_ERR_PERMANENT, "too_many_records",
+                cw_err_set(&res.err, CW_ERR_PERMANENT, CW_E_TOO_MANY_RECORDS,
                            "Salesforce query matched more than %zu "
                            "contacts", call->max ? call->max
                                                  : CW_SF_MAX_RECORDS);
@@ -645,7 +645,7 @@ cw_sf_call_done(cw_http_req_t *r)
 
             if (!cw_sf_next_ok(json_string_value(next))) {
                 /* an absolute URL would take the token elsewhere */
-                cw_err_set(&res.err, CW_ERR_PERMANENT, "bad_next_url",
+                cw_err_set(&res.err, CW_ERR_PERMANENT, CW_E_BAD_NEXT_URL,
                            "Salesforce answered a nextRecordsUrl that is "
                            "not a /services/data/ path on the instance: "
                            "not followed");
@@ -687,7 +687,7 @@ done:
 
     if (call->op == CW_SF_UPSERT && r->status == 300) {
         /* several records have that external id: a person must merge */
-        cw_err_set(&res.err, CW_ERR_PERMANENT, "MULTIPLE_CHOICES",
+        cw_err_set(&res.err, CW_ERR_PERMANENT, CW_E_MULTIPLE_CHOICES,
                    "several Salesforce contacts have the same external id: "
                    "merge the duplicates, then replay the job");
         res.err.http_status = 300;
@@ -744,9 +744,7 @@ cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
 {
     cw_err_t  err;
 
-    memset(&err, 0, sizeof(err));
-    cw_err_set(&err, CW_ERR_PERMANENT, "bad_field", fmt, arg);
-    err.retry_after_ms = -1;
+    cw_err_set(&err, CW_ERR_PERMANENT, CW_E_BAD_FIELD, fmt, arg);
     cw_sf_fail_err(sf, op, done, data, &err);
 }
 

@@ -42,21 +42,6 @@ struct cw_http_s {
 };
 
 
-void
-cw_err_set(cw_err_t *e, cw_err_class_e cls, const char *code,
-    const char *fmt, ...)
-{
-    va_list  ap;
-
-    e->cls = cls;
-    snprintf(e->code, sizeof(e->code), "%s", code ? code : "");
-
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-}
-
-
 int
 cw_http_id_ok(const char *s)
 {
@@ -89,11 +74,9 @@ cw_http_url_id(cs_buf_t *url, const char *id, const char *what,
         return 0;
     }
 
-    memset(err, 0, sizeof(*err));
-    cw_err_set(err, CW_ERR_PERMANENT, "bad_id",
+    cw_err_set(err, CW_ERR_PERMANENT, CW_E_BAD_ID,
                "%s is not a usable id (1 to %d letters, digits, - or _): "
                "nothing was sent", what, CW_HTTP_ID_MAX);
-    err->retry_after_ms = -1;
     return -1;
 }
 
@@ -259,7 +242,8 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
     r->auth = auth;
     r->done = done;
     r->data = data;
-    r->err.retry_after_ms = -1;
+    r->retry_after_ms = -1;
+    cw_err_clear(&r->err);
     cs_buf_init(&r->body);
     cs_buf_init(&r->resp);
 
@@ -389,8 +373,8 @@ cw_http_send(cw_http_req_t *r)
 
     r->status = 0;
     r->auth_failed = 0;
-    r->err.cls = CW_ERR_NONE;
-    r->err.retry_after_ms = -1;
+    r->retry_after_ms = -1;
+    cw_err_clear(&r->err);
     cs_buf_reset(&r->resp);
 
     if (r->json) {
@@ -503,14 +487,14 @@ cw_http_header_cb(char *p, size_t size, size_t n, void *data)
 
     /* a new status line (after 100 Continue, a redirect) resets them */
     if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
-        r->err.retry_after_ms = -1;
+        r->retry_after_ms = -1;
         return len;
     }
 
     if (cw_hdr_is(p, len, "retry-after", 11)) {
         v = p + 12;
         vlen = len - 12;
-        r->err.retry_after_ms = cw_http_retry_after(v, vlen);
+        r->retry_after_ms = cw_http_retry_after(v, vlen);
 
     } else if (cw_hdr_is(p, len, "sforce-limit-info", 17)) {
         v = p + 18;
@@ -595,7 +579,7 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
 
     e = h->npool ? h->pool[--h->npool] : curl_easy_init();
     if (e == NULL) {
-        cw_err_set(&r->err, CW_ERR_TRANSIENT, "out_of_memory",
+        cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_OUT_OF_MEMORY,
                    "cannot create an HTTP handle");
         cw_http_complete_later(r);
         return;
@@ -764,7 +748,7 @@ cw_http_host(const char *url, char *out, size_t n)
 
 
 static void
-cw_http_classify(cw_http_req_t *r, CURLcode rc)
+cw_http_classify_rc(cw_http_req_t *r, CURLcode rc)
 {
     char         host[256];
     const char  *url = NULL;
@@ -779,32 +763,32 @@ cw_http_classify(cw_http_req_t *r, CURLcode rc)
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
         case CURLE_SSL_CERTPROBLEM:
-            cw_err_set(&r->err, CW_ERR_PERMANENT, "tls_verify",
+            cw_err_set(&r->err, CW_ERR_PERMANENT, CW_E_TLS_VERIFY,
                        "TLS certificate of %s not trusted: check "
                        "http.ca_file or the server's certificate", host);
             break;
 
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
-            cw_err_set(&r->err, CW_ERR_PERMANENT, "bad_url",
+            cw_err_set(&r->err, CW_ERR_PERMANENT, CW_E_BAD_URL,
                        "bad URL for %s: check its base_url",
                        r->target->name);
             break;
 
         case CURLE_OPERATION_TIMEDOUT:
-            cw_err_set(&r->err, CW_ERR_TRANSIENT, "timeout",
+            cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_TIMEOUT,
                        "%s (%s) did not answer in time", r->target->name,
                        host);
             break;
 
         case CURLE_WRITE_ERROR:
-            cw_err_set(&r->err, CW_ERR_TRANSIENT, "body_too_large",
+            cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_BODY_TOO_LARGE,
                        "%s sent a response body over %d bytes",
                        r->target->name, CW_HTTP_MAX_BODY);
             break;
 
         default:
-            cw_err_set(&r->err, CW_ERR_TRANSIENT, "connection",
+            cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_CONNECTION,
                        "%s (%s): %s", r->target->name, host,
                        curl_easy_strerror(rc));
             break;
@@ -814,7 +798,6 @@ cw_http_classify(cw_http_req_t *r, CURLcode rc)
     }
 
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-    r->err.http_status = r->status;
 
     if (r->resp.len && !r->raw) {
         r->json = json_loadb(r->resp.data, r->resp.len,
@@ -824,7 +807,7 @@ cw_http_classify(cw_http_req_t *r, CURLcode rc)
     if (r->status >= 200 && r->status < 300) {
         if (r->resp.len && r->json == NULL && !r->raw) {
             /* a cut or garbled answer: the next try usually is whole */
-            cw_err_set(&r->err, CW_ERR_TRANSIENT, "bad_json",
+            cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_BAD_JSON,
                        "%s answered %ld with a body that is not JSON",
                        r->target->name, r->status);
         }
@@ -832,13 +815,24 @@ cw_http_classify(cw_http_req_t *r, CURLcode rc)
     }
 
     if (r->status == 429 || r->status == 408 || r->status >= 500) {
-        cw_err_set(&r->err, CW_ERR_TRANSIENT, "http_status",
+        cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_HTTP_STATUS,
                    "%s answered HTTP %ld", r->target->name, r->status);
         return;
     }
 
-    cw_err_set(&r->err, CW_ERR_PERMANENT, "http_status",
+    cw_err_set(&r->err, CW_ERR_PERMANENT, CW_E_HTTP_STATUS,
                "%s answered HTTP %ld", r->target->name, r->status);
+}
+
+
+/* The class and code, then what the answer said beside: status, Retry-After */
+static void
+cw_http_classify(cw_http_req_t *r, CURLcode rc)
+{
+    cw_err_clear(&r->err);
+    cw_http_classify_rc(r, rc);
+    r->err.http_status = rc == CURLE_OK ? r->status : 0;
+    r->err.retry_after_ms = r->retry_after_ms;
 }
 
 
@@ -1066,10 +1060,8 @@ cw_http_poll(cw_http_t *h, long timeout_ms)
 static void
 cw_http_cancel(cw_http_req_t *r)
 {
-    cw_err_set(&r->err, CW_ERR_TRANSIENT, "shutdown",
+    cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_SHUTDOWN,
                "the worker stopped before %s answered", r->target->name);
-    r->err.http_status = 0;
-    r->err.retry_after_ms = -1;
     r->status = 0;
     r->done(r);
 }

@@ -21,23 +21,8 @@
 #include <jansson.h>
 
 #include "cs_buf.h"
+#include "engine/cw_err.h"
 
-typedef enum {
-    CW_ERR_NONE = 0,
-    CW_ERR_TRANSIENT,               /* retry with backoff */
-    CW_ERR_PERMANENT                /* a person must fix something */
-} cw_err_class_e;
-
-typedef struct {
-    cw_err_class_e  cls;
-    long            http_status;    /* 0 when no response */
-    long            retry_after_ms; /* -1 when the server said nothing */
-    char            code[64];       /* vendor error code or curl's */
-    char            message[320];   /* actionable; ids only, no PHI */
-} cw_err_t;
-
-void cw_err_set(cw_err_t *e, cw_err_class_e cls, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 typedef struct cw_http_s      cw_http_t;
 typedef struct cw_http_req_s  cw_http_req_t;
@@ -104,6 +89,7 @@ struct cw_http_req_s {
     struct curl_slist  *hdrs;
     unsigned          auth_gen;
     int               auth_retried;
+    long              retry_after_ms; /* the answer's Retry-After, -1 */
     cw_http_req_t    *next;         /* in a queue */
     cw_http_req_t    *iprev, *inext;  /* in flight */
 };

@@ -2,6 +2,7 @@
  * caresync-worker: jobs, their handlers, and how a job ends.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,8 +278,8 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
 
         cw_error("job", "retrying job_id=%s type=%s attempts=%ld "
                  "delay_ms=%lld code=%s http_status=%ld error=\"%s\"",
-                 job->id, cw_job_type(job), job->attempts, delay, err->code,
-                 err->http_status, err->message);
+                 job->id, cw_job_type(job), job->attempts, delay,
+                 cw_err_name(err), err->http_status, err->message);
 
         w->retried++;
         cw_job_free(job);
@@ -313,7 +314,7 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
     cw_log(err->cls == CW_ERR_TRANSIENT ? CW_LOG_ERROR : CW_LOG_EXCEPTION,
            "job", "failed job_id=%s type=%s attempts=%ld code=%s "
            "http_status=%ld error=\"%s\"", job->id, cw_job_type(job),
-           job->attempts, err->code, err->http_status, st.last_error);
+           job->attempts, cw_err_name(err), err->http_status, st.last_error);
 
     w->dead++;
     w->finished++;
@@ -322,11 +323,27 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
 
 
 void
+cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
+    const char *fmt, ...)
+{
+    va_list   ap;
+    cw_err_t  err;
+
+    cw_err_set(&err, cls, code, "%s", "");
+
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof(err.message), fmt, ap);
+    va_end(ap);
+
+    cw_job_fail(job, &err);
+}
+
+
+void
 cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
 {
     int           i;
     char          key[CW_STATUS_KEY_MAX];
-    cw_err_t      err;
     cw_job_t    **jobs;
     redisReply   *rep;
 
@@ -369,9 +386,6 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
     for (i = 0; i < n; i++) {
         cw_job_t  *job = jobs[i];
 
-        memset(&err, 0, sizeof(err));
-        err.retry_after_ms = -1;
-
         if (job->attempts == 0) {
             /* Redis went away: leave the entry pending for a reclaim */
             cw_error("job", "cannot record the start, leaving it pending "
@@ -382,30 +396,27 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
         }
 
         if (job->env == NULL || !json_is_object(job->env)) {
-            cw_err_set(&err, CW_ERR_PERMANENT, "bad_envelope",
-                       "the queued job is not a JSON object (stream entry "
-                       "%s): it cannot be processed", job->stream_id);
-            cw_job_fail(job, &err);
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,
+                         "the queued job is not a JSON object (stream entry "
+                         "%s): it cannot be processed", job->stream_id);
             continue;
         }
 
         job->handler = cw_jobs_find(job->type);
 
         if (job->handler == NULL) {
-            cw_err_set(&err, CW_ERR_PERMANENT, "unknown_type",
-                       "no handler for job type `%.64s`: deploy a worker "
-                       "that knows it, then replay the job",
-                       cw_job_type(job));
-            cw_job_fail(job, &err);
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_UNKNOWN_TYPE,
+                         "no handler for job type `%.64s`: deploy a worker "
+                         "that knows it, then replay the job",
+                         cw_job_type(job));
             continue;
         }
 
         if (job->attempts > w->conf->max_attempts) {
             /* a job that keeps killing its workers stops here */
-            cw_err_set(&err, CW_ERR_PERMANENT, "too_many_attempts",
-                       "started %ld times without finishing (workers "
-                       "crashed or were stopped)", job->attempts - 1);
-            cw_job_fail(job, &err);
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_TOO_MANY_ATTEMPTS,
+                         "started %ld times without finishing (workers "
+                         "crashed or were stopped)", job->attempts - 1);
             continue;
         }
 

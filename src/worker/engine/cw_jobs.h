@@ -65,6 +65,9 @@ void cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n);
 void cw_job_done(cw_job_t *job, const char *status, const char *message);
 /* Transient: retry or dead-letter; permanent: failed with err's message */
 void cw_job_fail(cw_job_t *job, const cw_err_t *err);
+/* The same for an error of the handler's own: cw_err_set() + the above. */
+void cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* handlers */
 void cw_h_user_action_register(void);

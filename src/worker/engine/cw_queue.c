@@ -31,7 +31,7 @@ cw_queue_init(cw_queue_t *q, cw_redis_t *redis, const cw_conf_t *conf)
 
 
 int
-cw_queue_ensure_group(cw_queue_t *q, char *err, size_t errlen)
+cw_queue_ensure_group(cw_queue_t *q, cw_err_t *err)
 {
     int          rc = 0;
     redisReply  *rep;
@@ -43,15 +43,17 @@ cw_queue_ensure_group(cw_queue_t *q, char *err, size_t errlen)
     rep = cw_redis_cmd(q->redis, "XGROUP CREATE %s %s 0 MKSTREAM",
                        q->conf->key_jobs, CW_QUEUE_GROUP);
     if (rep == NULL) {
-        snprintf(err, errlen, "cannot reach Redis at %s:%d", q->redis->host,
-                 q->redis->port);
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+                   "cannot reach Redis at %s:%d", q->redis->host,
+                   q->redis->port);
         return -1;
     }
 
     if (rep->type == REDIS_REPLY_ERROR) {
         if (strncmp(rep->str, "BUSYGROUP", 9) != 0) {
-            snprintf(err, errlen, "XGROUP CREATE %s failed: %s",
-                     q->conf->key_jobs, rep->str);
+            cw_err_set(err, CW_ERR_PERMANENT, CW_E_REDIS_REFUSED,
+                       "XGROUP CREATE %s failed: %s", q->conf->key_jobs,
+                       rep->str);
             rc = -1;
         }
 
@@ -137,10 +139,10 @@ cw_queue_read(cw_queue_t *q, int count, long block_ms,
     if (rep->type == REDIS_REPLY_ERROR) {
         /* the group vanished (FLUSHALL, a new Redis): make it again */
         if (strncmp(rep->str, "NOGROUP", 7) == 0) {
-            char  err[256];
+            cw_err_t  err;
 
-            if (cw_queue_ensure_group(q, err, sizeof(err)) != 0) {
-                cw_error("queue", "%s", err);
+            if (cw_queue_ensure_group(q, &err) != 0) {
+                cw_error("queue", "%s", err.message);
             }
 
         } else {

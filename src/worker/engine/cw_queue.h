@@ -32,7 +32,7 @@ typedef void (*cw_queue_entry_pt)(void *data, const char *stream_id,
 
 void cw_queue_init(cw_queue_t *q, cw_redis_t *redis, const cw_conf_t *conf);
 /* Creates the group (and the stream) when missing; 0 when it exists. */
-int cw_queue_ensure_group(cw_queue_t *q, char *err, size_t errlen);
+int cw_queue_ensure_group(cw_queue_t *q, cw_err_t *err);
 /* XREADGROUP of up to `count` new entries; returns how many, -1 on error */
 int cw_queue_read(cw_queue_t *q, int count, long block_ms,
     cw_queue_entry_pt cb, void *data);

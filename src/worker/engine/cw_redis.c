@@ -40,13 +40,17 @@ cw_redis_close(cw_redis_t *r)
 
 
 static int
-cw_redis_ok(redisReply *rep, char *err, size_t errlen, const char *what)
+cw_redis_ok(redisReply *rep, cw_err_t *err, const char *what)
 {
     int  ok = rep && rep->type != REDIS_REPLY_ERROR;
 
-    if (!ok) {
-        snprintf(err, errlen, "%s failed: %s", what,
-                 rep ? rep->str : "connection lost");
+    if (rep == NULL) {
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+                   "%s failed: connection lost", what);
+
+    } else if (!ok) {
+        cw_err_set(err, CW_ERR_PERMANENT, CW_E_REDIS_REFUSED,
+                   "%s failed: %s", what, rep->str);
     }
 
     if (rep) {
@@ -58,7 +62,7 @@ cw_redis_ok(redisReply *rep, char *err, size_t errlen, const char *what)
 
 
 int
-cw_redis_connect(cw_redis_t *r, char *err, size_t errlen)
+cw_redis_connect(cw_redis_t *r, cw_err_t *err)
 {
     struct timeval  tv;
 
@@ -69,8 +73,9 @@ cw_redis_connect(cw_redis_t *r, char *err, size_t errlen)
 
     r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
     if (r->ctx == NULL || r->ctx->err) {
-        snprintf(err, errlen, "cannot connect to Redis at %s:%d: %s",
-                 r->host, r->port, r->ctx ? r->ctx->errstr : "out of memory");
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+                   "cannot connect to Redis at %s:%d: %s", r->host, r->port,
+                   r->ctx ? r->ctx->errstr : "out of memory");
         cw_redis_close(r);
         return -1;
     }
@@ -80,7 +85,7 @@ cw_redis_connect(cw_redis_t *r, char *err, size_t errlen)
 
     if (r->password
         && cw_redis_ok(redisCommand(r->ctx, "AUTH %s", r->password),
-                       err, errlen, "Redis AUTH") != 0)
+                       err, "Redis AUTH") != 0)
     {
         cw_redis_close(r);
         return -1;
@@ -88,7 +93,7 @@ cw_redis_connect(cw_redis_t *r, char *err, size_t errlen)
 
     if (r->db
         && cw_redis_ok(redisCommand(r->ctx, "SELECT %ld", r->db),
-                       err, errlen, "Redis SELECT") != 0)
+                       err, "Redis SELECT") != 0)
     {
         cw_redis_close(r);
         return -1;
@@ -106,7 +111,7 @@ cw_redis_connect(cw_redis_t *r, char *err, size_t errlen)
 static int
 cw_redis_ensure(cw_redis_t *r)
 {
-    char      err[256];
+    cw_err_t  err;
     uint64_t  now;
 
     if (r->ctx) {
@@ -118,11 +123,11 @@ cw_redis_ensure(cw_redis_t *r)
         return -1;
     }
 
-    if (cw_redis_connect(r, err, sizeof(err)) != 0) {
+    if (cw_redis_connect(r, &err) != 0) {
         r->retry_at = now + 500;
 
         if (!r->down || now - r->down_logged >= 60000) {
-            cw_error("redis", "%s", err);
+            cw_error("redis", "%s", err.message);
             r->down_logged = now;
         }
 

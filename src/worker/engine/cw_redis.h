@@ -13,6 +13,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "engine/cw_err.h"
+
 typedef struct cw_redis_s {
     redisContext  *ctx;
     char          *host;
@@ -30,8 +32,12 @@ typedef struct cw_redis_s {
 
 void cw_redis_init(cw_redis_t *r, const char *host, int port,
     const char *password, long db, long timeout_ms);
-/* 0, or -1 with the reason in err */
-int cw_redis_connect(cw_redis_t *r, char *err, size_t errlen);
+/*
+ * 0, or -1 with the reason in err: CW_E_REDIS_CONNECT when Redis cannot
+ * be reached (worth waiting for), CW_E_REDIS_REFUSED when it answered no
+ * (AUTH, SELECT: a person must fix the configuration).
+ */
+int cw_redis_connect(cw_redis_t *r, cw_err_t *err);
 void cw_redis_close(cw_redis_t *r);
 
 /*

@@ -192,7 +192,7 @@ cw_run(const cw_conf_t *conf)
 {
     int               free_slots, idle;
     long              wait;
-    char              err[512];
+    cw_err_t          rerr;
     uint64_t          now, last_promote = 0, last_reclaim = 0;
     int               batch, attempt;
     uint64_t          last_touch, deadline = 0, cpu0, t0, last_read = 0;
@@ -217,24 +217,20 @@ cw_run(const cw_conf_t *conf)
      * not about reaching it (AUTH, a key of the wrong type) is fatal.
      */
     for (attempt = 0; ; attempt++) {
-        if (cw_redis_connect(&w.redis, err, sizeof(err)) == 0) {
-            if (cw_queue_ensure_group(&w.queue, err, sizeof(err)) == 0) {
-                break;
-            }
-
-            cw_exception("worker", "%s", err);
-            cw_teardown(&w);
-            return 1;
+        if (cw_redis_connect(&w.redis, &rerr) == 0
+            && cw_queue_ensure_group(&w.queue, &rerr) == 0)
+        {
+            break;
         }
 
-        if (strstr(err, "cannot connect") == NULL) {
-            cw_exception("worker", "%s", err);
+        if (rerr.code != CW_E_REDIS_CONNECT) {
+            cw_exception("worker", "%s", rerr.message);
             cw_teardown(&w);
             return 1;
         }
 
         if (attempt % 60 == 0) {
-            cw_error("worker", "waiting for Redis: %s", err);
+            cw_error("worker", "waiting for Redis: %s", rerr.message);
         }
 
         if (cw_stop_signal) {

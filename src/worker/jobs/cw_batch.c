@@ -181,13 +181,9 @@ cw_batch_start(cw_job_t *job)
 {
     char                key[256];
     json_t             *action = json_object_get(job->env, "action");
-    cw_err_t            err;
     redisReply         *rep;
     const char         *batch, *item, *cid;
     const cw_handler_t *h;
-
-    memset(&err, 0, sizeof(err));
-    err.retry_after_ms = -1;
 
     batch = json_string_value(json_object_get(action, "batch_id"));
     item = json_string_value(json_object_get(action, "item"));
@@ -196,10 +192,9 @@ cw_batch_start(cw_job_t *job)
     if (batch == NULL || item == NULL || cid == NULL
         || strcmp(item, "batch.item") == 0)
     {
-        cw_err_set(&err, CW_ERR_PERMANENT, "bad_job", "a batch.item job "
-                   "needs action.batch_id, action.item and "
-                   "action.contact_id");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB, "a batch.item job "
+                     "needs action.batch_id, action.item and "
+                     "action.contact_id");
         return;
     }
 
@@ -225,9 +220,8 @@ cw_batch_start(cw_job_t *job)
 
     h = cw_jobs_find(item);
     if (h == NULL) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "unknown_type",
-                   "no handler for batch item type `%.64s`", item);
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_UNKNOWN_TYPE,
+                     "no handler for batch item type `%.64s`", item);
         return;
     }
 

@@ -88,19 +88,6 @@ cw_en_map_ready(const cw_conf_t *c)
 }
 
 
-static void
-cw_en_fail(cw_job_t *job, cw_err_class_e cls, const char *code,
-    const char *msg)
-{
-    cw_err_t  err;
-
-    memset(&err, 0, sizeof(err));
-    cw_err_set(&err, cls, code, "%s", msg);
-    err.retry_after_ms = -1;
-    cw_job_fail(job, &err);
-}
-
-
 /* healthsherpa.sync for the contact, in the envelope of job.md */
 static void
 cw_en_enrich(cw_job_t *job)
@@ -214,8 +201,8 @@ static int
 cw_en_set_id(cw_job_t *job, const char *id)
 {
     if (id == NULL || *id == '\0') {
-        cw_en_fail(job, CW_ERR_TRANSIENT, "bad_response",
-                   "the CRM returned a contact without an Id");
+        cw_job_failf(job, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
+                     "the CRM returned a contact without an Id");
         return -1;
     }
 
@@ -414,20 +401,18 @@ cw_en_str(json_t *o, const char *k)
 static void
 cw_en_start(cw_job_t *job)
 {
-    char      msg[320];
     json_t   *patient;
     cw_en_t  *en;
 
     if (job->w->crm == NULL) {
-        cw_en_fail(job, CW_ERR_PERMANENT, "no_crm",
-                   "no CRM is configured ([salesforce] login_url)");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
+                     "no CRM is configured ([salesforce] login_url)");
         return;
     }
 
     if (cw_en_map_ready(job->w->conf) < 0) {
-        snprintf(msg, sizeof(msg), "salesforce.helparound_fields: %s",
-                 cw_en_map_err);
-        cw_en_fail(job, CW_ERR_PERMANENT, "bad_config", msg);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG,
+                     "salesforce.helparound_fields: %s", cw_en_map_err);
         return;
     }
 
@@ -440,8 +425,8 @@ cw_en_start(cw_job_t *job)
     en->source_id = cw_en_str(patient, "source_id");
 
     if (!json_is_object(patient) || en->source_id == NULL) {
-        cw_en_fail(job, CW_ERR_PERMANENT, "bad_job",
-                   "the enrollment job has no patient.source_id");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "the enrollment job has no patient.source_id");
         return;
     }
 

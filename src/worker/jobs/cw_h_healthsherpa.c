@@ -189,18 +189,6 @@ cw_hss_free(cw_job_t *job)
 
 
 static void
-cw_hss_fail(cw_job_t *job, const char *code, const char *msg)
-{
-    cw_err_t  err;
-
-    memset(&err, 0, sizeof(err));
-    err.retry_after_ms = -1;
-    cw_err_set(&err, CW_ERR_PERMANENT, code, "%s", msg);
-    cw_job_fail(job, &err);
-}
-
-
-static void
 cw_hss_updated(void *data, cw_crm_res_t *res)
 {
     cw_job_t  *job = data;
@@ -238,8 +226,8 @@ cw_hss_found(void *data, cw_hs_res_t *res)
 
     hs_id = cw_hss_str(res->contact, "id");
     if (hs_id == NULL) {
-        cw_hss_fail(job, "bad_response", "HealthSherpa returned a contact "
-                    "without an id");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_RESPONSE,
+                     "HealthSherpa returned a contact without an id");
         return;
     }
 
@@ -347,8 +335,8 @@ cw_hss_got(void *data, cw_crm_res_t *res)
     }
 
     if (res->record == NULL) {
-        cw_hss_fail(job, "not_found", "The CRM contact was not found "
-                    "(deleted or merged)");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_FOUND,
+                     "The CRM contact was not found (deleted or merged)");
         return;
     }
 
@@ -356,9 +344,10 @@ cw_hss_got(void *data, cw_crm_res_t *res)
 
     params = cw_hss_params(job, res->record);
     if (params == NULL) {
-        cw_hss_fail(job, CW_HS_INVALID_PARAMS, "Invalid search parameters: "
-                    "a Medicare number, or a name with a date of birth, "
-                    "email or phone, is required");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_HS_INVALID_PARAMS,
+                     "Invalid search parameters: a Medicare number, or a "
+                     "name with a date of birth, email or phone, is "
+                     "required");
         return;
     }
 
@@ -414,8 +403,8 @@ cw_hss_start(cw_job_t *job)
     const cw_conf_t  *c = job->w->conf;
 
     if (job->w->crm == NULL) {
-        cw_hss_fail(job, "no_crm", "no CRM is configured ([salesforce] "
-                    "login_url)");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
+                     "no CRM is configured ([salesforce] login_url)");
         return;
     }
 
@@ -423,14 +412,15 @@ cw_hss_start(cw_job_t *job)
         cw_hs_client = cw_hs_create(job->w->http, &job->w->redis, c, err,
                                     sizeof(err));
         if (cw_hs_client == NULL) {
-            cw_hss_fail(job, "config", err);
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG, "%s", err);
             return;
         }
     }
 
     cid = cw_hss_str(action, "contact_id");
     if (cid == NULL || !job->w->crm->is_contact_id(cid)) {
-        cw_hss_fail(job, "bad_job", "the job has no valid action.contact_id");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "the job has no valid action.contact_id");
         return;
     }
 
@@ -454,8 +444,9 @@ cw_hss_start(cw_job_t *job)
     }
 
     if (hss->agent == NULL) {
-        cw_hss_fail(job, "no_agent", "No HealthSherpa agent: the action "
-                    "names none and healthsherpa.agent_email is not set");
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_HS_NO_AGENT_SET,
+                     "No HealthSherpa agent: the action names none and "
+                     "healthsherpa.agent_email is not set");
         return;
     }
 
@@ -468,7 +459,7 @@ cw_hss_start(cw_job_t *job)
     if (cw_map_init(&hss->map, cw_map_healthsherpa, CW_HS_NMAP, c->hs_map,
                     err, sizeof(err)) != 0)
     {
-        cw_hss_fail(job, "config", err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG, "%s", err);
         return;
     }
 

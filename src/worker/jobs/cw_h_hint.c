@@ -858,13 +858,8 @@ cw_hh_run(cw_job_t *job)
     case HH_S_CREATED:
         id = json_string_value(json_object_get(hh->patient, "id"));
         if (!cw_hint_id_ok(id)) {
-            cw_err_t  err;
-
-            memset(&err, 0, sizeof(err));
-            cw_err_set(&err, CW_ERR_PERMANENT, "bad_response",
-                       "Hint created a patient without a usable id");
-            err.retry_after_ms = -1;
-            cw_job_fail(job, &err);
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_RESPONSE,
+                         "Hint created a patient without a usable id");
             return;
         }
         cw_hh_pid(job, id);
@@ -983,23 +978,17 @@ cw_hh_start(cw_job_t *job)
     char         msg[256];
     json_t      *action;
     cw_hh_t     *hh;
-    cw_err_t     err;
     const char  *pid, *cid, *type = job->type;
 
-    memset(&err, 0, sizeof(err));
-    err.retry_after_ms = -1;
-
     if (job->w->crm == NULL || cw_hint(job->w) == NULL) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "not_configured",
-                   "Hint sync needs [salesforce] login_url and [hint] "
-                   "base_url and api_key");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
+                     "Hint sync needs [salesforce] login_url and [hint] "
+                     "base_url and api_key");
         return;
     }
 
     if (cw_hintmap_init(job->w->conf, msg, sizeof(msg)) != 0) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "config", "%s", msg);
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG, "%s", msg);
         return;
     }
 
@@ -1041,9 +1030,8 @@ cw_hh_start(cw_job_t *job)
     }
 
     if (pid && !cw_hint_id_ok(pid)) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "bad_job",
-                   "the job's Hint patient id is not a pat- id");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "the job's Hint patient id is not a pat- id");
         return;
     }
 
@@ -1053,9 +1041,8 @@ cw_hh_start(cw_job_t *job)
 
     if (hh->event) {
         if (pid == NULL) {
-            cw_err_set(&err, CW_ERR_PERMANENT, "bad_job",
-                       "the job has no Hint patient id");
-            cw_job_fail(job, &err);
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                         "the job has no Hint patient id");
             return;
         }
         cw_hh_find(job, job->w->conf->sf_field_hint_patient_id,
@@ -1064,9 +1051,8 @@ cw_hh_start(cw_job_t *job)
     }
 
     if (cid == NULL || !job->w->crm->is_contact_id(cid)) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "bad_job",
-                   "the job's action has no valid contact_id");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "the job's action has no valid contact_id");
         return;
     }
 

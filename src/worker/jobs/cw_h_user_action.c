@@ -50,7 +50,7 @@ cw_ua_task_done(void *data, cw_crm_res_t *res)
     if (res->err.cls != CW_ERR_NONE) {
         cw_error("user_action", "task not created job_id=%s contact=%s "
                  "code=%s http_status=%ld", job->id, job->crm_contact_id,
-                 res->err.code, res->err.http_status);
+                 cw_err_name(&res->err), res->err.http_status);
         cw_job_done(job, "updated", "Tracker view recorded on the contact; "
                     "the activity (Task) could not be created");
         return;
@@ -120,7 +120,6 @@ static void
 cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
     const char *field)
 {
-    cw_err_t  err;
 
     switch (result) {
 
@@ -130,13 +129,10 @@ cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
 
     case CW_HAC_SEVERAL:
         /* never guess between duplicates */
-        memset(&err, 0, sizeof(err));
-        cw_err_set(&err, CW_ERR_PERMANENT, "ambiguous",
-                   "%zu CRM contacts match this patient (%s): merge the "
-                   "duplicates, then replay the job",
-                   json_array_size(found), field);
-        err.retry_after_ms = -1;
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_AMBIGUOUS,
+                     "%zu CRM contacts match this patient (%s): merge the "
+                     "duplicates, then replay the job",
+                     json_array_size(found), field);
         return;
 
     default:
@@ -162,16 +158,11 @@ cw_ua_start(cw_job_t *job)
     int64_t      ms;
     json_t      *patient, *action;
     cw_ua_t     *ua;
-    cw_err_t     err;
     const char  *at, *external_id, *source_id;
 
-    memset(&err, 0, sizeof(err));
-    err.retry_after_ms = -1;
-
     if (job->w->crm == NULL) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "no_crm",
-                   "no CRM is configured ([salesforce] login_url)");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
+                     "no CRM is configured ([salesforce] login_url)");
         return;
     }
 
@@ -195,19 +186,17 @@ cw_ua_start(cw_job_t *job)
     }
 
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "bad_job",
-                   "the job has no valid action.at or received_at time");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "the job has no valid action.at or received_at time");
         return;
     }
 
     cs_time_format_iso(ms, ua->at);
 
     if (external_id == NULL && source_id == NULL) {
-        cw_err_set(&err, CW_ERR_PERMANENT, "bad_job",
-                   "the job's patient has neither external_id nor "
-                   "source_id");
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "the job's patient has neither external_id nor "
+                     "source_id");
         return;
     }
 

@@ -91,18 +91,14 @@ cw_hac_conflict(cw_hac_t *hac, const char *contact, const char *linked)
 static void
 cw_hac_one(cw_hac_t *hac, json_t *record)
 {
-    cw_err_t     err;
     cw_job_t    *job = hac->job;
     const char  *id, *linked;
 
     id = json_string_value(json_object_get(record, "Id"));
 
     if (id == NULL || *id == '\0') {
-        memset(&err, 0, sizeof(err));
-        cw_err_set(&err, CW_ERR_TRANSIENT, "bad_response",
-                   "the CRM returned a contact without an Id");
-        err.retry_after_ms = -1;
-        cw_job_fail(job, &err);
+        cw_job_failf(job, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
+                     "the CRM returned a contact without an Id");
         return;
     }
 

@@ -22,16 +22,16 @@
 int
 cw_ops_connect(const cw_conf_t *c, cw_redis_t *r)
 {
-    char  err[512];
+    cw_err_t  err;
 
     cw_redis_init(r, c->redis_host, (int) c->redis_port, c->redis_password,
                   c->redis_db, c->redis_timeout_ms);
 
-    if (cw_redis_connect(r, err, sizeof(err)) != 0) {
+    if (cw_redis_connect(r, &err) != 0) {
         fprintf(stderr, "caresync-worker: %s\n"
                 "Is Redis running there? Check [redis] host, port and "
                 "password in the configuration (`caresync-worker check`).\n",
-                err);
+                err.message);
         free(r->host);
         free(r->password);
         return -1;
@@ -534,6 +534,7 @@ cw_ops_check(const cw_conf_t *c)
 {
     int             rc = 0, i, np = 0;
     char            err[512], hdr[512];
+    cw_err_t        rerr;
     uint64_t        deadline;
     cw_redis_t      r;
     cw_http_t      *http;
@@ -549,8 +550,8 @@ cw_ops_check(const cw_conf_t *c)
     cw_redis_init(&r, c->redis_host, (int) c->redis_port, c->redis_password,
                   c->redis_db, c->redis_timeout_ms);
 
-    if (cw_redis_connect(&r, err, sizeof(err)) != 0) {
-        printf("redis: FAIL %s\n", err);
+    if (cw_redis_connect(&r, &rerr) != 0) {
+        printf("redis: FAIL %s\n", rerr.message);
         rc = 1;
 
     } else {

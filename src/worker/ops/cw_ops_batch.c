@@ -109,7 +109,7 @@ cw_ob_where(const cw_conf_t *c, const char *where, cw_csv_ids_t *ids)
 
     if (sel.err.cls != CW_ERR_NONE) {
         fprintf(stderr, "caresync-worker: the CRM refused the condition: "
-                "%s (%s)\n", sel.err.message, sel.err.code);
+                "%s (%s)\n", sel.err.message, cw_err_name(&sel.err));
         return 1;
     }
 
