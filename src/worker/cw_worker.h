@@ -68,7 +68,7 @@ typedef struct {
     int               abandon;      /* past the deadline: drop, don't ack */
 
     /* for the benchmark and the exit line */
-    uint64_t          started, finished, retried, dead, turns;
+    uint64_t          started, finished, retried, dead, parked, turns;
 } cw_worker_t;
 
 /* `run`: returns the exit status */

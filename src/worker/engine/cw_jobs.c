@@ -14,6 +14,13 @@
 #include "engine/cw_util.h"
 
 #define CW_MAX_HANDLERS  32
+#define CW_JOB_ID_MAX    128
+
+/*
+ * A job that found its second key busy tries again this soon; it keeps
+ * its order, so it still goes before what was queued after it.
+ */
+#define CW_JOB_PARK_MS   200
 
 static const cw_handler_t  *cw_handlers[CW_MAX_HANDLERS];
 static int                  cw_nhandlers;
@@ -84,6 +91,7 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     job = cw_calloc(1, sizeof(*job));
     job->w = w;
     snprintf(job->stream_id, sizeof(job->stream_id), "%s", e->stream_id);
+    memcpy(job->order, e->order, sizeof(job->order));
     job->raw = e->job;
     job->raw_len = e->len;
     e->job = NULL;
@@ -154,6 +162,24 @@ cw_job_type(cw_job_t *job)
 }
 
 
+/*
+ * The patient keys: to the next parked job, or kept `keep_ms` more for
+ * this one (a retry keeps its turn).
+ */
+static void
+cw_job_unlock(cw_job_t *job, long long keep_ms)
+{
+    int  i;
+
+    for (i = 0; i < job->nlocks; i++) {
+        cw_lock_release(&job->w->redis, job->w->conf, job->locks[i],
+                        job->order, keep_ms);
+    }
+
+    job->nlocks = 0;
+}
+
+
 /* Status, then the queue operation, then XACK/XDEL: all or nothing. */
 static void
 cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
@@ -168,8 +194,13 @@ cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
     cw_status_write(&w->redis, key, st);
 
     if (retry_due) {
-        cw_queue_retry(&w->queue, job->raw, job->raw_len, retry_due);
+        cw_queue_retry(&w->queue, job->order, job->raw, job->raw_len,
+                       retry_due);
     }
+
+    cw_job_unlock(job, retry_due ? retry_due - (long long) cw_now_ms()
+                                   + w->conf->claim_idle_ms
+                                 : 0);
 
     if (dead) {
         cw_queue_dead(&w->queue, job->raw, job->raw_len, job->id,
@@ -339,92 +370,265 @@ cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
 }
 
 
+/*
+ * The patient key of a job, when its handler names one.  Jobs that cannot
+ * run (not JSON, no handler) have none and fail at once in cw_job_run().
+ */
+static int
+cw_job_patient(cw_job_t *job, cw_patient_t *p)
+{
+    memset(p, 0, sizeof(*p));
+
+    if (job->env == NULL || !json_is_object(job->env)) {
+        return -1;
+    }
+
+    job->handler = cw_jobs_find(job->type);
+
+    if (job->handler == NULL || job->handler->patient == NULL) {
+        return -1;
+    }
+
+    return job->handler->patient(job, p);
+}
+
+
+static void
+cw_job_run(cw_job_t *job)
+{
+    cw_worker_t  *w = job->w;
+
+    if (job->env == NULL || !json_is_object(job->env)) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,
+                     "the queued job is not a JSON object (stream entry "
+                     "%s): it cannot be processed", job->stream_id);
+        return;
+    }
+
+    if (job->handler == NULL) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_UNKNOWN_TYPE,
+                     "no handler for job type `%.64s`: deploy a worker "
+                     "that knows it, then replay the job",
+                     cw_job_type(job));
+        return;
+    }
+
+    if (job->attempts > w->conf->max_attempts) {
+        /* a job that keeps killing its workers stops here */
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_TOO_MANY_ATTEMPTS,
+                     "started %ld times without finishing (workers "
+                     "crashed or were stopped)", job->attempts - 1);
+        return;
+    }
+
+    cw_debug("job", "start job_id=%s type=%s attempt=%ld", job->id,
+             job->type, job->attempts);
+
+    job->handler->start(job);
+}
+
+
+/* The reply of a start without a patient key: HSET, PERSIST, HINCRBY. */
+static long
+cw_job_started(cw_redis_t *r)
+{
+    int          i;
+    long         attempts = 0;
+    redisReply  *rep;
+
+    for (i = 0; i < 3; i++) {
+        rep = cw_redis_next(r);
+        if (i == 2 && rep && rep->type == REDIS_REPLY_INTEGER) {
+            attempts = (long) rep->integer;
+        }
+        if (rep) {
+            freeReplyObject(rep);
+        }
+    }
+
+    return attempts;
+}
+
+
 void
 cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
 {
-    int           i;
-    char          key[CW_STATUS_KEY_MAX];
-    cw_job_t    **jobs;
-    redisReply   *rep;
+    int             i;
+    char            key[CW_STATUS_KEY_MAX], msg[CW_JOB_ID_MAX + 64];
+    char          (*by)[CW_JOB_ID_MAX + 1];
+    cw_job_t      **jobs;
+    cw_turn_e       turn, *turns;
+    redisReply     *rep;
+    cw_patient_t   *pat;
+    cw_lock_start_t  ls;
 
     if (n == 0) {
         return;
     }
 
     jobs = cw_calloc((size_t) n, sizeof(*jobs));
+    pat = cw_calloc((size_t) n, sizeof(*pat));
+    turns = cw_calloc((size_t) n, sizeof(*turns));
+    by = cw_calloc((size_t) n, sizeof(*by));
 
-    /* one round trip for the whole batch: running + attempts */
+    /*
+     * One round trip for the whole batch: each job takes its patient and
+     * is marked running (or is parked), in one script.
+     */
     (void) cw_redis_flush(&w->redis);
 
     for (i = 0; i < n; i++) {
         jobs[i] = cw_job_new(w, &entries[i]);
         cw_job_key(jobs[i], key, sizeof(key));
-        cw_status_running(&w->redis, key, cw_job_type(jobs[i]));
+
+        if (cw_job_patient(jobs[i], &pat[i]) != 0) {
+            pat[i].name[0] = '\0';
+            cw_status_running(&w->redis, key, cw_job_type(jobs[i]));
+            continue;
+        }
+
+        ls.status_key = key;
+        ls.type = cw_job_type(jobs[i]);
+        ls.job_id = jobs[i]->id;
+        ls.order = jobs[i]->order;
+        ls.stream_id = jobs[i]->stream_id;
+        ls.env = jobs[i]->raw;
+        ls.env_len = jobs[i]->raw_len;
+        ls.patient = &pat[i];
+        cw_lock_start(&w->redis, w->conf, &ls);
     }
 
+    /* every reply first: a handler's own Redis call would flush them */
     for (i = 0; i < n; i++) {
-        /* HSET, PERSIST, HINCRBY */
-        rep = cw_redis_next(&w->redis);
-        if (rep) {
-            freeReplyObject(rep);
-        }
-        rep = cw_redis_next(&w->redis);
-        if (rep) {
-            freeReplyObject(rep);
-        }
-        rep = cw_redis_next(&w->redis);
+        if (pat[i].name[0] == '\0') {
+            jobs[i]->attempts = cw_job_started(&w->redis);
+            turn = CW_TURN_OURS;
 
-        if (rep && rep->type == REDIS_REPLY_INTEGER) {
-            jobs[i]->attempts = (long) rep->integer;
+        } else {
+            rep = cw_redis_next(&w->redis);
+            turn = cw_lock_start_reply(rep, &jobs[i]->attempts, by[i],
+                                       sizeof(by[i]));
+            if (rep) {
+                freeReplyObject(rep);
+            }
         }
 
-        if (rep) {
-            freeReplyObject(rep);
-        }
+        turns[i] = turn;
     }
 
     for (i = 0; i < n; i++) {
         cw_job_t  *job = jobs[i];
 
-        if (job->attempts == 0) {
+        turn = turns[i];
+
+        if (turn == CW_TURN_OURS || turn == CW_TURN_SUPERSEDED_HELD) {
+            if (pat[i].name[0]) {
+                memcpy(job->locks[job->nlocks++], pat[i].name,
+                       sizeof(pat[i].name));
+            }
+        }
+
+        if (turn == CW_TURN_ERROR || job->attempts == 0) {
             /* Redis went away: leave the entry pending for a reclaim */
             cw_error("job", "cannot record the start, leaving it pending "
                      "job_id=%s", job->id);
             w->started--;
+            job->nlocks = 0;
             cw_job_free(job);
             continue;
         }
 
-        if (job->env == NULL || !json_is_object(job->env)) {
-            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,
-                         "the queued job is not a JSON object (stream entry "
-                         "%s): it cannot be processed", job->stream_id);
+        if (turn == CW_TURN_PARKED) {
+            cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
+                     cw_job_type(job), pat[i].name);
+            w->started--;
+            w->parked++;
+            cw_job_free(job);
             continue;
         }
 
-        job->handler = cw_jobs_find(job->type);
-
-        if (job->handler == NULL) {
-            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_UNKNOWN_TYPE,
-                         "no handler for job type `%.64s`: deploy a worker "
-                         "that knows it, then replay the job",
-                         cw_job_type(job));
+        if (turn != CW_TURN_OURS) {
+            /* the newer job reads, or has read, what this one would */
+            snprintf(msg, sizeof(msg), "superseded by job %s", by[i]);
+            cw_debug("job", "superseded job_id=%s type=%s by=%s", job->id,
+                     cw_job_type(job), by[i]);
+            cw_job_done(job, "skipped", msg);
             continue;
         }
 
-        if (job->attempts > w->conf->max_attempts) {
-            /* a job that keeps killing its workers stops here */
-            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_TOO_MANY_ATTEMPTS,
-                         "started %ld times without finishing (workers "
-                         "crashed or were stopped)", job->attempts - 1);
-            continue;
-        }
-
-        cw_debug("job", "start job_id=%s type=%s attempt=%ld", job->id,
-                 job->type, job->attempts);
-
-        job->handler->start(job);
+        cw_job_run(job);
     }
 
+    free(by);
+    free(turns);
+    free(pat);
     free(jobs);
+}
+
+
+/* Back to wait for a busy key: retried soon, in its order, uncounted. */
+static void
+cw_job_park(cw_job_t *job, const char *name)
+{
+    char          key[CW_STATUS_KEY_MAX];
+    cw_status_t   st;
+    cw_worker_t  *w = job->w;
+
+    cw_job_key(job, key, sizeof(key));
+
+    memset(&st, 0, sizeof(st));
+    st.status = "queued";
+    st.message = "Waiting for an earlier job about the same patient";
+
+    cw_redis_append(&w->redis, "MULTI");
+    cw_status_write(&w->redis, key, &st);
+    cw_redis_append(&w->redis, "HINCRBY %s attempts -1", key);
+    cw_queue_retry(&w->queue, job->order, job->raw, job->raw_len,
+                   (long long) cw_now_ms() + CW_JOB_PARK_MS);
+    cw_job_unlock(job, 0);
+    cw_queue_ack(&w->queue, job->stream_id);
+    cw_redis_append(&w->redis, "EXEC");
+
+    cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
+             cw_job_type(job), name);
+
+    w->started--;
+    w->parked++;
+    cw_job_free(job);
+}
+
+
+int
+cw_job_lock(cw_job_t *job, const cw_patient_t *p)
+{
+    int  i, rc;
+
+    for (i = 0; i < job->nlocks; i++) {
+        if (strcmp(job->locks[i], p->name) == 0) {
+            return 1;
+        }
+    }
+
+    if (job->nlocks == CW_LOCK_MAX) {
+        /* a handler asking for more is a bug: fail closed */
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "a job may hold at most %d patient keys", CW_LOCK_MAX);
+        return 0;
+    }
+
+    rc = cw_lock_take(&job->w->redis, job->w->conf, p->name, job->order);
+
+    if (rc < 0) {
+        cw_job_failf(job, CW_ERR_TRANSIENT, CW_E_REDIS,
+                     "cannot take the patient's turn in Redis");
+        return 0;
+    }
+
+    if (rc == 0) {
+        cw_job_park(job, p->name);
+        return 0;
+    }
+
+    snprintf(job->locks[job->nlocks++], CW_LOCK_NAME_MAX, "%s", p->name);
+    return 1;
 }

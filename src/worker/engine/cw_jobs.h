@@ -14,16 +14,25 @@
 #include <jansson.h>
 
 #include "engine/cw_http.h"
+#include "engine/cw_lock.h"
 #include "cw_worker.h"
 
 typedef struct {
     const char  *type;
     void       (*start)(cw_job_t *job);
+    /*
+     * The patient the job is about (cw_lock.h): 0 with p filled, -1 when
+     * it names none (the job then runs at once, and its start fails it).
+     */
+    int        (*patient)(cw_job_t *job, cw_patient_t *p);
 } cw_handler_t;
 
 struct cw_job_s {
     cw_worker_t         *w;
     char                 stream_id[48];
+    char                 order[CW_ORDER_LEN];  /* its place in the queue */
+    char                 locks[CW_LOCK_MAX][CW_LOCK_NAME_MAX];
+    int                  nlocks;       /* patient keys held */
     char                *raw;          /* the envelope as queued */
     size_t               raw_len;
     json_t              *env;          /* parsed, or NULL */
@@ -55,6 +64,7 @@ const cw_handler_t *cw_jobs_find(const char *type);
 /* Takes a batch of stream entries: status `running`, then the handlers. */
 typedef struct {
     char    stream_id[48];
+    char    order[CW_ORDER_LEN];
     char   *job;
     size_t  len;
 } cw_entry_t;
@@ -68,6 +78,15 @@ void cw_job_fail(cw_job_t *job, const cw_err_t *err);
 /* The same for an error of the handler's own: cw_err_set() + the above. */
 void cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * A second patient key in the middle of a job (cw_lock.h), before it
+ * reads what it will write: 1 held, go on; 0 busy: the job was put back
+ * to wait for it (its keys released, its attempt not counted) and is gone,
+ * the caller returns at once.  A Redis failure fails the job (transient)
+ * and is 0 too.
+ */
+int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
 
 /* handlers */
 void cw_h_user_action_register(void);

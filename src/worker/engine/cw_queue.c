@@ -16,7 +16,9 @@ static const char  cw_queue_promote_lua[] =
     "'LIMIT', 0, tonumber(ARGV[2])) "
     "for _, m in ipairs(due) do "
     "redis.call('ZREM', KEYS[1], m) "
-    "redis.call('XADD', KEYS[2], '*', 'job', m) "
+    "local o, j = string.match(m, '^(%d+)\t(.*)$') "
+    "if o then redis.call('XADD', KEYS[2], '*', 'job', j, 'order', o) "
+    "else redis.call('XADD', KEYS[2], '*', 'job', m) end "
     "end "
     "return #due";
 
@@ -73,7 +75,7 @@ cw_queue_entries(redisReply *list, cw_queue_entry_pt cb, void *data)
 {
     int          n = 0;
     size_t       i, j;
-    redisReply  *e, *fv, *job;
+    redisReply  *e, *fv, *job, *order;
 
     if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
         return 0;
@@ -89,21 +91,28 @@ cw_queue_entries(redisReply *list, cw_queue_entry_pt cb, void *data)
 
         fv = e->element[1];
         job = NULL;
+        order = NULL;
 
         if (fv->type == REDIS_REPLY_ARRAY) {
             for (j = 0; j + 1 < fv->elements; j += 2) {
-                if (fv->element[j]->type == REDIS_REPLY_STRING
-                    && strcmp(fv->element[j]->str, "job") == 0)
+                if (fv->element[j]->type != REDIS_REPLY_STRING
+                    || fv->element[j + 1]->type != REDIS_REPLY_STRING)
                 {
+                    continue;
+                }
+
+                if (strcmp(fv->element[j]->str, "job") == 0) {
                     job = fv->element[j + 1];
-                    break;
+
+                } else if (strcmp(fv->element[j]->str, "order") == 0) {
+                    order = fv->element[j + 1];
                 }
             }
         }
 
         /* an entry without `job` still reaches the caller: it dead-letters */
-        cb(data, e->element[0]->str, job ? job->str : "",
-           job ? job->len : 0);
+        cb(data, e->element[0]->str, order ? order->str : NULL,
+           job ? job->str : "", job ? job->len : 0);
         n++;
     }
 
@@ -287,13 +296,14 @@ cw_queue_ack(cw_queue_t *q, const char *stream_id)
 
 
 void
-cw_queue_retry(cw_queue_t *q, const char *job, size_t len, long long due_ms)
+cw_queue_retry(cw_queue_t *q, const char *order, const char *job,
+    size_t len, long long due_ms)
 {
     char  due[24];
 
     snprintf(due, sizeof(due), "%lld", due_ms);
-    cw_redis_append(q->redis, "ZADD %s %s %b", q->conf->key_retry, due,
-                    job, len);
+    cw_redis_append(q->redis, "ZADD %s %s %s\t%b", q->conf->key_retry, due,
+                    order, job, len);
 }
 
 

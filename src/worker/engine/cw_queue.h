@@ -6,9 +6,10 @@
  * so a crashed worker's jobs are taken over with XAUTOCLAIM once idle.
  * An acknowledged entry is deleted at once (XACK + XDEL in one MULTI):
  * that is the stream's trimming, and it can never drop a pending entry.
- * Retries wait in the sorted set {prefix}:retry (member = the envelope,
- * score = due time in ms) and are moved back into the stream by a Lua
- * script, atomically, by whichever worker gets there first.
+ * Retries wait in the sorted set {prefix}:retry (member = the job's order
+ * (cw_lock.h), a tab and the envelope; score = due time in ms) and are
+ * moved back into the stream, with their order, by a Lua script,
+ * atomically, by whichever worker gets there first.
  */
 #ifndef CW_QUEUE_H
 #define CW_QUEUE_H
@@ -26,9 +27,12 @@ typedef struct {
     char              claim_cursor[64];
 } cw_queue_t;
 
-/* One stream entry: the stream id and the `job` field (the envelope). */
+/*
+ * One stream entry: the stream id, the `job` field (the envelope), and
+ * the `order` field of a job put back (NULL: it is the stream id's).
+ */
 typedef void (*cw_queue_entry_pt)(void *data, const char *stream_id,
-    const char *job, size_t len);
+    const char *order, const char *job, size_t len);
 
 void cw_queue_init(cw_queue_t *q, cw_redis_t *redis, const cw_conf_t *conf);
 /* Creates the group (and the stream) when missing; 0 when it exists. */
@@ -49,8 +53,8 @@ int cw_queue_promote(cw_queue_t *q, int max);
  * MULTI/EXEC (see cw_jobs.c): ack+delete, schedule a retry, dead-letter.
  */
 void cw_queue_ack(cw_queue_t *q, const char *stream_id);
-void cw_queue_retry(cw_queue_t *q, const char *job, size_t len,
-    long long due_ms);
+void cw_queue_retry(cw_queue_t *q, const char *order, const char *job,
+    size_t len, long long due_ms);
 void cw_queue_dead(cw_queue_t *q, const char *job, size_t len,
     const char *job_id, const char *type, const char *error, long attempts);
 

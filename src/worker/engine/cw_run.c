@@ -43,7 +43,8 @@ typedef struct {
 
 
 static void
-cw_collect(void *data, const char *stream_id, const char *job, size_t len)
+cw_collect(void *data, const char *stream_id, const char *order,
+    const char *job, size_t len)
 {
     cw_batch_t  *b = data;
     cw_entry_t  *e;
@@ -54,6 +55,17 @@ cw_collect(void *data, const char *stream_id, const char *job, size_t len)
 
     e = &b->entries[b->n++];
     snprintf(e->stream_id, sizeof(e->stream_id), "%s", stream_id);
+
+    /* a job put back keeps its place; else its place is its stream id */
+    if (cw_order_ok(order)) {
+        memcpy(e->order, order, CW_ORDER_LEN);
+
+    } else if (cw_order_of(stream_id, e->order) != 0) {
+        /* not a stream id (cannot be): first in line, never blocked */
+        memset(e->order, '0', CW_ORDER_DIGITS);
+        e->order[CW_ORDER_DIGITS] = '\0';
+    }
+
     e->job = cw_strndup(job, len);
     e->len = len;
 }
@@ -92,7 +104,7 @@ cw_take(cw_worker_t *w, int reclaim, int count, long block_ms)
 static void
 cw_touch(cw_worker_t *w)
 {
-    int          n = 0;
+    int          n = 0, i;
     cw_job_t    *job;
     const char **ids;
 
@@ -104,6 +116,11 @@ cw_touch(cw_worker_t *w)
 
     for (job = w->jobs; job; job = job->next) {
         ids[n++] = job->stream_id;
+
+        /* the patient keys live as long as the entry stays ours */
+        for (i = 0; i < job->nlocks; i++) {
+            cw_lock_touch(&w->redis, w->conf, job->locks[i], job->order);
+        }
     }
 
     cw_queue_touch(&w->queue, ids, n);
@@ -280,6 +297,7 @@ cw_run(const cw_conf_t *conf)
                 && now - last_reclaim >= (uint64_t) conf->reclaim_interval_ms)
             {
                 cw_take(&w, 1, free_slots, 0);
+                (void) cw_lock_sweep(&w.redis, conf, 16);
                 last_reclaim = now;
             }
 
@@ -330,11 +348,12 @@ cw_run(const cw_conf_t *conf)
     }
 
     cw_error("worker", "stopped started=%llu finished=%llu retried=%llu "
-             "dead=%llu turns=%llu redis_roundtrips=%llu http_requests=%llu "
-             "cpu_us=%llu wall_ms=%llu",
+             "dead=%llu parked=%llu turns=%llu redis_roundtrips=%llu "
+             "http_requests=%llu cpu_us=%llu wall_ms=%llu",
              (unsigned long long) w.started,
              (unsigned long long) w.finished,
              (unsigned long long) w.retried, (unsigned long long) w.dead,
+             (unsigned long long) w.parked,
              (unsigned long long) w.turns,
              (unsigned long long) w.redis.roundtrips,
              (unsigned long long) cw_http_requests(w.http),

@@ -230,7 +230,24 @@ cw_batch_start(cw_job_t *job)
 }
 
 
-static const cw_handler_t  cw_h_batch_item = { "batch.item", cw_batch_start };
+/* The item's patient, as its own handler names it. */
+static int
+cw_batch_patient(cw_job_t *job, cw_patient_t *p)
+{
+    const char          *item;
+    const cw_handler_t  *h;
+
+    item = json_string_value(json_object_get(
+               json_object_get(job->env, "action"), "item"));
+    h = item && strcmp(item, "batch.item") != 0 ? cw_jobs_find(item) : NULL;
+
+    return h && h->patient ? h->patient(job, p) : -1;
+}
+
+
+static const cw_handler_t  cw_h_batch_item = {
+    "batch.item", cw_batch_start, cw_batch_patient
+};
 
 
 void

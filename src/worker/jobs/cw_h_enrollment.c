@@ -439,8 +439,21 @@ cw_en_start(cw_job_t *job)
 }
 
 
+/*
+ * The HelpAround patient.  No kind: an enrollment writes what it carries
+ * (media ids, consents), which a newer one may not repeat.
+ */
+static int
+cw_en_patient(cw_job_t *job, cw_patient_t *p)
+{
+    return cw_patient_key(p, "ha", cw_en_str(json_object_get(job->env,
+                                                             "patient"),
+                                             "source_id"));
+}
+
+
 static const cw_handler_t  cw_h_enrollment = {
-    "helparound.enrollment", cw_en_start
+    "helparound.enrollment", cw_en_start, cw_en_patient
 };
 
 

@@ -468,8 +468,18 @@ cw_hss_start(cw_job_t *job)
 }
 
 
+/* The contact it writes. */
+static int
+cw_hss_patient(cw_job_t *job, cw_patient_t *p)
+{
+    return cw_patient_key(p, "crm", cw_hss_str(json_object_get(job->env,
+                                                               "action"),
+                                               "contact_id"));
+}
+
+
 static const cw_handler_t  cw_h_healthsherpa = {
-    "healthsherpa.sync", cw_hss_start
+    "healthsherpa.sync", cw_hss_start, cw_hss_patient
 };
 
 

@@ -376,6 +376,26 @@ cw_hh_skip(cw_job_t *job, const char *why, const char *message)
 }
 
 
+/*
+ * The key of the contact a patient's job found, before anything is read
+ * to be written: a CRM change of that contact then runs before or after,
+ * never in between.  0: the job went back to wait (it is gone).
+ */
+static int
+cw_hh_take_contact(cw_job_t *job)
+{
+    cw_hh_t       *hh = job->hdata;
+    cw_patient_t   p;
+
+    memset(&p, 0, sizeof(p));
+    if (cw_patient_key(&p, "crm", hh->contact_id) != 0) {
+        return 1;               /* no usable id: nothing is written to it */
+    }
+
+    return cw_job_lock(job, &p);
+}
+
+
 /* Contacts of `hh->records` that exactly match the patient. */
 static json_t *
 cw_hh_matches(json_t *records, json_t *patient)
@@ -419,6 +439,9 @@ cw_hh_created_matched(cw_job_t *job)
         cw_hh_set(&hh->contact, json_array_get(m, 0));
         json_decref(m);
         cw_hh_contact_id(job, hh->contact);
+        if (!cw_hh_take_contact(job)) {
+            return;
+        }
         other = json_string_value(json_object_get(hh->contact,
                                             c->sf_field_hint_patient_id));
 
@@ -692,6 +715,9 @@ cw_hh_run(cw_job_t *job)
         if (n == 1) {
             cw_hh_set(&hh->contact, json_array_get(hh->records, 0));
             cw_hh_contact_id(job, hh->contact);
+            if (!cw_hh_take_contact(job)) {
+                return;
+            }
             hh->final = "updated";
             cw_hh_get_patient(job, HH_P_UPDATE);
             return;
@@ -1078,13 +1104,63 @@ cw_hh_start(cw_job_t *job)
 }
 
 
+/*
+ * The patient keys (cw_lock.h).  A Hint event is about the patient; once
+ * it has found the linked contact it takes that contact's key too, before
+ * reading the patient (cw_hh_take_contact).  A CRM change, a sync, an
+ * unlink and a crm-to-hint item are about the contact.  So two jobs of
+ * one linked pair always share a key when both may write.
+ */
+static int
+cw_hh_patient_event(cw_job_t *job, cw_patient_t *p)
+{
+    const char  *ev;
+
+    ev = cw_hh_str(json_object_get(job->env, "source"), "event");
+    /* an update reads the patient: the newest one is all that counts */
+    p->kind = ev && strcmp(ev, "patient.updated") == 0
+              ? "hint.patient.updated" : NULL;
+    return cw_patient_key(p, "hint", cw_hh_str(json_object_get(job->env,
+                                                               "patient"),
+                                               "source_id"));
+}
+
+
+static int
+cw_hh_patient_item(cw_job_t *job, cw_patient_t *p)
+{
+    /* hint-to-crm: the item's id is the patient's */
+    return cw_patient_key(p, "hint", cw_hh_str(json_object_get(job->env,
+                                                               "action"),
+                                               "contact_id"));
+}
+
+
+static int
+cw_hh_patient_contact(cw_job_t *job, cw_patient_t *p)
+{
+    return cw_patient_key(p, "crm", cw_hh_str(json_object_get(job->env,
+                                                              "action"),
+                                              "contact_id"));
+}
+
+
+static int
+cw_hh_patient_changed(cw_job_t *job, cw_patient_t *p)
+{
+    /* it reads the contact: the newest change is all that counts */
+    p->kind = "crm.contact_changed";
+    return cw_hh_patient_contact(job, p);
+}
+
+
 static const cw_handler_t  cw_h_hint[] = {
-    { "hint.patient", cw_hh_start },
-    { "crm.contact_changed", cw_hh_start },
-    { "hint.sync", cw_hh_start },
-    { "hint.unlink", cw_hh_start },
-    { "hint.batch_patient", cw_hh_start },
-    { "hint.batch_contact", cw_hh_start },
+    { "hint.patient", cw_hh_start, cw_hh_patient_event },
+    { "crm.contact_changed", cw_hh_start, cw_hh_patient_changed },
+    { "hint.sync", cw_hh_start, cw_hh_patient_contact },
+    { "hint.unlink", cw_hh_start, cw_hh_patient_contact },
+    { "hint.batch_patient", cw_hh_start, cw_hh_patient_item },
+    { "hint.batch_contact", cw_hh_start, cw_hh_patient_contact },
 };
 
 

@@ -205,8 +205,19 @@ cw_ua_start(cw_job_t *job)
 }
 
 
+/* The HelpAround patient; the newest view is the one that counts. */
+static int
+cw_ua_patient(cw_job_t *job, cw_patient_t *p)
+{
+    p->kind = "helparound.user_action";
+    return cw_patient_key(p, "ha", cw_ua_str(json_object_get(job->env,
+                                                             "patient"),
+                                             "source_id"));
+}
+
+
 static const cw_handler_t  cw_h_user_action = {
-    "helparound.user_action", cw_ua_start
+    "helparound.user_action", cw_ua_start, cw_ua_patient
 };
 
 
