@@ -235,24 +235,6 @@ cw_conf_find(const char *section, const char *key)
 }
 
 
-static char *
-cw_trim(char *s)
-{
-    char  *e;
-
-    while (isspace((unsigned char) *s)) {
-        s++;
-    }
-
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char) e[-1])) {
-        *--e = '\0';
-    }
-
-    return s;
-}
-
-
 /* Stores `value` into the field of `k`; `where` names it in errors. */
 static int
 cw_conf_set(cw_conf_t *c, const cw_key_t *k, const char *value,

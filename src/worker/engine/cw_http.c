@@ -530,14 +530,7 @@ cw_http_retry_after(const char *v, size_t len)
     time_t      t;
     struct tm   tm;
 
-    while (len && isspace((unsigned char) *v)) {
-        v++;
-        len--;
-    }
-
-    while (len && isspace((unsigned char) v[len - 1])) {
-        len--;
-    }
+    cw_trim_span(&v, &len);
 
     if (len == 0 || len >= sizeof(buf)) {
         return -1;

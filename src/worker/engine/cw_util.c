@@ -2,6 +2,7 @@
  * caresync-worker: small helpers shared by every file.
  */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,52 @@ cw_list_has(const char *list, const char *s)
     }
 
     return 0;
+}
+
+
+void
+cw_trim_span(const char **s, size_t *n)
+{
+    while (*n && isspace((unsigned char) **s)) {
+        (*s)++;
+        (*n)--;
+    }
+
+    while (*n && isspace((unsigned char) (*s)[*n - 1])) {
+        (*n)--;
+    }
+}
+
+
+char *
+cw_trim(char *s)
+{
+    size_t       n = strlen(s), off;
+    const char  *t = s;
+
+    cw_trim_span(&t, &n);
+    off = (size_t) (t - s);
+    s[off + n] = '\0';
+
+    return s + off;
+}
+
+
+json_t *
+cw_json_trimmed(json_t *v)
+{
+    size_t       n;
+    const char  *s;
+
+    if (!json_is_string(v)) {
+        return NULL;
+    }
+
+    s = json_string_value(v);
+    n = json_string_length(v);
+    cw_trim_span(&s, &n);
+
+    return n ? json_stringn(s, n) : NULL;
 }
 
 

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "cs_buf.h"
 
 /* Wall clock (for records) and monotonic clock (for timers), in ms. */
@@ -33,6 +35,17 @@ uint64_t cw_rand(uint64_t n);
 const char *cw_list_next(const char **p, size_t *n);
 /* 1 when `s` is one of the entries of `list`, as written (exactly). */
 int cw_list_has(const char *list, const char *s);
+
+/* The span [*s, *s + *n) without white space at either end. */
+void cw_trim_span(const char **s, size_t *n);
+/* The same in place: the end is cut with a NUL, the start returned. */
+char *cw_trim(char *s);
+/*
+ * A JSON string's value without white space at either end, as a new
+ * string (sync-rules §C: names are compared trimmed, so they are sought
+ * trimmed too); NULL when it is not a string or nothing is left.
+ */
+json_t *cw_json_trimmed(json_t *v);
 
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);

@@ -270,8 +270,8 @@ static json_t *
 cw_hss_params(cw_job_t *job, json_t *ct)
 {
     char              date[11], phone[11];
-    json_t           *p;
-    const char       *s, *first, *last;
+    json_t           *p, *first, *last;
+    const char       *s;
     const cw_conf_t  *c = job->w->conf;
     int               extra = 0;
 
@@ -280,18 +280,19 @@ cw_hss_params(cw_job_t *job, json_t *ct)
         return json_pack("{s:s}", "medicare_number", s);
     }
 
-    first = cw_hss_str(ct, "FirstName");
-    last = cw_hss_str(ct, "LastName");
+    /* names as they are compared: trimmed */
+    first = cw_json_trimmed(json_object_get(ct, "FirstName"));
+    last = cw_json_trimmed(json_object_get(ct, "LastName"));
     if (first == NULL && last == NULL) {
         return NULL;
     }
 
     p = json_object();
     if (first) {
-        json_object_set_new(p, "first_name", json_string(first));
+        json_object_set_new(p, "first_name", first);
     }
     if (last) {
-        json_object_set_new(p, "last_name", json_string(last));
+        json_object_set_new(p, "last_name", last);
     }
 
     s = cw_hss_str(ct, "Birthdate");

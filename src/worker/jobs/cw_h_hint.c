@@ -260,10 +260,7 @@ cw_hh_list_matches(cw_job_t *job, cw_hh_step_e after)
     json_t   *q;
     cw_hh_t  *hh = job->hdata;
 
-    q = json_pack("{s:O,s:O,s:O}", "first_name",
-                  json_object_get(hh->contact, "FirstName"), "last_name",
-                  json_object_get(hh->contact, "LastName"), "dob",
-                  json_object_get(hh->contact, "Birthdate"));
+    q = cw_hintmap_match_filters(hh->contact);
     hh->after = after;
     cw_hint_list_patients(cw_hint(job->w), CW_HINT_PAGE, 0, q,
                           cw_hh_hint_done, job);
@@ -763,12 +760,13 @@ cw_hh_run(cw_job_t *job)
             cw_hh_done(job, "skipped", "The patient is no longer in Hint");
             return;
         }
-        id = json_string_value(json_object_get(hh->patient, "last_name"));
-        if (id == NULL || *id == '\0') {
+        r = cw_hintmap_match_last_name(hh->patient);
+        if (r == NULL) {
             cw_hh_skip(job, "no_last_name", "The patient has no last name");
             return;
         }
-        cw_hh_find(job, "LastName", id, HH_P_MATCHED);
+        cw_hh_find(job, "LastName", json_string_value(r), HH_P_MATCHED);
+        json_decref(r);
         return;
 
     case HH_P_MATCHED:

@@ -473,7 +473,7 @@ cw_hintmap_merge(const cw_conf_t *c, json_t *contact, json_t *patient,
 }
 
 
-/* Trimmed, case-insensitive equality of two strings. */
+/* Trimmed, case-insensitive equality of two strings (sync-rules §C). */
 static int
 cw_hm_same_name(json_t *a, json_t *b)
 {
@@ -484,24 +484,51 @@ cw_hm_same_name(json_t *a, json_t *b)
         return 0;
     }
 
-    while (isspace((unsigned char) *sa)) {
-        sa++;
-    }
-    while (isspace((unsigned char) *sb)) {
-        sb++;
-    }
-
-    la = strlen(sa);
-    lb = strlen(sb);
-
-    while (la && isspace((unsigned char) sa[la - 1])) {
-        la--;
-    }
-    while (lb && isspace((unsigned char) sb[lb - 1])) {
-        lb--;
-    }
+    la = json_string_length(a);
+    lb = json_string_length(b);
+    cw_trim_span(&sa, &la);
+    cw_trim_span(&sb, &lb);
 
     return la > 0 && la == lb && strncasecmp(sa, sb, la) == 0;
+}
+
+
+/* A name with something in it once trimmed. */
+static int
+cw_hm_has_name(json_t *v)
+{
+    json_t  *t = cw_json_trimmed(v);
+
+    json_decref(t);
+    return t != NULL;
+}
+
+
+json_t *
+cw_hintmap_match_filters(json_t *contact)
+{
+    json_t  *q, *first, *last, *dob;
+
+    first = cw_json_trimmed(json_object_get(contact, "FirstName"));
+    last = cw_json_trimmed(json_object_get(contact, "LastName"));
+    dob = json_object_get(contact, "Birthdate");
+
+    if (first == NULL || last == NULL || cw_hm_empty(dob)) {
+        json_decref(first);
+        json_decref(last);
+        return NULL;
+    }
+
+    q = json_pack("{s:o,s:o,s:O}", "first_name", first, "last_name", last,
+                  "dob", dob);
+    return q;
+}
+
+
+json_t *
+cw_hintmap_match_last_name(json_t *patient)
+{
+    return cw_json_trimmed(json_object_get(patient, "last_name"));
 }
 
 
@@ -524,8 +551,8 @@ cw_hintmap_same_person(json_t *contact, json_t *patient)
 int
 cw_hintmap_matchable(json_t *contact)
 {
-    return !cw_hm_empty(json_object_get(contact, "FirstName"))
-           && !cw_hm_empty(json_object_get(contact, "LastName"))
+    return cw_hm_has_name(json_object_get(contact, "FirstName"))
+           && cw_hm_has_name(json_object_get(contact, "LastName"))
            && !cw_hm_empty(json_object_get(contact, "Birthdate"));
 }
 
@@ -567,14 +594,8 @@ cw_hintmap_inactive(const cw_conf_t *c, json_t *patient)
             end = p + strlen(p);
         }
 
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
         n = (size_t) (end - p);
-        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
-            n--;
-        }
+        cw_trim_span(&p, &n);
 
         if (n == len && strncasecmp(p, st, n) == 0) {
             return 1;

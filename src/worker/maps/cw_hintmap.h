@@ -60,6 +60,16 @@ void cw_hintmap_merge(const cw_conf_t *c, json_t *contact, json_t *patient,
 /* Same first name, last name (trimmed, any case) and date of birth. */
 int cw_hintmap_same_person(json_t *contact, json_t *patient);
 
+/*
+ * What the candidates of an exact match are sought by, trimmed as they
+ * are compared (sync-rules §C: a name with a space at either end must
+ * still find its match).  The Hint list filters for a contact
+ * (first_name, last_name, dob; NULL when it is not matchable), and the
+ * CRM's LastName for a patient (NULL when it has none).  New references.
+ */
+json_t *cw_hintmap_match_filters(json_t *contact);
+json_t *cw_hintmap_match_last_name(json_t *patient);
+
 /* Whether the contact has what an exact match needs. */
 int cw_hintmap_matchable(json_t *contact);
 
