@@ -13,8 +13,11 @@
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
  *   jobs/cw_hacontact.c       the contact of a HelpAround patient (§A.1)
  *   jobs/cw_h_healthsherpa.c  healthsherpa.sync (§B)
- *   jobs/cw_h_hint.c          hint.patient, crm.contact_changed, hint.sync,
- *                             hint.unlink, the Hint batch items (§C)
+ *   jobs/cw_h_hint_patient.c  hint.patient, hint.batch_patient (§C.1, C.5)
+ *   jobs/cw_h_contact_changed.c  crm.contact_changed (§C.2)
+ *   jobs/cw_h_hint_sync.c     hint.sync, hint.batch_contact (§C.3, C.6)
+ *   jobs/cw_h_hint_unlink.c   hint.unlink (§C.4)
+ *   jobs/cw_hint_job.c        what the Hint jobs share: calls, merge, end
  *   jobs/cw_batch.c           batches and batch.item (§B Bulk, §C.7)
  *
  *   maps/cw_map.c             the mapping engine; HelpAround -> CRM table
@@ -30,10 +33,12 @@
  *
  *   engine/cw_run.c           `run`: the loop, start-up, shutdown
  *   engine/cw_jobs.c          a job's life: start, handler, one end
+ *   engine/cw_lock.c          one job at a time per patient, in queue order
  *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
  *   engine/cw_status.c        the status record {prefix}:job:<id>
  *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
  *                             token cache, error classes
+ *   engine/cw_err.h           the one error type: code, class, message
  *   engine/cw_redis.c         one synchronous, pipelined Redis connection
  *   engine/cw_config.c        the configuration file and its table
  *   engine/cw_log.c           the sync log: stderr + {prefix}:log

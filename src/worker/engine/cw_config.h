@@ -65,7 +65,7 @@ typedef struct {
     char   *hint_api_key;
     long    hint_max_concurrency;
     long    hint_rps;
-    /* issue 7: Hint <-> Salesforce (cw_h_hint.c, cw_hintmap.c) */
+    /* Hint <-> Salesforce (jobs/cw_h_hint_*.c, maps/cw_hintmap.c) */
     long    hint_create_contacts;       /* patient.created, no match */
     long    hint_batch_create_contacts; /* batch hint-to-crm, no match */
     char   *hint_default_account_id;

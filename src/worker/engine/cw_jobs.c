@@ -41,7 +41,10 @@ cw_jobs_init(void)
     if (cw_nhandlers == 0) {
         cw_h_user_action_register();
         cw_h_enrollment_register();
-        cw_h_hint_register();
+        cw_h_hint_patient_register();
+        cw_h_contact_changed_register();
+        cw_h_hint_sync_register();
+        cw_h_hint_unlink_register();
         cw_h_healthsherpa_register();
         cw_batch_register();
     }

@@ -91,8 +91,11 @@ int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
 /* handlers */
 void cw_h_user_action_register(void);
 void cw_h_enrollment_register(void);
-void cw_h_hint_register(void);          /* cw_h_hint.c, issue 7 */
-void cw_h_healthsherpa_register(void);     /* issue 6 */
-void cw_batch_register(void);              /* issue 6: batch.item */
+void cw_h_hint_patient_register(void);     /* hint.patient, batch_patient */
+void cw_h_contact_changed_register(void);
+void cw_h_hint_sync_register(void);        /* hint.sync, batch_contact */
+void cw_h_hint_unlink_register(void);
+void cw_h_healthsherpa_register(void);
+void cw_batch_register(void);              /* batch.item */
 
 #endif /* CW_JOBS_H */

@@ -182,6 +182,15 @@ cw_trim(char *s)
 }
 
 
+const char *
+cw_json_str(json_t *o, const char *k)
+{
+    const char  *s = json_string_value(json_object_get(o, k));
+
+    return (s && *s) ? s : NULL;
+}
+
+
 json_t *
 cw_json_trimmed(json_t *v)
 {

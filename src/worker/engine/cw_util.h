@@ -47,6 +47,9 @@ char *cw_trim(char *s);
  */
 json_t *cw_json_trimmed(json_t *v);
 
+/* o[k] when it is a string with something in it, else NULL. */
+const char *cw_json_str(json_t *o, const char *k);
+
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);
 
