@@ -602,6 +602,16 @@ cw_job_park(cw_job_t *job, const char *name)
 
 
 int
+cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
+    const char *obj, const char *key)
+{
+    return cw_patient_key(p, what, cw_json_str(json_object_get(job->env,
+                                                               obj),
+                                               key));
+}
+
+
+int
 cw_job_lock(cw_job_t *job, const cw_patient_t *p)
 {
     int  i, rc;

@@ -88,6 +88,10 @@ void cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
  */
 int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
 
+/* A handler's patient key "<what>:<id>" with the id at env.<obj>.<key>. */
+int cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
+    const char *obj, const char *key);
+
 /* handlers */
 void cw_h_user_action_register(void);
 void cw_h_enrollment_register(void);

@@ -389,14 +389,6 @@ cw_en_media_list(json_t *patient)
 }
 
 
-static const char *
-cw_en_str(json_t *o, const char *k)
-{
-    const char  *s = json_string_value(json_object_get(o, k));
-
-    return (s && *s) ? s : NULL;
-}
-
 
 static void
 cw_en_start(cw_job_t *job)
@@ -422,7 +414,7 @@ cw_en_start(cw_job_t *job)
     job->hdata = en;
     job->hfree = cw_en_free;
 
-    en->source_id = cw_en_str(patient, "source_id");
+    en->source_id = cw_json_str(patient, "source_id");
 
     if (!json_is_object(patient) || en->source_id == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
@@ -434,7 +426,7 @@ cw_en_start(cw_job_t *job)
     en->media = cw_en_media_list(patient);
 
     cw_hac_find(&en->find, job, "enrollment",
-                cw_en_str(patient, "external_id"), en->source_id,
+                cw_json_str(patient, "external_id"), en->source_id,
                 cw_en_map.read, cw_en_found);
 }
 
@@ -446,9 +438,7 @@ cw_en_start(cw_job_t *job)
 static int
 cw_en_patient(cw_job_t *job, cw_patient_t *p)
 {
-    return cw_patient_key(p, "ha", cw_en_str(json_object_get(job->env,
-                                                             "patient"),
-                                             "source_id"));
+    return cw_job_patient_at(job, p, "ha", "patient", "source_id");
 }
 
 

@@ -69,14 +69,6 @@ typedef struct {
 static cw_hs_t  *cw_hs_client;      /* one per process, made on first use */
 
 
-static const char *
-cw_hss_str(json_t *o, const char *k)
-{
-    const char  *s = json_string_value(json_object_get(o, k));
-
-    return (s && *s) ? s : NULL;
-}
-
 
 /* MM/DD/YYYY, MM-DD-YYYY, YYYY/MM/DD, YYYY-MM-DD -> YYYY-MM-DD */
 static int
@@ -224,7 +216,7 @@ cw_hss_found(void *data, cw_hs_res_t *res)
         return;
     }
 
-    hs_id = cw_hss_str(res->contact, "id");
+    hs_id = cw_json_str(res->contact, "id");
     if (hs_id == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_RESPONSE,
                      "HealthSherpa returned a contact without an id");
@@ -275,7 +267,7 @@ cw_hss_params(cw_job_t *job, json_t *ct)
     const cw_conf_t  *c = job->w->conf;
     int               extra = 0;
 
-    s = cw_hss_str(ct, c->hs_field_medicare_number);
+    s = cw_json_str(ct, c->hs_field_medicare_number);
     if (s) {
         return json_pack("{s:s}", "medicare_number", s);
     }
@@ -295,20 +287,20 @@ cw_hss_params(cw_job_t *job, json_t *ct)
         json_object_set_new(p, "last_name", last);
     }
 
-    s = cw_hss_str(ct, "Birthdate");
+    s = cw_json_str(ct, "Birthdate");
     if (s && cw_hs_date(s, date) == 0) {
         json_object_set_new(p, c->hs_birth_date_key, json_string(date));
         extra++;
     }
 
-    s = cw_hss_str(ct, "Email");
+    s = cw_json_str(ct, "Email");
     if (s) {
         json_object_set_new(p, "email", json_string(s));
         extra++;
     }
 
-    if (cw_hs_phone(cw_hss_str(ct, "Phone"), phone) == 0
-        || cw_hs_phone(cw_hss_str(ct, "MobilePhone"), phone) == 0)
+    if (cw_hs_phone(cw_json_str(ct, "Phone"), phone) == 0
+        || cw_hs_phone(cw_json_str(ct, "MobilePhone"), phone) == 0)
     {
         json_object_set_new(p, "phone", json_string(phone));
         extra++;
@@ -418,7 +410,7 @@ cw_hss_start(cw_job_t *job)
         }
     }
 
-    cid = cw_hss_str(action, "contact_id");
+    cid = cw_json_str(action, "contact_id");
     if (cid == NULL || !job->w->crm->is_contact_id(cid)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
                      "the job has no valid action.contact_id");
@@ -431,13 +423,13 @@ cw_hss_start(cw_job_t *job)
     job->hdata = hss;
     job->hfree = cw_hss_free;
 
-    hss->batch_id = cw_hss_str(action, "batch_id");
+    hss->batch_id = cw_json_str(action, "batch_id");
 
     /*
      * v1 needs the agent's HealthSherpa email: a CRM user id cannot be
      * sent, so the configured agent stands in for it.
      */
-    hss->agent = cw_hss_str(action, "agent");
+    hss->agent = cw_json_str(action, "agent");
     if (hss->agent == NULL
         || (c->hs_version == 1 && strchr(hss->agent, '@') == NULL))
     {
@@ -473,9 +465,7 @@ cw_hss_start(cw_job_t *job)
 static int
 cw_hss_patient(cw_job_t *job, cw_patient_t *p)
 {
-    return cw_patient_key(p, "crm", cw_hss_str(json_object_get(job->env,
-                                                               "action"),
-                                               "contact_id"));
+    return cw_job_patient_at(job, p, "crm", "action", "contact_id");
 }
 
 

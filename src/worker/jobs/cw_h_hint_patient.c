@@ -355,9 +355,7 @@ cw_hp_patient(cw_job_t *job, cw_patient_t *p)
     ev = cw_json_str(json_object_get(job->env, "source"), "event");
     p->kind = cw_hp_event(ev) == CW_HE_UPDATED ? "hint.patient.updated"
                                                 : NULL;
-    return cw_patient_key(p, "hint",
-                          cw_json_str(json_object_get(job->env, "patient"),
-                                      "source_id"));
+    return cw_job_patient_at(job, p, "hint", "patient", "source_id");
 }
 
 
@@ -365,9 +363,7 @@ cw_hp_patient(cw_job_t *job, cw_patient_t *p)
 static int
 cw_hp_batch_patient(cw_job_t *job, cw_patient_t *p)
 {
-    return cw_patient_key(p, "hint",
-                          cw_json_str(json_object_get(job->env, "action"),
-                                      "contact_id"));
+    return cw_job_patient_at(job, p, "hint", "action", "contact_id");
 }
 
 

@@ -143,15 +143,6 @@ cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
 }
 
 
-static const char *
-cw_ua_str(json_t *o, const char *k)
-{
-    const char  *s = json_string_value(json_object_get(o, k));
-
-    return (s && *s) ? s : NULL;
-}
-
-
 static void
 cw_ua_start(cw_job_t *job)
 {
@@ -173,16 +164,16 @@ cw_ua_start(cw_job_t *job)
     patient = json_object_get(job->env, "patient");
     action = json_object_get(job->env, "action");
 
-    external_id = cw_ua_str(patient, "external_id");
-    source_id = cw_ua_str(patient, "source_id");
+    external_id = cw_json_str(patient, "external_id");
+    source_id = cw_json_str(patient, "source_id");
     ua->fields[0] = "Id";
     ua->fields[1] = job->w->conf->sf_field_tracker_view;
     ua->fields[2] = NULL;
 
     /* the time of the view; the time it reached us when it has none */
-    at = cw_ua_str(action, "at");
+    at = cw_json_str(action, "at");
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
-        at = cw_ua_str(job->env, "received_at");
+        at = cw_json_str(job->env, "received_at");
     }
 
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
@@ -210,9 +201,7 @@ static int
 cw_ua_patient(cw_job_t *job, cw_patient_t *p)
 {
     p->kind = "helparound.user_action";
-    return cw_patient_key(p, "ha", cw_ua_str(json_object_get(job->env,
-                                                             "patient"),
-                                             "source_id"));
+    return cw_job_patient_at(job, p, "ha", "patient", "source_id");
 }
 
 

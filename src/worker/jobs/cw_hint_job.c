@@ -62,9 +62,7 @@ cw_hh_new(cw_job_t *job, cw_hh_run_pt run)
 int
 cw_hh_contact_key(cw_job_t *job, cw_patient_t *p)
 {
-    return cw_patient_key(p, "crm",
-                          cw_json_str(json_object_get(job->env, "action"),
-                                      "contact_id"));
+    return cw_job_patient_at(job, p, "crm", "action", "contact_id");
 }
 
 

@@ -2,7 +2,8 @@
  * caresync-worker: `batch hint-to-crm` and `batch crm-to-hint`.
  *
  * The command only makes the list of items and queues the batch; the
- * workers run the items (cw_h_hint_patient.c, cw_h_hint_sync.c), paced by their caps like any job.
+ * workers run the items (cw_h_hint_patient.c, cw_h_hint_sync.c), paced
+ * by their caps like any job.
  */
 
 #include <stdio.h>
