@@ -52,6 +52,22 @@ $all = do { local $/; open my $fh, '<', $log; <$fh> };
 like($all, qr/waiting for Redis: cannot connect/, '... having said why it waited');
 is(stop_worker($pid, 'TERM'), 0, 'clean exit');
 
+# Redis forgets the worker's scripts (SCRIPT FLUSH, a failover to a
+# replica that never saw them): the worker sends them again, jobs go on
+($pid, $log) = start_worker($conf, 'flushed');
+$j = seed_job(user_action_job(source_id => 'ha-a',
+                              at => '2026-11-21T12:00:00Z'));
+is(wait_status($j, [qw(updated failed)], 15)->{status}, 'updated',
+   'a job before SCRIPT FLUSH');
+is(redis()->cmd('SCRIPT', 'FLUSH'), 'OK', 'SCRIPT FLUSH');
+for my $n (1 .. 3) {
+    $j = seed_job(user_action_job(source_id => 'ha-b',
+                                  at => "2026-11-21T12:0$n:00Z"));
+    is(wait_status($j, [qw(updated skipped failed)], 20)->{status},
+       'updated', "after it, job $n still ends");
+}
+is(stop_worker($pid, 'TERM'), 0, 'clean exit');
+
 # Redis that answers but refuses (a password it does not expect): not
 # worth waiting for, the worker says why and exits 1
 my $bad = write_config('redis.password' => 'not-the-password');

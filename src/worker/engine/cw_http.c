@@ -37,6 +37,8 @@ struct cw_http_s {
     int              nauths;
     cw_http_req_t   *inflight;      /* for cw_http_cancel_all() */
     int              epfd;
+    unsigned char   *fds;           /* per fd: CW_FD_* (what epoll has) */
+    int              nfds;
     int              timer_set;
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
 };
@@ -83,6 +85,20 @@ cw_http_url_id(cs_buf_t *url, const char *id, const char *what,
 
 static int cw_http_socket_cb(CURL *e, curl_socket_t s, int what, void *data,
     void *sockp);
+static int cw_http_close_cb(void *data, curl_socket_t s);
+
+/*
+ * What epoll has of each socket, so that a request on a kept connection
+ * costs no epoll_ctl at all: curl asks for IN, then says REMOVE when the
+ * transfer is done, and the next transfer on it asks for IN again.  A
+ * socket curl no longer watches stays registered until it says something
+ * (the server closed it: it is taken out then) or curl closes it.
+ */
+#define CW_FD_REG    0x01           /* registered */
+#define CW_FD_IN     0x02           /* ... for EPOLLIN */
+#define CW_FD_OUT    0x04           /* ... for EPOLLOUT */
+#define CW_FD_WANT   0x08           /* curl watches it */
+#define CW_FD_MAX    65536
 static int cw_http_timer_cb(CURLM *multi, long timeout_ms, void *data);
 
 
@@ -136,6 +152,7 @@ cw_http_destroy(cw_http_t *h)
 
     curl_multi_cleanup(h->multi);
     close(h->epfd);
+    free(h->fds);
     free(h->targets);
     free(h->auths);
     free(h);
@@ -599,6 +616,8 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
 
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, cw_http_close_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cw_http_write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cw_http_header_cb);
@@ -936,30 +955,121 @@ cw_http_completions(cw_http_t *h)
 }
 
 
+/* The state of fd s, the table grown to hold it; NULL past CW_FD_MAX. */
+static unsigned char *
+cw_http_fd(cw_http_t *h, curl_socket_t s)
+{
+    int             n;
+    unsigned char  *p;
+
+    if (s < 0 || s >= CW_FD_MAX) {
+        return NULL;
+    }
+
+    if (s >= h->nfds) {
+        n = h->nfds ? h->nfds : 64;
+        while (n <= s) {
+            n *= 2;
+        }
+
+        p = realloc(h->fds, (size_t) n);
+        if (p == NULL) {
+            abort();
+        }
+
+        memset(p + h->nfds, 0, (size_t) (n - h->nfds));
+        h->fds = p;
+        h->nfds = n;
+    }
+
+    return &h->fds[s];
+}
+
+
 /* curl tells which sockets to watch for what: mirrored into epoll */
 static int
 cw_http_socket_cb(CURL *e, curl_socket_t s, int what, void *data,
     void *sockp)
 {
+    int                  want;
     cw_http_t           *h = data;
+    unsigned char       *st;
     struct epoll_event   ev;
 
+    st = cw_http_fd(h, s);
+
     if (what == CURL_POLL_REMOVE) {
+        if (st) {
+            *st &= (unsigned char) ~CW_FD_WANT;    /* registered: stays */
+            return 0;
+        }
         /* may already be closed, which removed it: errors don't matter */
         (void) epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
 
+    want = (what & CURL_POLL_IN ? CW_FD_IN : 0)
+           | (what & CURL_POLL_OUT ? CW_FD_OUT : 0);
+
     memset(&ev, 0, sizeof(ev));
     ev.data.fd = s;
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0)
-                | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.events = (want & CW_FD_IN ? EPOLLIN : 0)
+                | (want & CW_FD_OUT ? EPOLLOUT : 0);
 
-    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) != 0) {
-        (void) epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev);
+    if (st && (*st & CW_FD_REG)
+        && (*st & (CW_FD_IN | CW_FD_OUT)) == want)
+    {
+        *st |= CW_FD_WANT;
+        return 0;
+    }
+
+    if (st == NULL || (*st & CW_FD_REG)) {
+        if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) != 0) {
+            (void) epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev);
+        }
+
+    } else if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) != 0) {
+        (void) epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
+    }
+
+    if (st) {
+        *st = (unsigned char) (CW_FD_REG | CW_FD_WANT | want);
     }
 
     return 0;
+}
+
+
+/* curl closes a socket: closing takes it out of epoll */
+static int
+cw_http_close_cb(void *data, curl_socket_t s)
+{
+    unsigned char  *st = cw_http_fd(data, s);
+
+    if (st) {
+        *st = 0;
+    }
+
+    return close(s);
+}
+
+
+/*
+ * An event on a socket curl no longer watches (a kept connection that
+ * the server closed): out of epoll, until curl asks for it again.
+ */
+static int
+cw_http_unwatched(cw_http_t *h, curl_socket_t s)
+{
+    unsigned char  *st = cw_http_fd(h, s);
+
+    if (st == NULL || (*st & CW_FD_WANT)) {
+        return 0;
+    }
+
+    (void) epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+    *st = 0;
+    return 1;
 }
 
 
@@ -1020,6 +1130,10 @@ cw_http_poll(cw_http_t *h, long timeout_ms)
     }
 
     for (i = 0; i < n; i++) {
+        if (cw_http_unwatched(h, evs[i].data.fd)) {
+            continue;
+        }
+
         flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0)
                 | (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0)
                 | (evs[i].events & (EPOLLERR | EPOLLHUP)

@@ -193,7 +193,7 @@ cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
 
     cw_job_key(job, key, sizeof(key));
 
-    cw_redis_append(&w->redis, "MULTI");
+    cw_redis_args(&w->redis, 1, "MULTI");
     cw_status_write(&w->redis, key, st);
 
     if (retry_due) {
@@ -211,7 +211,7 @@ cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
     }
 
     cw_queue_ack(&w->queue, job->stream_id);
-    cw_redis_append(&w->redis, "EXEC");
+    cw_redis_args(&w->redis, 1, "EXEC");
 }
 
 
@@ -456,7 +456,7 @@ cw_job_started(cw_redis_t *r)
 void
 cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
 {
-    int             i;
+    int             i, old;
     char            key[CW_STATUS_KEY_MAX], msg[CW_JOB_ID_MAX + 64];
     char          (*by)[CW_JOB_ID_MAX + 1];
     cw_job_t      **jobs;
@@ -475,10 +475,11 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
     by = cw_calloc((size_t) n, sizeof(*by));
 
     /*
-     * One round trip for the whole batch: each job takes its patient and
-     * is marked running (or is parked), in one script.
+     * One round trip for the whole batch, with whatever was pending: each
+     * job takes its patient and is marked running (or is parked), in one
+     * script.
      */
-    (void) cw_redis_flush(&w->redis);
+    old = w->redis.ctx ? w->redis.pending : 0;
 
     for (i = 0; i < n; i++) {
         jobs[i] = cw_job_new(w, &entries[i]);
@@ -502,6 +503,8 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
     }
 
     /* every reply first: a handler's own Redis call would flush them */
+    cw_redis_skip(&w->redis, old);
+
     for (i = 0; i < n; i++) {
         if (pat[i].name[0] == '\0') {
             jobs[i]->attempts = cw_job_started(&w->redis);
@@ -583,14 +586,14 @@ cw_job_park(cw_job_t *job, const char *name)
     st.status = "queued";
     st.message = "Waiting for an earlier job about the same patient";
 
-    cw_redis_append(&w->redis, "MULTI");
+    cw_redis_args(&w->redis, 1, "MULTI");
     cw_status_write(&w->redis, key, &st);
-    cw_redis_append(&w->redis, "HINCRBY %s attempts -1", key);
+    cw_redis_args(&w->redis, 4, "HINCRBY", key, "attempts", "-1");
     cw_queue_retry(&w->queue, job->order, job->raw, job->raw_len,
                    (long long) cw_now_ms() + CW_JOB_PARK_MS);
     cw_job_unlock(job, 0);
     cw_queue_ack(&w->queue, job->stream_id);
-    cw_redis_append(&w->redis, "EXEC");
+    cw_redis_args(&w->redis, 1, "EXEC");
 
     cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
              cw_job_type(job), name);

@@ -17,7 +17,7 @@
  * KEYS: status, lock, wait, waiting, last, jobs.  ARGV: type, now, order,
  * kind, job id, px, stream id, group, name, envelope, ttl of `last`.
  */
-static const char  cw_lock_start_lua[] =
+static cw_script_t  cw_lock_start_lua = {
     "local function running()\n"
     "  redis.call('HSET', KEYS[1], 'status', 'running', 'type', ARGV[1],\n"
     "             'updated_at', ARGV[2])\n"
@@ -55,10 +55,12 @@ static const char  cw_lock_start_lua[] =
     "  redis.call('HSET', KEYS[5], ARGV[4], ARGV[3] .. '\\t' .. ARGV[5])\n"
     "  redis.call('EXPIRE', KEYS[5], ARGV[11])\n"
     "end\n"
-    "return {1, running()}\n";
+    "return {1, running()}\n",
+    "", 0
+};
 
 /* KEYS: lock, wait.  ARGV: order, px. */
-static const char  cw_lock_take_lua[] =
+static cw_script_t  cw_lock_take_lua = {
     "local holder = redis.call('GET', KEYS[1])\n"
     "if holder == ARGV[1] then\n"
     "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
@@ -68,13 +70,15 @@ static const char  cw_lock_take_lua[] =
     "local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]\n"
     "if first and string.sub(first, 1, 40) < ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return 1\n";
+    "return 1\n",
+    "", 0
+};
 
 /*
  * KEYS: lock, wait, waiting, jobs.  ARGV: order ("" for the sweep: only a
  * key nobody holds), px, name, keep ms.
  */
-static const char  cw_lock_release_lua[] =
+static cw_script_t  cw_lock_release_lua = {
     "local holder = redis.call('GET', KEYS[1])\n"
     "if ARGV[1] == '' then\n"
     "  if holder then return 0 end\n"
@@ -97,32 +101,64 @@ static const char  cw_lock_release_lua[] =
     "if redis.call('ZCARD', KEYS[2]) == 0 then\n"
     "  redis.call('SREM', KEYS[3], ARGV[3])\n"
     "end\n"
-    "return 2\n";
+    "return 2\n",
+    "", 0
+};
 
 /* KEYS: lock.  ARGV: order, px. */
-static const char  cw_lock_touch_lua[] =
+static cw_script_t  cw_lock_touch_lua = {
     "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
     "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "end\n"
-    "return 0\n";
+    "return 0\n",
+    "", 0
+};
 
+
+#define CW_LOCK_PREFIX_MAX  320
+#define CW_LOCK_KEY_MAX     (CW_LOCK_PREFIX_MAX + CW_LOCK_NAME_MAX + 16)
 
 typedef struct {
-    char  lock[CW_LOCK_NAME_MAX + 64];
-    char  wait[CW_LOCK_NAME_MAX + 64];
-    char  last[CW_LOCK_NAME_MAX + 64];
-    char  waiting[128];
+    char  lock[CW_LOCK_KEY_MAX];
+    char  wait[CW_LOCK_KEY_MAX];
+    char  last[CW_LOCK_KEY_MAX];
+    char  waiting[CW_LOCK_KEY_MAX];
     char  px[24];
 } cw_lock_keys_t;
+
+
+/*
+ * A key name: prefix ":" what ":" name, in CW_LOCK_KEY_MAX (a prefix past
+ * CW_LOCK_PREFIX_MAX, which no deployment has, is cut: the keys stay the
+ * worker's own and distinct)
+ */
+static void
+cw_lock_key(char *out, const char *prefix, const char *what,
+    const char *name)
+{
+    size_t  p = strlen(prefix), w = strlen(what), n = strlen(name);
+
+    /* the prefix is bounded by the configuration, the name by cw_patient */
+    if (p > CW_LOCK_PREFIX_MAX) {
+        p = CW_LOCK_PREFIX_MAX;
+    }
+
+    memcpy(out, prefix, p);
+    out[p] = ':';
+    memcpy(out + p + 1, what, w);
+    out[p + 1 + w] = ':';
+    memcpy(out + p + 2 + w, name, n + 1);
+}
 
 
 static void
 cw_lock_keys(const cw_conf_t *c, const char *name, cw_lock_keys_t *k)
 {
-    snprintf(k->lock, sizeof(k->lock), "%s:lock:%s", c->prefix, name);
-    snprintf(k->wait, sizeof(k->wait), "%s:wait:%s", c->prefix, name);
-    snprintf(k->last, sizeof(k->last), "%s:last:%s", c->prefix, name);
-    snprintf(k->waiting, sizeof(k->waiting), "%s:waiting", c->prefix);
+    cw_lock_key(k->lock, c->prefix, "lock", name);
+    cw_lock_key(k->wait, c->prefix, "wait", name);
+    cw_lock_key(k->last, c->prefix, "last", name);
+    snprintf(k->waiting, sizeof(k->waiting), "%.*s:waiting",
+             CW_LOCK_PREFIX_MAX, c->prefix);
     snprintf(k->px, sizeof(k->px), "%ld", c->claim_idle_ms);
 }
 
@@ -199,16 +235,16 @@ cw_lock_arg(cw_lock_args_t *a, const char *s, size_t len)
 
 
 static void
-cw_lock_args(cw_lock_args_t *a, const char *script, int nkeys, ...)
+cw_lock_args(cw_lock_args_t *a, cw_redis_t *r, cw_script_t *script,
+    int nkeys, ...)
 {
     int          i, n;
     va_list      ap;
     const char  *s;
     static const char  *digits[] = { "0", "1", "2", "3", "4", "5", "6" };
 
-    a->argc = 0;
-    cw_lock_arg(a, "EVAL", 4);
-    cw_lock_arg(a, script, strlen(script));
+    cw_redis_script(r, script, a->argv, a->lens);
+    a->argc = 2;
     cw_lock_arg(a, digits[nkeys], 1);
 
     va_start(ap, nkeys);
@@ -232,7 +268,7 @@ cw_lock_start(cw_redis_t *r, const cw_conf_t *c, const cw_lock_start_t *s)
     cs_time_format_iso((int64_t) cw_now_ms(), now);
     snprintf(ttl, sizeof(ttl), "%ld", c->status_ttl_s);
 
-    cw_lock_args(&a, cw_lock_start_lua, 6, 15, s->status_key, k.lock,
+    cw_lock_args(&a, r, &cw_lock_start_lua, 6, 15, s->status_key, k.lock,
                  k.wait, k.waiting, k.last, c->key_jobs, s->type, now,
                  s->order, s->patient->kind ? s->patient->kind : "",
                  s->job_id, k.px, s->stream_id, CW_QUEUE_GROUP,
@@ -297,7 +333,7 @@ cw_lock_take(cw_redis_t *r, const cw_conf_t *c, const char *name,
     cw_lock_keys_t   k;
 
     cw_lock_keys(c, name, &k);
-    cw_lock_args(&a, cw_lock_take_lua, 2, 4, k.lock, k.wait, order, k.px);
+    cw_lock_args(&a, r, &cw_lock_take_lua, 2, 4, k.lock, k.wait, order, k.px);
 
     rep = cw_redis_cmdv(r, a.argc, a.argv, a.lens);
     if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
@@ -326,7 +362,7 @@ cw_lock_release(cw_redis_t *r, const cw_conf_t *c, const char *name,
 
     cw_lock_keys(c, name, &k);
     snprintf(keep, sizeof(keep), "%lld", keep_ms);
-    cw_lock_args(&a, cw_lock_release_lua, 4, 8, k.lock, k.wait, k.waiting,
+    cw_lock_args(&a, r, &cw_lock_release_lua, 4, 8, k.lock, k.wait, k.waiting,
                  c->key_jobs, order, k.px, name, keep);
     cw_redis_appendv(r, a.argc, a.argv, a.lens);
 }
@@ -340,7 +376,7 @@ cw_lock_touch(cw_redis_t *r, const cw_conf_t *c, const char *name,
     cw_lock_keys_t   k;
 
     cw_lock_keys(c, name, &k);
-    cw_lock_args(&a, cw_lock_touch_lua, 1, 3, k.lock, order, k.px);
+    cw_lock_args(&a, r, &cw_lock_touch_lua, 1, 3, k.lock, order, k.px);
     cw_redis_appendv(r, a.argc, a.argv, a.lens);
 }
 
@@ -348,14 +384,16 @@ cw_lock_touch(cw_redis_t *r, const cw_conf_t *c, const char *name,
 int
 cw_lock_sweep(cw_redis_t *r, const cw_conf_t *c, int max)
 {
-    int          n = 0;
-    char         key[128];
-    size_t       i;
-    redisReply  *rep;
+    int              n = 0;
+    char             cnt[16];
+    size_t           i;
+    redisReply      *rep;
+    cw_lock_keys_t   k;
 
-    snprintf(key, sizeof(key), "%s:waiting", c->prefix);
+    cw_lock_keys(c, "", &k);
+    snprintf(cnt, sizeof(cnt), "%d", max);
 
-    rep = cw_redis_cmd(r, "SRANDMEMBER %s %d", key, max);
+    rep = cw_redis_cmd(r, "SRANDMEMBER %s %s", k.waiting, cnt);
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
         if (rep) {
             freeReplyObject(rep);

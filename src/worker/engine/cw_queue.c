@@ -289,9 +289,9 @@ cw_queue_promote(cw_queue_t *q, int max)
 void
 cw_queue_ack(cw_queue_t *q, const char *stream_id)
 {
-    cw_redis_append(q->redis, "XACK %s %s %s", q->conf->key_jobs,
-                    CW_QUEUE_GROUP, stream_id);
-    cw_redis_append(q->redis, "XDEL %s %s", q->conf->key_jobs, stream_id);
+    cw_redis_args(q->redis, 4, "XACK", q->conf->key_jobs, CW_QUEUE_GROUP,
+                  stream_id);
+    cw_redis_args(q->redis, 3, "XDEL", q->conf->key_jobs, stream_id);
 }
 
 

@@ -9,6 +9,8 @@
 #include <sys/ioctl.h>
 #include <sys/time.h>
 
+#include <openssl/evp.h>
+
 #include "engine/cw_log.h"
 #include "engine/cw_redis.h"
 #include "engine/cw_util.h"
@@ -61,6 +63,44 @@ cw_redis_ok(redisReply *rep, cw_err_t *err, const char *what)
 }
 
 
+/* every connection of the process has its own number (cw_script_t.gen) */
+static unsigned  cw_redis_gens;
+
+
+void
+cw_redis_script(cw_redis_t *r, cw_script_t *s, const char **argv,
+    size_t *lens)
+{
+    static const char  hex[] = "0123456789abcdef";
+    unsigned char      md[EVP_MAX_MD_SIZE];
+    unsigned int       n = 0, i;
+
+    if (s->sha[0] == '\0') {
+        (void) EVP_Digest(s->src, strlen(s->src), md, &n, EVP_sha1(), NULL);
+        for (i = 0; i < n && i < 20; i++) {
+            s->sha[2 * i] = hex[md[i] >> 4];
+            s->sha[2 * i + 1] = hex[md[i] & 15];
+        }
+        s->sha[40] = '\0';
+    }
+
+    if (r->ctx && s->gen == r->gen) {
+        argv[0] = "EVALSHA";
+        lens[0] = 7;
+        argv[1] = s->sha;
+        lens[1] = 40;
+        return;
+    }
+
+    /* the first on this connection: whole, which caches it in Redis */
+    s->gen = r->ctx ? r->gen : 0;
+    argv[0] = "EVAL";
+    lens[0] = 4;
+    argv[1] = s->src;
+    lens[1] = strlen(s->src);
+}
+
+
 int
 cw_redis_connect(cw_redis_t *r, cw_err_t *err)
 {
@@ -79,6 +119,8 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
         cw_redis_close(r);
         return -1;
     }
+
+    r->gen = ++cw_redis_gens;
 
     /* also the read timeout: a hung Redis must not hang the worker */
     (void) redisSetTimeout(r->ctx, tv);
@@ -113,6 +155,13 @@ cw_redis_ensure(cw_redis_t *r)
 {
     cw_err_t  err;
     uint64_t  now;
+
+    if (r->ctx && r->noscript) {
+        /* a new connection sends every script whole again */
+        r->noscript = 0;
+        cw_redis_close(r);
+        cw_error("redis", "scripts gone from Redis (NOSCRIPT): reconnected");
+    }
 
     if (r->ctx) {
         return 0;
@@ -153,12 +202,46 @@ cw_redis_lost(cw_redis_t *r)
 }
 
 
-int
-cw_redis_flush(cw_redis_t *r)
+/* Redis lost our scripts: the next command reconnects (cw_script_t) */
+static void
+cw_redis_note(cw_redis_t *r, redisReply *rep)
+{
+    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
+    {
+        r->noscript = 1;
+    }
+}
+
+
+/* An error reply is said on stderr (the log would append to Redis). */
+static int
+cw_redis_error_reply(cw_redis_t *r, redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    fprintf(stderr, "caresync-worker: redis error reply: %s\n", rep->str);
+    cw_redis_note(r, rep);
+    return 1;
+}
+
+
+/*
+ * Sends the pipeline and reads every reply; an error reply is reported
+ * (and makes the result -1).  With `last`, the last reply is kept for the
+ * caller instead (*last, NULL when the link was lost).
+ */
+static int
+cw_redis_read(cw_redis_t *r, redisReply **last)
 {
     int          rc = 0;
     void        *p;
     redisReply  *rep;
+
+    if (last) {
+        *last = NULL;
+    }
 
     if (r->pending > 0) {
         r->roundtrips++;
@@ -177,9 +260,12 @@ cw_redis_flush(cw_redis_t *r)
         r->pending--;
         rep = p;
 
-        if (rep->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "caresync-worker: redis error reply: %s\n",
-                    rep->str);
+        if (last && r->pending == 0) {
+            *last = rep;
+            break;
+        }
+
+        if (cw_redis_error_reply(r, rep)) {
             rc = -1;
         }
 
@@ -187,6 +273,13 @@ cw_redis_flush(cw_redis_t *r)
     }
 
     return rc;
+}
+
+
+int
+cw_redis_flush(cw_redis_t *r)
+{
+    return cw_redis_read(r, NULL);
 }
 
 
@@ -241,11 +334,7 @@ cw_redis_drain(cw_redis_t *r)
         r->pending--;
         rep = p;
 
-        if (rep->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "caresync-worker: redis error reply: %s\n",
-                    rep->str);
-        }
-
+        (void) cw_redis_error_reply(r, rep);
         freeReplyObject(rep);
     }
 
@@ -258,6 +347,18 @@ lost:
     cw_redis_close(r);
     r->failed_flushes++;
     return -1;
+}
+
+
+void
+cw_redis_skip(cw_redis_t *r, int n)
+{
+    redisReply  *rep;
+
+    while (n-- > 0 && (rep = cw_redis_next(r)) != NULL) {
+        (void) cw_redis_error_reply(r, rep);
+        freeReplyObject(rep);
+    }
 }
 
 
@@ -278,57 +379,62 @@ cw_redis_next(cw_redis_t *r)
     }
 
     r->pending--;
+    cw_redis_note(r, p);
     return p;
+}
+
+
+/*
+ * A command's reply, in the same round trip as what is pending: the
+ * command goes last on the pipeline and the replies before it are read
+ * as a flush reads them.
+ */
+static redisReply *
+cw_redis_through(cw_redis_t *r, int before)
+{
+    redisReply  *rep;
+
+    if (r->ctx == NULL || r->pending <= before) {
+        return NULL;                /* not appended: no connection */
+    }
+
+    (void) cw_redis_read(r, &rep);
+
+    if (rep == NULL && r->ctx) {
+        cw_redis_lost(r);
+    }
+
+    return rep;
 }
 
 
 redisReply *
 cw_redis_cmdv(cw_redis_t *r, int argc, const char **argv, const size_t *lens)
 {
-    redisReply  *rep;
+    int  before = r->ctx ? r->pending : 0;
 
-    if (r->ctx && r->pending) {
-        (void) cw_redis_flush(r);
-    }
-
-    if (cw_redis_ensure(r) != 0) {
-        return NULL;
-    }
-
-    r->roundtrips++;
-    rep = redisCommandArgv(r->ctx, argc, argv, lens);
-    if (rep == NULL) {
-        cw_redis_lost(r);
-    }
-
-    return rep;
+    cw_redis_appendv(r, argc, argv, lens);
+    return cw_redis_through(r, before);
 }
 
 
 redisReply *
 cw_redis_cmd(cw_redis_t *r, const char *fmt, ...)
 {
-    va_list      ap;
-    redisReply  *rep;
-
-    if (r->ctx && r->pending) {
-        (void) cw_redis_flush(r);
-    }
+    int      before = r->ctx ? r->pending : 0;
+    va_list  ap;
 
     if (cw_redis_ensure(r) != 0) {
         return NULL;
     }
 
-    r->roundtrips++;
     va_start(ap, fmt);
-    rep = redisvCommand(r->ctx, fmt, ap);
+    if (redisvAppendCommand(r->ctx, fmt, ap) == REDIS_OK) {
+        r->pending++;
+    }
     va_end(ap);
 
-    if (rep == NULL) {
-        cw_redis_lost(r);
-    }
-
-    return rep;
+    return cw_redis_through(r, before);
 }
 
 
@@ -350,14 +456,80 @@ cw_redis_append(cw_redis_t *r, const char *fmt, ...)
 
 
 void
+cw_redis_args(cw_redis_t *r, int n, ...)
+{
+    int          i;
+    size_t       lens[16];
+    va_list      ap;
+    const char  *argv[16];
+
+    if (n > 16) {
+        n = 16;
+    }
+
+    va_start(ap, n);
+    for (i = 0; i < n; i++) {
+        argv[i] = va_arg(ap, const char *);
+        lens[i] = strlen(argv[i]);
+    }
+    va_end(ap);
+
+    cw_redis_appendv(r, n, argv, lens);
+}
+
+
+/* "<c><n>\r\n" */
+static void
+cw_redis_resp_len(cs_buf_t *b, char c, size_t n)
+{
+    char  num[24];
+    int   i = (int) sizeof(num);
+
+    num[--i] = '\n';
+    num[--i] = '\r';
+
+    do {
+        num[--i] = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    num[--i] = c;
+    cs_buf_put(b, num + i, sizeof(num) - (size_t) i);
+}
+
+
+void
 cw_redis_appendv(cw_redis_t *r, int argc, const char **argv,
     const size_t *lens)
 {
+    int              i;
+    size_t           n;
+    static cs_buf_t  out;           /* one thread: reused, never shrunk */
+
     if (cw_redis_ensure(r) != 0) {
         return;
     }
 
-    if (redisAppendCommandArgv(r->ctx, argc, argv, lens) == REDIS_OK) {
+    /*
+     * The RESP bytes written here, not by hiredis's formatter, which
+     * costs about a thousand instructions an argument: a job's commands
+     * have some fifty.
+     */
+    cs_buf_reset(&out);
+    cw_redis_resp_len(&out, '*', (size_t) argc);
+
+    for (i = 0; i < argc; i++) {
+        n = lens ? lens[i] : strlen(argv[i]);
+        cw_redis_resp_len(&out, '$', n);
+        cs_buf_put(&out, argv[i], n);
+        cs_buf_put(&out, "\r\n", 2);
+    }
+
+    if (out.oom) {
+        return;
+    }
+
+    if (redisAppendFormattedCommand(r->ctx, out.data, out.len) == REDIS_OK) {
         r->pending++;
     }
 }

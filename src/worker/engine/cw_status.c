@@ -32,10 +32,10 @@ cw_status_running(cw_redis_t *r, const char *key, const char *type)
     cw_status_now(now);
 
     /* a replayed job may still carry the expiry of its earlier end */
-    cw_redis_append(r, "HSET %s status running type %s updated_at %s",
-                    key, type, now);
-    cw_redis_append(r, "PERSIST %s", key);
-    cw_redis_append(r, "HINCRBY %s attempts 1", key);
+    cw_redis_args(r, 8, "HSET", key, "status", "running", "type", type,
+                  "updated_at", now);
+    cw_redis_args(r, 2, "PERSIST", key);
+    cw_redis_args(r, 4, "HINCRBY", key, "attempts", "1");
 }
 
 
@@ -72,12 +72,12 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
     cw_redis_appendv(r, argc, argv, NULL);
 
     if (st->next_attempt_at == NULL && st->retried) {
-        cw_redis_append(r, "HDEL %s next_attempt_at", key);
+        cw_redis_args(r, 3, "HDEL", key, "next_attempt_at");
     }
 
     if (st->ttl_s > 0) {
         snprintf(ttl, sizeof(ttl), "%ld", st->ttl_s);
-        cw_redis_append(r, "EXPIRE %s %s", key, ttl);
+        cw_redis_args(r, 3, "EXPIRE", key, ttl);
     }
 }
 

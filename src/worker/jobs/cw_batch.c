@@ -24,7 +24,7 @@
  * crash, or replayed from the dead-letter queue) moves its count from the
  * old status to the new one instead of counting twice.
  */
-static const char  cw_batch_lua[] =
+static cw_script_t  cw_batch_lua = {
     "local old = redis.call('HGET', KEYS[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
     "if old then\n"
@@ -37,7 +37,9 @@ static const char  cw_batch_lua[] =
     "if ttl > 0 and redis.call('TTL', KEYS[2]) < 0 then\n"
     "  redis.call('EXPIRE', KEYS[2], ttl)\n"
     "end\n"
-    "return 1\n";
+    "return 1\n",
+    "", 0
+};
 
 
 void
@@ -152,9 +154,11 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
 static void
 cw_batch_item_end(cw_job_t *job, const char *status, const char *message)
 {
+    int          i;
     char         key[256], res[256], val[600];
+    size_t       lens[8];
     const char  *batch = job->hend_data;
-    const char  *cid;
+    const char  *cid, *argv[8];
 
     /*
      * Keyed by the item's id as queued (what the report looks up), not
@@ -171,8 +175,18 @@ cw_batch_item_end(cw_job_t *job, const char *status, const char *message)
     snprintf(val, sizeof(val), "%s\t%s\t%s", status, job->id,
              message ? message : "");
 
-    cw_redis_append(&job->w->redis, "EVAL %s 2 %s %s %s %s %s", cw_batch_lua,
-                    key, res, cid ? cid : "?", status, val);
+    argv[2] = "2";
+    argv[3] = key;
+    argv[4] = res;
+    argv[5] = cid ? cid : "?";
+    argv[6] = status;
+    argv[7] = val;
+    for (i = 2; i < 8; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+
+    cw_redis_script(&job->w->redis, &cw_batch_lua, argv, lens);
+    cw_redis_appendv(&job->w->redis, 8, argv, lens);
 }
 
 
