@@ -255,11 +255,11 @@ main(void)
     ok(buf_is(&b, "a\\\\b\\\"c\\nd\\re\\tf"), "backslash, quote, controls");
     cw_soql_escape(&b, "x' OR Id != '");
     ok(buf_is(&b, "x\\' OR Id != \\'"), "injection neutralised");
-    ok(cw_soql_field_ok("HelpAround_Patient_Id__c"), "custom field ok");
-    ok(!cw_soql_field_ok("Id, Name"), "list refused");
-    ok(!cw_soql_field_ok("Id--"), "punctuation refused");
-    ok(!cw_soql_field_ok("_x"), "leading underscore refused");
-    ok(!cw_soql_field_ok(""), "empty refused");
+    ok(cw_crm_field_ok("HelpAround_Patient_Id__c"), "custom field ok");
+    ok(!cw_crm_field_ok("Id, Name"), "list refused");
+    ok(!cw_crm_field_ok("Id--"), "punctuation refused");
+    ok(!cw_crm_field_ok("_x"), "leading underscore refused");
+    ok(!cw_crm_field_ok(""), "empty refused");
 
     /* URL */
     cw_url_escape(&b, "a b/c?d=é");

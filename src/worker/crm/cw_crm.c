@@ -44,6 +44,27 @@ cw_crm_same(json_t *a, json_t *b)
 }
 
 
+int
+cw_crm_field_ok(const char *s)
+{
+    const char  *p;
+
+    if (s == NULL || *s == '\0' || *s == '_' || strlen(s) > 80) {
+        return 0;
+    }
+
+    for (p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 json_t *
 cw_crm_diff(json_t *have, json_t *want)
 {

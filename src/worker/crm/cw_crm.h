@@ -63,6 +63,13 @@ struct cw_crm_s {
 };
 
 /*
+ * A field (or object) name the CRM can be given: 1 to 80 letters, digits
+ * and underscores, not starting with one (Salesforce's API names).  The
+ * maps check the configured names with it before any query is built.
+ */
+int cw_crm_field_ok(const char *s);
+
+/*
  * The fields of `want` that differ from `have`, as a new object (NULL
  * when nothing differs).  Empty or null values in `want` never count:
  * an empty source value does not blank the CRM (sync-rules, general

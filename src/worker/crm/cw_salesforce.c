@@ -77,27 +77,6 @@ cw_soql_escape(cs_buf_t *b, const char *s)
 }
 
 
-int
-cw_soql_field_ok(const char *s)
-{
-    const char  *p;
-
-    if (s == NULL || *s == '\0' || *s == '_' || strlen(s) > 80) {
-        return 0;
-    }
-
-    for (p = s; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '_'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 static int
 cw_sf_is_contact_id(const char *s)
 {
@@ -500,7 +479,7 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
     fields = e ? json_object_get(e, "fields") : NULL;
 
     json_array_foreach(fields, i, f) {
-        if (json_is_string(f) && cw_soql_field_ok(json_string_value(f))) {
+        if (json_is_string(f) && cw_crm_field_ok(json_string_value(f))) {
             cs_buf_puts(&fl, fl.len ? "," : " on ");
             cs_buf_puts(&fl, json_string_value(f));
         }
@@ -825,7 +804,7 @@ cw_sf_find_contacts(cw_crm_t *crm, const char *field, const char *value,
     const char *const  *f;
 
     for (f = fields; f && *f; f++) {
-        if (!cw_soql_field_ok(*f)) {
+        if (!cw_crm_field_ok(*f)) {
             cw_sf_fail_now(sf, CW_SF_QUERY, done, data,
                            "bad Salesforce field name `%s` in the "
                            "configuration", *f);
@@ -833,7 +812,7 @@ cw_sf_find_contacts(cw_crm_t *crm, const char *field, const char *value,
         }
     }
 
-    if (!cw_soql_field_ok(field)) {
+    if (!cw_crm_field_ok(field)) {
         cw_sf_fail_now(sf, CW_SF_QUERY, done, data,
                        "bad Salesforce field name `%s` in the configuration",
                        field);
@@ -888,7 +867,7 @@ cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
     cs_buf_t   p;
     cw_err_t   err;
 
-    if (!cw_soql_field_ok(ext_field)) {
+    if (!cw_crm_field_ok(ext_field)) {
         cw_sf_fail_now(sf, CW_SF_UPSERT, done, data,
                        "bad Salesforce field name `%s` in the configuration",
                        ext_field);
@@ -929,7 +908,7 @@ cw_sf_create_record(cw_crm_t *crm, const char *sobject, json_t *fields,
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
 
-    if (!cw_soql_field_ok(sobject)) {
+    if (!cw_crm_field_ok(sobject)) {
         cw_sf_fail_now(sf, CW_SF_CREATE, done, data,
                        "bad Salesforce object name `%s`", sobject);
         return;
@@ -951,7 +930,7 @@ cw_sf_upsert_contacts(cw_crm_t *crm, const char *ext_field, json_t *records,
     cs_buf_t   p;
     cw_sf_t   *sf = (cw_sf_t *) crm;
 
-    if (!cw_soql_field_ok(ext_field) || json_array_size(records) > 200) {
+    if (!cw_crm_field_ok(ext_field) || json_array_size(records) > 200) {
         cw_sf_fail_now(sf, CW_SF_COLLECTION, done, data,
                        "collection upsert needs a valid external id field "
                        "and at most 200 records (field `%s`)", ext_field);

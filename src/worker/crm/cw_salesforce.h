@@ -24,8 +24,6 @@ cw_crm_t *cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf,
 
 /* Salesforce string literal escaping for SOQL (exposed for tests). */
 void cw_soql_escape(cs_buf_t *b, const char *s);
-/* A field API name: letters, digits, underscores, not starting with _. */
-int cw_soql_field_ok(const char *s);
 
 /*
  * 1 when `url` is an instance_url the token may go to: "https://host",

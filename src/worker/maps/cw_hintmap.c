@@ -11,7 +11,6 @@
 #include "crm/cw_crm.h"
 #include "maps/cw_hintmap.h"
 #include "maps/cw_map.h"
-#include "crm/cw_salesforce.h"
 #include "engine/cw_util.h"
 
 /*
@@ -102,10 +101,10 @@ cw_hintmap_init(const cw_conf_t *c, char *err, size_t errlen)
     if (cw_hm_state == 0) {
         cw_hm_state = -1;
 
-        if (!cw_soql_field_ok(c->sf_field_synced)
-            || !cw_soql_field_ok(c->sf_field_hint_patient_id)
+        if (!cw_crm_field_ok(c->sf_field_synced)
+            || !cw_crm_field_ok(c->sf_field_hint_patient_id)
             || (c->sf_field_last_batch
-                && !cw_soql_field_ok(c->sf_field_last_batch)))
+                && !cw_crm_field_ok(c->sf_field_last_batch)))
         {
             /* the link cannot be turned off: it is what a sync is */
             snprintf(cw_hm_err, sizeof(cw_hm_err), "salesforce."

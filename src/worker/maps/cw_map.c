@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "maps/cw_map.h"
-#include "crm/cw_salesforce.h"     /* cw_soql_field_ok: API names are checked
-                                  before they reach a URL or a query */
+#include "crm/cw_crm.h"          /* cw_crm_field_ok: API names are checked
+                                    before they reach a URL or a query */
 #include "engine/cw_util.h"
+#include "maps/cw_map.h"
 
 
 /*
@@ -335,7 +335,7 @@ cw_map_override(cw_map_t *m, const char *pair, size_t len, char *err,
             continue;
         }
 
-        if (field[0] && !cw_soql_field_ok(field)) {
+        if (field[0] && !cw_crm_field_ok(field)) {
             snprintf(err, errlen, "`%s`: `%s` is not a field API name",
                      name, field);
             return -1;
