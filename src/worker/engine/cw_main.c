@@ -41,36 +41,45 @@
 #endif
 
 
+/* A command: its words in --help and the manual, and what runs it. */
 typedef struct {
     const char  *name;
     const char  *usage;      /* lines after "caresync-worker ", '\n'-separated */
     const char  *help;
     const char  *options;    /* the command's own options, or NULL */
     int          max_args;   /* -1: the command checks its arguments */
-} cw_cmd_help_t;
+    int        (*run)(const cw_conf_t *conf, int argc, char **argv);
+} cw_cmd_t;
 
-static const cw_cmd_help_t  cw_cmds[] = {
+static int cw_main_run(const cw_conf_t *conf, int argc, char **argv);
+static int cw_main_check(const cw_conf_t *conf, int argc, char **argv);
+static int cw_main_batch(const cw_conf_t *conf, int argc, char **argv);
+
+static const cw_cmd_t  cw_cmds[] = {
     { "run", "run",
       "Consume jobs from {prefix}:jobs (consumer group `workers`) until\n"
       "SIGTERM or SIGINT; then stop reading, let in-flight jobs finish\n"
       "within worker.shutdown_deadline_ms, and leave the rest pending for\n"
       "another worker to reclaim.  Redis down is waited for, not fatal.\n"
       "Logs go to stderr (the journal under systemd).",
-      NULL, 0 },
+      NULL, 0,
+      cw_main_run },
 
     { "check", "check",
       "Validate the configuration (every problem, with file and line),\n"
       "reach Redis and report the stream and its group, then authenticate\n"
       "against each configured API (Salesforce, Hint, HealthSherpa).  One\n"
       "line per target, `ok` or `FAIL <what to fix>`.",
-      NULL, 0 },
+      NULL, 0,
+      cw_main_check },
 
     { "jobs", "jobs show <job-id>",
       "Print a job's status record ({prefix}:job:<job-id>): status, type,\n"
       "attempts, message, last_error, the ids it wrote, and the time left\n"
       "before the record expires.  The job id: the `job_id` of an\n"
       "action's answer, or one that `log` or `dlq list` printed.",
-      NULL, -1 },
+      NULL, -1,
+      cw_ops_jobs },
 
     { "dlq", "dlq list\ndlq replay <job-id> | --all",
       "list: the dead-letter queue ({prefix}:dead), oldest first, one job\n"
@@ -79,7 +88,8 @@ static const cw_cmd_help_t  cw_cmds[] = {
       "replay: put the job (or every job) back on the queue with its\n"
       "attempts reset, and remove it from the dead-letter queue, in one\n"
       "transaction.  Fix the cause first (`log --level error`).",
-      NULL, -1 },
+      NULL, -1,
+      cw_ops_dlq },
 
     { "log", "log [--level debug|error|exception] [--since T] [--count N]",
       "Print the sync log ({prefix}:log), oldest first.",
@@ -87,7 +97,8 @@ static const cw_cmd_help_t  cw_cmds[] = {
       "  --since T          from T: ISO-8601 (2026-11-21T10:00:00Z) or a\n"
       "                     duration back from now (90s, 15m, 2h, 1d)\n"
       "  --count N          at most N entries\n",
-      -1 },
+      -1,
+      cw_ops_log },
 
     { "batch",
       "batch healthsherpa --csv FILE | --where COND [--agent EMAIL]\n"
@@ -107,7 +118,8 @@ static const cw_cmd_help_t  cw_cmds[] = {
       "  --where COND       a SOQL condition on Contact\n"
       "  --agent EMAIL      the HealthSherpa agent (default:\n"
       "                     healthsherpa.agent_email)\n",
-      -1 },
+      -1,
+      cw_main_batch },
 
     { "oauth",
       "oauth healthsherpa url <agent>\n"
@@ -119,7 +131,8 @@ static const cw_cmd_help_t  cw_cmds[] = {
       "  with healthsherpa.token_key.  The state must be the one the URL\n"
       "  was given, for the same agent, within 10 minutes, and works once.\n"
       "  No token is printed.",
-      NULL, -1 },
+      NULL, -1,
+      cw_ops_oauth },
 };
 
 #define CW_NCMDS  (sizeof(cw_cmds) / sizeof(cw_cmds[0]))
@@ -180,25 +193,64 @@ cw_usage(FILE *f)
 }
 
 
-static int
-cw_help(const char *cmd)
+static const cw_cmd_t *
+cw_cmd(const char *name)
 {
     size_t  i;
 
     for (i = 0; i < CW_NCMDS; i++) {
-        if (strcmp(cw_cmds[i].name, cmd) == 0) {
-            cw_usage_lines(stdout, "usage: caresync-worker ",
-                           "       caresync-worker ", cw_cmds[i].usage);
-            printf("\n%s\n\noptions:\n%s%s\n%s", cw_cmds[i].help,
-                   cw_cmds[i].options ? cw_cmds[i].options : "",
-                   cw_common_options, cw_exit_status);
-            return 0;
+        if (strcmp(cw_cmds[i].name, name) == 0) {
+            return &cw_cmds[i];
         }
+    }
+
+    return NULL;
+}
+
+
+static int
+cw_help(const char *cmd)
+{
+    const cw_cmd_t  *c = cw_cmd(cmd);
+
+    if (c) {
+        cw_usage_lines(stdout, "usage: caresync-worker ",
+                       "       caresync-worker ", c->usage);
+        printf("\n%s\n\noptions:\n%s%s\n%s", c->help,
+               c->options ? c->options : "", cw_common_options,
+               cw_exit_status);
+        return 0;
     }
 
     fprintf(stderr, "caresync-worker: no command `%s`\n\n", cmd);
     cw_usage(stderr);
     return 2;
+}
+
+
+static int
+cw_main_run(const cw_conf_t *conf, int argc, char **argv)
+{
+    return cw_run(conf);
+}
+
+
+static int
+cw_main_check(const cw_conf_t *conf, int argc, char **argv)
+{
+    return cw_ops_check(conf);
+}
+
+
+/* batch hint-to-crm | crm-to-hint are Hint's; every other kind is generic */
+static int
+cw_main_batch(const cw_conf_t *conf, int argc, char **argv)
+{
+    if (argc > 0 && cw_ops_hint_kind(argv[0])) {
+        return cw_ops_hint_batch(conf, argc, argv);
+    }
+
+    return cw_ops_batch(conf, argc, argv);
 }
 
 
@@ -210,6 +262,7 @@ main(int argc, char **argv)
     char         *args[16];
     const char   *config = NULL, *cmd;
     cw_conf_t     conf;
+    const cw_cmd_t  *c;
 
     if (argc < 2) {
         cw_usage(stderr);
@@ -235,13 +288,9 @@ main(int argc, char **argv)
         return 0;
     }
 
-    for (i = 0; i < (int) CW_NCMDS; i++) {
-        if (strcmp(cw_cmds[i].name, cmd) == 0) {
-            break;
-        }
-    }
+    c = cw_cmd(cmd);
 
-    if (i == (int) CW_NCMDS) {
+    if (c == NULL) {
         fprintf(stderr, "caresync-worker: unknown command `%s`; the commands "
                 "are listed below\n\n", cmd);
         cw_usage(stderr);
@@ -276,13 +325,7 @@ main(int argc, char **argv)
 
     args[n] = NULL;
 
-    for (i = 0; i < (int) CW_NCMDS; i++) {
-        if (strcmp(cw_cmds[i].name, cmd) == 0) {
-            break;
-        }
-    }
-
-    if (cw_cmds[i].max_args >= 0 && n > cw_cmds[i].max_args) {
+    if (c->max_args >= 0 && n > c->max_args) {
         fprintf(stderr, "caresync-worker: %s takes no argument `%s` (only "
                 "--config FILE); see `caresync-worker %s --help`\n", cmd,
                 args[0], cmd);
@@ -307,35 +350,7 @@ main(int argc, char **argv)
     }
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-
-    if (strcmp(cmd, "run") == 0) {
-        rc = cw_run(&conf);
-
-    } else if (strcmp(cmd, "check") == 0) {
-        rc = cw_ops_check(&conf);
-
-    } else if (strcmp(cmd, "jobs") == 0) {
-        rc = cw_ops_jobs(&conf, n, args);
-
-    } else if (strcmp(cmd, "dlq") == 0) {
-        rc = cw_ops_dlq(&conf, n, args);
-
-    } else if (strcmp(cmd, "batch") == 0 && n > 0
-               && cw_ops_hint_kind(args[0]))
-    {
-        /* issue 7: batch hint-to-crm | crm-to-hint --csv FILE */
-        rc = cw_ops_hint_batch(&conf, n, args);
-
-    } else if (strcmp(cmd, "batch") == 0) {
-        rc = cw_ops_batch(&conf, n, args);
-
-    } else if (strcmp(cmd, "oauth") == 0) {
-        rc = cw_ops_oauth(&conf, n, args);
-
-    } else {
-        rc = cw_ops_log(&conf, n, args);
-    }
-
+    rc = c->run(&conf, n, args);
     curl_global_cleanup();
     cw_conf_free(&conf);
     return rc;
