@@ -108,9 +108,9 @@ main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     memset(&hc, 0, sizeof(hc));
-    hc.timeout_ms = conf.http_timeout_ms;
-    hc.connect_timeout_ms = conf.http_connect_timeout_ms;
-    hc.verify_tls = (int) conf.http_verify_tls;
+    hc.timeout_ms = conf.http.timeout_ms;
+    hc.connect_timeout_ms = conf.http.connect_timeout_ms;
+    hc.verify_tls = (int) conf.http.verify_tls;
     http = cw_http_create(&hc);
 
     crm = cw_salesforce_create(http, &conf, err, sizeof(err));

@@ -179,7 +179,7 @@ cw_hs_open(const unsigned char key[32], const char *agent, const char *sealed,
 static void
 cw_hs_token_key(cw_hs_t *hs, const char *agent, char *out, size_t n)
 {
-    snprintf(out, n, "%s:hs:token:%s", hs->conf->prefix, agent);
+    snprintf(out, n, "%s:hs:token:%s", hs->conf->redis.prefix, agent);
 }
 
 
@@ -284,7 +284,7 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
     unsigned char    rnd[16];
     const cw_conf_t  *c = hs->conf;
 
-    if (c->hs_client_id == NULL || c->hs_redirect_uri == NULL) {
+    if (c->hs.client_id == NULL || c->hs.redirect_uri == NULL) {
         snprintf(err, errlen, "healthsherpa.client_id and "
                  "healthsherpa.redirect_uri are required for the login");
         return -1;
@@ -300,7 +300,7 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
     }
 
     /* the callback checks the state and learns whose code it is */
-    snprintf(key, sizeof(key), "%s:hs:state:%s", c->prefix, state);
+    snprintf(key, sizeof(key), "%s:hs:state:%s", c->redis.prefix, state);
     rep = cw_redis_cmd(hs->redis, "SET %s %s EX %d", key, agent,
                        CW_HS_STATE_TTL);
     if (rep == NULL || rep->type != REDIS_REPLY_STATUS) {
@@ -313,15 +313,15 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
     freeReplyObject(rep);
 
     cs_buf_init(&q);
-    cw_hs_form(&q, "client_id", c->hs_client_id);
-    cw_hs_form(&q, "redirect_uri", c->hs_redirect_uri);
+    cw_hs_form(&q, "client_id", c->hs.client_id);
+    cw_hs_form(&q, "redirect_uri", c->hs.redirect_uri);
     cw_hs_form(&q, "response_type", "code");
     cw_hs_form(&q, "scope", CW_HS_SCOPE);
     cw_hs_form(&q, "state", state);
     cs_buf_putc(&q, '\0');
 
-    snprintf(out, n, "%s%c%s", c->hs_authorize_url,
-             strchr(c->hs_authorize_url, '?') ? '&' : '?', q.data);
+    snprintf(out, n, "%s%c%s", c->hs.authorize_url,
+             strchr(c->hs.authorize_url, '?') ? '&' : '?', q.data);
     cs_buf_free(&q);
 
     return 0;
@@ -365,7 +365,7 @@ cw_hs_state_take(cw_hs_t *hs, const char *agent, const char *state,
         return -1;
     }
 
-    snprintf(key, sizeof(key), "%s:hs:state:%s", hs->conf->prefix, state);
+    snprintf(key, sizeof(key), "%s:hs:state:%s", hs->conf->redis.prefix, state);
     rep = cw_redis_cmd(hs->redis, "EVAL %s 1 %s", cw_hs_take_lua, key);
 
     if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
@@ -478,7 +478,7 @@ cw_hs_token_req(cw_hs_t *hs, cw_hs_call_t *call, cw_http_done_pt done)
     cw_http_req_t  *r;
 
     r = cw_http_req_new(hs->http, "POST", &hs->oauth, NULL, done, call);
-    cw_http_req_url(r, hs->conf->hs_token_url);
+    cw_http_req_url(r, hs->conf->hs.token_url);
     r->content_type = "application/x-www-form-urlencoded";
     return r;
 }
@@ -585,7 +585,7 @@ cw_hs_fetch(cw_auth_t *a)
         return;
     }
 
-    if (rt == NULL || hs->conf->hs_client_id == NULL) {
+    if (rt == NULL || hs->conf->hs.client_id == NULL) {
         json_decref(rec);
         cw_hs_no_token(hs, ag->agent, &err);
         cw_auth_fail(a, &err);
@@ -599,8 +599,8 @@ cw_hs_fetch(cw_auth_t *a)
     r = cw_hs_token_req(hs, call, cw_hs_refreshed);
     cw_hs_form(&r->body, "grant_type", "refresh_token");
     cw_hs_form(&r->body, "refresh_token", rt);
-    cw_hs_form(&r->body, "client_id", hs->conf->hs_client_id);
-    cw_hs_form(&r->body, "client_secret", hs->conf->hs_client_secret);
+    cw_hs_form(&r->body, "client_id", hs->conf->hs.client_id);
+    cw_hs_form(&r->body, "client_secret", hs->conf->hs.client_secret);
     json_decref(rec);
 
     cw_http_send(r);
@@ -670,7 +670,7 @@ cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
 
     r = cw_hs_token_req(hs, call, cw_hs_exchanged);
 
-    if (hs->conf->hs_client_id == NULL) {
+    if (hs->conf->hs.client_id == NULL) {
         cw_err_set(&r->err, CW_ERR_PERMANENT, CW_E_CONFIG,
                    "healthsherpa.client_id is required for the login");
         cw_http_fail_later(r);
@@ -687,9 +687,9 @@ cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
 
     cw_hs_form(&r->body, "grant_type", "authorization_code");
     cw_hs_form(&r->body, "code", code);
-    cw_hs_form(&r->body, "redirect_uri", hs->conf->hs_redirect_uri);
-    cw_hs_form(&r->body, "client_id", hs->conf->hs_client_id);
-    cw_hs_form(&r->body, "client_secret", hs->conf->hs_client_secret);
+    cw_hs_form(&r->body, "redirect_uri", hs->conf->hs.redirect_uri);
+    cw_hs_form(&r->body, "client_id", hs->conf->hs.client_id);
+    cw_hs_form(&r->body, "client_secret", hs->conf->hs.client_secret);
 
     cw_http_send(r);
 }
@@ -800,7 +800,7 @@ cw_hs_classify(cw_hs_t *hs, cw_http_req_t *r, cw_hs_res_t *res)
         cw_err_set(&res->err, CW_ERR_PERMANENT, CW_E_HS_AUTH,
                    "HealthSherpa authentication failed: %.60s (HTTP %ld): %s",
                    code ? code : "unauthorized", r->status,
-                   hs->conf->hs_version == 1
+                   hs->conf->hs.version == 1
                    ? "check healthsherpa.api_key and that the agent's email "
                      "matches their HealthSherpa account"
                    : "log in to HealthSherpa again");
@@ -849,13 +849,13 @@ cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err)
         goto unknown;
     }
 
-    if ((c->hs_agent_email && strcmp(agent, c->hs_agent_email) == 0)
-        || cw_list_has(c->hs_agents, agent))
+    if ((c->hs.agent_email && strcmp(agent, c->hs.agent_email) == 0)
+        || cw_list_has(c->hs.agents, agent))
     {
         return 1;
     }
 
-    if (c->hs_version == 2) {
+    if (c->hs.version == 2) {
         /* logged in by an operator: `oauth healthsherpa exchange` */
         cw_hs_token_key(hs, agent, key, sizeof(key));
         rep = cw_redis_cmd(hs->redis, "EXISTS %s", key);
@@ -884,7 +884,7 @@ unknown:
     cw_err_set(err, CW_ERR_PERMANENT, CW_E_HS_UNKNOWN_AGENT,
                "Not a known HealthSherpa agent: list the agent in "
                "healthsherpa.agents%s",
-               c->hs_version == 2 ? ", or log them in with `caresync-worker "
+               c->hs.version == 2 ? ", or log them in with `caresync-worker "
                                     "oauth healthsherpa url <agent>`" : "");
     return 0;
 }
@@ -914,7 +914,7 @@ cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
         return;
     }
 
-    if (hs->conf->hs_version == 2) {
+    if (hs->conf->hs.version == 2) {
         call->ag = cw_hs_agent(hs, agent);
         r = cw_http_req_new(hs->http, "POST", &hs->target, &call->ag->auth,
                             cw_hs_searched, call);
@@ -924,7 +924,7 @@ cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
         r = cw_http_req_new(hs->http, "POST", &hs->target, NULL,
                             cw_hs_searched, call);
         snprintf(hdr, sizeof(hdr), "X-API-Key: %s",
-                 hs->conf->hs_api_key ? hs->conf->hs_api_key : "");
+                 hs->conf->hs.api_key ? hs->conf->hs.api_key : "");
         cw_http_req_header(r, hdr);
         OPENSSL_cleanse(hdr, sizeof(hdr));
         body = json_pack("{s:s,s:O}", "agent_email", agent, "params",
@@ -947,7 +947,7 @@ cw_hs_create(cw_http_t *http, cw_redis_t *redis, const cw_conf_t *conf,
 {
     cw_hs_t  *hs;
 
-    if (conf->hs_base_url == NULL) {
+    if (conf->hs.base_url == NULL) {
         snprintf(err, errlen, "healthsherpa.base_url is not set");
         return NULL;
     }
@@ -957,9 +957,9 @@ cw_hs_create(cw_http_t *http, cw_redis_t *redis, const cw_conf_t *conf,
     hs->http = http;
     hs->redis = redis;
 
-    if (conf->hs_version == 2) {
-        if (conf->hs_token_key == NULL
-            || cw_hs_parse_key(conf->hs_token_key, hs->key) != 0)
+    if (conf->hs.version == 2) {
+        if (conf->hs.token_key == NULL
+            || cw_hs_parse_key(conf->hs.token_key, hs->key) != 0)
         {
             snprintf(err, errlen, "healthsherpa.token_key must be 32 bytes "
                      "as 64 hex digits or base64 (version 2 keeps the "
@@ -970,16 +970,16 @@ cw_hs_create(cw_http_t *http, cw_redis_t *redis, const cw_conf_t *conf,
         hs->have_key = 1;
     }
 
-    hs->search_path = cw_strdup(conf->hs_search_path
-                                ? conf->hs_search_path
-                                : conf->hs_version == 2
+    hs->search_path = cw_strdup(conf->hs.search_path
+                                ? conf->hs.search_path
+                                : conf->hs.version == 2
                                   ? "/v2/contacts/search"
                                   : "/v1/contacts/search");
 
-    cw_target_init(&hs->target, "healthsherpa", conf->hs_base_url,
-                   (int) conf->hs_max_concurrency, (double) conf->hs_rps);
+    cw_target_init(&hs->target, "healthsherpa", conf->hs.base_url,
+                   (int) conf->hs.max_concurrency, (double) conf->hs.rps);
     /* the token endpoint is another host; requests there are rare */
-    cw_target_init(&hs->oauth, "healthsherpa-oauth", conf->hs_token_url, 4,
+    cw_target_init(&hs->oauth, "healthsherpa-oauth", conf->hs.token_url, 4,
                    0);
 
     return hs;

@@ -53,18 +53,18 @@ cw_hint(cw_worker_t *w)
         return cw_hint_one;
     }
 
-    if (c->hint_base_url == NULL || c->hint_api_key == NULL) {
+    if (c->hint.base_url == NULL || c->hint.api_key == NULL) {
         return NULL;
     }
 
     cw_hint_one = cw_calloc(1, sizeof(cw_hint_t));
     cw_hint_one->http = w->http;
-    cw_target_init(&cw_hint_one->target, "Hint", c->hint_base_url,
-                   (int) c->hint_max_concurrency, (double) c->hint_rps);
+    cw_target_init(&cw_hint_one->target, "Hint", c->hint.base_url,
+                   (int) c->hint.max_concurrency, (double) c->hint.rps);
 
     cs_buf_init(&b);
     cs_buf_puts(&b, "Authorization: Bearer ");
-    cs_buf_puts(&b, c->hint_api_key);
+    cs_buf_puts(&b, c->hint.api_key);
     cs_buf_putc(&b, '\0');
     cw_hint_one->auth = b.data;
 

@@ -42,7 +42,7 @@ static void cw_media_next(cw_media_t *m);
 int
 cw_media_enabled(const cw_conf_t *conf)
 {
-    return conf->ha_media_url_template && conf->ha_api_key;
+    return conf->ha.media_url_template && conf->ha.api_key;
 }
 
 
@@ -190,13 +190,13 @@ cw_media_fetch(cw_media_t *m)
 
     if (!cw_media_target_ready) {
         cw_target_init(&cw_media_target, "helparound",
-                       c->ha_media_url_template,
-                       (int) c->ha_max_concurrency, (double) c->ha_rps);
+                       c->ha.media_url_template,
+                       (int) c->ha.max_concurrency, (double) c->ha.rps);
         cw_media_target_ready = 1;
     }
 
     /* "https://…/media/{id}": the id in place of {id}, else at the end */
-    t = c->ha_media_url_template;
+    t = c->ha.media_url_template;
     at = strstr(t, "{id}");
 
     cs_buf_init(&url);
@@ -222,8 +222,8 @@ cw_media_fetch(cw_media_t *m)
     cs_buf_free(&url);
     r->raw = 1;
 
-    snprintf(hdr, sizeof(hdr), "%s: %s", c->ha_api_key_header,
-             c->ha_api_key);
+    snprintf(hdr, sizeof(hdr), "%s: %s", c->ha.api_key_header,
+             c->ha.api_key);
     cw_http_req_header(r, hdr);
     explicit_bzero(hdr, sizeof(hdr));
 
@@ -287,7 +287,7 @@ cw_media_attach(cw_worker_t *w, const char *contact_id, json_t *items,
     m = cw_calloc(1, sizeof(*m));
     m->w = w;
     snprintf(m->contact, sizeof(m->contact), "%s", contact_id);
-    snprintf(m->key, sizeof(m->key), "%s:media:%s", w->conf->prefix,
+    snprintf(m->key, sizeof(m->key), "%s:media:%s", w->conf->redis.prefix,
              contact_id);
     m->items = json_incref(items);
     m->done = done;

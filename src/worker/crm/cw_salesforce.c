@@ -266,11 +266,11 @@ cw_sf_jwt(cw_sf_t *sf, cs_buf_t *out)
 
     cs_buf_init(&tmp);
     cs_buf_puts(&tmp, "{\"iss\":");
-    cs_buf_json_str(&tmp, sf->conf->sf_client_id,
-                    strlen(sf->conf->sf_client_id));
+    cs_buf_json_str(&tmp, sf->conf->sf.client_id,
+                    strlen(sf->conf->sf.client_id));
     cs_buf_puts(&tmp, ",\"sub\":");
-    cs_buf_json_str(&tmp, sf->conf->sf_username,
-                    strlen(sf->conf->sf_username));
+    cs_buf_json_str(&tmp, sf->conf->sf.username,
+                    strlen(sf->conf->sf.username));
     cs_buf_puts(&tmp, ",\"aud\":");
     cs_buf_json_str(&tmp, sf->audience, strlen(sf->audience));
     /* short-lived: Salesforce allows at most 3 minutes */
@@ -335,6 +335,7 @@ cw_sf_token_done(cw_http_req_t *r)
     cw_err_t     err;
     json_t      *tok, *url;
     const char  *e, *d;
+    const char  *grant = cw_conf_sf_auth_name(sf->conf->sf.auth);
 
     if (r->err.cls == CW_ERR_NONE) {
         tok = json_object_get(r->json, "access_token");
@@ -342,7 +343,7 @@ cw_sf_token_done(cw_http_req_t *r)
 
         if (json_is_string(tok) && json_is_string(url)
             && !cw_sf_instance_ok(json_string_value(url),
-                                  sf->conf->sf_instance_domains))
+                                  sf->conf->sf.instance_domains))
         {
             /* the token would go there: it is dropped, not used */
             cw_err_set(&err, CW_ERR_PERMANENT, CW_E_BAD_INSTANCE_URL,
@@ -350,18 +351,17 @@ cw_sf_token_done(cw_http_req_t *r)
                        "https on a host of salesforce.instance_domains "
                        "(%.120s): the token is not used; check "
                        "salesforce.login_url, or add the org's domain",
-                       sf->conf->sf_instance_domains);
+                       sf->conf->sf.instance_domains);
             err.http_status = r->status;
             cw_error("salesforce", "token refused grant=%s "
-                     "code=bad_instance_url", sf->conf->sf_auth);
+                     "code=bad_instance_url", grant);
             cw_auth_fail(&sf->auth, &err);
             cw_http_req_free(r);
             return;
         }
 
         if (json_is_string(tok) && json_is_string(url)) {
-            cw_debug("salesforce", "token obtained grant=%s",
-                     sf->conf->sf_auth);
+            cw_debug("salesforce", "token obtained grant=%s", grant);
             cw_auth_set(&sf->auth, json_string_value(tok),
                         json_string_value(url), 0);
             cw_http_req_free(r);
@@ -383,14 +383,14 @@ cw_sf_token_done(cw_http_req_t *r)
         cw_err_set(&err, CW_ERR_PERMANENT, CW_E_OAUTH,
                    "Salesforce OAuth (%s) refused: HTTP %ld %s%s%s: check "
                    "salesforce.client_id and the %s credentials",
-                   sf->conf->sf_auth, r->status, e ? e : "",
-                   d ? " - " : "", d ? d : "", sf->conf->sf_auth);
+                   grant, r->status, e ? e : "", d ? " - " : "", d ? d : "",
+                   grant);
         cw_err_vendor(&err, e);
         err.http_status = r->status;
     }
 
     cw_error("salesforce", "token request failed grant=%s code=%s "
-             "status=%ld", sf->conf->sf_auth, cw_err_name(&err), r->status);
+             "status=%ld", grant, cw_err_name(&err), r->status);
 
     cw_auth_fail(&sf->auth, &err);
     cw_http_req_free(r);
@@ -411,18 +411,18 @@ cw_sf_token_fetch(cw_auth_t *a)
     cw_http_req_url(r, sf->token_url);
     r->content_type = "application/x-www-form-urlencoded";
 
-    if (strcmp(c->sf_auth, "client_credentials") == 0) {
+    if (c->sf.auth == CW_SF_AUTH_CLIENT_CREDENTIALS) {
         cw_form(&r->body, "grant_type", "client_credentials");
-        cw_form(&r->body, "client_id", c->sf_client_id);
-        cw_form(&r->body, "client_secret", c->sf_client_secret);
+        cw_form(&r->body, "client_id", c->sf.client_id);
+        cw_form(&r->body, "client_secret", c->sf.client_secret);
 
-    } else if (strcmp(c->sf_auth, "refresh_token") == 0) {
+    } else if (c->sf.auth == CW_SF_AUTH_REFRESH_TOKEN) {
         cw_form(&r->body, "grant_type", "refresh_token");
-        cw_form(&r->body, "client_id", c->sf_client_id);
-        if (c->sf_client_secret) {
-            cw_form(&r->body, "client_secret", c->sf_client_secret);
+        cw_form(&r->body, "client_id", c->sf.client_id);
+        if (c->sf.client_secret) {
+            cw_form(&r->body, "client_secret", c->sf.client_secret);
         }
-        cw_form(&r->body, "refresh_token", c->sf_refresh_token);
+        cw_form(&r->body, "refresh_token", c->sf.refresh_token);
 
     } else {
         cs_buf_init(&jwt);
@@ -1011,7 +1011,7 @@ cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
     cw_sf_t   *sf;
     cs_buf_t   b;
 
-    if (conf->sf_login_url == NULL) {
+    if (conf->sf.login_url == NULL) {
         snprintf(err, errlen, "salesforce.login_url is not set");
         return NULL;
     }
@@ -1020,36 +1020,36 @@ cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
     sf->conf = conf;
     sf->http = http;
 
-    cw_target_init(&sf->target, "salesforce", conf->sf_login_url,
-                   (int) conf->sf_max_concurrency, (double) conf->sf_rps);
+    cw_target_init(&sf->target, "salesforce", conf->sf.login_url,
+                   (int) conf->sf.max_concurrency, (double) conf->sf.rps);
     cw_auth_init(&sf->auth, http, "salesforce", cw_sf_token_fetch, sf);
 
-    n = strlen(conf->sf_login_url);
-    while (n && conf->sf_login_url[n - 1] == '/') {
+    n = strlen(conf->sf.login_url);
+    while (n && conf->sf.login_url[n - 1] == '/') {
         n--;
     }
 
     cs_buf_init(&b);
-    if (conf->sf_token_url) {
-        cs_buf_puts(&b, conf->sf_token_url);
+    if (conf->sf.token_url) {
+        cs_buf_puts(&b, conf->sf.token_url);
     } else {
-        cs_buf_put(&b, conf->sf_login_url, n);
+        cs_buf_put(&b, conf->sf.login_url, n);
         cs_buf_puts(&b, "/services/oauth2/token");
     }
     cs_buf_putc(&b, '\0');
     sf->token_url = b.data;
 
-    sf->audience = conf->sf_audience ? cw_strdup(conf->sf_audience)
-                                     : cw_strndup(conf->sf_login_url, n);
+    sf->audience = conf->sf.audience ? cw_strdup(conf->sf.audience)
+                                     : cw_strndup(conf->sf.login_url, n);
 
     cs_buf_init(&b);
     cs_buf_puts(&b, "/services/data/");
-    cs_buf_puts(&b, conf->sf_api_version);
+    cs_buf_puts(&b, conf->sf.api_version);
     cs_buf_putc(&b, '\0');
     sf->data_path = b.data;
 
-    if (strcmp(conf->sf_auth, "jwt") == 0) {
-        f = fopen(conf->sf_private_key_file, "r");
+    if (conf->sf.auth == CW_SF_AUTH_JWT) {
+        f = fopen(conf->sf.private_key_file, "r");
         if (f) {
             sf->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
             fclose(f);
@@ -1057,7 +1057,7 @@ cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
 
         if (sf->key == NULL) {
             snprintf(err, errlen, "salesforce.private_key_file %s: cannot "
-                     "read a PEM private key", conf->sf_private_key_file);
+                     "read a PEM private key", conf->sf.private_key_file);
             cw_sf_destroy(&sf->crm);
             return NULL;
         }

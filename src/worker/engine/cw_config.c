@@ -16,182 +16,215 @@
 #include "engine/cw_util.h"
 
 
-typedef enum { CW_STR, CW_INT, CW_BOOL } cw_type_e;
+typedef enum { CW_STR, CW_INT, CW_BOOL, CW_CHOICE } cw_type_e;
+
+/* the words of a CW_CHOICE key, in the order of its enum, then NULL */
+static const char  *cw_log_levels[] = { "debug", "error", "exception", NULL };
+static const char  *cw_sf_auths[] = {
+    "client_credentials", "refresh_token", "jwt", NULL
+};
 
 typedef struct {
-    const char  *section;
-    const char  *key;
-    cw_type_e    type;
-    size_t       off;
-    const char  *def;
-    int          secret;
-    long         min;
-    long         max;
+    const char          *section;
+    const char          *key;
+    cw_type_e            type;
+    size_t               off;
+    const char          *def;
+    int                  secret;
+    long                 min;
+    long                 max;
 } cw_key_t;
 
 #define S(f)  offsetof(cw_conf_t, f)
 
 static const cw_key_t  cw_keys[] = {
-    { "redis", "host", CW_STR, S(redis_host), "127.0.0.1", 0, 0, 0 },
-    { "redis", "port", CW_INT, S(redis_port), "6379", 0, 1, 65535 },
-    { "redis", "password", CW_STR, S(redis_password), NULL, 1, 0, 0 },
-    { "redis", "db", CW_INT, S(redis_db), "0", 0, 0, 1000 },
-    { "redis", "timeout_ms", CW_INT, S(redis_timeout_ms), "5000", 0,
+    { "redis", "host", CW_STR, S(redis.host), "127.0.0.1", 0, 0, 0 },
+    { "redis", "port", CW_INT, S(redis.port), "6379", 0, 1, 65535 },
+    { "redis", "password", CW_STR, S(redis.password), NULL, 1, 0, 0 },
+    { "redis", "db", CW_INT, S(redis.db), "0", 0, 0, 1000 },
+    { "redis", "timeout_ms", CW_INT, S(redis.timeout_ms), "5000", 0,
       10, 600000 },
-    { "redis", "prefix", CW_STR, S(prefix), "{caresync}", 0, 0, 0 },
+    { "redis", "prefix", CW_STR, S(redis.prefix), "{caresync}", 0, 0, 0 },
 
-    { "worker", "concurrency", CW_INT, S(concurrency), "16", 0, 1, 4096 },
-    { "worker", "max_attempts", CW_INT, S(max_attempts), "8", 0, 1, 100 },
-    { "worker", "backoff_base_ms", CW_INT, S(backoff_base_ms), "1000", 0,
+    { "worker", "concurrency", CW_INT, S(worker.concurrency), "16", 0, 1,
+      4096 },
+    { "worker", "max_attempts", CW_INT, S(worker.max_attempts), "8", 0, 1,
+      100 },
+    { "worker", "backoff_base_ms", CW_INT, S(worker.backoff_base_ms), "1000", 0,
       1, 3600000 },
-    { "worker", "backoff_max_ms", CW_INT, S(backoff_max_ms), "600000", 0,
+    { "worker", "backoff_max_ms", CW_INT, S(worker.backoff_max_ms), "600000", 0,
       1, 86400000 },
-    { "worker", "claim_idle_ms", CW_INT, S(claim_idle_ms), "60000", 0,
+    { "worker", "claim_idle_ms", CW_INT, S(worker.claim_idle_ms), "60000", 0,
       100, 86400000 },
-    { "worker", "reclaim_interval_ms", CW_INT, S(reclaim_interval_ms),
+    { "worker", "reclaim_interval_ms", CW_INT, S(worker.reclaim_interval_ms),
       "5000", 0, 10, 3600000 },
-    { "worker", "poll_ms", CW_INT, S(poll_ms), "1000", 0, 1, 60000 },
-    { "worker", "shutdown_deadline_ms", CW_INT, S(shutdown_deadline_ms),
+    { "worker", "poll_ms", CW_INT, S(worker.poll_ms), "1000", 0, 1, 60000 },
+    { "worker", "shutdown_deadline_ms", CW_INT, S(worker.shutdown_deadline_ms),
       "20000", 0, 0, 3600000 },
-    { "worker", "status_ttl_s", CW_INT, S(status_ttl_s), "2592000", 0,
+    { "worker", "status_ttl_s", CW_INT, S(worker.status_ttl_s), "2592000", 0,
       1, 315360000 },
-    { "worker", "consumer", CW_STR, S(consumer), NULL, 0, 0, 0 },
-    { "worker", "log_level", CW_STR, S(log_level), "debug", 0, 0, 0 },
-    { "worker", "log_maxlen", CW_INT, S(log_maxlen), "100000", 0,
+    { "worker", "consumer", CW_STR, S(worker.consumer), NULL, 0, 0, 0 },
+    { "worker", "log_level", CW_CHOICE, S(worker.log_level), "debug", 0, 0,
+      0 },
+    { "worker", "log_maxlen", CW_INT, S(worker.log_maxlen), "100000", 0,
       100, 100000000 },
 
-    { "http", "timeout_ms", CW_INT, S(http_timeout_ms), "30000", 0,
+    { "http", "timeout_ms", CW_INT, S(http.timeout_ms), "30000", 0,
       10, 600000 },
-    { "http", "connect_timeout_ms", CW_INT, S(http_connect_timeout_ms),
+    { "http", "connect_timeout_ms", CW_INT, S(http.connect_timeout_ms),
       "5000", 0, 10, 600000 },
-    { "http", "verify_tls", CW_BOOL, S(http_verify_tls), "on", 0, 0, 1 },
-    { "http", "ca_file", CW_STR, S(http_ca_file), NULL, 0, 0, 0 },
+    { "http", "verify_tls", CW_BOOL, S(http.verify_tls), "on", 0, 0, 1 },
+    { "http", "ca_file", CW_STR, S(http.ca_file), NULL, 0, 0, 0 },
 
-    { "salesforce", "login_url", CW_STR, S(sf_login_url), NULL, 0, 0, 0 },
-    { "salesforce", "token_url", CW_STR, S(sf_token_url), NULL, 0, 0, 0 },
-    { "salesforce", "auth", CW_STR, S(sf_auth), "client_credentials", 0,
+    { "salesforce", "login_url", CW_STR, S(sf.login_url), NULL, 0, 0, 0 },
+    { "salesforce", "token_url", CW_STR, S(sf.token_url), NULL, 0, 0, 0 },
+    { "salesforce", "auth", CW_CHOICE, S(sf.auth), "client_credentials", 0,
       0, 0 },
-    { "salesforce", "client_id", CW_STR, S(sf_client_id), NULL, 0, 0, 0 },
-    { "salesforce", "client_secret", CW_STR, S(sf_client_secret), NULL, 1,
+    { "salesforce", "client_id", CW_STR, S(sf.client_id), NULL, 0, 0, 0 },
+    { "salesforce", "client_secret", CW_STR, S(sf.client_secret), NULL, 1,
       0, 0 },
-    { "salesforce", "refresh_token", CW_STR, S(sf_refresh_token), NULL, 1,
+    { "salesforce", "refresh_token", CW_STR, S(sf.refresh_token), NULL, 1,
       0, 0 },
-    { "salesforce", "username", CW_STR, S(sf_username), NULL, 0, 0, 0 },
-    { "salesforce", "private_key_file", CW_STR, S(sf_private_key_file),
+    { "salesforce", "username", CW_STR, S(sf.username), NULL, 0, 0, 0 },
+    { "salesforce", "private_key_file", CW_STR, S(sf.private_key_file),
       NULL, 0, 0, 0 },
-    { "salesforce", "audience", CW_STR, S(sf_audience), NULL, 0, 0, 0 },
+    { "salesforce", "audience", CW_STR, S(sf.audience), NULL, 0, 0, 0 },
     /* the token goes to instance_url: only https on Salesforce's hosts */
-    { "salesforce", "instance_domains", CW_STR, S(sf_instance_domains),
+    { "salesforce", "instance_domains", CW_STR, S(sf.instance_domains),
       "salesforce.com, force.com", 0, 0, 0 },
-    { "salesforce", "api_version", CW_STR, S(sf_api_version), "v60.0", 0,
+    { "salesforce", "api_version", CW_STR, S(sf.api_version), "v60.0", 0,
       0, 0 },
-    { "salesforce", "max_concurrency", CW_INT, S(sf_max_concurrency), "25",
+    { "salesforce", "max_concurrency", CW_INT, S(sf.max_concurrency), "25",
       0, 1, 4096 },
-    { "salesforce", "rps", CW_INT, S(sf_rps), "0", 0, 0, 100000 },
+    { "salesforce", "rps", CW_INT, S(sf.rps), "0", 0, 0, 100000 },
     { "salesforce", "field_helparound_patient_id", CW_STR,
-      S(sf_field_helparound_id), "HelpAround_Patient_Id__c", 0, 0, 0 },
+      S(sf.field_helparound_id), "HelpAround_Patient_Id__c", 0, 0, 0 },
     { "salesforce", "field_last_tracker_view_at", CW_STR,
-      S(sf_field_tracker_view), "Last_Tracker_View_At__c", 0, 0, 0 },
+      S(sf.field_tracker_view), "Last_Tracker_View_At__c", 0, 0, 0 },
     { "salesforce", "partner_external_id_field", CW_STR,
-      S(sf_field_partner_external_id), NULL, 0, 0, 0 },
-    { "salesforce", "tracker_view_task", CW_BOOL, S(sf_tracker_view_task),
+      S(sf.field_partner_external_id), NULL, 0, 0, 0 },
+    { "salesforce", "tracker_view_task", CW_BOOL, S(sf.tracker_view_task),
       "off", 0, 0, 1 },
     { "salesforce", "tracker_view_task_subject", CW_STR,
-      S(sf_tracker_view_task_subject), "Patient viewed tracker", 0, 0, 0 },
+      S(sf.tracker_view_task_subject), "Patient viewed tracker", 0, 0, 0 },
 
-    { "hint", "base_url", CW_STR, S(hint_base_url), NULL, 0, 0, 0 },
-    { "hint", "api_key", CW_STR, S(hint_api_key), NULL, 1, 0, 0 },
-    { "hint", "max_concurrency", CW_INT, S(hint_max_concurrency), "10", 0,
+    { "hint", "base_url", CW_STR, S(hint.base_url), NULL, 0, 0, 0 },
+    { "hint", "api_key", CW_STR, S(hint.api_key), NULL, 1, 0, 0 },
+    { "hint", "max_concurrency", CW_INT, S(hint.max_concurrency), "10", 0,
       1, 4096 },
-    { "hint", "rps", CW_INT, S(hint_rps), "20", 0, 0, 100000 },
-    { "hint", "create_contacts", CW_BOOL, S(hint_create_contacts), "off",
+    { "hint", "rps", CW_INT, S(hint.rps), "20", 0, 0, 100000 },
+    { "hint", "create_contacts", CW_BOOL, S(hint.create_contacts), "off",
       0, 0, 1 },
     { "hint", "batch_create_contacts", CW_BOOL,
-      S(hint_batch_create_contacts), "off", 0, 0, 1 },
-    { "hint", "default_account_id", CW_STR, S(hint_default_account_id),
+      S(hint.batch_create_contacts), "off", 0, 0, 1 },
+    { "hint", "default_account_id", CW_STR, S(hint.default_account_id),
       NULL, 0, 0, 0 },
     /* Hint's membership_status values are unconfirmed: configurable */
-    { "hint", "inactive_statuses", CW_STR, S(hint_inactive_statuses),
+    { "hint", "inactive_statuses", CW_STR, S(hint.inactive_statuses),
       "inactive,ended", 0, 0, 0 },
     { "hint", "field_member_contract_accepted", CW_STR,
-      S(hint_field_contract), "member_contract_accepted", 0, 0, 0 },
+      S(hint.field_contract), "member_contract_accepted", 0, 0, 0 },
     { "hint", "field_member_contract_accepted_at", CW_STR,
-      S(hint_field_contract_at), "member_contract_accepted_at", 0, 0, 0 },
+      S(hint.field_contract_at), "member_contract_accepted_at", 0, 0, 0 },
     { "hint", "field_hipaa_authorization_accepted", CW_STR,
-      S(hint_field_hipaa), "hipaa_authorization_accepted", 0, 0, 0 },
+      S(hint.field_hipaa), "hipaa_authorization_accepted", 0, 0, 0 },
     { "hint", "field_hipaa_authorization_accepted_at", CW_STR,
-      S(hint_field_hipaa_at), "hipaa_authorization_accepted_at", 0, 0, 0 },
+      S(hint.field_hipaa_at), "hipaa_authorization_accepted_at", 0, 0, 0 },
 
-    { "healthsherpa", "base_url", CW_STR, S(hs_base_url), NULL, 0, 0, 0 },
-    { "healthsherpa", "api_key", CW_STR, S(hs_api_key), NULL, 1, 0, 0 },
-    { "healthsherpa", "agent_email", CW_STR, S(hs_agent_email), NULL, 0,
+    { "healthsherpa", "base_url", CW_STR, S(hs.base_url), NULL, 0, 0, 0 },
+    { "healthsherpa", "api_key", CW_STR, S(hs.api_key), NULL, 1, 0, 0 },
+    { "healthsherpa", "agent_email", CW_STR, S(hs.agent_email), NULL, 0,
       0, 0 },
     /* an action naming an agent that is not one of these is refused */
-    { "healthsherpa", "agents", CW_STR, S(hs_agents), NULL, 0, 0, 0 },
-    { "healthsherpa", "max_concurrency", CW_INT, S(hs_max_concurrency),
+    { "healthsherpa", "agents", CW_STR, S(hs.agents), NULL, 0, 0, 0 },
+    { "healthsherpa", "max_concurrency", CW_INT, S(hs.max_concurrency),
       "10", 0, 1, 4096 },
-    { "healthsherpa", "rps", CW_INT, S(hs_rps), "0", 0, 0, 100000 },
+    { "healthsherpa", "rps", CW_INT, S(hs.rps), "0", 0, 0, 100000 },
 
     /* issue 5: enrollments (cw_h_enrollment.c, cw_media.c, cw_map.c) */
-    { "helparound", "media_url_template", CW_STR, S(ha_media_url_template),
+    { "helparound", "media_url_template", CW_STR, S(ha.media_url_template),
       NULL, 0, 0, 0 },
-    { "helparound", "api_key", CW_STR, S(ha_api_key), NULL, 1, 0, 0 },
-    { "helparound", "api_key_header", CW_STR, S(ha_api_key_header),
+    { "helparound", "api_key", CW_STR, S(ha.api_key), NULL, 1, 0, 0 },
+    { "helparound", "api_key_header", CW_STR, S(ha.api_key_header),
       "X-API-Key", 0, 0, 0 },
-    { "helparound", "max_concurrency", CW_INT, S(ha_max_concurrency), "4",
+    { "helparound", "max_concurrency", CW_INT, S(ha.max_concurrency), "4",
       0, 1, 4096 },
-    { "helparound", "rps", CW_INT, S(ha_rps), "0", 0, 0, 100000 },
+    { "helparound", "rps", CW_INT, S(ha.rps), "0", 0, 0, 100000 },
     { "helparound", "enrich_with_healthsherpa", CW_BOOL,
-      S(ha_enrich_with_healthsherpa), "off", 0, 0, 1 },
-    { "salesforce", "helparound_fields", CW_STR, S(sf_helparound_fields),
+      S(ha.enrich_with_healthsherpa), "off", 0, 0, 1 },
+    { "salesforce", "helparound_fields", CW_STR, S(sf.helparound_fields),
       NULL, 0, 0, 0 },
     /* issue 6: HealthSherpa (cw_healthsherpa.c, cw_h_healthsherpa.c) */
-    { "healthsherpa", "version", CW_INT, S(hs_version), "1", 0, 1, 2 },
-    { "healthsherpa", "search_path", CW_STR, S(hs_search_path), NULL, 0,
+    { "healthsherpa", "version", CW_INT, S(hs.version), "1", 0, 1, 2 },
+    { "healthsherpa", "search_path", CW_STR, S(hs.search_path), NULL, 0,
       0, 0 },
-    { "healthsherpa", "birth_date_key", CW_STR, S(hs_birth_date_key),
+    { "healthsherpa", "birth_date_key", CW_STR, S(hs.birth_date_key),
       "birth_date", 0, 0, 0 },
-    { "healthsherpa", "authorize_url", CW_STR, S(hs_authorize_url),
+    { "healthsherpa", "authorize_url", CW_STR, S(hs.authorize_url),
       "https://medicare.healthsherpa.com/oauth/authorize", 0, 0, 0 },
-    { "healthsherpa", "token_url", CW_STR, S(hs_token_url),
+    { "healthsherpa", "token_url", CW_STR, S(hs.token_url),
       "https://medicare.healthsherpa.com/oauth/token", 0, 0, 0 },
-    { "healthsherpa", "client_id", CW_STR, S(hs_client_id), NULL, 0, 0, 0 },
-    { "healthsherpa", "client_secret", CW_STR, S(hs_client_secret), NULL, 1,
+    { "healthsherpa", "client_id", CW_STR, S(hs.client_id), NULL, 0, 0, 0 },
+    { "healthsherpa", "client_secret", CW_STR, S(hs.client_secret), NULL, 1,
       0, 0 },
-    { "healthsherpa", "redirect_uri", CW_STR, S(hs_redirect_uri), NULL, 0,
+    { "healthsherpa", "redirect_uri", CW_STR, S(hs.redirect_uri), NULL, 0,
       0, 0 },
-    { "healthsherpa", "token_key", CW_STR, S(hs_token_key), NULL, 1, 0, 0 },
-    { "healthsherpa", "map", CW_STR, S(hs_map), NULL, 0, 0, 0 },
-    { "healthsherpa", "field_contact_id", CW_STR, S(hs_field_contact_id),
+    { "healthsherpa", "token_key", CW_STR, S(hs.token_key), NULL, 1, 0, 0 },
+    { "healthsherpa", "map", CW_STR, S(hs.map), NULL, 0, 0, 0 },
+    { "healthsherpa", "field_contact_id", CW_STR, S(hs.field_contact_id),
       "HealthSherpa_Contact_Id__c", 0, 0, 0 },
     { "healthsherpa", "field_medicare_number", CW_STR,
-      S(hs_field_medicare_number), "Medicare_Number__c", 0, 0, 0 },
+      S(hs.field_medicare_number), "Medicare_Number__c", 0, 0, 0 },
     { "salesforce", "field_last_batch_sync_id", CW_STR,
-      S(sf_field_last_batch), "Last_Batch_Sync_Id__c", 0, 0, 0 },
+      S(sf.field_last_batch), "Last_Batch_Sync_Id__c", 0, 0, 0 },
     /* external-apis.md: the integration fields' API names are configuration */
     { "salesforce", "field_hint_patient_id", CW_STR,
-      S(sf_field_hint_patient_id), "Hint_Patient_Id__c", 0, 0, 0 },
-    { "salesforce", "field_synced_to_hint", CW_STR, S(sf_field_synced),
+      S(sf.field_hint_patient_id), "Hint_Patient_Id__c", 0, 0, 0 },
+    { "salesforce", "field_synced_to_hint", CW_STR, S(sf.field_synced),
       "Synced_To_Hint__c", 0, 0, 0 },
     { "salesforce", "field_hint_practitioner", CW_STR,
-      S(sf_field_practitioner), "Hint_Practitioner__c", 0, 0, 0 },
+      S(sf.field_practitioner), "Hint_Practitioner__c", 0, 0, 0 },
     { "salesforce", "field_insurance_payer", CW_STR,
-      S(sf_field_insurance_payer), "Insurance_Payer__c", 0, 0, 0 },
+      S(sf.field_insurance_payer), "Insurance_Payer__c", 0, 0, 0 },
     { "salesforce", "field_insurance_group_id", CW_STR,
-      S(sf_field_insurance_group), "Insurance_Group_Id__c", 0, 0, 0 },
+      S(sf.field_insurance_group), "Insurance_Group_Id__c", 0, 0, 0 },
     { "salesforce", "field_insurance_member_id", CW_STR,
-      S(sf_field_insurance_member), "Insurance_Member_Id__c", 0, 0, 0 },
+      S(sf.field_insurance_member), "Insurance_Member_Id__c", 0, 0, 0 },
     { "salesforce", "field_member_contract_accepted", CW_STR,
-      S(sf_field_contract), "Member_Contract_Accepted__c", 0, 0, 0 },
+      S(sf.field_contract), "Member_Contract_Accepted__c", 0, 0, 0 },
     { "salesforce", "field_member_contract_accepted_at", CW_STR,
-      S(sf_field_contract_at), "Member_Contract_Accepted_At__c", 0, 0, 0 },
+      S(sf.field_contract_at), "Member_Contract_Accepted_At__c", 0, 0, 0 },
     { "salesforce", "field_hipaa_authorization_accepted", CW_STR,
-      S(sf_field_hipaa), "HIPAA_Authorization_Accepted__c", 0, 0, 0 },
+      S(sf.field_hipaa), "HIPAA_Authorization_Accepted__c", 0, 0, 0 },
     { "salesforce", "field_hipaa_authorization_accepted_at", CW_STR,
-      S(sf_field_hipaa_at), "HIPAA_Authorization_Accepted_At__c", 0, 0, 0 },
+      S(sf.field_hipaa_at), "HIPAA_Authorization_Accepted_At__c", 0, 0, 0 },
 };
 
 #define CW_NKEYS  (sizeof(cw_keys) / sizeof(cw_keys[0]))
+
+/* the words of each CW_CHOICE key */
+static const struct {
+    size_t               off;
+    const char *const   *words;
+} cw_choices[] = {
+    { S(worker.log_level), cw_log_levels },
+    { S(sf.auth), cw_sf_auths },
+};
+
+
+static const char *const *
+cw_conf_choices(const cw_key_t *k)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(cw_choices) / sizeof(cw_choices[0]); i++) {
+        if (cw_choices[i].off == k->off) {
+            return cw_choices[i].words;
+        }
+    }
+
+    return NULL;
+}
 
 
 static void
@@ -240,14 +273,41 @@ static int
 cw_conf_set(cw_conf_t *c, const cw_key_t *k, const char *value,
     const char *where, char *err, size_t errlen)
 {
-    char   **sp, *end;
-    long     v, *lp;
+    int                 i;
+    char              **sp, *end;
+    long                v, *lp;
+    cs_buf_t            words;
+    const char *const  *w;
 
     if (k->type == CW_STR) {
         sp = (char **) ((char *) c + k->off);
         free(*sp);
         *sp = (value && *value) ? cw_strdup(value) : NULL;
         return 0;
+    }
+
+    if (k->type == CW_CHOICE) {
+        w = cw_conf_choices(k);
+
+        for (i = 0; w[i]; i++) {
+            if (strcmp(value, w[i]) == 0) {
+                /* an enum of the choices' order (int-sized, small) */
+                *(int *) ((char *) c + k->off) = i;
+                return 0;
+            }
+        }
+
+        cs_buf_init(&words);
+        for (i = 0; w[i]; i++) {
+            cs_buf_puts(&words, i == 0 ? "" : w[i + 1] ? ", " : " or ");
+            cs_buf_puts(&words, w[i]);
+        }
+        cs_buf_putc(&words, '\0');
+
+        cw_conf_err(err, errlen, "%s: %s.%s must be %s", where, k->section,
+                    k->key, words.data ? words.data : "");
+        cs_buf_free(&words);
+        return -1;
     }
 
     lp = (long *) ((char *) c + k->off);
@@ -450,6 +510,56 @@ cw_conf_env(cw_conf_t *c, char *err, size_t errlen)
 }
 
 
+/*
+ * What each salesforce.auth flow needs: these keys set (a secret may come
+ * from <key>_env or <key>_file).
+ */
+static const struct {
+    cw_sf_auth_e   auth;
+    size_t         off[2];
+    const char    *what;
+} cw_sf_needs[] = {
+    { CW_SF_AUTH_CLIENT_CREDENTIALS, { S(sf.client_secret), 0 },
+      "salesforce.client_secret is required for auth = client_credentials "
+      "(or client_secret_env / client_secret_file)" },
+    { CW_SF_AUTH_REFRESH_TOKEN, { S(sf.refresh_token), 0 },
+      "salesforce.refresh_token is required for auth = refresh_token (or "
+      "refresh_token_env / refresh_token_file)" },
+    { CW_SF_AUTH_JWT, { S(sf.username), S(sf.private_key_file) },
+      "salesforce.username and salesforce.private_key_file are required "
+      "for auth = jwt" },
+};
+
+
+static int
+cw_conf_sf_needs(cw_conf_t *c, char *err, size_t errlen)
+{
+    size_t  i, j;
+
+    for (i = 0; i < sizeof(cw_sf_needs) / sizeof(cw_sf_needs[0]); i++) {
+        if (cw_sf_needs[i].auth != c->sf.auth) {
+            continue;
+        }
+
+        for (j = 0; j < 2 && cw_sf_needs[i].off[j]; j++) {
+            if (*(char **) ((char *) c + cw_sf_needs[i].off[j]) == NULL) {
+                cw_conf_err(err, errlen, "%s", cw_sf_needs[i].what);
+                return -1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+const char *
+cw_conf_sf_auth_name(cw_sf_auth_e auth)
+{
+    return (unsigned) auth < 3 ? cw_sf_auths[auth] : "?";
+}
+
+
 static char *
 cw_conf_key(const char *prefix, const char *suffix)
 {
@@ -466,7 +576,6 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
 {
     int              rc = 0;
     size_t           i;
-    cw_log_level_e   lvl;
     char             host[128], buf[256];
 
     memset(c, 0, sizeof(*c));
@@ -487,79 +596,41 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
         rc = -1;
     }
 
-    if (c->log_level == NULL || cw_log_level_parse(c->log_level, &lvl) != 0)
-    {
-        cw_conf_err(err, errlen, "worker.log_level must be debug, error or "
-                    "exception");
-        rc = -1;
-    }
-
-    if (c->prefix == NULL) {
+    if (c->redis.prefix == NULL) {
         cw_conf_err(err, errlen, "redis.prefix must not be empty");
         rc = -1;
-        c->prefix = cw_strdup("{caresync}");
+        c->redis.prefix = cw_strdup("{caresync}");
     }
 
-    if (c->consumer == NULL) {
+    if (c->worker.consumer == NULL) {
         if (gethostname(host, sizeof(host)) != 0) {
             strcpy(host, "worker");
         }
 
         host[sizeof(host) - 1] = '\0';
         snprintf(buf, sizeof(buf), "%s-%ld", host, (long) getpid());
-        c->consumer = cw_strdup(buf);
+        c->worker.consumer = cw_strdup(buf);
     }
 
-    if (c->sf_login_url) {
-        if (c->sf_client_id == NULL) {
+    if (c->sf.login_url) {
+        if (c->sf.client_id == NULL) {
             cw_conf_err(err, errlen, "salesforce.client_id is required");
             rc = -1;
         }
 
-        if (c->sf_auth == NULL
-            || (strcmp(c->sf_auth, "client_credentials") != 0
-                && strcmp(c->sf_auth, "refresh_token") != 0
-                && strcmp(c->sf_auth, "jwt") != 0))
-        {
-            cw_conf_err(err, errlen, "salesforce.auth must be "
-                        "client_credentials, refresh_token or jwt");
-            rc = -1;
-
-        } else if (strcmp(c->sf_auth, "client_credentials") == 0
-                   && c->sf_client_secret == NULL)
-        {
-            cw_conf_err(err, errlen, "salesforce.client_secret is required "
-                        "for auth = client_credentials (or "
-                        "client_secret_env / client_secret_file)");
-            rc = -1;
-
-        } else if (strcmp(c->sf_auth, "refresh_token") == 0
-                   && c->sf_refresh_token == NULL)
-        {
-            cw_conf_err(err, errlen, "salesforce.refresh_token is required "
-                        "for auth = refresh_token (or refresh_token_env / "
-                        "refresh_token_file)");
-            rc = -1;
-
-        } else if (strcmp(c->sf_auth, "jwt") == 0
-                   && (c->sf_username == NULL
-                       || c->sf_private_key_file == NULL))
-        {
-            cw_conf_err(err, errlen, "salesforce.username and "
-                        "salesforce.private_key_file are required for "
-                        "auth = jwt");
+        if (cw_conf_sf_needs(c, err, errlen) != 0) {
             rc = -1;
         }
     }
 
-    if (c->backoff_max_ms < c->backoff_base_ms) {
-        c->backoff_max_ms = c->backoff_base_ms;
+    if (c->worker.backoff_max_ms < c->worker.backoff_base_ms) {
+        c->worker.backoff_max_ms = c->worker.backoff_base_ms;
     }
 
-    c->key_jobs = cw_conf_key(c->prefix, "jobs");
-    c->key_retry = cw_conf_key(c->prefix, "retry");
-    c->key_dead = cw_conf_key(c->prefix, "dead");
-    c->key_log = cw_conf_key(c->prefix, "log");
+    c->key.jobs = cw_conf_key(c->redis.prefix, "jobs");
+    c->key.retry = cw_conf_key(c->redis.prefix, "retry");
+    c->key.dead = cw_conf_key(c->redis.prefix, "dead");
+    c->key.log = cw_conf_key(c->redis.prefix, "log");
 
     return rc;
 }
@@ -581,8 +652,8 @@ cw_conf_free(cw_conf_t *c)
         }
     }
 
-    free(c->key_jobs);
-    free(c->key_retry);
-    free(c->key_dead);
-    free(c->key_log);
+    free(c->key.jobs);
+    free(c->key.retry);
+    free(c->key.dead);
+    free(c->key.log);
 }

@@ -11,116 +11,143 @@
 #ifndef CW_CONFIG_H
 #define CW_CONFIG_H
 
+#include "engine/cw_log.h"
+
+/* salesforce.auth: the OAuth 2.0 flow (cw_conf_sf_auth_name() for logs) */
+typedef enum {
+    CW_SF_AUTH_CLIENT_CREDENTIALS = 0,
+    CW_SF_AUTH_REFRESH_TOKEN,
+    CW_SF_AUTH_JWT
+} cw_sf_auth_e;
+
 typedef struct {
     /* [redis] */
-    char   *redis_host;
-    long    redis_port;
-    char   *redis_password;
-    long    redis_db;
-    long    redis_timeout_ms;
-    char   *prefix;
+    struct {
+        char   *host;
+        long    port;
+        char   *password;
+        long    db;
+        long    timeout_ms;
+        char   *prefix;
+    } redis;
 
     /* [worker] */
-    long    concurrency;
-    long    max_attempts;
-    long    backoff_base_ms;
-    long    backoff_max_ms;
-    long    claim_idle_ms;
-    long    reclaim_interval_ms;
-    long    poll_ms;
-    long    shutdown_deadline_ms;
-    long    status_ttl_s;
-    char   *consumer;
-    char   *log_level;
-    long    log_maxlen;
+    struct {
+        long    concurrency;
+        long    max_attempts;
+        long    backoff_base_ms;
+        long    backoff_max_ms;
+        long    claim_idle_ms;
+        long    reclaim_interval_ms;
+        long    poll_ms;
+        long    shutdown_deadline_ms;
+        long    status_ttl_s;
+        char   *consumer;
+        cw_log_level_e  log_level;    /* lines below it are dropped */
+        long    log_maxlen;
+    } worker;
 
-    /* [http] */
-    long    http_timeout_ms;
-    long    http_connect_timeout_ms;
-    long    http_verify_tls;
-    char   *http_ca_file;
+    /* [http]: every target */
+    struct {
+        long    timeout_ms;
+        long    connect_timeout_ms;
+        long    verify_tls;
+        char   *ca_file;
+    } http;
 
-    /* [salesforce] */
-    char   *sf_login_url;
-    char   *sf_token_url;
-    char   *sf_auth;
-    char   *sf_client_id;
-    char   *sf_client_secret;
-    char   *sf_refresh_token;
-    char   *sf_username;
-    char   *sf_private_key_file;
-    char   *sf_audience;
-    char   *sf_instance_domains;        /* where instance_url may point */
-    char   *sf_api_version;
-    long    sf_max_concurrency;
-    long    sf_rps;
-    char   *sf_field_helparound_id;
-    char   *sf_field_tracker_view;
-    char   *sf_field_partner_external_id;
-    long    sf_tracker_view_task;
-    char   *sf_tracker_view_task_subject;
+    /* [salesforce]: the CRM and its field names */
+    struct {
+        char   *login_url;
+        char   *token_url;
+        cw_sf_auth_e  auth;           /* the OAuth 2.0 flow */
+        char   *client_id;
+        char   *client_secret;
+        char   *refresh_token;
+        char   *username;
+        char   *private_key_file;
+        char   *audience;
+        char   *instance_domains;    /* where instance_url may point */
+        char   *api_version;
+        long    max_concurrency;
+        long    rps;
+        char   *field_helparound_id;
+        char   *field_tracker_view;
+        char   *field_partner_external_id;
+        long    tracker_view_task;
+        char   *tracker_view_task_subject;
+        char   *helparound_fields;
+        char   *field_last_batch;    /* Last_Batch_Sync_Id__c */
+        char   *field_hint_patient_id;
+        char   *field_synced;
+        char   *field_practitioner;
+        char   *field_insurance_payer;
+        char   *field_insurance_group;
+        char   *field_insurance_member;
+        char   *field_contract;
+        char   *field_contract_at;
+        char   *field_hipaa;
+        char   *field_hipaa_at;
+    } sf;
 
-    /* [hint], [healthsherpa]: used by later handlers; `check` pings them */
-    char   *hint_base_url;
-    char   *hint_api_key;
-    long    hint_max_concurrency;
-    long    hint_rps;
-    /* Hint <-> Salesforce (jobs/cw_h_hint_*.c, maps/cw_hintmap.c) */
-    long    hint_create_contacts;       /* patient.created, no match */
-    long    hint_batch_create_contacts; /* batch hint-to-crm, no match */
-    char   *hint_default_account_id;
-    char   *hint_inactive_statuses;     /* membership_status values */
-    char   *hint_field_contract;        /* Hint-side names: unconfirmed */
-    char   *hint_field_contract_at;
-    char   *hint_field_hipaa;
-    char   *hint_field_hipaa_at;
-    char   *hs_base_url;
-    char   *hs_api_key;
-    char   *hs_agent_email;
-    char   *hs_agents;                  /* the other agents actions may name */
-    long    hs_max_concurrency;
-    long    hs_rps;
+    /* [hint] */
+    struct {
+        char   *base_url;
+        char   *api_key;
+        long    max_concurrency;
+        long    rps;
+        long    create_contacts;     /* patient.created, no match */
+        long    batch_create_contacts; /* batch hint-to-crm, no match */
+        char   *default_account_id;
+        char   *inactive_statuses;   /* membership_status values */
+        char   *field_contract;      /* Hint-side names: unconfirmed */
+        char   *field_contract_at;
+        char   *field_hipaa;
+        char   *field_hipaa_at;
+    } hint;
 
-    /* [helparound] and the enrollment mapping (issue 5, cw_h_enrollment.c) */
-    char   *ha_media_url_template;
-    char   *ha_api_key;
-    char   *ha_api_key_header;
-    long    ha_max_concurrency;
-    long    ha_rps;
-    long    ha_enrich_with_healthsherpa;
-    char   *sf_helparound_fields;
-    /* issue 6: HealthSherpa (cw_healthsherpa.c, cw_h_healthsherpa.c) */
-    long    hs_version;                 /* 1: API key, 2: OAuth */
-    char   *hs_search_path;             /* default /v1|/v2/contacts/search */
-    char   *hs_birth_date_key;          /* birth_date (live v1) */
-    char   *hs_authorize_url;
-    char   *hs_token_url;
-    char   *hs_client_id;
-    char   *hs_client_secret;
-    char   *hs_redirect_uri;
-    char   *hs_token_key;               /* AES-256-GCM key of stored tokens */
-    char   *hs_map;                     /* "hs_field:CrmField,..." */
-    char   *hs_field_contact_id;
-    char   *hs_field_medicare_number;
-    char   *sf_field_last_batch;        /* Last_Batch_Sync_Id__c */
-    /* issue 7: the Hint integration fields' API names (cw_hintmap.c) */
-    char   *sf_field_hint_patient_id;
-    char   *sf_field_synced;
-    char   *sf_field_practitioner;
-    char   *sf_field_insurance_payer;
-    char   *sf_field_insurance_group;
-    char   *sf_field_insurance_member;
-    char   *sf_field_contract;
-    char   *sf_field_contract_at;
-    char   *sf_field_hipaa;
-    char   *sf_field_hipaa_at;
+    /* [healthsherpa] */
+    struct {
+        char   *base_url;
+        char   *api_key;
+        char   *agent_email;
+        char   *agents;              /* other agents actions may name */
+        long    max_concurrency;
+        long    rps;
+        long    version;             /* 1: API key, 2: OAuth */
+        char   *search_path;         /* default /v1|/v2/contacts/search */
+        char   *birth_date_key;      /* birth_date (live v1) */
+        char   *authorize_url;
+        char   *token_url;
+        char   *client_id;
+        char   *client_secret;
+        char   *redirect_uri;
+        char   *token_key;           /* AES-256-GCM key of stored tokens */
+        char   *map;                 /* "hs_field:CrmField,..." */
+        char   *field_contact_id;
+        char   *field_medicare_number;
+    } hs;
 
-    /* derived */
-    char   *key_jobs;
-    char   *key_retry;
-    char   *key_dead;
-    char   *key_log;
+    /* [helparound]: enrollment media */
+    struct {
+        char   *media_url_template;
+        char   *api_key;
+        char   *api_key_header;
+        long    max_concurrency;
+        long    rps;
+        long    enrich_with_healthsherpa;
+    } ha;
+
+    /* derived: the Redis keys under the prefix */
+    struct {
+        char   *jobs;
+        char   *retry;
+        char   *dead;
+        char   *log;
+    } key;
 } cw_conf_t;
+
+/* "client_credentials", "refresh_token", "jwt": as configured, for logs */
+const char *cw_conf_sf_auth_name(cw_sf_auth_e auth);
 
 /*
  * Defaults, then the file (may be NULL), then the environment.  Errors

@@ -154,7 +154,7 @@ cw_job_free(cw_job_t *job)
 static void
 cw_job_key(cw_job_t *job, char *key, size_t n)
 {
-    cw_status_key(job->w->conf->prefix, job->id, key, n);
+    cw_status_key(job->w->conf->redis.prefix, job->id, key, n);
 }
 
 
@@ -202,7 +202,7 @@ cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
     }
 
     cw_job_unlock(job, retry_due ? retry_due - (long long) cw_now_ms()
-                                   + w->conf->claim_idle_ms
+                                   + w->conf->worker.claim_idle_ms
                                  : 0);
 
     if (dead) {
@@ -236,7 +236,7 @@ cw_job_done(cw_job_t *job, const char *status, const char *message)
     st.crm_contact_id = job->crm_contact_id[0] ? job->crm_contact_id : NULL;
     st.hint_patient_id = job->hint_patient_id[0] ? job->hint_patient_id
                                                  : NULL;
-    st.ttl_s = job->w->conf->status_ttl_s;
+    st.ttl_s = job->w->conf->worker.status_ttl_s;
 
     cw_job_end(job, &st, 0, NULL, 0);
 
@@ -256,13 +256,13 @@ cw_job_backoff(const cw_conf_t *c, long attempts, long retry_after_ms)
     long long  d;
     long       i;
 
-    d = c->backoff_base_ms;
-    for (i = 1; i < attempts && d < c->backoff_max_ms; i++) {
+    d = c->worker.backoff_base_ms;
+    for (i = 1; i < attempts && d < c->worker.backoff_max_ms; i++) {
         d *= 2;
     }
 
-    if (d > c->backoff_max_ms) {
-        d = c->backoff_max_ms;
+    if (d > c->worker.backoff_max_ms) {
+        d = c->worker.backoff_max_ms;
     }
 
     d = d / 2 + (long long) cw_rand((uint64_t) (d / 2 + 1));
@@ -298,7 +298,9 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
                                                  : NULL;
     st.last_error = err->message;
 
-    if (err->cls == CW_ERR_TRANSIENT && job->attempts < c->max_attempts) {
+    if (err->cls == CW_ERR_TRANSIENT
+        && job->attempts < c->worker.max_attempts)
+    {
         delay = cw_job_backoff(c, job->attempts, err->retry_after_ms);
         cs_time_format_iso((int64_t) (cw_now_ms() + (uint64_t) delay), next);
 
@@ -333,7 +335,7 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
     }
 
     st.status = "failed";
-    st.ttl_s = c->status_ttl_s;
+    st.ttl_s = c->worker.status_ttl_s;
 
     if (job->hend) {
         job->hend(job, "failed", st.message);
@@ -416,7 +418,7 @@ cw_job_run(cw_job_t *job)
         return;
     }
 
-    if (job->attempts > w->conf->max_attempts) {
+    if (job->attempts > w->conf->worker.max_attempts) {
         /* a job that keeps killing its workers stops here */
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_TOO_MANY_ATTEMPTS,
                      "started %ld times without finishing (workers "

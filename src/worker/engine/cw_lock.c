@@ -154,12 +154,12 @@ cw_lock_key(char *out, const char *prefix, const char *what,
 static void
 cw_lock_keys(const cw_conf_t *c, const char *name, cw_lock_keys_t *k)
 {
-    cw_lock_key(k->lock, c->prefix, "lock", name);
-    cw_lock_key(k->wait, c->prefix, "wait", name);
-    cw_lock_key(k->last, c->prefix, "last", name);
+    cw_lock_key(k->lock, c->redis.prefix, "lock", name);
+    cw_lock_key(k->wait, c->redis.prefix, "wait", name);
+    cw_lock_key(k->last, c->redis.prefix, "last", name);
     snprintf(k->waiting, sizeof(k->waiting), "%.*s:waiting",
-             CW_LOCK_PREFIX_MAX, c->prefix);
-    snprintf(k->px, sizeof(k->px), "%ld", c->claim_idle_ms);
+             CW_LOCK_PREFIX_MAX, c->redis.prefix);
+    snprintf(k->px, sizeof(k->px), "%ld", c->worker.claim_idle_ms);
 }
 
 
@@ -266,10 +266,10 @@ cw_lock_start(cw_redis_t *r, const cw_conf_t *c, const cw_lock_start_t *s)
 
     cw_lock_keys(c, s->patient->name, &k);
     cs_time_format_iso((int64_t) cw_now_ms(), now);
-    snprintf(ttl, sizeof(ttl), "%ld", c->status_ttl_s);
+    snprintf(ttl, sizeof(ttl), "%ld", c->worker.status_ttl_s);
 
     cw_lock_args(&a, r, &cw_lock_start_lua, 6, 15, s->status_key, k.lock,
-                 k.wait, k.waiting, k.last, c->key_jobs, s->type, now,
+                 k.wait, k.waiting, k.last, c->key.jobs, s->type, now,
                  s->order, s->patient->kind ? s->patient->kind : "",
                  s->job_id, k.px, s->stream_id, CW_QUEUE_GROUP,
                  s->patient->name);
@@ -363,7 +363,7 @@ cw_lock_release(cw_redis_t *r, const cw_conf_t *c, const char *name,
     cw_lock_keys(c, name, &k);
     snprintf(keep, sizeof(keep), "%lld", keep_ms);
     cw_lock_args(&a, r, &cw_lock_release_lua, 4, 8, k.lock, k.wait, k.waiting,
-                 c->key_jobs, order, k.px, name, keep);
+                 c->key.jobs, order, k.px, name, keep);
     cw_redis_appendv(r, a.argc, a.argv, a.lens);
 }
 

@@ -43,7 +43,7 @@ cw_queue_ensure_group(cw_queue_t *q, cw_err_t *err)
      * work too.
      */
     rep = cw_redis_cmd(q->redis, "XGROUP CREATE %s %s 0 MKSTREAM",
-                       q->conf->key_jobs, CW_QUEUE_GROUP);
+                       q->conf->key.jobs, CW_QUEUE_GROUP);
     if (rep == NULL) {
         cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
                    "cannot reach Redis at %s:%d", q->redis->host,
@@ -54,14 +54,14 @@ cw_queue_ensure_group(cw_queue_t *q, cw_err_t *err)
     if (rep->type == REDIS_REPLY_ERROR) {
         if (strncmp(rep->str, "BUSYGROUP", 9) != 0) {
             cw_err_set(err, CW_ERR_PERMANENT, CW_E_REDIS_REFUSED,
-                       "XGROUP CREATE %s failed: %s", q->conf->key_jobs,
+                       "XGROUP CREATE %s failed: %s", q->conf->key.jobs,
                        rep->str);
             rc = -1;
         }
 
     } else {
         cw_debug("queue", "consumer group created stream=%s group=%s",
-                 q->conf->key_jobs, CW_QUEUE_GROUP);
+                 q->conf->key.jobs, CW_QUEUE_GROUP);
     }
 
     freeReplyObject(rep);
@@ -134,11 +134,12 @@ cw_queue_read(cw_queue_t *q, int count, long block_ms,
     if (block_ms > 0) {
         rep = cw_redis_cmd(q->redis, "XREADGROUP GROUP %s %s COUNT %s "
                            "BLOCK %s STREAMS %s >", CW_QUEUE_GROUP,
-                           q->conf->consumer, cnt, blk, q->conf->key_jobs);
+                           q->conf->worker.consumer, cnt, blk,
+                           q->conf->key.jobs);
     } else {
         rep = cw_redis_cmd(q->redis, "XREADGROUP GROUP %s %s COUNT %s "
                            "STREAMS %s >", CW_QUEUE_GROUP,
-                           q->conf->consumer, cnt, q->conf->key_jobs);
+                           q->conf->worker.consumer, cnt, q->conf->key.jobs);
     }
 
     if (rep == NULL) {
@@ -185,12 +186,12 @@ cw_queue_reclaim(cw_queue_t *q, int count, cw_queue_entry_pt cb,
     char         idle[24], cnt[16];
     redisReply  *rep;
 
-    snprintf(idle, sizeof(idle), "%ld", q->conf->claim_idle_ms);
+    snprintf(idle, sizeof(idle), "%ld", q->conf->worker.claim_idle_ms);
     snprintf(cnt, sizeof(cnt), "%d", count);
 
     rep = cw_redis_cmd(q->redis, "XAUTOCLAIM %s %s %s %s %s COUNT %s",
-                       q->conf->key_jobs, CW_QUEUE_GROUP, q->conf->consumer,
-                       idle, q->claim_cursor, cnt);
+                       q->conf->key.jobs, CW_QUEUE_GROUP,
+                       q->conf->worker.consumer, idle, q->claim_cursor, cnt);
     if (rep == NULL) {
         return -1;
     }
@@ -235,9 +236,9 @@ cw_queue_touch(cw_queue_t *q, const char **ids, int n)
     argv = cw_calloc((size_t) n + 7, sizeof(char *));
     argc = 0;
     argv[argc++] = "XCLAIM";
-    argv[argc++] = q->conf->key_jobs;
+    argv[argc++] = q->conf->key.jobs;
     argv[argc++] = CW_QUEUE_GROUP;
-    argv[argc++] = q->conf->consumer;
+    argv[argc++] = q->conf->worker.consumer;
     argv[argc++] = "0";
 
     for (i = 0; i < n; i++) {
@@ -262,8 +263,8 @@ cw_queue_promote(cw_queue_t *q, int max)
     snprintf(cnt, sizeof(cnt), "%d", max);
 
     rep = cw_redis_cmd(q->redis, "EVAL %s 2 %s %s %s %s",
-                       cw_queue_promote_lua, q->conf->key_retry,
-                       q->conf->key_jobs, now, cnt);
+                       cw_queue_promote_lua, q->conf->key.retry,
+                       q->conf->key.jobs, now, cnt);
     if (rep == NULL) {
         return -1;
     }
@@ -289,9 +290,9 @@ cw_queue_promote(cw_queue_t *q, int max)
 void
 cw_queue_ack(cw_queue_t *q, const char *stream_id)
 {
-    cw_redis_args(q->redis, 4, "XACK", q->conf->key_jobs, CW_QUEUE_GROUP,
+    cw_redis_args(q->redis, 4, "XACK", q->conf->key.jobs, CW_QUEUE_GROUP,
                   stream_id);
-    cw_redis_args(q->redis, 3, "XDEL", q->conf->key_jobs, stream_id);
+    cw_redis_args(q->redis, 3, "XDEL", q->conf->key.jobs, stream_id);
 }
 
 
@@ -302,7 +303,7 @@ cw_queue_retry(cw_queue_t *q, const char *order, const char *job,
     char  due[24];
 
     snprintf(due, sizeof(due), "%lld", due_ms);
-    cw_redis_append(q->redis, "ZADD %s %s %s\t%b", q->conf->key_retry, due,
+    cw_redis_append(q->redis, "ZADD %s %s %s\t%b", q->conf->key.retry, due,
                     order, job, len);
 }
 
@@ -317,6 +318,6 @@ cw_queue_dead(cw_queue_t *q, const char *job, size_t len,
     snprintf(at, sizeof(at), "%llu", (unsigned long long) cw_now_ms());
 
     cw_redis_append(q->redis, "XADD %s * job_id %s type %s error %s "
-                    "attempts %s failed_at %s job %b", q->conf->key_dead,
+                    "attempts %s failed_at %s job %b", q->conf->key.dead,
                     job_id, type, error, att, at, job, len);
 }

@@ -138,20 +138,20 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
     memset(w, 0, sizeof(*w));
     w->conf = conf;
 
-    cw_redis_init(&w->redis, conf->redis_host, (int) conf->redis_port,
-                  conf->redis_password, conf->redis_db,
-                  conf->redis_timeout_ms);
+    cw_redis_init(&w->redis, conf->redis.host, (int) conf->redis.port,
+                  conf->redis.password, conf->redis.db,
+                  conf->redis.timeout_ms);
     cw_queue_init(&w->queue, &w->redis, conf);
 
-    (void) cw_log_level_parse(conf->log_level, &lvl);
-    cw_log_setup(lvl, &w->redis, conf->key_log, conf->log_maxlen);
+    lvl = conf->worker.log_level;
+    cw_log_setup(lvl, &w->redis, conf->key.log, conf->worker.log_maxlen);
 
     memset(&hc, 0, sizeof(hc));
-    hc.timeout_ms = conf->http_timeout_ms;
-    hc.connect_timeout_ms = conf->http_connect_timeout_ms;
-    hc.verify_tls = (int) conf->http_verify_tls;
-    hc.ca_file = conf->http_ca_file;
-    hc.max_total = (int) conf->concurrency * 2 + 16;
+    hc.timeout_ms = conf->http.timeout_ms;
+    hc.connect_timeout_ms = conf->http.connect_timeout_ms;
+    hc.verify_tls = (int) conf->http.verify_tls;
+    hc.ca_file = conf->http.ca_file;
+    hc.max_total = (int) conf->worker.concurrency * 2 + 16;
 
     w->http = cw_http_create(&hc);
     if (w->http == NULL) {
@@ -159,7 +159,7 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         return -1;
     }
 
-    if (conf->sf_login_url) {
+    if (conf->sf.login_url) {
         w->crm = cw_salesforce_create(w->http, conf, err, sizeof(err));
         if (w->crm == NULL) {
             cw_exception("worker", "%s", err);
@@ -167,7 +167,7 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         }
     }
 
-    if (conf->http_verify_tls == 0) {
+    if (conf->http.verify_tls == 0) {
         cw_error("worker", "TLS verification is off (http.verify_tls)");
     }
 
@@ -259,9 +259,12 @@ cw_run(const cw_conf_t *conf)
     }
 
     cw_debug("worker", "started consumer=%s concurrency=%ld stream=%s",
-             conf->consumer, conf->concurrency, conf->key_jobs);
+             conf->worker.consumer, conf->worker.concurrency, conf->key.jobs);
 
-    batch = (int) (conf->concurrency / 8 > 16 ? 16 : conf->concurrency / 8);
+    batch = (int) (conf->worker.concurrency / 8);
+    if (batch > 16) {
+        batch = 16;
+    }
     if (batch < 1) {
         batch = 1;
     }
@@ -276,7 +279,7 @@ cw_run(const cw_conf_t *conf)
 
         if (cw_stop_signal && !w.stopping) {
             w.stopping = 1;
-            deadline = now + (uint64_t) conf->shutdown_deadline_ms;
+            deadline = now + (uint64_t) conf->worker.shutdown_deadline_ms;
             cw_debug("worker", "stopping signal=%d in_flight=%d",
                      (int) cw_stop_signal, w.njobs);
         }
@@ -291,22 +294,23 @@ cw_run(const cw_conf_t *conf)
                 last_promote = now;
             }
 
-            free_slots = (int) conf->concurrency - w.njobs;
+            free_slots = (int) conf->worker.concurrency - w.njobs;
 
             if (free_slots > 0
-                && now - last_reclaim >= (uint64_t) conf->reclaim_interval_ms)
+                && now - last_reclaim
+                   >= (uint64_t) conf->worker.reclaim_interval_ms)
             {
                 cw_take(&w, 1, free_slots, 0);
                 (void) cw_lock_sweep(&w.redis, conf, 16);
                 last_reclaim = now;
             }
 
-            if (now - last_touch >= (uint64_t) conf->claim_idle_ms / 3) {
+            if (now - last_touch >= (uint64_t) conf->worker.claim_idle_ms / 3) {
                 cw_touch(&w);
                 last_touch = now;
             }
 
-            free_slots = (int) conf->concurrency - w.njobs;
+            free_slots = (int) conf->worker.concurrency - w.njobs;
 
             /*
              * Read in batches: one XREADGROUP for an eighth of the slots
@@ -322,7 +326,7 @@ cw_run(const cw_conf_t *conf)
                  * and retries); else just look, and let curl wait.
                  */
                 idle = w.njobs == 0 && !cw_http_active(w.http);
-                wait = conf->poll_ms < 250 ? conf->poll_ms : 250;
+                wait = conf->worker.poll_ms < 250 ? conf->worker.poll_ms : 250;
                 cw_take(&w, 0, free_slots, idle ? wait : 0);
             }
         }
@@ -331,7 +335,7 @@ cw_run(const cw_conf_t *conf)
         (void) cw_redis_send(&w.redis);
 
         /* with free slots, come back soon to look for more work */
-        wait = w.njobs < conf->concurrency && !w.stopping ? 5 : 100;
+        wait = w.njobs < conf->worker.concurrency && !w.stopping ? 5 : 100;
         if (w.njobs == 0 && !w.stopping) {
             /* XREADGROUP blocked already; without Redis, don't spin */
             wait = w.redis.ctx ? 0 : 200;

@@ -46,7 +46,7 @@ void
 cw_batch_key(const cw_conf_t *conf, const char *id, const char *sfx,
     char *out, size_t n)
 {
-    snprintf(out, n, "%s:batch:%s%s%s", conf->prefix, id, sfx ? ":" : "",
+    snprintf(out, n, "%s:batch:%s%s%s", conf->redis.prefix, id, sfx ? ":" : "",
              sfx ? sfx : "");
 }
 
@@ -115,7 +115,7 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
                     total, ignored, at);
 
     /* a batch lives as long as its items' status records */
-    cw_redis_append(r, "EXPIRE %s %ld", key, conf->status_ttl_s);
+    cw_redis_append(r, "EXPIRE %s %ld", key, conf->worker.status_ttl_s);
 
     for (i = 0; i < n; i++) {
         cw_batch_item_id(id, i, jid, sizeof(jid));
@@ -134,8 +134,8 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
 
         cw_redis_append(r, "RPUSH %s %s", items, ids[i]);
         cw_redis_append(r, "HSET %s:job:%s status queued type batch.item",
-                        conf->prefix, jid);
-        cw_redis_append(r, "XADD %s * job %s", conf->key_jobs, job);
+                        conf->redis.prefix, jid);
+        cw_redis_append(r, "XADD %s * job %s", conf->key.jobs, job);
         free(job);
 
         if ((i + 1) % CW_BATCH_CHUNK == 0 && cw_batch_flush(r) != 0) {
@@ -143,7 +143,7 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
         }
     }
 
-    cw_redis_append(r, "EXPIRE %s %ld", items, conf->status_ttl_s);
+    cw_redis_append(r, "EXPIRE %s %ld", items, conf->worker.status_ttl_s);
 
     return cw_batch_flush(r);
 }

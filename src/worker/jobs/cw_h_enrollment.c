@@ -73,10 +73,10 @@ cw_en_map_ready(const cw_conf_t *c)
     /* salesforce.field_helparound_patient_id names the key field too */
     cs_buf_init(&o);
     cs_buf_puts(&o, "patient_id=");
-    cs_buf_puts(&o, c->sf_field_helparound_id);
-    if (c->sf_helparound_fields) {
+    cs_buf_puts(&o, c->sf.field_helparound_id);
+    if (c->sf.helparound_fields) {
         cs_buf_putc(&o, ',');
-        cs_buf_puts(&o, c->sf_helparound_fields);
+        cs_buf_puts(&o, c->sf.helparound_fields);
     }
     cs_buf_putc(&o, '\0');
 
@@ -110,7 +110,7 @@ cw_en_enrich(cw_job_t *job)
     json_decref(env);
 
     /* flushed with the job's end, one round trip */
-    cw_redis_append(&w->redis, "XADD %s * job %s", w->conf->key_jobs, s);
+    cw_redis_append(&w->redis, "XADD %s * job %s", w->conf->key.jobs, s);
     free(s);
 
     cw_debug("enrollment", "healthsherpa.sync queued job_id=%s contact=%s",
@@ -124,7 +124,7 @@ cw_en_finish(cw_job_t *job)
     cw_en_t  *en = job->hdata;
 
     if (en->created || en->wrote) {
-        if (job->w->conf->ha_enrich_with_healthsherpa) {
+        if (job->w->conf->ha.enrich_with_healthsherpa) {
             cw_en_enrich(job);
         }
 
@@ -293,7 +293,7 @@ cw_en_upserted(void *data, cw_crm_res_t *res)
     if (res->err.cls != CW_ERR_NONE) {
         if (res->status == 300) {
             cw_en_ambiguous(job, res->records,
-                            job->w->conf->sf_field_helparound_id);
+                            job->w->conf->sf.field_helparound_id);
             return;
         }
 
@@ -321,9 +321,9 @@ cw_en_upsert(cw_job_t *job)
 
     /* the key is in the URL; the body must not repeat it */
     body = json_copy(en->want);
-    json_object_del(body, c->sf_field_helparound_id);
+    json_object_del(body, c->sf.field_helparound_id);
 
-    job->w->crm->upsert_contact(job->w->crm, c->sf_field_helparound_id,
+    job->w->crm->upsert_contact(job->w->crm, c->sf.field_helparound_id,
                                 en->source_id, body, cw_en_upserted, job);
     json_decref(body);
 }

@@ -227,15 +227,15 @@ cw_hss_found(void *data, cw_hs_res_t *res)
     want = cw_map_apply(&hss->map, norm);
     json_decref(norm);
 
-    json_object_set_new(want, c->hs_field_contact_id, json_string(hs_id));
+    json_object_set_new(want, c->hs.field_contact_id, json_string(hs_id));
 
     if (hss->batch_id) {
-        json_object_set_new(want, c->sf_field_last_batch,
+        json_object_set_new(want, c->sf.field_last_batch,
                             json_string(hss->batch_id));
     }
 
     /* the id is worth showing even when nothing else changes */
-    cw_status_key(c->prefix, job->id, key, sizeof(key));
+    cw_status_key(c->redis.prefix, job->id, key, sizeof(key));
     cw_redis_append(&job->w->redis, "HSET %s healthsherpa_contact_id %s",
                     key, hs_id);
 
@@ -267,7 +267,7 @@ cw_hss_params(cw_job_t *job, json_t *ct)
     const cw_conf_t  *c = job->w->conf;
     int               extra = 0;
 
-    s = cw_json_str(ct, c->hs_field_medicare_number);
+    s = cw_json_str(ct, c->hs.field_medicare_number);
     if (s) {
         return json_pack("{s:s}", "medicare_number", s);
     }
@@ -289,7 +289,7 @@ cw_hss_params(cw_job_t *job, json_t *ct)
 
     s = cw_json_str(ct, "Birthdate");
     if (s && cw_hs_date(s, date) == 0) {
-        json_object_set_new(p, c->hs_birth_date_key, json_string(date));
+        json_object_set_new(p, c->hs.birth_date_key, json_string(date));
         extra++;
     }
 
@@ -363,10 +363,10 @@ cw_hss_fields(cw_job_t *job, cw_hss_t *hss)
         hss->fields[n++] = base[i];
     }
 
-    hss->fields[n++] = c->hs_field_medicare_number;
-    hss->fields[n++] = c->hs_field_contact_id;
+    hss->fields[n++] = c->hs.field_medicare_number;
+    hss->fields[n++] = c->hs.field_contact_id;
     if (hss->batch_id) {
-        hss->fields[n++] = c->sf_field_last_batch;
+        hss->fields[n++] = c->sf.field_last_batch;
     }
 
     /* the mapped fields too (map.read starts with Id): compare first */
@@ -431,9 +431,9 @@ cw_hss_start(cw_job_t *job)
      */
     hss->agent = cw_json_str(action, "agent");
     if (hss->agent == NULL
-        || (c->hs_version == 1 && strchr(hss->agent, '@') == NULL))
+        || (c->hs.version == 1 && strchr(hss->agent, '@') == NULL))
     {
-        hss->agent = c->hs_agent_email;
+        hss->agent = c->hs.agent_email;
     }
 
     if (hss->agent == NULL) {
@@ -449,7 +449,7 @@ cw_hss_start(cw_job_t *job)
         return;
     }
 
-    if (cw_map_init(&hss->map, cw_map_healthsherpa, CW_HS_NMAP, c->hs_map,
+    if (cw_map_init(&hss->map, cw_map_healthsherpa, CW_HS_NMAP, c->hs.map,
                     err, sizeof(err)) != 0)
     {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG, "%s", err);

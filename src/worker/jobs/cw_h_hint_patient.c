@@ -90,13 +90,13 @@ cw_hp_matched(cw_job_t *job)
             return;
         }
         other = json_string_value(json_object_get(hh->contact,
-                                            c->sf_field_hint_patient_id));
+                                            c->sf.field_hint_patient_id));
 
         /*
          * Synced, or holding another patient's id (not synced, but its
          * link would be overwritten): another patient's contact.
          */
-        if (json_is_true(json_object_get(hh->contact, c->sf_field_synced))
+        if (json_is_true(json_object_get(hh->contact, c->sf.field_synced))
             || (other && *other && strcmp(other, hh->patient_id) != 0))
         {
             cw_hh_skip(job, "match_linked_elsewhere", "The matching CRM "
@@ -121,18 +121,18 @@ cw_hp_matched(cw_job_t *job)
     }
 
     flat = cw_hintmap_flatten(c, hh->patient);
-    f = json_pack("{s:b,s:s}", c->sf_field_synced, 1,
-                  c->sf_field_hint_patient_id, hh->patient_id);
+    f = json_pack("{s:b,s:s}", c->sf.field_synced, 1,
+                  c->sf.field_hint_patient_id, hh->patient_id);
     json_object_update(f, flat);
     json_decref(flat);
 
-    if (c->hint_default_account_id) {
+    if (c->hint.default_account_id) {
         json_object_set_new(f, "AccountId",
-                            json_string(c->hint_default_account_id));
+                            json_string(c->hint.default_account_id));
     }
 
     if (hh->batch_id) {
-        json_object_set_new(f, c->sf_field_last_batch,
+        json_object_set_new(f, c->sf.field_last_batch,
                             json_string(hh->batch_id));
     }
 
@@ -192,7 +192,7 @@ cw_hp_linked(cw_job_t *job)
         return;
     }
 
-    if (!job->w->conf->hint_create_contacts) {
+    if (!job->w->conf->hint.create_contacts) {
         cw_hh_done(job, CW_HO_SKIPPED, "Creating contacts for new patients "
                    "is off");
         return;
@@ -296,7 +296,7 @@ cw_hp_begin(cw_job_t *job, cw_hh_t *hh, const char *pid)
     }
 
     cw_hh_pid(job, pid);
-    cw_hh_find(job, job->w->conf->sf_field_hint_patient_id, hh->patient_id,
+    cw_hh_find(job, job->w->conf->sf.field_hint_patient_id, hh->patient_id,
                HP_LINKED);
 }
 
@@ -313,7 +313,7 @@ cw_hp_start(cw_job_t *job)
     hh->event = cw_hp_event(cw_json_str(json_object_get(job->env, "source"),
                                         "event"));
     hh->create_contacts = hh->event == CW_HE_CREATED
-                          && job->w->conf->hint_create_contacts;
+                          && job->w->conf->hint.create_contacts;
 
     cw_hp_begin(job, hh, cw_json_str(json_object_get(job->env, "patient"),
                                      "source_id"));
@@ -334,7 +334,7 @@ cw_hp_batch_start(cw_job_t *job)
      * item id); the record's crm_contact_id is the contact found.
      */
     hh->event = CW_HE_BATCH;
-    hh->create_contacts = (int) job->w->conf->hint_batch_create_contacts;
+    hh->create_contacts = (int) job->w->conf->hint.batch_create_contacts;
     job->crm_contact_id[0] = '\0';
 
     cw_hp_begin(job, hh, cw_json_str(json_object_get(job->env, "action"),

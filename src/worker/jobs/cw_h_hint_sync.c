@@ -71,7 +71,7 @@ cw_hs_listed(cw_job_t *job)
         cw_hh_pid(job, id && cw_hint_id_ok(id) ? id : "");
         hh->final = CW_HO_LINKED;
         hh->next = 0;
-        cw_hh_find(job, job->w->conf->sf_field_hint_patient_id,
+        cw_hh_find(job, job->w->conf->sf.field_hint_patient_id,
                    hh->patient_id,
                    hh->step == HB_LISTED ? HB_OTHERS : HS_OTHERS);
         return;
@@ -128,7 +128,7 @@ cw_hs_batch_contact(cw_job_t *job)
     }
 
     if (json_is_true(json_object_get(hh->contact,
-                                     job->w->conf->sf_field_synced)))
+                                     job->w->conf->sf.field_synced)))
     {
         linked = cw_hintmap_linked(job->w->conf, hh->contact);
         if (linked && cw_hint_id_ok(linked)) {
@@ -175,7 +175,7 @@ cw_hs_run(cw_job_t *job)
         }
         hh->final = CW_HO_LINKED;
         hh->next = 0;
-        cw_hh_find(job, job->w->conf->sf_field_hint_patient_id,
+        cw_hh_find(job, job->w->conf->sf.field_hint_patient_id,
                    hh->patient_id, HS_OTHERS);
         return;
 

@@ -30,8 +30,8 @@ cw_hu_run(cw_job_t *job)
         return;
     }
 
-    id = cw_json_str(hh->contact, c->sf_field_hint_patient_id);
-    if (!json_is_true(json_object_get(hh->contact, c->sf_field_synced))
+    id = cw_json_str(hh->contact, c->sf.field_hint_patient_id);
+    if (!json_is_true(json_object_get(hh->contact, c->sf.field_synced))
         && id == NULL)
     {
         cw_hh_done(job, CW_HO_SKIPPED, "The contact is not linked");

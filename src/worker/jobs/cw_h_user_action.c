@@ -76,7 +76,7 @@ cw_ua_updated(void *data, cw_crm_res_t *res)
         return;
     }
 
-    if (!c->sf_tracker_view_task) {
+    if (!c->sf.tracker_view_task) {
         cw_job_done(job, "updated", "Tracker view recorded on the contact");
         return;
     }
@@ -85,7 +85,7 @@ cw_ua_updated(void *data, cw_crm_res_t *res)
     cs_time_format_date(ms, date);
 
     task = json_pack("{s:s,s:s,s:s,s:s}", "Subject",
-                     c->sf_tracker_view_task_subject, "Status", "Completed",
+                     c->sf.tracker_view_task_subject, "Status", "Completed",
                      "WhoId", job->crm_contact_id, "ActivityDate", date);
     job->w->crm->create_record(job->w->crm, "Task", task, cw_ua_task_done,
                                job);
@@ -99,7 +99,7 @@ cw_ua_compare(cw_job_t *job, json_t *record)
 {
     json_t      *want, *diff;
     cw_ua_t     *ua = job->hdata;
-    const char  *field = job->w->conf->sf_field_tracker_view;
+    const char  *field = job->w->conf->sf.field_tracker_view;
 
     want = json_pack("{s:s}", field, ua->at);
     diff = cw_crm_diff(record, want);
@@ -167,7 +167,7 @@ cw_ua_start(cw_job_t *job)
     external_id = cw_json_str(patient, "external_id");
     source_id = cw_json_str(patient, "source_id");
     ua->fields[0] = "Id";
-    ua->fields[1] = job->w->conf->sf_field_tracker_view;
+    ua->fields[1] = job->w->conf->sf.field_tracker_view;
     ua->fields[2] = NULL;
 
     /* the time of the view; the time it reached us when it has none */

@@ -40,7 +40,7 @@ cw_hac_ours(cw_hac_t *hac, json_t *record, const char **linked)
     json_t      *v;
     const char  *s;
 
-    v = json_object_get(record, hac->job->w->conf->sf_field_helparound_id);
+    v = json_object_get(record, hac->job->w->conf->sf.field_helparound_id);
     *linked = NULL;
 
     if (json_is_null(v)) {
@@ -77,7 +77,7 @@ cw_hac_conflict(cw_hac_t *hac, const char *contact, const char *linked)
     snprintf(msg, sizeof(msg), "CRM contact %s is linked to HelpAround "
              "patient %s, not to this job's patient %s: nothing written; "
              "check the contact's %s and the externalId the patient was "
-             "sent with", cid, lid, pid, c->sf_field_helparound_id);
+             "sent with", cid, lid, pid, c->sf.field_helparound_id);
 
     cw_error(hac->component, "skipped job_id=%s reason=linked_elsewhere "
              "contact=%s linked_patient=%s patient=%s", job->id, cid, lid,
@@ -163,7 +163,7 @@ cw_hac_found(void *data, cw_crm_res_t *res)
     /* never guess between duplicates: the caller says so */
     hac->done(hac->job, CW_HAC_SEVERAL, res->records,
               hac->step == CW_HAC_BY_PARTNER
-              ? c->sf_field_partner_external_id : c->sf_field_helparound_id);
+              ? c->sf.field_partner_external_id : c->sf.field_helparound_id);
 }
 
 
@@ -186,8 +186,8 @@ cw_hac_next(cw_hac_t *hac)
             break;
 
         case CW_HAC_BY_PARTNER:
-            if (hac->external_id && c->sf_field_partner_external_id) {
-                crm->find_contacts(crm, c->sf_field_partner_external_id,
+            if (hac->external_id && c->sf.field_partner_external_id) {
+                crm->find_contacts(crm, c->sf.field_partner_external_id,
                                    hac->external_id, f, cw_hac_found, hac);
                 return;
             }
@@ -196,7 +196,7 @@ cw_hac_next(cw_hac_t *hac)
 
         case CW_HAC_BY_SOURCE:
             if (hac->source_id) {
-                crm->find_contacts(crm, c->sf_field_helparound_id,
+                crm->find_contacts(crm, c->sf.field_helparound_id,
                                    hac->source_id, f, cw_hac_found, hac);
                 return;
             }
@@ -217,7 +217,7 @@ cw_hac_find(cw_hac_t *hac, cw_job_t *job, const char *component,
     const char *const *fields, cw_hac_done_pt done)
 {
     size_t       n, k;
-    const char  *link = job->w->conf->sf_field_helparound_id;
+    const char  *link = job->w->conf->sf.field_helparound_id;
 
     for (n = 0; fields[n]; n++) {
         /* void */

@@ -161,7 +161,7 @@ cw_hh_crm_done(void *data, cw_crm_res_t *res)
          */
         json_decref(hh->records);
         hh->records = cw_crm_only_equal(res->records,
-                                        job->w->conf->sf_field_hint_patient_id,
+                                        job->w->conf->sf.field_hint_patient_id,
                                         hh->exact);
         if (json_array_size(hh->records) != json_array_size(res->records)) {
             cw_debug("hint", "not this patient's job_id=%s patient=%s "
@@ -236,7 +236,7 @@ cw_hh_find(cw_job_t *job, const char *field, const char *value, int after)
     cw_hh_t  *hh = job->hdata;
 
     hh->after = after;
-    hh->exact = strcmp(field, job->w->conf->sf_field_hint_patient_id) == 0
+    hh->exact = strcmp(field, job->w->conf->sf.field_hint_patient_id) == 0
                 ? value : NULL;
     json_decref(hh->records);
     hh->records = NULL;
@@ -279,8 +279,8 @@ cw_hh_unlink(cw_job_t *job, const char *contact_id, int after)
     const cw_conf_t  *c = job->w->conf;
 
     hh->after = after;
-    f = json_pack("{s:b,s:n}", c->sf_field_synced, 0,
-                  c->sf_field_hint_patient_id);
+    f = json_pack("{s:b,s:n}", c->sf.field_synced, 0,
+                  c->sf.field_hint_patient_id);
     job->w->crm->update_contact(job->w->crm, contact_id, f, cw_hh_crm_done,
                                 job);
     json_decref(f);
@@ -381,7 +381,7 @@ cw_hh_mark(cw_job_t *job, cw_crm_done_pt done)
     hh->marked = 1;
     id = json_string_value(json_object_get(hh->contact, "Id"));
     have = json_string_value(json_object_get(hh->contact,
-                                             c->sf_field_last_batch));
+                                             c->sf.field_last_batch));
 
     if (id == NULL || *id == '\0'
         || (have && strcmp(have, hh->batch_id) == 0))
@@ -391,7 +391,7 @@ cw_hh_mark(cw_job_t *job, cw_crm_done_pt done)
 
     cw_debug("hint", "batch mark job_id=%s contact=%s", job->id, id);
 
-    f = json_pack("{s:s}", c->sf_field_last_batch, hh->batch_id);
+    f = json_pack("{s:s}", c->sf.field_last_batch, hh->batch_id);
     job->w->crm->update_contact(job->w->crm, id, f, done, job);
     json_decref(f);
     return 1;
@@ -556,15 +556,15 @@ cw_hh_merge(cw_job_t *job)
 
     if (hh->link) {
         to_contact = cw_hh_add_diff(hh, to_contact,
-                                    json_pack("{s:b,s:s}", c->sf_field_synced,
-                                              1, c->sf_field_hint_patient_id,
+                                    json_pack("{s:b,s:s}", c->sf.field_synced,
+                                              1, c->sf.field_hint_patient_id,
                                               hh->patient_id));
     }
 
     /* a batch marks every contact it writes, in that same write */
     if (hh->batch_id && to_contact) {
         to_contact = cw_hh_add_diff(hh, to_contact,
-                                    json_pack("{s:s}", c->sf_field_last_batch,
+                                    json_pack("{s:s}", c->sf.field_last_batch,
                                               hh->batch_id));
     }
 

@@ -101,10 +101,10 @@ cw_hintmap_init(const cw_conf_t *c, char *err, size_t errlen)
     if (cw_hm_state == 0) {
         cw_hm_state = -1;
 
-        if (!cw_crm_field_ok(c->sf_field_synced)
-            || !cw_crm_field_ok(c->sf_field_hint_patient_id)
-            || (c->sf_field_last_batch
-                && !cw_crm_field_ok(c->sf_field_last_batch)))
+        if (!cw_crm_field_ok(c->sf.field_synced)
+            || !cw_crm_field_ok(c->sf.field_hint_patient_id)
+            || (c->sf.field_last_batch
+                && !cw_crm_field_ok(c->sf.field_last_batch)))
         {
             /* the link cannot be turned off: it is what a sync is */
             snprintf(cw_hm_err, sizeof(cw_hm_err), "salesforce."
@@ -115,15 +115,15 @@ cw_hintmap_init(const cw_conf_t *c, char *err, size_t errlen)
         }
 
         cs_buf_init(&o);
-        cw_hm_override(&o, "practitioner", c->sf_field_practitioner);
-        cw_hm_override(&o, "insurance_payer", c->sf_field_insurance_payer);
-        cw_hm_override(&o, "insurance_group_id", c->sf_field_insurance_group);
+        cw_hm_override(&o, "practitioner", c->sf.field_practitioner);
+        cw_hm_override(&o, "insurance_payer", c->sf.field_insurance_payer);
+        cw_hm_override(&o, "insurance_group_id", c->sf.field_insurance_group);
         cw_hm_override(&o, "insurance_member_id",
-                       c->sf_field_insurance_member);
-        cw_hm_override(&o, "contract_accepted", c->sf_field_contract);
-        cw_hm_override(&o, "contract_accepted_at", c->sf_field_contract_at);
-        cw_hm_override(&o, "hipaa_accepted", c->sf_field_hipaa);
-        cw_hm_override(&o, "hipaa_accepted_at", c->sf_field_hipaa_at);
+                       c->sf.field_insurance_member);
+        cw_hm_override(&o, "contract_accepted", c->sf.field_contract);
+        cw_hm_override(&o, "contract_accepted_at", c->sf.field_contract_at);
+        cw_hm_override(&o, "hipaa_accepted", c->sf.field_hipaa);
+        cw_hm_override(&o, "hipaa_accepted_at", c->sf.field_hipaa_at);
         cs_buf_putc(&o, '\0');
 
         rc = cw_map_init(&cw_hm_map, cw_hm_entries, CW_HM_N, o.data,
@@ -136,10 +136,10 @@ cw_hintmap_init(const cw_conf_t *c, char *err, size_t errlen)
 
         cw_hm_read[n++] = "Id";
         cw_hm_read[n++] = "AccountId";
-        cw_hm_read[n++] = c->sf_field_synced;
-        cw_hm_read[n++] = c->sf_field_hint_patient_id;
-        if (c->sf_field_last_batch) {
-            cw_hm_read[n++] = c->sf_field_last_batch;
+        cw_hm_read[n++] = c->sf.field_synced;
+        cw_hm_read[n++] = c->sf.field_hint_patient_id;
+        if (c->sf.field_last_batch) {
+            cw_hm_read[n++] = c->sf.field_last_batch;
         }
         for (i = 0; i < CW_HM_N; i++) {
             if (cw_hm_map.fields[i]) {
@@ -235,10 +235,10 @@ cw_hm_canon(const cw_conf_t *c, json_t *patient)
         cw_hm_alias(out, out, "gender", "sex");
     }
 
-    cw_hm_alias(out, patient, c->hint_field_contract, "_contract");
-    cw_hm_alias(out, patient, c->hint_field_contract_at, "_contract_at");
-    cw_hm_alias(out, patient, c->hint_field_hipaa, "_hipaa");
-    cw_hm_alias(out, patient, c->hint_field_hipaa_at, "_hipaa_at");
+    cw_hm_alias(out, patient, c->hint.field_contract, "_contract");
+    cw_hm_alias(out, patient, c->hint.field_contract_at, "_contract_at");
+    cw_hm_alias(out, patient, c->hint.field_hipaa, "_hipaa");
+    cw_hm_alias(out, patient, c->hint.field_hipaa_at, "_hipaa_at");
 
     return out;
 }
@@ -562,9 +562,9 @@ cw_hintmap_linked(const cw_conf_t *c, json_t *contact)
     const char  *id;
 
     id = json_string_value(json_object_get(contact,
-                                           c->sf_field_hint_patient_id));
+                                           c->sf.field_hint_patient_id));
 
-    if (!json_is_true(json_object_get(contact, c->sf_field_synced))
+    if (!json_is_true(json_object_get(contact, c->sf.field_synced))
         || id == NULL || *id == '\0')
     {
         return NULL;
@@ -581,13 +581,13 @@ cw_hintmap_inactive(const cw_conf_t *c, json_t *patient)
     const char  *st, *p, *end;
 
     st = json_string_value(json_object_get(patient, "membership_status"));
-    if (st == NULL || *st == '\0' || c->hint_inactive_statuses == NULL) {
+    if (st == NULL || *st == '\0' || c->hint.inactive_statuses == NULL) {
         return 0;
     }
 
     len = strlen(st);
 
-    for (p = c->hint_inactive_statuses; *p; p = *end ? end + 1 : end) {
+    for (p = c->hint.inactive_statuses; *p; p = *end ? end + 1 : end) {
         end = strchr(p, ',');
         if (end == NULL) {
             end = p + strlen(p);

@@ -24,8 +24,8 @@ cw_ops_connect(const cw_conf_t *c, cw_redis_t *r)
 {
     cw_err_t  err;
 
-    cw_redis_init(r, c->redis_host, (int) c->redis_port, c->redis_password,
-                  c->redis_db, c->redis_timeout_ms);
+    cw_redis_init(r, c->redis.host, (int) c->redis.port, c->redis.password,
+                  c->redis.db, c->redis.timeout_ms);
 
     if (cw_redis_connect(r, &err) != 0) {
         fprintf(stderr, "caresync-worker: %s\n"
@@ -88,10 +88,10 @@ void
 cw_ops_http_conf(const cw_conf_t *c, int max_total, cw_http_conf_t *hc)
 {
     memset(hc, 0, sizeof(*hc));
-    hc->timeout_ms = c->http_timeout_ms;
-    hc->connect_timeout_ms = c->http_connect_timeout_ms;
-    hc->verify_tls = (int) c->http_verify_tls;
-    hc->ca_file = c->http_ca_file;
+    hc->timeout_ms = c->http.timeout_ms;
+    hc->connect_timeout_ms = c->http.connect_timeout_ms;
+    hc->verify_tls = (int) c->http.verify_tls;
+    hc->ca_file = c->http.ca_file;
     hc->max_total = max_total;
 }
 
@@ -169,7 +169,7 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    cw_status_key(c->prefix, argv[1], key, sizeof(key));
+    cw_status_key(c->redis.prefix, argv[1], key, sizeof(key));
     rep = cw_redis_cmd(&r, "HGETALL %s", key);
 
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
@@ -183,7 +183,7 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
                 "check the id (an action's `job_id`, or from `log` or "
                 "`dlq list`) and that redis.prefix is the module's "
                 "caresync_prefix (%s); records expire worker.status_ttl_s "
-                "after the job ends\n", argv[1], c->prefix);
+                "after the job ends\n", argv[1], c->redis.prefix);
         rc = 1;
 
     } else {
@@ -263,9 +263,9 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    rep = cw_redis_cmd(&r, "XRANGE %s - +", c->key_dead);
+    rep = cw_redis_cmd(&r, "XRANGE %s - +", c->key.dead);
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-        fprintf(stderr, "caresync-worker: cannot read %s\n", c->key_dead);
+        fprintf(stderr, "caresync-worker: cannot read %s\n", c->key.dead);
         if (rep) {
             freeReplyObject(rep);
         }
@@ -301,11 +301,11 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         }
 
         /* back on the queue and off the DLQ, atomically */
-        cw_status_key(c->prefix, job_id, key, sizeof(key));
+        cw_status_key(c->redis.prefix, job_id, key, sizeof(key));
         cw_redis_append(&r, "MULTI");
-        cw_redis_append(&r, "XADD %s * job %s", c->key_jobs, job);
+        cw_redis_append(&r, "XADD %s * job %s", c->key.jobs, job);
         cw_status_requeued(&r, key);
-        cw_redis_append(&r, "XDEL %s %s", c->key_dead, e->element[0]->str);
+        cw_redis_append(&r, "XDEL %s %s", c->key.dead, e->element[0]->str);
         cw_redis_append(&r, "EXEC");
 
         if (cw_redis_flush(&r) != 0) {
@@ -322,7 +322,7 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
     }
 
     if (strcmp(argv[0], "list") == 0) {
-        x = cw_redis_cmd(&r, "ZCARD %s", c->key_retry);
+        x = cw_redis_cmd(&r, "ZCARD %s", c->key.retry);
         if (x && x->type == REDIS_REPLY_INTEGER) {
             fprintf(stderr, "%d dead job(s); %lld waiting for a retry\n",
                     found, x->integer);
@@ -436,10 +436,10 @@ cw_ops_log(const cw_conf_t *c, int argc, char **argv)
     snprintf(page, sizeof(page), "%d", 1000);
 
     for ( ;; ) {
-        rep = cw_redis_cmd(&r, "XRANGE %s %s + COUNT %s", c->key_log, start,
+        rep = cw_redis_cmd(&r, "XRANGE %s %s + COUNT %s", c->key.log, start,
                            page);
         if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-            fprintf(stderr, "caresync-worker: cannot read %s\n", c->key_log);
+            fprintf(stderr, "caresync-worker: cannot read %s\n", c->key.log);
             if (rep) {
                 freeReplyObject(rep);
             }
@@ -547,23 +547,23 @@ cw_ops_check(const cw_conf_t *c)
 
     printf("config: ok\n");
 
-    cw_redis_init(&r, c->redis_host, (int) c->redis_port, c->redis_password,
-                  c->redis_db, c->redis_timeout_ms);
+    cw_redis_init(&r, c->redis.host, (int) c->redis.port, c->redis.password,
+                  c->redis.db, c->redis.timeout_ms);
 
     if (cw_redis_connect(&r, &rerr) != 0) {
         printf("redis: FAIL %s\n", rerr.message);
         rc = 1;
 
     } else {
-        rep = cw_redis_cmd(&r, "XINFO GROUPS %s", c->key_jobs);
+        rep = cw_redis_cmd(&r, "XINFO GROUPS %s", c->key.jobs);
         if (rep && rep->type == REDIS_REPLY_ARRAY) {
             printf("redis: ok %s:%d, stream %s has %zu consumer group(s)\n",
-                   c->redis_host, (int) c->redis_port, c->key_jobs,
+                   c->redis.host, (int) c->redis.port, c->key.jobs,
                    rep->elements);
         } else {
             printf("redis: ok %s:%d, stream %s not created yet (`run` "
-                   "creates it and the group `%s`)\n", c->redis_host,
-                   (int) c->redis_port, c->key_jobs, CW_QUEUE_GROUP);
+                   "creates it and the group `%s`)\n", c->redis.host,
+                   (int) c->redis.port, c->key.jobs, CW_QUEUE_GROUP);
         }
         if (rep) {
             freeReplyObject(rep);
@@ -579,7 +579,7 @@ cw_ops_check(const cw_conf_t *c)
     http = cw_http_create(&hc);
     memset(probes, 0, sizeof(probes));
 
-    if (c->sf_login_url) {
+    if (c->sf.login_url) {
         probes[np].name = "salesforce";
         crm = cw_salesforce_create(http, c, err, sizeof(err));
 
@@ -596,45 +596,45 @@ cw_ops_check(const cw_conf_t *c)
         printf("salesforce: not configured ([salesforce] login_url)\n");
     }
 
-    if (c->hint_base_url) {
+    if (c->hint.base_url) {
         probes[np].name = "hint";
-        cw_target_init(&t_hint, "hint", c->hint_base_url,
-                       (int) c->hint_max_concurrency, 0);
+        cw_target_init(&t_hint, "hint", c->hint.base_url,
+                       (int) c->hint.max_concurrency, 0);
         req = cw_http_req_new(http, "GET", &t_hint, NULL, cw_ops_http_done,
                               &probes[np]);
         cw_http_req_url(req, "/api/provider/patients?limit=1");
         /* the practice key is a bearer token with no expiry */
         snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
-                 c->hint_api_key ? c->hint_api_key : "");
+                 c->hint.api_key ? c->hint.api_key : "");
         cw_http_req_header(req, hdr);
         explicit_bzero(hdr, sizeof(hdr));
         cw_http_send(req);
         np++;
     }
 
-    if (c->hs_base_url) {
+    if (c->hs.base_url) {
         probes[np].name = "healthsherpa";
-        cw_target_init(&t_hs, "healthsherpa", c->hs_base_url,
-                       (int) c->hs_max_concurrency, 0);
+        cw_target_init(&t_hs, "healthsherpa", c->hs.base_url,
+                       (int) c->hs.max_concurrency, 0);
         req = cw_http_req_new(http, "POST", &t_hs, NULL, cw_ops_http_done,
                               &probes[np]);
         cw_http_req_url(req, "/v1/contacts/search");
         {
             json_t  *b = json_pack("{s:s,s:{}}", "agent_email",
-                                   c->hs_agent_email ? c->hs_agent_email : "",
+                                   c->hs.agent_email ? c->hs.agent_email : "",
                                    "params");
             cw_http_req_json(req, b);
             json_decref(b);
         }
         snprintf(hdr, sizeof(hdr), "X-API-Key: %s",
-                 c->hs_api_key ? c->hs_api_key : "");
+                 c->hs.api_key ? c->hs.api_key : "");
         cw_http_req_header(req, hdr);
         explicit_bzero(hdr, sizeof(hdr));
         cw_http_send(req);
         np++;
     }
 
-    deadline = cw_mono_ms() + (uint64_t) c->http_timeout_ms + 1000;
+    deadline = cw_mono_ms() + (uint64_t) c->http.timeout_ms + 1000;
 
     while (cw_http_active(http) && cw_mono_ms() < deadline) {
         (void) cw_http_poll(http, 100);
@@ -654,11 +654,11 @@ cw_ops_check(const cw_conf_t *c)
         crm->destroy(crm);
     }
 
-    if (c->hint_base_url) {
+    if (c->hint.base_url) {
         free(t_hint.base_url);
     }
 
-    if (c->hs_base_url) {
+    if (c->hs.base_url) {
         free(t_hs.base_url);
     }
 

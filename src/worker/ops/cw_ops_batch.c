@@ -168,7 +168,7 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
     memset(&spec, 0, sizeof(spec));
     spec.kind = k->kind;
     spec.item = k->item;
-    spec.agent = k->agent ? (agent ? agent : c->hs_agent_email) : NULL;
+    spec.agent = k->agent ? (agent ? agent : c->hs.agent_email) : NULL;
     spec.ignored = ids.ignored;
 
     if (cw_ops_queue_batch(c, &spec, ids.ids, ids.n, id) != 0) {
@@ -382,7 +382,7 @@ cw_ob_report(const cw_conf_t *c, cw_redis_t *r, const char *id)
         char  jid[64];
 
         cw_batch_item_id(id, i, jid, sizeof(jid));
-        cw_status_key(c->prefix, jid, skey, sizeof(skey));
+        cw_status_key(c->redis.prefix, jid, skey, sizeof(skey));
         cw_redis_append(r, "HGET %s %s", res, items->element[i]->str);
         cw_redis_append(r, "HGET %s %s", skey, other);
     }
@@ -519,7 +519,7 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
         return 2;
     }
 
-    if (c->hs_version != 2) {
+    if (c->hs.version != 2) {
         fprintf(stderr, "caresync-worker: the login is for "
                 "healthsherpa.version = 2 (OAuth); version 1 uses "
                 "healthsherpa.api_key and needs no login. For v2 set "
