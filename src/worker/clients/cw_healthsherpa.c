@@ -91,6 +91,17 @@ cw_hs_parse_key(const char *s, unsigned char key[32])
 }
 
 
+/* The end of a GCM pass: the context freed, the working copy wiped. */
+static int
+cw_hs_gcm_end(EVP_CIPHER_CTX *ctx, unsigned char *buf, size_t size, int rc)
+{
+    EVP_CIPHER_CTX_free(ctx);
+    OPENSSL_cleanse(buf, size);
+    free(buf);
+    return rc;
+}
+
+
 int
 cw_hs_seal(const unsigned char key[32], const char *agent, const char *plain,
     size_t len, cs_buf_t *out)
@@ -124,10 +135,7 @@ cw_hs_seal(const unsigned char key[32], const char *agent, const char *plain,
         rc = 0;
     }
 
-    EVP_CIPHER_CTX_free(ctx);
-    OPENSSL_cleanse(ct, len + 16);
-    free(ct);
-    return rc;
+    return cw_hs_gcm_end(ctx, ct, len + 16, rc);
 }
 
 
@@ -167,10 +175,7 @@ cw_hs_open(const unsigned char key[32], const char *agent, const char *sealed,
         rc = 0;
     }
 
-    EVP_CIPHER_CTX_free(ctx);
-    OPENSSL_cleanse(pt, clen + 16);
-    free(pt);
-    return rc;
+    return cw_hs_gcm_end(ctx, pt, clen + 16, rc);
 }
 
 
@@ -256,23 +261,6 @@ cw_hs_store(cw_hs_t *hs, const char *agent, json_t *rec)
 
 /* ---- OAuth ---- */
 
-static void
-cw_hs_form(cs_buf_t *b, const char *k, const char *v)
-{
-    if (v == NULL) {
-        return;
-    }
-
-    if (b->len) {
-        cs_buf_putc(b, '&');
-    }
-
-    cs_buf_puts(b, k);
-    cs_buf_putc(b, '=');
-    cw_url_escape(b, v);
-}
-
-
 int
 cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
     char *err, size_t errlen)
@@ -313,11 +301,11 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
     freeReplyObject(rep);
 
     cs_buf_init(&q);
-    cw_hs_form(&q, "client_id", c->hs.client_id);
-    cw_hs_form(&q, "redirect_uri", c->hs.redirect_uri);
-    cw_hs_form(&q, "response_type", "code");
-    cw_hs_form(&q, "scope", CW_HS_SCOPE);
-    cw_hs_form(&q, "state", state);
+    cw_form_add(&q, "client_id", c->hs.client_id);
+    cw_form_add(&q, "redirect_uri", c->hs.redirect_uri);
+    cw_form_add(&q, "response_type", "code");
+    cw_form_add(&q, "scope", CW_HS_SCOPE);
+    cw_form_add(&q, "state", state);
     cs_buf_putc(&q, '\0');
 
     snprintf(out, n, "%s%c%s", c->hs.authorize_url,
@@ -597,10 +585,10 @@ cw_hs_fetch(cw_auth_t *a)
     call->ag = ag;
 
     r = cw_hs_token_req(hs, call, cw_hs_refreshed);
-    cw_hs_form(&r->body, "grant_type", "refresh_token");
-    cw_hs_form(&r->body, "refresh_token", rt);
-    cw_hs_form(&r->body, "client_id", hs->conf->hs.client_id);
-    cw_hs_form(&r->body, "client_secret", hs->conf->hs.client_secret);
+    cw_form_add(&r->body, "grant_type", "refresh_token");
+    cw_form_add(&r->body, "refresh_token", rt);
+    cw_form_add(&r->body, "client_id", hs->conf->hs.client_id);
+    cw_form_add(&r->body, "client_secret", hs->conf->hs.client_secret);
     json_decref(rec);
 
     cw_http_send(r);
@@ -685,11 +673,11 @@ cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
 
     call->ag = cw_hs_agent(hs, agent);
 
-    cw_hs_form(&r->body, "grant_type", "authorization_code");
-    cw_hs_form(&r->body, "code", code);
-    cw_hs_form(&r->body, "redirect_uri", hs->conf->hs.redirect_uri);
-    cw_hs_form(&r->body, "client_id", hs->conf->hs.client_id);
-    cw_hs_form(&r->body, "client_secret", hs->conf->hs.client_secret);
+    cw_form_add(&r->body, "grant_type", "authorization_code");
+    cw_form_add(&r->body, "code", code);
+    cw_form_add(&r->body, "redirect_uri", hs->conf->hs.redirect_uri);
+    cw_form_add(&r->body, "client_id", hs->conf->hs.client_id);
+    cw_form_add(&r->body, "client_secret", hs->conf->hs.client_secret);
 
     cw_http_send(r);
 }

@@ -235,13 +235,9 @@ cw_hint_list_patients(cw_hint_t *h, long limit, long offset,
     cs_buf_init(&b);
     cs_buf_puts(&b, q);
 
+    /* the filters' names are ours (cw_hintmap_match_filters) */
     json_object_foreach(filters, k, v) {
-        if (json_is_string(v)) {
-            cs_buf_putc(&b, '&');
-            cw_url_escape(&b, k);
-            cs_buf_putc(&b, '=');
-            cw_url_escape(&b, json_string_value(v));
-        }
+        cw_form_add(&b, k, json_string_value(v));
     }
 
     cs_buf_putc(&b, '\0');

@@ -316,19 +316,6 @@ done:
 
 
 static void
-cw_form(cs_buf_t *b, const char *k, const char *v)
-{
-    if (b->len) {
-        cs_buf_putc(b, '&');
-    }
-
-    cs_buf_puts(b, k);
-    cs_buf_putc(b, '=');
-    cw_url_escape(b, v);
-}
-
-
-static void
 cw_sf_token_done(cw_http_req_t *r)
 {
     cw_sf_t     *sf = r->data;
@@ -412,17 +399,17 @@ cw_sf_token_fetch(cw_auth_t *a)
     r->content_type = "application/x-www-form-urlencoded";
 
     if (c->sf.auth == CW_SF_AUTH_CLIENT_CREDENTIALS) {
-        cw_form(&r->body, "grant_type", "client_credentials");
-        cw_form(&r->body, "client_id", c->sf.client_id);
-        cw_form(&r->body, "client_secret", c->sf.client_secret);
+        cw_form_add(&r->body, "grant_type", "client_credentials");
+        cw_form_add(&r->body, "client_id", c->sf.client_id);
+        cw_form_add(&r->body, "client_secret", c->sf.client_secret);
 
     } else if (c->sf.auth == CW_SF_AUTH_REFRESH_TOKEN) {
-        cw_form(&r->body, "grant_type", "refresh_token");
-        cw_form(&r->body, "client_id", c->sf.client_id);
+        cw_form_add(&r->body, "grant_type", "refresh_token");
+        cw_form_add(&r->body, "client_id", c->sf.client_id);
         if (c->sf.client_secret) {
-            cw_form(&r->body, "client_secret", c->sf.client_secret);
+            cw_form_add(&r->body, "client_secret", c->sf.client_secret);
         }
-        cw_form(&r->body, "refresh_token", c->sf.refresh_token);
+        cw_form_add(&r->body, "refresh_token", c->sf.refresh_token);
 
     } else {
         cs_buf_init(&jwt);
@@ -438,9 +425,9 @@ cw_sf_token_fetch(cw_auth_t *a)
         }
 
         cs_buf_putc(&jwt, '\0');
-        cw_form(&r->body, "grant_type",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer");
-        cw_form(&r->body, "assertion", jwt.data);
+        cw_form_add(&r->body, "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        cw_form_add(&r->body, "assertion", jwt.data);
         cs_buf_free(&jwt);
     }
 
@@ -771,18 +758,35 @@ cw_sf_query(cw_sf_t *sf, cs_buf_t *q, size_t max, cw_crm_done_pt done,
 }
 
 
+/*
+ * The path of one contact; -1 when the id is not one (the call has ended
+ * with that error, nothing sent, the path freed).
+ */
+static int
+cw_sf_contact_path(cw_sf_t *sf, cs_buf_t *p, const char *id, cw_sf_op_e op,
+    cw_crm_done_pt done, void *data)
+{
+    cw_err_t  err;
+
+    cw_sf_path(sf, p, "/sobjects/Contact/");
+    if (cw_http_url_id(p, id, "the Salesforce contact id", &err) != 0) {
+        cs_buf_free(p);
+        cw_sf_fail_err(sf, op, done, data, &err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static void
 cw_sf_get_contact(cw_crm_t *crm, const char *id, const char *const *fields,
     cw_crm_done_pt done, void *data)
 {
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
-    cw_err_t   err;
 
-    cw_sf_path(sf, &p, "/sobjects/Contact/");
-    if (cw_http_url_id(&p, id, "the Salesforce contact id", &err) != 0) {
-        cs_buf_free(&p);
-        cw_sf_fail_err(sf, CW_SF_GET, done, data, &err);
+    if (cw_sf_contact_path(sf, &p, id, CW_SF_GET, done, data) != 0) {
         return;
     }
 
@@ -845,12 +849,8 @@ cw_sf_update_contact(cw_crm_t *crm, const char *id, json_t *fields,
 {
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
-    cw_err_t   err;
 
-    cw_sf_path(sf, &p, "/sobjects/Contact/");
-    if (cw_http_url_id(&p, id, "the Salesforce contact id", &err) != 0) {
-        cs_buf_free(&p);
-        cw_sf_fail_err(sf, CW_SF_UPDATE, done, data, &err);
+    if (cw_sf_contact_path(sf, &p, id, CW_SF_UPDATE, done, data) != 0) {
         return;
     }
 

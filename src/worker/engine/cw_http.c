@@ -173,44 +173,38 @@ cw_target_init(cw_target_t *t, const char *name, const char *base_url,
 }
 
 
+/* `p` added once to the array *v of *n pointers */
 static void
-cw_http_register(cw_http_t *h, cw_target_t *t)
+cw_http_remember(void ***v, int *n, void *p)
 {
     int  i;
 
-    for (i = 0; i < h->ntargets; i++) {
-        if (h->targets[i] == t) {
+    for (i = 0; i < *n; i++) {
+        if ((*v)[i] == p) {
             return;
         }
     }
 
-    h->targets = realloc(h->targets, sizeof(*h->targets)
-                                     * (size_t) (h->ntargets + 1));
-    if (h->targets == NULL) {
+    *v = realloc(*v, sizeof(**v) * (size_t) (*n + 1));
+    if (*v == NULL) {
         abort();
     }
 
-    h->targets[h->ntargets++] = t;
+    (*v)[(*n)++] = p;
+}
+
+
+static void
+cw_http_register(cw_http_t *h, cw_target_t *t)
+{
+    cw_http_remember((void ***) &h->targets, &h->ntargets, t);
 }
 
 
 static void
 cw_http_register_auth(cw_http_t *h, cw_auth_t *a)
 {
-    int  i;
-
-    for (i = 0; i < h->nauths; i++) {
-        if (h->auths[i] == a) {
-            return;
-        }
-    }
-
-    h->auths = realloc(h->auths, sizeof(*h->auths) * (size_t) (h->nauths + 1));
-    if (h->auths == NULL) {
-        abort();
-    }
-
-    h->auths[h->nauths++] = a;
+    cw_http_remember((void ***) &h->auths, &h->nauths, a);
 }
 
 

@@ -233,6 +233,23 @@ cw_url_escape(cs_buf_t *b, const char *s)
 }
 
 
+void
+cw_form_add(cs_buf_t *b, const char *k, const char *v)
+{
+    if (v == NULL) {
+        return;
+    }
+
+    if (b->len) {
+        cs_buf_putc(b, '&');
+    }
+
+    cs_buf_puts(b, k);
+    cs_buf_putc(b, '=');
+    cw_url_escape(b, v);
+}
+
+
 char *
 cw_read_file(const char *path, size_t *len)
 {

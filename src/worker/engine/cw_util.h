@@ -52,6 +52,12 @@ const char *cw_json_str(json_t *o, const char *k);
 
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);
+/*
+ * One "k=v" of a form or a query string, after an '&' unless it is the
+ * first thing in `b`; v escaped, k as given (a name of ours); a NULL v
+ * adds nothing.
+ */
+void cw_form_add(cs_buf_t *b, const char *k, const char *v);
 
 /* The whole file in a NUL-terminated heap string; NULL on error. */
 char *cw_read_file(const char *path, size_t *len);
