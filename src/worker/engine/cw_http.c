@@ -414,12 +414,40 @@ cw_http_send(cw_http_req_t *r)
 }
 
 
+/*
+ * The requests that waited for the token go on: queued for a slot with
+ * it, or (err) completed with the fetch's error.
+ */
+static void
+cw_auth_release(cw_auth_t *a, const cw_err_t *err)
+{
+    cw_http_req_t  *r, *next;
+
+    a->fetching = 0;
+    r = a->head;
+    a->head = a->tail = NULL;
+
+    for (; r; r = next) {
+        next = r->next;
+        r->http->queued--;
+
+        if (err == NULL) {
+            cw_http_enqueue(r);
+            continue;
+        }
+
+        r->err = *err;
+        r->status = 0;
+        r->auth_failed = 1;
+        cw_http_complete_later(r);
+    }
+}
+
+
 void
 cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
     long expires_in_s)
 {
-    cw_http_req_t  *r, *next;
-
     cw_auth_drop(a);
     a->token = cw_strdup(token);
 
@@ -435,36 +463,14 @@ cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
                                                  : expires_in_s) * 1000
                     : 0;
     a->gen++;
-    a->fetching = 0;
-
-    r = a->head;
-    a->head = a->tail = NULL;
-
-    for (; r; r = next) {
-        next = r->next;
-        r->http->queued--;
-        cw_http_enqueue(r);
-    }
+    cw_auth_release(a, NULL);
 }
 
 
 void
 cw_auth_fail(cw_auth_t *a, const cw_err_t *err)
 {
-    cw_http_req_t  *r, *next;
-
-    a->fetching = 0;
-    r = a->head;
-    a->head = a->tail = NULL;
-
-    for (; r; r = next) {
-        next = r->next;
-        r->http->queued--;
-        r->err = *err;
-        r->status = 0;
-        r->auth_failed = 1;
-        cw_http_complete_later(r);
-    }
+    cw_auth_release(a, err);
 }
 
 
