@@ -65,7 +65,7 @@ bench-worker: worker
 test: test-worker
 test-sanitize: test-worker-sanitize
 
-# issue 6: the CSV reader and token sealing (t/worker/220-healthsherpa-unit.t)
+# the CSV reader and token sealing (t/worker/220-healthsherpa-unit.t)
 WORKER_HS_UNIT = $(BUILD)/cw-hs-unit
 
 $(WORKER_HS_UNIT): t/worker/cw_hs_unit.c $(WORKER_LIB_OBJS) \

@@ -1,5 +1,5 @@
 /*
- * cw-hs-unit: issue 6's pure functions, TAP output (run by
+ * cw-hs-unit: the HealthSherpa pure functions, TAP output (run by
  * t/worker/220-healthsherpa-unit.t): the CSV reader on what Salesforce
  * and spreadsheets write, the report's cells (no formula), and the
  * sealing of HealthSherpa tokens.

@@ -163,7 +163,7 @@ cw_sf_where_unit(void)
 }
 
 
-/* cw_map (issue 5): paths, conversions, overrides */
+/* cw_map: paths, conversions, overrides */
 static void
 cw_map_unit(void)
 {

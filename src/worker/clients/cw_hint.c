@@ -37,7 +37,7 @@ typedef struct {
 
 /*
  * One client per process, made on first use, so that the worker's
- * start-up code (shared with other issues) needs no Hint knowledge.  It
+ * start-up code needs no Hint knowledge.  It
  * lives as long as the process: the pointer keeps it reachable.
  */
 static cw_hint_t  *cw_hint_one;

@@ -55,7 +55,7 @@ struct cw_crm_s {
     int (*is_contact_id)(const char *s);
     void (*destroy)(cw_crm_t *crm);
     /*
-     * issue 6: the ids of every contact matching an operator's condition
+     * The ids of every contact matching an operator's condition
      * (`batch … --where`), all pages, up to 50000; res->records: [{Id}].
      */
     void (*select_ids)(cw_crm_t *crm, const char *where,

@@ -968,7 +968,7 @@ cw_sf_ping(cw_crm_t *crm, cw_crm_done_pt done, void *data)
 }
 
 
-/* issue 6: an operator's batch condition; the operator owns the SOQL */
+/* an operator's batch condition (§B Bulk); the operator owns the SOQL */
 static void
 cw_sf_select_ids(cw_crm_t *crm, const char *where, cw_crm_done_pt done,
     void *data)
@@ -1074,7 +1074,7 @@ cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
     sf->crm.ping = cw_sf_ping;
     sf->crm.is_contact_id = cw_sf_is_contact_id;
     sf->crm.destroy = cw_sf_destroy;
-    sf->crm.select_ids = cw_sf_select_ids;         /* issue 6 */
+    sf->crm.select_ids = cw_sf_select_ids;
 
     return &sf->crm;
 }

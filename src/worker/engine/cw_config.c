@@ -141,7 +141,7 @@ static const cw_key_t  cw_keys[] = {
       "10", 0, 1, 4096 },
     { "healthsherpa", "rps", CW_INT, S(hs.rps), "0", 0, 0, 100000 },
 
-    /* issue 5: enrollments (cw_h_enrollment.c, cw_media.c, cw_map.c) */
+    /* enrollments (cw_h_enrollment.c, cw_media.c, cw_map.c) */
     { "helparound", "media_url_template", CW_STR, S(ha.media_url_template),
       NULL, 0, 0, 0 },
     { "helparound", "api_key", CW_STR, S(ha.api_key), NULL, 1, 0, 0 },
@@ -154,7 +154,7 @@ static const cw_key_t  cw_keys[] = {
       S(ha.enrich_with_healthsherpa), "off", 0, 0, 1 },
     { "salesforce", "helparound_fields", CW_STR, S(sf.helparound_fields),
       NULL, 0, 0, 0 },
-    /* issue 6: HealthSherpa (cw_healthsherpa.c, cw_h_healthsherpa.c) */
+    /* HealthSherpa (cw_healthsherpa.c, cw_h_healthsherpa.c) */
     { "healthsherpa", "version", CW_INT, S(hs.version), "1", 0, 1, 2 },
     { "healthsherpa", "search_path", CW_STR, S(hs.search_path), NULL, 0,
       0, 0 },

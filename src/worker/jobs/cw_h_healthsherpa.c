@@ -30,7 +30,7 @@
 
 /*
  * HealthSherpa contact -> CRM contact (external-apis.md "Contact
- * fields"), in issue 5's mapping engine (cw_map.h): rename or turn off
+ * fields"), in the mapping engine (cw_map.h): rename or turn off
  * entries with healthsherpa.map = "name=Field,name=" .  The Part A/B,
  * Medicaid and Medicare fields are custom fields of the org.
  */

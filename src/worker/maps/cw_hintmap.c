@@ -14,7 +14,7 @@
 #include "engine/cw_util.h"
 
 /*
- * The table, in cw_map's format (issue 5's engine does the Hint -> CRM
+ * The table, in cw_map's format (cw_map's engine does the Hint -> CRM
  * direction; the reverse below follows the same paths).  Paths are into
  * the patient as cw_hm_canon() leaves it: Hint's own keys, phone types
  * lower-cased, `sex` falling back to `gender`, and the consent facts

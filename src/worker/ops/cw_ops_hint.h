@@ -4,7 +4,7 @@
  *   batch hint-to-crm                every Hint patient, 100 a page
  *   batch crm-to-hint --csv FILE     a Salesforce contacts report export
  *
- * Both queue an issue 6 batch (cw_batch.c), so that `batch status|abort|
+ * Both queue a batch (cw_batch.c), so that `batch status|abort|
  * report <id>` work on them as on any other.  Returns the exit status.
  */
 #ifndef CW_OPS_HINT_H
