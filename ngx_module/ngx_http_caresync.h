@@ -68,7 +68,9 @@ typedef struct {
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
     ngx_flag_t                  keep_raw;
+    size_t                      max_raw;
     ngx_int_t                   max_depth;
+    ngx_int_t                   max_values;
     time_t                      retry_after;
 
     /* authentication, all optional; see auth.c */

@@ -39,6 +39,10 @@ static ngx_conf_num_bounds_t  ngx_http_caresync_depth_bounds = {
     ngx_conf_check_num_bounds, 1, 1024
 };
 
+static ngx_conf_num_bounds_t  ngx_http_caresync_values_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000000
+};
+
 
 static ngx_command_t  ngx_http_caresync_commands[] = {
 
@@ -132,6 +136,20 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_caresync_loc_conf_t, keep_raw),
       NULL },
+
+    { ngx_string("caresync_max_raw"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, max_raw),
+      NULL },
+
+    { ngx_string("caresync_max_values"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, max_values),
+      &ngx_http_caresync_values_bounds },
 
     { ngx_string("caresync_max_depth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -239,7 +257,9 @@ ngx_http_caresync_create_loc_conf(ngx_conf_t *cf)
 
     clcf->dedupe_ttl = NGX_CONF_UNSET_MSEC;
     clcf->keep_raw = NGX_CONF_UNSET;
+    clcf->max_raw = NGX_CONF_UNSET_SIZE;
     clcf->max_depth = NGX_CONF_UNSET;
+    clcf->max_values = NGX_CONF_UNSET;
     clcf->retry_after = NGX_CONF_UNSET;
     clcf->api_tokens = NGX_CONF_UNSET_PTR;
     clcf->hmac_keys = NGX_CONF_UNSET_PTR;
@@ -263,7 +283,9 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->dedupe_ttl, prev->dedupe_ttl,
                               24 * 60 * 60 * 1000);
     ngx_conf_merge_value(conf->keep_raw, prev->keep_raw, 1);
+    ngx_conf_merge_size_value(conf->max_raw, prev->max_raw, 64 * 1024);
     ngx_conf_merge_value(conf->max_depth, prev->max_depth, 32);
+    ngx_conf_merge_value(conf->max_values, prev->max_values, 10000);
     ngx_conf_merge_value(conf->retry_after, prev->retry_after, 5);
 
     if (conf->auth_header.data == NULL) {
@@ -304,6 +326,13 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"caresync_api\" needs at least one "
                            "\"caresync_api_token\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_raw == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_max_raw\" must be more than 0; "
+                           "\"caresync_keep_raw off\" keeps no copy");
         return NGX_CONF_ERROR;
     }
 
