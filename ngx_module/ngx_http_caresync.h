@@ -134,6 +134,7 @@ typedef struct {
     ngx_str_t                     answer;    /* the success body */
     ngx_str_t                     message_id; /* verified, Standard
                                                  Webhooks */
+    size_t                        body_len;  /* held while it waits */
     ngx_msec_t                    started;   /* the command, for metrics */
     ngx_uint_t                    kind;      /* api: the action */
     ngx_str_t                     status_base;

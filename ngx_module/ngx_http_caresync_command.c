@@ -24,7 +24,8 @@
  * and the bytes they hold, stay within the limits; past them the request
  * is answered 503 at once.  A command holds its copy in hiredis's output
  * buffer until its reply comes or its connection goes, and, while its
- * request lives, the request's own copy of the arguments.  Replies come
+ * request lives, the request's body and its own copy of the arguments
+ * (the request stays only because it waits for Redis).  Replies come
  * in order, so the oldest command awaiting one tells whether Redis still
  * answers: once it is overdue by the command timeout the connection is
  * dropped, which answers everything on it as a lost connection does and
@@ -188,9 +189,9 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_caresync_module);
 
-    /* the request's arguments, and their copy as EVALSHA */
+    /* the request's body and arguments, and their copy as EVALSHA */
 
-    held = sizeof(ngx_http_caresync_pending_t);
+    held = sizeof(ngx_http_caresync_pending_t) + ctx->body_len;
 
     for (i = 0; i < cmd->argc; i++) {
         held += cmd->lens[i];

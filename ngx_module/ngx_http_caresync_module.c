@@ -250,12 +250,13 @@ ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_caresync_main_conf_t  *cmcf = conf;
 
     /*
-     * A thousand jobs of a few kilobytes, or a few dozen of the largest
-     * bodies: far more than a healthy Redis ever has in flight from one
-     * worker, and a bound on what a stopped one costs.
+     * A thousand jobs of a few kilobytes, or four of the largest bodies
+     * nginx takes by default (1m, and their job): far more than a healthy
+     * Redis ever has in flight from one worker, and a bound on what a
+     * stopped one costs.
      */
     ngx_conf_init_uint_value(cmcf->redis.queue_commands, 1024);
-    ngx_conf_init_size_value(cmcf->redis.queue_bytes, 16 * 1024 * 1024);
+    ngx_conf_init_size_value(cmcf->redis.queue_bytes, 8 * 1024 * 1024);
 
     return NGX_CONF_OK;
 }

@@ -177,8 +177,8 @@ sub refresh_queued { my ($q) = queued(); %queued = %$q }
 # --- 2: the cap on bytes -----------------------------------------------
 
 {
-    # a 300 kB body: its job with the raw copy, held by the request and
-    # by hiredis, comes to over 600 kB
+    # a 300 kB body: the body, its job (with the raw copy) and hiredis's
+    # copy of the job come to about 900 kB, so one fits in 1m, two do not
     my $n = nginx_start('servroot-backlog-2', workers => 1,
                         redis => 'timeout=60s',
                         http => 'caresync_redis_queue bytes=1m; '
