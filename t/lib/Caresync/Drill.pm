@@ -131,6 +131,7 @@ http {
         $server
         location = /webhook/user-enrollment {
             caresync_webhook helparound_enrollment;
+            caresync_auth off;
             $location
         }
     }
