@@ -5,6 +5,7 @@
 #   make test-sanitize   the same, module and core built with ASan + UBSan
 #   make fuzz            libFuzzer over the validators, bounded in time
 #   make bench           ingestion vs return 200 and the OpenResty way
+#   make bench-backlog   a worker's RSS while Redis is frozen
 #   make bench-worker    the worker's jobs/s and CPU per job
 #   make run             the whole system on localhost:8080, with stand-ins
 #   make deb             Debian packages into build/deb (make test-deb installs)
@@ -39,7 +40,7 @@ MODULE      = $(BUILD)/ngx_http_caresync_module.so
 NGX_BUILD   = $(BUILD)/nginx
 
 .PHONY: all module core unit test test-unit test-nginx test-sanitize \
-        fuzz run deps clean bench
+        fuzz run deps clean bench bench-backlog
 
 all: module
 
@@ -117,6 +118,10 @@ run:
 bench: deps module
 	@.ci/install-deps bench
 	perl bench/ingest.pl
+
+# What a frozen Redis costs a worker: idle and peak RSS (docs/performance.md).
+bench-backlog: deps module
+	perl bench/backlog-rss.pl
 
 clean:
 	rm -rf $(BUILD) t/servroot*

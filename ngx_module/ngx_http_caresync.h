@@ -42,6 +42,8 @@ typedef struct {
     ngx_int_t                   db;
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
+    ngx_uint_t                  queue_commands;  /* caresync_redis_queue */
+    size_t                      queue_bytes;
     ngx_uint_t                  configured;  /* unsigned */
 } ngx_http_caresync_redis_conf_t;
 
@@ -79,7 +81,9 @@ typedef struct {
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
     ngx_flag_t                  keep_raw;
+    size_t                      max_raw;
     ngx_int_t                   max_depth;
+    ngx_int_t                   max_values;
     time_t                      retry_after;
 
     /*
@@ -151,7 +155,8 @@ typedef struct {
     ngx_str_t                     status_base;
     ngx_http_caresync_token_t    *token;     /* api: the one that matched */
     ngx_str_t                     idempotency_key;  /* api: the header */
-    ngx_str_t                     body;      /* api: as received */
+    ngx_str_t                     body;      /* as received; held while
+                                                 the request waits */
     ngx_str_t                     mark;      /* api: what its marks hold */
 
     unsigned                      own_response:1;  /* we wrote it */
@@ -172,8 +177,11 @@ ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
 redisAsyncContext *ngx_http_caresync_redis_get(void);
+void ngx_http_caresync_redis_drop(void);
 
 /* command.c */
+void ngx_http_caresync_command_init(ngx_cycle_t *cycle,
+    ngx_http_caresync_redis_conf_t *rcf);
 ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx);
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,

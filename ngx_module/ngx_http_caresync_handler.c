@@ -275,7 +275,9 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     conf.partner_source = (const char *) clcf->partner_source.data;
     conf.partner_source_len = clcf->partner_source.len;
     conf.max_depth = (unsigned) clcf->max_depth;
+    conf.max_values = (size_t) clcf->max_values;
     conf.keep_raw = clcf->keep_raw;
+    conf.max_raw = clcf->max_raw;
 
     if (status_base) {
         conf.status_base = (const char *) status_base->data;
@@ -315,6 +317,12 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "caresync: job %s: optional values dropped: %*s",
                       in->job_id, in->notes.len, in->notes.data);
+    }
+
+    if (in->raw_omitted) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "caresync: job %s: raw copy of %uz bytes left out, "
+                      "over caresync_max_raw", in->job_id, in->raw_omitted);
     }
 
     if (!in->enqueue) {

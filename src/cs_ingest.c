@@ -8,6 +8,7 @@
  *   nul            a raw NUL byte or an escaped \u0000
  *   duplicate_key  an object with the same key twice
  *   too_deep       nested deeper than the configured depth
+ *   too_many_values  more JSON values than the configured number
  *   not_object     valid JSON, but not an object at the top
  */
 
@@ -26,7 +27,21 @@
 #include "cs_json_scan.h"
 #include "cs_time.h"
 
-#define CS_DEFAULT_DEPTH  32
+#define CS_DEFAULT_DEPTH   32
+
+/*
+ * The largest fixture, the enrollment, has 64 values; one that fills both
+ * of its arrays to the 100 entries the rules allow has about 760.  10000
+ * leaves room for fields we do not read while bounding the parser's work
+ * to under a megabyte of tree.
+ */
+#define CS_DEFAULT_VALUES  10000
+
+/* the fixtures' bodies are 1-3 KB; a raw copy this size is never one */
+#define CS_DEFAULT_RAW     65536
+
+/* room for the normalized patient, whatever the body's size */
+#define CS_JOB_ROOM        65536
 
 static const cs_ingest_conf_t  cs_ingest_defaults;
 
@@ -228,17 +243,29 @@ static void
 cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     const cs_event_t *ev, const cs_buf_t *raw)
 {
+    int        keep_raw;
     char       at[CS_TIME_ISO_LEN + 1];
+    size_t     max_raw;
     cs_buf_t  *b = &out->job;
+
+    max_raw = conf->max_raw ? conf->max_raw : CS_DEFAULT_RAW;
+    keep_raw = conf->keep_raw && raw->len <= max_raw;
+    out->raw_omitted = (conf->keep_raw && !keep_raw) ? raw->len : 0;
 
     cs_time_format_iso(cs_time_ms_valid((int64_t) out->now_ms)
                        ? (int64_t) out->now_ms : 0, at);
 
     /*
      * One allocation: the normalized patient is never much longer than
-     * the body it came from, and the raw copy is the body itself.
+     * the body it came from, and the raw copy is the body itself.  A body
+     * much larger than any patient is mostly what we do not read: the
+     * job lives as long as its request waits for Redis, so it is not
+     * given room for it (and grows in the rare case it needs to).
      */
-    (void) cs_buf_reserve(b, (conf->keep_raw ? 2 : 1) * raw->len + 1024);
+    (void) cs_buf_reserve(b, (keep_raw ? raw->len : 0)
+                             + (raw->len < CS_JOB_ROOM ? raw->len
+                                                       : CS_JOB_ROOM)
+                             + 1024);
 
     cs_buf_puts(b, "{\"v\":1,");
     cs_buf_json_key(b, "id");
@@ -274,10 +301,14 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
 
     cs_ingest_action(b, ev);
 
-    if (conf->keep_raw) {
+    if (keep_raw) {
         cs_buf_putc(b, ',');
         cs_buf_json_key(b, "raw");
         cs_buf_put(b, raw->data, raw->len);
+
+    } else if (out->raw_omitted) {
+        /* so that a copy left out reads apart from one never asked for */
+        cs_buf_puts(b, ",\"raw_omitted\":\"too_large\"");
     }
 
     cs_buf_putc(b, '}');
@@ -319,6 +350,16 @@ cs_ingest_too_deep(cs_ingest_t *out, const char *dk, unsigned depth)
     snprintf(msg, sizeof(msg), "body is nested deeper than %u levels",
              depth);
     cs_ingest_body_400(out, dk, "too_deep", msg);
+}
+
+
+static void
+cs_ingest_too_many(cs_ingest_t *out, const char *dk, size_t values)
+{
+    char  msg[64];
+
+    snprintf(msg, sizeof(msg), "body has more than %zu values", values);
+    cs_ingest_body_400(out, dk, "too_many_values", msg);
 }
 
 
@@ -382,6 +423,7 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
 {
     int                rc;
     json_t            *root;
+    size_t             max_values;
     unsigned           depth;
     cs_buf_t           compact;
     cs_check_t         ck;
@@ -398,6 +440,7 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     out->reason = NULL;
     out->job_type = NULL;
     out->idem_key[0] = '\0';
+    out->raw_omitted = 0;
     out->agent[0] = '\0';
     out->agent_len = 0;
     cs_buf_reset(&out->body);
@@ -406,13 +449,14 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
 
     dk = cs_ingest_data_key(kind);
     depth = conf->max_depth ? conf->max_depth : CS_DEFAULT_DEPTH;
+    max_values = conf->max_values ? conf->max_values : CS_DEFAULT_VALUES;
     root = NULL;
     rc = CS_OK;
 
     cs_buf_init(&compact);
     cs_json_arena_begin();
 
-    switch (cs_json_scan(body, len, depth, &compact)) {
+    switch (cs_json_scan(body, len, depth, max_values, NULL, &compact)) {
 
     case CS_SCAN_OK:
         break;
@@ -423,6 +467,10 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
 
     case CS_SCAN_TOO_DEEP:
         cs_ingest_too_deep(out, dk, depth);
+        goto done;
+
+    case CS_SCAN_TOO_MANY:
+        cs_ingest_too_many(out, dk, max_values);
         goto done;
 
     default:
