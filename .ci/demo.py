@@ -92,6 +92,14 @@ def http(method, url, body=None, headers=None):
         return e.code, e.read().decode("utf-8", "replace")
 
 
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def fake(args, path, data=None):
     body = None if data is None else json.dumps(data).encode()
     st, text = http("POST" if body else "GET", args.fake + path, body,
@@ -302,7 +310,43 @@ class Demo:
                 "HealthSherpa_Contact_Id__c"]))
             self.expect(c and c.get("HealthSherpa_Contact_Id__c"),
                         "the contact synced from HealthSherpa")
+
+        # 5. the CRM's "Sync to Hint" search box: the name in the body
+        self.search(ids)
         return ids
+
+    def search(self, ids):
+        a = self.args
+        path = "/caresync/hint/patients"
+        self.head("CRM \"Sync to Hint\" search box (actions API)",
+                  "POST %s  {\"q\": \"Lopez\"}" % path)
+        code, text = http("POST", a.nginx + path,
+                          json.dumps({"q": "Lopez"}).encode(),
+                          {"Content-Type": "application/json",
+                           "Authorization": "Bearer " + API_TOKEN})
+        self.line("answer", "%d %s" % (code, text.strip()))
+        self.expect(code == 200, "HTTP 200")
+        try:
+            found = json.loads(text)
+        except ValueError:
+            found = None
+        self.expect(isinstance(found, list)
+                    and [p.get("id") for p in found] == [ids["hint_patient"]]
+                    and all(set(p) <= {"id", "first_name", "last_name",
+                                       "dob"} for p in found),
+                    "the Hint patient, with id, names and birth date only")
+
+        # nginx writes the access log line when it closes the request
+        logs = {f: os.path.join(a.nginx_logs, f)
+                for f in ("error.log", "access.log")}
+        end = time.time() + 5
+        while time.time() < end and path not in read_text(logs["access.log"]):
+            time.sleep(0.05)
+        leaked = [f for f in sorted(logs) if "Lopez" in read_text(logs[f])]
+        self.line("logs", "the name is in neither of nginx's logs"
+                  if not leaked else "the name is in " + ", ".join(leaked))
+        self.expect(path in read_text(logs["access.log"]) and not leaked,
+                    "the search in the access log, the name in no log")
 
     def hints(self, ids):
         a = self.args
@@ -322,8 +366,9 @@ Try more by hand
   curl -s -H 'Authorization: Bearer {tok}' -H 'Content-Type: application/json' \\
        -d '{{"contact_id":"{maria}"}}' {n}/caresync/actions/crm-contact-changed
   curl -s -H 'Authorization: Bearer {tok}' {n}/caresync/jobs/{job}
-  # the "Sync to Hint" search box
-  curl -s -H 'Authorization: Bearer {tok}' '{n}/caresync/hint/patients?q=Lopez'
+  # the "Sync to Hint" search box (the name in the body: URLs are logged)
+  curl -s -H 'Authorization: Bearer {tok}' -H 'Content-Type: application/json' \\
+       -d '{{"q":"Lopez"}}' {n}/caresync/hint/patients
   # the worker's view
   {w} jobs show {job} --config {c}
   {w} log --since 10m --config {c}
@@ -347,6 +392,8 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--worker", required=True)
     ap.add_argument("--worker-conf", required=True)
+    ap.add_argument("--nginx-logs", required=True,
+                    help="nginx's logs directory (error.log, access.log)")
     args = ap.parse_args()
 
     demo = Demo(args)
