@@ -141,10 +141,10 @@ sub window {
     Caresync::Bench::Callgrind::zero($s->worker_pid);
     Caresync::Bench::Callgrind::zero($redis->{pid});
     my $r = post($s, $conns, $n, run_id());
-    my $nginx = Caresync::Bench::Callgrind::dump($s->worker_pid,
-                                                 $s->{callgrind});
-    my $rd = Caresync::Bench::Callgrind::dump($redis->{pid},
-                                              $redis->{callgrind});
+    my $nginx = Caresync::Bench::Callgrind::dump_summary(
+        $s->worker_pid, $s->{callgrind});
+    my $rd = Caresync::Bench::Callgrind::dump_summary(
+        $redis->{pid}, $redis->{callgrind});
     return { nginx => $nginx->[0], nginx_dump => $nginx->[1],
              redis => $rd->[0], redis_dump => $rd->[1],
              status => $r->{status}, ok => $r->{status}{200} // 0,

@@ -26,12 +26,20 @@ sub _control {
 
 sub zero { _control('-z', $_[0]) }
 
-# Dumps and returns [instructions since the last reset, the dump's file].
-sub dump {
+# The dumps written so far for $pid.
+sub _dumps {
     my ($pid, $prefix) = @_;
-    my %before = map { $_ => 1 } glob "$prefix.$pid.*";
+    my ($dir, $base) = $prefix =~ m{^(.*)/([^/]+)$} or die "$prefix\n";
+    opendir my $dh, $dir or die "$dir: $!\n";
+    return map { "$dir/$_" } grep { /^\Q$base.$pid.\E\d+$/ } readdir $dh;
+}
+
+# Dumps and returns [instructions since the last reset, the dump's file].
+sub dump_summary {
+    my ($pid, $prefix) = @_;
+    my %before = map { $_ => 1 } _dumps($pid, $prefix);
     _control('-d', $pid);
-    my ($file) = grep { !$before{$_} } glob "$prefix.$pid.*";
+    my ($file) = grep { !$before{$_} } _dumps($pid, $prefix);
     defined $file or die "callgrind: no new dump for $pid under $prefix\n";
     open my $fh, '<', $file or die "$file: $!\n";
     while (<$fh>) {
