@@ -4,7 +4,8 @@
 #   make test            unit tests + Test::Nginx suite (installs what is missing)
 #   make test-sanitize   the same, module and core built with ASan + UBSan
 #   make fuzz            libFuzzer over the validators, bounded in time
-#   make bench           ingestion vs return 200 and the OpenResty way
+#   make bench           ingestion: instructions per request (callgrind), then
+#                        throughput and p99 vs return 200 and the OpenResty way
 #   make bench-backlog   a worker's RSS while Redis is frozen
 #   make bench-worker    the worker's jobs/s and CPU per job
 #   make run             the whole system on localhost:8080, with stand-ins
