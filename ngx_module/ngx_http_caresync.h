@@ -55,11 +55,19 @@ typedef struct {
 } ngx_http_caresync_main_conf_t;
 
 
-/* what a location serves; also the metrics' endpoint label */
-#define NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT  1
-#define NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION 2
-#define NGX_HTTP_CARESYNC_EP_HINT                   3
-#define NGX_HTTP_CARESYNC_EP_API                    4
+/*
+ * What a location serves, and the only index of the metrics' per-endpoint
+ * counters (their endpoint label): a new kind of location adds a value
+ * here and gets its own row, whatever core kind (cs_webhook_t) it uses.
+ */
+typedef enum {
+    NGX_HTTP_CARESYNC_EP_NONE = 0,           /* not a caresync location */
+    NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT,
+    NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION,
+    NGX_HTTP_CARESYNC_EP_HINT,
+    NGX_HTTP_CARESYNC_EP_API,
+    NGX_HTTP_CARESYNC_EP_N                   /* the count, not a value */
+} ngx_http_caresync_endpoint_e;
 
 
 /*
@@ -74,7 +82,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_uint_t                  endpoint;   /* NGX_HTTP_CARESYNC_EP_*, 0 */
+    ngx_http_caresync_endpoint_e endpoint;
     ngx_uint_t                  webhook;    /* cs_webhook_t */
     ngx_uint_t                  api;        /* unsigned: caresync_api */
     ngx_str_t                   prefix;

@@ -12,9 +12,6 @@
 #include "ngx_http_caresync.h"
 
 
-#define NGX_HTTP_CARESYNC_EP_N  (NGX_HTTP_CARESYNC_EP_API + 1)
-
-
 static ngx_uint_t  ngx_http_caresync_statuses[] = {
     200, 202, 400, 401, 403, 404, 405, 413, 415, 422, 500, 503, 0
 };
@@ -44,8 +41,17 @@ static ngx_msec_t  ngx_http_caresync_buckets[] = {
 
 
 static const char  *ngx_http_caresync_endpoints[] = {
-    "", "helparound_enrollment", "helparound_user_action", "hint", "api"
+    [NGX_HTTP_CARESYNC_EP_NONE] = "",
+    [NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT] = "helparound_enrollment",
+    [NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION] = "helparound_user_action",
+    [NGX_HTTP_CARESYNC_EP_HINT] = "hint",
+    [NGX_HTTP_CARESYNC_EP_API] = "api"
 };
+
+/* a label for every endpoint, or the build fails */
+typedef char ngx_http_caresync_endpoints_check[
+    sizeof(ngx_http_caresync_endpoints) / sizeof(char *)
+    == NGX_HTTP_CARESYNC_EP_N ? 1 : -1];
 
 
 typedef struct {
@@ -130,7 +136,8 @@ ngx_http_caresync_metrics_ep(ngx_http_request_t *r)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
-    return clcf->api ? NGX_HTTP_CARESYNC_EP_API : clcf->webhook;
+    return clcf->endpoint < NGX_HTTP_CARESYNC_EP_N
+           ? clcf->endpoint : NGX_HTTP_CARESYNC_EP_NONE;
 }
 
 

@@ -226,9 +226,9 @@ ngx_module_t  ngx_http_caresync_module = {
 
 
 typedef struct {
-    ngx_str_t     name;
-    cs_webhook_t  kind;
-    ngx_uint_t    endpoint;
+    ngx_str_t                     name;
+    cs_webhook_t                  kind;
+    ngx_http_caresync_endpoint_e  endpoint;
 } ngx_http_caresync_webhook_t;
 
 
