@@ -180,7 +180,17 @@ typedef struct {
 } ngx_http_caresync_ctx_t;
 
 
-/* redis.c: one connection per worker process */
+/*
+ * redis.c: one connection per worker process.  The adapter knows nothing
+ * of the layers above it: like hiredis's connect callback, they register
+ * what is to happen when a connection is ready (AUTH and SELECT done) and
+ * when a connection fails (reconnect 0) or comes back (reconnect 1).
+ */
+typedef void (*ngx_http_caresync_redis_ready_pt)(redisAsyncContext *ac);
+typedef void (*ngx_http_caresync_redis_event_pt)(ngx_uint_t reconnect);
+
+void ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
+    ngx_http_caresync_redis_event_pt event);
 ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
@@ -195,7 +205,6 @@ ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
     size_t len);
 ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
-void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
 
 /* enqueue.c */
 ngx_int_t ngx_http_caresync_enqueue(ngx_http_request_t *r,

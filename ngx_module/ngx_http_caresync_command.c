@@ -80,6 +80,7 @@ static void ngx_http_caresync_finish(ngx_http_caresync_pending_t *p,
 static void ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p);
 static ngx_http_caresync_pending_t *ngx_http_caresync_pending_get(void);
 static void ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p);
+static void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
 
 
 static ngx_http_caresync_pending_t  *ngx_http_caresync_free;
@@ -92,6 +93,9 @@ ngx_http_caresync_command_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf)
 {
     ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
+
+    ngx_http_caresync_redis_hooks(ngx_http_caresync_command_reconnected,
+                                  ngx_http_caresync_metrics_redis);
 
     ngx_queue_init(&ngx_http_caresync_waiting);
 
@@ -108,7 +112,7 @@ ngx_http_caresync_command_init(ngx_cycle_t *cycle,
 
 /* The connection is back: send again what lost its reply. */
 
-void
+static void
 ngx_http_caresync_command_reconnected(redisAsyncContext *ac)
 {
     ngx_queue_t                  *q;
