@@ -30,6 +30,7 @@
 #include <hiredis/async.h>
 
 #include "cs_ingest.h"
+#include "cs_names.h"
 #include "cs_sig.h"
 
 
@@ -56,21 +57,6 @@ typedef struct {
 
 
 /*
- * What a location serves, and the only index of the metrics' per-endpoint
- * counters (their endpoint label): a new kind of location adds a value
- * here and gets its own row, whatever core kind (cs_webhook_t) it uses.
- */
-typedef enum {
-    NGX_HTTP_CARESYNC_EP_NONE = 0,           /* not a caresync location */
-    NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT,
-    NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION,
-    NGX_HTTP_CARESYNC_EP_HINT,
-    NGX_HTTP_CARESYNC_EP_API,
-    NGX_HTTP_CARESYNC_EP_N                   /* the count, not a value */
-} ngx_http_caresync_endpoint_e;
-
-
-/*
  * A bearer token of the actions API, and the agents it may act for
  * (SHA-256 digests of their normalized text, see auth.c); agents NULL:
  * any agent.
@@ -82,7 +68,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_caresync_endpoint_e endpoint;
+    cs_endpoint_t               endpoint;   /* also the metrics' index */
     ngx_uint_t                  webhook;    /* cs_webhook_t */
     ngx_uint_t                  api;        /* unsigned: caresync_api */
     ngx_str_t                   prefix;
@@ -266,7 +252,7 @@ ngx_int_t ngx_http_caresync_metrics_handler(ngx_http_request_t *r);
 void ngx_http_caresync_metrics_request(ngx_http_request_t *r,
     ngx_uint_t status);
 void ngx_http_caresync_metrics_reject(ngx_http_request_t *r,
-    const char *reason);
+    cs_reason_t reason);
 void ngx_http_caresync_metrics_dedupe(ngx_http_request_t *r);
 void ngx_http_caresync_metrics_not_synced(ngx_http_request_t *r);
 void ngx_http_caresync_metrics_redis(ngx_uint_t reconnect);

@@ -210,7 +210,7 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "caresync: redis queue full: %ui commands, %uz bytes "
                       "waiting, this one %uz", bl->commands, bl->bytes, size);
-        ngx_http_caresync_metrics_reject(r, "redis_queue_full");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_REDIS_QUEUE_FULL);
         return ngx_http_caresync_reply_unavailable(r);
     }
 

@@ -71,7 +71,7 @@ ngx_http_caresync_header_filter(ngx_http_request_t *r)
     switch (r->headers_out.status) {
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         msg = "request body too large";
-        ngx_http_caresync_metrics_reject(r, "body_too_large");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_BODY_TOO_LARGE);
         break;
     case NGX_HTTP_REQUEST_TIME_OUT:
         msg = "request timed out";

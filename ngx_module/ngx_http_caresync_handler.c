@@ -165,7 +165,7 @@ ngx_http_caresync_check_json(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    ngx_http_caresync_metrics_reject(r, "content_type");
+    ngx_http_caresync_metrics_reject(r, CS_REASON_CONTENT_TYPE);
 
     return NGX_DECLINED;
 }
@@ -308,7 +308,7 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         /* the reason is a fixed label: the body's values never reach logs */
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "caresync: request rejected: %s", in->reason);
-        ngx_http_caresync_metrics_reject(r, in->reason);
+        ngx_http_caresync_metrics_reject(r, cs_reason_find(in->reason));
 
         return ngx_http_caresync_reply(r, NGX_HTTP_BAD_REQUEST, &answer);
     }

@@ -225,20 +225,18 @@ ngx_module_t  ngx_http_caresync_module = {
 };
 
 
+/* the argument of caresync_webhook is the endpoint's metrics label */
 typedef struct {
-    ngx_str_t                     name;
+    cs_endpoint_t                 endpoint;
     cs_webhook_t                  kind;
-    ngx_http_caresync_endpoint_e  endpoint;
 } ngx_http_caresync_webhook_t;
 
 
 static ngx_http_caresync_webhook_t  ngx_http_caresync_webhooks[] = {
-    { ngx_string("helparound_enrollment"), CS_WEBHOOK_HELPAROUND_ENROLLMENT,
-      NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT },
-    { ngx_string("helparound_user_action"), CS_WEBHOOK_HELPAROUND_USER_ACTION,
-      NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION },
-    { ngx_string("hint"), CS_WEBHOOK_HINT, NGX_HTTP_CARESYNC_EP_HINT },
-    { ngx_null_string, 0, 0 }
+    { CS_ENDPOINT_HELPAROUND_ENROLLMENT, CS_WEBHOOK_HELPAROUND_ENROLLMENT },
+    { CS_ENDPOINT_HELPAROUND_USER_ACTION, CS_WEBHOOK_HELPAROUND_USER_ACTION },
+    { CS_ENDPOINT_HINT, CS_WEBHOOK_HINT },
+    { CS_ENDPOINT_NONE, 0 }
 };
 
 
@@ -671,9 +669,10 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; ngx_http_caresync_webhooks[i].name.len; i++) {
-        if (ngx_strcmp(ngx_http_caresync_webhooks[i].name.data,
-                       value[1].data) == 0)
+    for (i = 0; ngx_http_caresync_webhooks[i].endpoint; i++) {
+        if (ngx_strcmp(
+                cs_endpoint_names[ngx_http_caresync_webhooks[i].endpoint],
+                value[1].data) == 0)
         {
             clcf->webhook = ngx_http_caresync_webhooks[i].kind;
             clcf->endpoint = ngx_http_caresync_webhooks[i].endpoint;
@@ -710,7 +709,7 @@ ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->api = 1;
-    clcf->endpoint = NGX_HTTP_CARESYNC_EP_API;
+    clcf->endpoint = CS_ENDPOINT_API;
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     core->handler = ngx_http_caresync_api_handler;

@@ -43,6 +43,23 @@ cs_action_kind(cs_webhook_t kind)
 }
 
 
+cs_webhook_t
+cs_action_find(const char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(cs_actions) / sizeof(cs_actions[0]); i++) {
+        if (strlen(cs_actions[i].name) == len
+            && memcmp(cs_actions[i].name, name, len) == 0)
+        {
+            return cs_actions[i].kind;
+        }
+    }
+
+    return (cs_webhook_t) 0;
+}
+
+
 /* Salesforce ids: 15 characters, or 18 with the case-safe suffix. */
 static int
 cs_action_sf_id(cs_str_t s)
