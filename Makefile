@@ -6,6 +6,8 @@
 #   make fuzz            libFuzzer over the validators, bounded in time
 #   make bench           ingestion vs return 200 and the OpenResty way
 #   make bench-worker    the worker's jobs/s and CPU per job
+#   make cost-core       instructions per request of the core (callgrind)
+#   make cost-nginx      … and of the nginx worker, per enrollment
 #   make run             the whole system on localhost:8080, with stand-ins
 #   make deb             Debian packages into build/deb (make test-deb installs)
 #
@@ -39,7 +41,7 @@ MODULE      = $(BUILD)/ngx_http_caresync_module.so
 NGX_BUILD   = $(BUILD)/nginx
 
 .PHONY: all module core unit test test-unit test-nginx test-sanitize \
-        fuzz run deps clean bench
+        fuzz run deps clean bench cost-core cost-nginx
 
 all: module
 
@@ -117,6 +119,14 @@ run:
 bench: deps module
 	@.ci/install-deps bench
 	perl bench/ingest.pl
+
+# Instructions per request, counted by callgrind (docs/performance.md):
+# cs_ingest() alone, and the nginx worker with the module.
+cost-core:
+	bench/cost-core.sh
+
+cost-nginx: module
+	bench/cost-nginx.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot*
