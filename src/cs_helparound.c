@@ -20,8 +20,8 @@
 
 /* Where a member lives: under "event", or at the top level (§2). */
 typedef struct {
-    json_t      *parent;
-    const char  *path;
+    const cs_json_t  *parent;
+    const char       *path;
 } cs_ha_place_t;
 
 
@@ -34,8 +34,8 @@ cs_ha_eq(cs_str_t s, const char *lit)
 
 /* An optional text field, trimmed; blank counts as absent. */
 static int
-cs_ha_text(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    cs_str_t *out)
+cs_ha_text(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, cs_str_t *out)
 {
     CS_TRY(cs_field_string(ck, obj, path, key, CS_FIELD_OPTIONAL, out));
 
@@ -47,19 +47,18 @@ cs_ha_text(cs_check_t *ck, json_t *obj, const char *path, const char *key,
 
 /* The patient id for a 400 answer, read without judging anything else. */
 static void
-cs_ha_peek_id(json_t *patient, cs_event_t *ev)
+cs_ha_peek_id(const cs_json_t *patient, cs_event_t *ev)
 {
-    json_t    *v;
-    cs_str_t   s;
+    const cs_json_t  *v;
+    cs_str_t          s;
 
-    v = json_is_object(patient) ? cs_field_get(patient, "id") : NULL;
+    v = cs_json_is_object(patient) ? cs_field_get(patient, "id") : NULL;
 
-    if (!json_is_string(v)) {
+    if (!cs_json_is_string(v)) {
         return;
     }
 
-    s.data = json_string_value(v);
-    s.len = json_string_length(v);
+    s = cs_json_str(v);
 
     if (s.len <= CS_FIELD_STR_MAX && cs_norm_trim(s).len) {
         ev->patient_id = s;
@@ -69,14 +68,15 @@ cs_ha_peek_id(json_t *patient, cs_event_t *ev)
 
 /* The member under "event" wins; when neither exists, name "event.". */
 static void
-cs_ha_place(json_t *root, json_t *event, const char *key, cs_ha_place_t *pl)
+cs_ha_place(const cs_json_t *root, const cs_json_t *event, const char *key,
+    cs_ha_place_t *pl)
 {
-    json_t  *e;
+    const cs_json_t  *e;
 
-    e = json_is_object(event) ? cs_field_get(event, key) : NULL;
+    e = cs_json_is_object(event) ? cs_field_get(event, key) : NULL;
 
     if (e != NULL || cs_field_get(root, key) == NULL) {
-        pl->parent = json_is_object(event) ? event : NULL;
+        pl->parent = cs_json_is_object(event) ? event : NULL;
         pl->path = "event";
 
     } else {
@@ -98,7 +98,7 @@ cs_ha_event_init(cs_event_t *ev, const char *type)
 
 
 static int
-cs_ha_send_date(cs_check_t *ck, json_t *event, cs_event_t *ev)
+cs_ha_send_date(cs_check_t *ck, const cs_json_t *event, cs_event_t *ev)
 {
     CS_TRY(cs_field_string(ck, event, "event", "sendDate",
                            CS_FIELD_REQUIRED, &ev->sent_at));
@@ -114,7 +114,7 @@ cs_ha_send_date(cs_check_t *ck, json_t *event, cs_event_t *ev)
 
 /* patient.id and patient.phoneNumber, required by both webhooks. */
 static int
-cs_ha_patient_ids(cs_check_t *ck, json_t *patient, const char *path,
+cs_ha_patient_ids(cs_check_t *ck, const cs_json_t *patient, const char *path,
     cs_patient_t *p)
 {
     cs_str_t  s;
@@ -139,8 +139,8 @@ cs_ha_patient_ids(cs_check_t *ck, json_t *patient, const char *path,
 
 /* Optional phone: an unusable one is dropped with a note. */
 static int
-cs_ha_phone(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    char out[CS_PHONE_LEN + 1])
+cs_ha_phone(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, char out[CS_PHONE_LEN + 1])
 {
     cs_str_t  s;
 
@@ -156,8 +156,8 @@ cs_ha_phone(cs_check_t *ck, json_t *obj, const char *path, const char *key,
 
 
 static int
-cs_ha_email(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    char out[CS_EMAIL_MAX + 1])
+cs_ha_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, char out[CS_EMAIL_MAX + 1])
 {
     cs_str_t  s;
 
@@ -173,11 +173,11 @@ cs_ha_email(cs_check_t *ck, json_t *obj, const char *path, const char *key,
 
 
 static int
-cs_ha_caregiver(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_caregiver(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_caregiver_t *cg)
 {
-    json_t      *o;
-    const char  *path = "event.patient.caregiver";
+    const cs_json_t  *o;
+    const char       *path = "event.patient.caregiver";
 
     CS_TRY(cs_field_object(ck, patient, ppath, "caregiver", &o));
 
@@ -191,12 +191,12 @@ cs_ha_caregiver(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_address(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_address(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_address_t *a)
 {
-    json_t      *o, *v;
-    cs_str_t     s;
-    const char  *path = "event.patient.address";
+    const cs_json_t  *o, *v;
+    cs_str_t          s;
+    const char       *path = "event.patient.address";
 
     CS_TRY(cs_field_object(ck, patient, ppath, "address", &o));
 
@@ -223,9 +223,9 @@ cs_ha_address(cs_check_t *ck, json_t *patient, const char *ppath,
 
     /* not in the seed's table: kept when usable, else "US" stays */
     v = cs_field_get(o, "country");
-    if (json_is_string(v)) {
-        (void) cs_norm_country(json_string_value(v), json_string_length(v),
-                               a->country);
+    if (cs_json_is_string(v)) {
+        s = cs_json_str(v);
+        (void) cs_norm_country(s.data, s.len, a->country);
     }
 
     return 0;
@@ -233,12 +233,12 @@ cs_ha_address(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_card(cs_check_t *ck, json_t *ins, const char *key, int secondary,
+cs_ha_card(cs_check_t *ck, const cs_json_t *ins, const char *key, int secondary,
     cs_patient_insurance_t *c)
 {
-    char        path[CS_FIELD_PATH_MAX];
-    json_t     *o;
-    cs_date_t   d;
+    char              path[CS_FIELD_PATH_MAX];
+    const cs_json_t  *o;
+    cs_date_t         d;
 
     CS_TRY(cs_field_object(ck, ins, "event.patient.insurance", key, &o));
 
@@ -268,10 +268,10 @@ cs_ha_card(cs_check_t *ck, json_t *ins, const char *key, int secondary,
 
 
 static int
-cs_ha_insurance(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_insurance(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
-    json_t  *o;
+    const cs_json_t  *o;
 
     CS_TRY(cs_field_object(ck, patient, ppath, "insurance", &o));
 
@@ -283,12 +283,12 @@ cs_ha_insurance(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_signature(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_signature(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
-    json_t      *o;
-    cs_date_t    d;
-    const char  *path = "event.patient.signature";
+    const cs_json_t  *o;
+    cs_date_t         d;
+    const char       *path = "event.patient.signature";
 
     CS_TRY(cs_field_object(ck, patient, ppath, "signature", &o));
 
@@ -304,12 +304,12 @@ cs_ha_signature(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_consents(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_consents(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
     char                   path[CS_FIELD_PATH_MAX];
     size_t                 i;
-    json_t                *a, *el;
+    const cs_json_t       *a, *el;
     cs_date_t              d;
     const char            *key;
     cs_patient_consent_t  *c;
@@ -319,10 +319,10 @@ cs_ha_consents(cs_check_t *ck, json_t *patient, const char *ppath,
 
     CS_TRY(cs_field_array(ck, patient, ppath, key, &a));
 
-    json_array_foreach(a, i, el) {
+    cs_json_array_foreach(a, i, el) {
         cs_field_index(path, ppath, key, i);
 
-        if (!json_is_object(el)) {
+        if (!cs_json_is_object(el)) {
             return cs_field_fail(ck, "wrong_type", path, NULL,
                                  "must be an object");
         }
@@ -343,20 +343,20 @@ cs_ha_consents(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_external_ids(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_external_ids(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
-    char               path[CS_FIELD_PATH_MAX];
-    size_t             i;
-    json_t            *a, *el;
-    cs_patient_xid_t   x;
+    char              path[CS_FIELD_PATH_MAX];
+    size_t            i;
+    const cs_json_t  *a, *el;
+    cs_patient_xid_t  x;
 
     CS_TRY(cs_field_array(ck, patient, ppath, "externalIds", &a));
 
-    json_array_foreach(a, i, el) {
+    cs_json_array_foreach(a, i, el) {
         cs_field_index(path, ppath, "externalIds", i);
 
-        if (!json_is_object(el)) {
+        if (!cs_json_is_object(el)) {
             return cs_field_fail(ck, "wrong_type", path, NULL,
                                  "must be an object");
         }
@@ -461,13 +461,13 @@ cs_ha_finish(cs_check_t *ck, const cs_ingest_conf_t *conf, cs_event_t *ev)
 
 /* Enrollment: the whole table of §1. */
 static int
-cs_ha_enrollment(cs_check_t *ck, json_t *root, cs_event_t *ev)
+cs_ha_enrollment(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
 {
-    json_t        *event, *patient;
-    cs_str_t       s;
-    cs_date_t      d;
-    cs_patient_t  *p;
-    const char    *pp = "event.patient";
+    const cs_json_t  *event, *patient;
+    cs_str_t          s;
+    cs_date_t         d;
+    cs_patient_t     *p;
+    const char       *pp = "event.patient";
 
     p = &ev->patient;
 
@@ -530,15 +530,15 @@ cs_ha_enrollment(cs_check_t *ck, json_t *root, cs_event_t *ev)
 
 
 int
-cs_helparound_enrollment(cs_check_t *ck, json_t *root,
+cs_helparound_enrollment(cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, cs_event_t *ev)
 {
-    json_t  *event;
+    const cs_json_t  *event;
 
     cs_ha_event_init(ev, "helparound.enrollment");
 
     event = cs_field_get(root, "event");
-    cs_ha_peek_id(json_is_object(event) ? cs_field_get(event, "patient")
+    cs_ha_peek_id(cs_json_is_object(event) ? cs_field_get(event, "patient")
                                         : NULL,
                   ev);
 
@@ -575,13 +575,13 @@ cs_ha_action_name(cs_str_t s)
 
 /* User action: the table of §2, with either placement of patient etc. */
 static int
-cs_ha_user_action(cs_check_t *ck, json_t *root, cs_event_t *ev)
+cs_ha_user_action(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
 {
-    int            viewed;
-    char           ppath[CS_FIELD_PATH_MAX];
-    json_t        *event, *data, *patient;
-    cs_str_t       s;
-    cs_ha_place_t  pat, name, src;
+    int               viewed;
+    char              ppath[CS_FIELD_PATH_MAX];
+    const cs_json_t  *event, *data, *patient;
+    cs_str_t          s;
+    cs_ha_place_t     pat, name, src;
 
     CS_TRY(cs_field_object(ck, root, "", "event", &event));
 
@@ -656,11 +656,11 @@ cs_ha_user_action(cs_check_t *ck, json_t *root, cs_event_t *ev)
 
 
 int
-cs_helparound_user_action(cs_check_t *ck, json_t *root,
+cs_helparound_user_action(cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, cs_event_t *ev)
 {
-    json_t         *event;
-    cs_ha_place_t   pat;
+    const cs_json_t  *event;
+    cs_ha_place_t     pat;
 
     cs_ha_event_init(ev, "helparound.user_action");
 
