@@ -11,6 +11,7 @@
 #define CS_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct {
     char    *data;
@@ -24,9 +25,43 @@ void cs_buf_free(cs_buf_t *b);
 void cs_buf_reset(cs_buf_t *b);
 int  cs_buf_reserve(cs_buf_t *b, size_t extra);
 
-void cs_buf_put(cs_buf_t *b, const void *p, size_t n);
-void cs_buf_puts(cs_buf_t *b, const char *s);
-void cs_buf_putc(cs_buf_t *b, char c);
+/* cs_buf_put() when the bytes do not fit yet: grows, then appends. */
+void cs_buf_put_grow(cs_buf_t *b, const void *p, size_t n);
+
+/*
+ * The writers are inline: most writes are a few bytes into room that is
+ * already there, and a call each would cost more than the copy.
+ */
+static inline void
+cs_buf_put(cs_buf_t *b, const void *p, size_t n)
+{
+    if (!b->oom && n <= b->cap - b->len) {
+        if (n) {
+            memcpy(b->data + b->len, p, n);
+            b->len += n;
+        }
+        return;
+    }
+
+    cs_buf_put_grow(b, p, n);
+}
+
+static inline void
+cs_buf_puts(cs_buf_t *b, const char *s)
+{
+    cs_buf_put(b, s, strlen(s));
+}
+
+static inline void
+cs_buf_putc(cs_buf_t *b, char c)
+{
+    if (!b->oom && b->len < b->cap) {
+        b->data[b->len++] = c;
+        return;
+    }
+
+    cs_buf_put_grow(b, &c, 1);
+}
 
 /* A JSON string literal: quotes added, escapes applied, input is UTF-8. */
 void cs_buf_json_str(cs_buf_t *b, const char *s, size_t n);
