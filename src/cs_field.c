@@ -47,12 +47,69 @@ cs_field_note(cs_check_t *ck, const char *path, const char *key,
 }
 
 
+/* Appends s to the path being built in dst[*at], cut to fit. */
+static void
+cs_field_cat(char dst[CS_FIELD_PATH_MAX], size_t *at, const char *s,
+    size_t n)
+{
+    if (n > CS_FIELD_PATH_MAX - 1 - *at) {
+        n = CS_FIELD_PATH_MAX - 1 - *at;
+    }
+
+    memcpy(dst + *at, s, n);
+    *at += n;
+    dst[*at] = '\0';
+}
+
+
+/* Paths are built for every object read, not only for a 400: no printf. */
+static size_t
+cs_field_join(char dst[CS_FIELD_PATH_MAX], const char *path, const char *key)
+{
+    size_t  at;
+
+    at = 0;
+    dst[0] = '\0';
+
+    cs_field_cat(dst, &at, path, strlen(path));
+
+    if (*path) {
+        cs_field_cat(dst, &at, ".", 1);         /* "" is the top level */
+    }
+
+    cs_field_cat(dst, &at, key, strlen(key));
+
+    return at;
+}
+
+
+void
+cs_field_path(char dst[CS_FIELD_PATH_MAX], const char *path, const char *key)
+{
+    (void) cs_field_join(dst, path, key);
+}
+
+
 void
 cs_field_index(char dst[CS_FIELD_PATH_MAX], const char *path,
     const char *key, size_t i)
 {
-    snprintf(dst, CS_FIELD_PATH_MAX, "%s%s%s[%zu]", path, *path ? "." : "",
-             key, i);
+    char    num[24], *d;
+    size_t  at;
+
+    at = cs_field_join(dst, path, key);
+
+    d = num + sizeof(num);
+    *--d = ']';
+
+    do {
+        *--d = (char) ('0' + i % 10);
+        i /= 10;
+    } while (i);
+
+    *--d = '[';
+
+    cs_field_cat(dst, &at, d, (size_t) (num + sizeof(num) - d));
 }
 
 

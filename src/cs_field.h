@@ -58,6 +58,10 @@ int cs_field_fail(cs_check_t *ck, const char *reason, const char *path,
 void cs_field_note(cs_check_t *ck, const char *path, const char *key,
     const char *why);
 
+/* "<path>.<key>" into dst ("<key>" when path is ""). */
+void cs_field_path(char dst[CS_FIELD_PATH_MAX], const char *path,
+    const char *key);
+
 /* "<path>.<key>[<i>]" into dst. */
 void cs_field_index(char dst[CS_FIELD_PATH_MAX], const char *path,
     const char *key, size_t i);

@@ -7,7 +7,6 @@
  */
 
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cs_helparound.h"
@@ -242,7 +241,7 @@ cs_ha_card(cs_check_t *ck, const cs_json_t *ins, const char *key, int secondary,
 
     CS_TRY(cs_field_object(ck, ins, "event.patient.insurance", key, &o));
 
-    snprintf(path, sizeof(path), "event.patient.insurance.%s", key);
+    cs_field_path(path, "event.patient.insurance", key);
 
     if (secondary) {
         CS_TRY(cs_ha_text(ck, o, path, "status", &c->status));
@@ -328,6 +327,7 @@ cs_ha_consents(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
         }
 
         c = &p->consents[p->n_consents++];
+        memset(c, 0, sizeof(cs_patient_consent_t));
 
         CS_TRY(cs_ha_text(ck, el, path, "name", &c->name));
         CS_TRY(cs_field_bool(ck, el, path, "value", &c->value));
@@ -589,8 +589,7 @@ cs_ha_user_action(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
     cs_ha_place(root, event, "eventName", &name);
     cs_ha_place(root, event, "sourceName", &src);
 
-    snprintf(ppath, sizeof(ppath), "%s%spatient", pat.path,
-             *pat.path ? "." : "");
+    cs_field_path(ppath, pat.path, "patient");
 
     /* required, in the order of the spec's list */
 
