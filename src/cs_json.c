@@ -44,6 +44,7 @@ typedef struct {
     cs_json_doc_t        *doc;
     const unsigned char  *p;
     size_t                n;
+    size_t                last;       /* past the last non-whitespace */
     unsigned              max_depth;
     size_t                max_values;
     size_t                values;
@@ -160,18 +161,29 @@ cs_jp_push(cs_jp_t *jp, cs_json_type_t type)
 static inline size_t
 cs_jp_ws(cs_jp_t *jp, size_t i)
 {
-    size_t          start;
-    cs_json_doc_t  *doc;
+    size_t                start;
+    cs_json_doc_t        *doc;
+    const unsigned char  *p = jp->p;
 
-    if (i >= jp->n || !cs_jp_space[jp->p[i]]) {
+    if (i < jp->last) {
+        if (!cs_jp_space[p[i]]) {
+            return i;
+        }
+
+        /* p[last - 1] is not whitespace: it stops the loop */
+        start = i;
+
+        do {
+            i++;
+        } while (cs_jp_space[p[i]]);
+
+    } else if (i < jp->n) {
+        start = i;              /* the whitespace the body ends with */
+        i = jp->n;
+
+    } else {
         return i;
     }
-
-    start = i;
-
-    do {
-        i++;
-    } while (i < jp->n && cs_jp_space[jp->p[i]]);
 
     doc = jp->doc;
 
@@ -189,6 +201,29 @@ cs_jp_ws(cs_jp_t *jp, size_t i)
     doc->compact_len -= i - start;
 
     return i;
+}
+
+
+/*
+ * 1 when none of the 8 bytes at p stops a string run: no control, no
+ * quote, no backslash, nothing from 0x80 up (the usual bit tricks: a byte
+ * below 0x20, or equal to one of the two, makes its high bit appear).
+ */
+static inline int
+cs_jp_plain8(const unsigned char *p)
+{
+    uint64_t  x, q, b;
+
+    const uint64_t  ones = 0x0101010101010101ULL;
+    const uint64_t  high = 0x8080808080808080ULL;
+
+    memcpy(&x, p, 8);
+
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+
+    return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q)
+             | ((b - ones) & ~b) | x) & high) == 0;
 }
 
 
@@ -408,6 +443,10 @@ cs_jp_string(cs_jp_t *jp, size_t *pi, cs_json_t *v, int *nul)
     esc = 0;
 
     for ( ;; ) {
+        while (n - i >= 8 && cs_jp_plain8(p + i)) {
+            i += 8;
+        }
+
         while (i < n && cs_jp_plain[p[i]]) {
             i++;
         }
@@ -1098,6 +1137,11 @@ cs_jp_go(cs_json_doc_t *doc, const unsigned char *p, size_t n,
     jp.doc = doc;
     jp.p = p;
     jp.n = n;
+    jp.last = n;
+
+    while (jp.last > 0 && cs_jp_space[p[jp.last - 1]]) {
+        jp.last--;
+    }
     jp.max_depth = max_depth;
     jp.max_values = max_values;
     jp.values = 0;
@@ -1199,21 +1243,27 @@ cs_json_parse(cs_json_doc_t *doc, const unsigned char *p, size_t n,
 void
 cs_json_compact(const cs_json_doc_t *doc, cs_buf_t *out)
 {
-    size_t                 g, from;
+    char                  *d;
+    size_t                 g, from, at;
     const unsigned char   *p = doc->body;
 
     if (cs_buf_reserve(out, doc->compact_len) != 0) {
         return;
     }
 
+    /* the runs between the gaps, one copy each */
+    d = out->data + out->len;
     from = 0;
 
     for (g = 0; g < doc->ngaps; g++) {
-        cs_buf_put(out, p + from, doc->gaps[2 * g] - from);
-        from = doc->gaps[2 * g] + doc->gaps[2 * g + 1];
+        at = doc->gaps[2 * g];
+        memcpy(d, p + from, at - from);
+        d += at - from;
+        from = at + doc->gaps[2 * g + 1];
     }
 
-    cs_buf_put(out, p + from, doc->body_len - from);
+    memcpy(d, p + from, doc->body_len - from);
+    out->len += doc->compact_len;
 }
 
 
