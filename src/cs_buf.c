@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cs_buf.h"
+#include "cs_bytes.h"
 
 #define CS_BUF_MIN  256
 
@@ -39,7 +40,7 @@ cs_buf_reset(cs_buf_t *b)
 
 
 int
-cs_buf_reserve(cs_buf_t *b, size_t extra)
+cs_buf_grow(cs_buf_t *b, size_t extra)
 {
     size_t   need, cap;
     char    *p;
@@ -108,13 +109,25 @@ cs_buf_json_str(cs_buf_t *b, const char *s, size_t n)
 {
     char                 *d;
     size_t                i, run;
+    unsigned              k;
     unsigned char         c;
     char                  esc[6];
     static const char     hex[] = "0123456789abcdef";
 
-    for (i = 0; i < n && !cs_json_esc[(unsigned char) s[i]]; i++) {
-        /* void */
+    for (i = 0; n - i >= 8; i += 8) {
+        k = cs_bytes_stop((const unsigned char *) s + i, 0);
+
+        if (k < 8) {
+            i += k;
+            goto stop;
+        }
     }
+
+    while (i < n && !cs_json_esc[(unsigned char) s[i]]) {
+        i++;
+    }
+
+stop:
 
     /* the usual value needs no escape: one copy between the quotes */
     if (i == n) {

@@ -23,15 +23,28 @@ typedef struct {
 void cs_buf_init(cs_buf_t *b);
 void cs_buf_free(cs_buf_t *b);
 void cs_buf_reset(cs_buf_t *b);
-int  cs_buf_reserve(cs_buf_t *b, size_t extra);
+
+/* cs_buf_reserve() when there is no room yet: grows the buffer. */
+int  cs_buf_grow(cs_buf_t *b, size_t extra);
 
 /* cs_buf_put() when the bytes do not fit yet: grows, then appends. */
 void cs_buf_put_grow(cs_buf_t *b, const void *p, size_t n);
 
 /*
- * The writers are inline: most writes are a few bytes into room that is
+ * Room for `extra` more bytes: 0, or -1 once out of memory.  This and the
+ * writers are inline: most writes are a few bytes into room that is
  * already there, and a call each would cost more than the copy.
  */
+static inline int
+cs_buf_reserve(cs_buf_t *b, size_t extra)
+{
+    if (!b->oom && extra <= b->cap - b->len) {
+        return 0;
+    }
+
+    return cs_buf_grow(b, extra);
+}
+
 static inline void
 cs_buf_put(cs_buf_t *b, const void *p, size_t n)
 {

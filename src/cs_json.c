@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_bytes.h"
 #include "cs_json.h"
 #include "cs_json_scan.h"
 
@@ -151,6 +152,7 @@ cs_jp_push(cs_jp_t *jp, cs_json_type_t type)
     v = &doc->tape[doc->n];
     v->type = (uint8_t) type;
     v->flags = 0;
+    v->next = 0;
     v->len = 0;
 
     return (int64_t) doc->n++;
@@ -201,29 +203,6 @@ cs_jp_ws(cs_jp_t *jp, size_t i)
     doc->compact_len -= i - start;
 
     return i;
-}
-
-
-/*
- * 1 when none of the 8 bytes at p stops a string run: no control, no
- * quote, no backslash, nothing from 0x80 up (the usual bit tricks: a byte
- * below 0x20, or equal to one of the two, makes its high bit appear).
- */
-static inline int
-cs_jp_plain8(const unsigned char *p)
-{
-    uint64_t  x, q, b;
-
-    const uint64_t  ones = 0x0101010101010101ULL;
-    const uint64_t  high = 0x8080808080808080ULL;
-
-    memcpy(&x, p, 8);
-
-    q = x ^ (ones * '"');
-    b = x ^ (ones * '\\');
-
-    return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q)
-             | ((b - ones) & ~b) | x) & high) == 0;
 }
 
 
@@ -434,6 +413,7 @@ cs_jp_string(cs_jp_t *jp, size_t *pi, cs_json_t *v, int *nul)
 {
     int                   esc, k;
     size_t                i, start, n, len;
+    unsigned              run;
     unsigned char         c;
     const unsigned char  *p = jp->p;
 
@@ -443,13 +423,20 @@ cs_jp_string(cs_jp_t *jp, size_t *pi, cs_json_t *v, int *nul)
     esc = 0;
 
     for ( ;; ) {
-        while (n - i >= 8 && cs_jp_plain8(p + i)) {
-            i += 8;
+        while (n - i >= 8) {
+            run = cs_bytes_stop(p + i, 1);
+            i += run;
+
+            if (run < 8) {
+                goto stop;
+            }
         }
 
         while (i < n && cs_jp_plain[p[i]]) {
             i++;
         }
+
+    stop:
 
         if (i == n) {
             return CS_JSON_SYNTAX;          /* no closing quote */
@@ -901,6 +888,7 @@ cs_jp_scalar(cs_jp_t *jp, size_t *pi)
     cs_json_t  v;
 
     v.flags = 0;
+    v.next = 0;
     v.len = 0;
     nul = 0;
 
@@ -971,6 +959,7 @@ cs_jp_name(cs_jp_t *jp, size_t *pi)
     i++;
     k.type = CS_JSON_STRING;
     k.flags = 0;
+    k.next = 0;
 
     rc = cs_jp_string(jp, &i, &k, &nul);
     if (rc != CS_JSON_OK) {
@@ -1270,25 +1259,39 @@ cs_json_compact(const cs_json_doc_t *doc, cs_buf_t *out)
 const cs_json_t *
 cs_json_member(const cs_json_t *v, const char *name, size_t len)
 {
-    size_t            i;
-    const cs_json_t  *k;
+    size_t            off;
+    const cs_json_t  *k, *first, *start, *end, *next;
 
-    if (!cs_json_is_object(v)) {
+    if (!cs_json_is_object(v) || v->len == 0) {
         return NULL;
     }
 
-    k = v + 1;
+    first = v + 1;
+    end = cs_json_skip(v);
+    start = first + v->next;
+    k = start;
 
-    for (i = 0; i < v->len; i++) {
+    do {
         if (k->len == len
             && (len == 0
                 || (k->u.s[0] == name[0] && memcmp(k->u.s, name, len) == 0)))
         {
+            next = cs_json_skip(k + 1);
+            off = next == end ? 0 : (size_t) (next - first);
+
+            /* the tape is the document's own memory, never const */
+            ((cs_json_t *) v)->next = off <= UINT16_MAX ? (uint16_t) off : 0;
+
             return k + 1;
         }
 
         k = cs_json_skip(k + 1);
-    }
+
+        if (k == end) {
+            k = first;
+        }
+
+    } while (k != start);
 
     return NULL;
 }

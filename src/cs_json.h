@@ -86,6 +86,8 @@ typedef enum {
 typedef struct {
     uint8_t          type;        /* cs_json_type_t */
     uint8_t          flags;
+    uint16_t         next;        /* object: where cs_json_member() looks
+                                     first, entries after the object's */
     uint32_t         len;         /* string: bytes; array: elements;
                                      object: members */
     union {
@@ -191,6 +193,10 @@ cs_json_skip(const cs_json_t *v)
 /*
  * An object's member by name (bytes, after unescaping), NULL when v is
  * not an object or has no such member.  JSON null is returned as such.
+ * The search starts after the member found last in the same object and
+ * goes round: members read in the order they were sent, as the rules
+ * read them, cost one step each.  That is the one thing it writes (into
+ * the object's `next`, never the value).
  */
 const cs_json_t *cs_json_member(const cs_json_t *v, const char *name,
     size_t len);
