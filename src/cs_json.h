@@ -201,13 +201,23 @@ cs_json_skip(const cs_json_t *v)
 const cs_json_t *cs_json_member(const cs_json_t *v, const char *name,
     size_t len);
 
+/* The first entry inside v when it is a non-empty `type`, else NULL. */
+static inline const cs_json_t *
+cs_json_first(const cs_json_t *v, cs_json_type_t type)
+{
+    if (!cs_json_is(v, type) || v->len == 0) {
+        return NULL;
+    }
+
+    return v + 1;
+}
+
 /*
  * Elements of an array (NULL or another type: none):
  *   cs_json_array_foreach(a, i, el) { … }
  */
 #define cs_json_array_foreach(a, i, el)                                       \
-    for ((i) = 0, (el) = cs_json_size(a) && cs_json_is_array(a) ? (a) + 1    \
-                                                                : NULL;      \
+    for ((i) = 0, (el) = cs_json_first((a), CS_JSON_ARRAY);                   \
          (el) != NULL;                                                        \
          (el) = ++(i) < (a)->len ? cs_json_skip(el) : NULL)
 
@@ -216,8 +226,7 @@ const cs_json_t *cs_json_member(const cs_json_t *v, const char *name,
  *   cs_json_object_foreach(o, i, name, val) { … }
  */
 #define cs_json_object_foreach(o, i, name, val)                               \
-    for ((i) = 0, (name) = cs_json_size(o) && cs_json_is_object(o)           \
-                           ? (o) + 1 : NULL;                                  \
+    for ((i) = 0, (name) = cs_json_first((o), CS_JSON_OBJECT);                \
          (name) != NULL && ((val) = (name) + 1, 1);                           \
          (name) = ++(i) < (o)->len ? cs_json_skip(val) : NULL)
 
