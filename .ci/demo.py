@@ -28,6 +28,9 @@ NOT_FINAL = {"queued", "running", "retrying", ""}
 # The demo values of docs/example/nginx.conf (published: demo only).
 API_TOKEN = "demo-crm-token"
 HINT_SIGNING_KEY = "demo-hint-signing-key"
+# the shared secret HelpAround sends (docs/example/nginx.conf)
+HELPAROUND_HEADER = "X-HelpAround-Secret"
+HELPAROUND_SECRET = "demo-helparound-secret"
 
 
 class Redis:
@@ -87,6 +90,14 @@ def http(method, url, body=None, headers=None):
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def fake(args, path, data=None):
@@ -222,8 +233,9 @@ class Demo:
 
         # 1. HelpAround enrollment -> a new contact, media as Files
         body = fixture(a, "helparound/enrollment.json")
+        helparound = {HELPAROUND_HEADER: HELPAROUND_SECRET}
         st = self.webhook("HelpAround enrollment", "/webhook/user-enrollment",
-                          body, {}, fx + "helparound/enrollment.json",
+                          body, helparound, fx + "helparound/enrollment.json",
                           200, "created")
         enrolled = st and st.get("crm_contact_id")
         if st:
@@ -240,7 +252,7 @@ class Demo:
         # 2. the viewed-tracker action -> the same contact
         body = fixture(a, "helparound/user-action.json")
         st = self.webhook("HelpAround user action (viewed tracker)",
-                          "/webhook/user-action", body, {},
+                          "/webhook/user-action", body, helparound,
                           fx + "helparound/user-action.json",
                           200, "updated")
         if st:
@@ -298,7 +310,43 @@ class Demo:
                 "HealthSherpa_Contact_Id__c"]))
             self.expect(c and c.get("HealthSherpa_Contact_Id__c"),
                         "the contact synced from HealthSherpa")
+
+        # 5. the CRM's "Sync to Hint" search box: the name in the body
+        self.search(ids)
         return ids
+
+    def search(self, ids):
+        a = self.args
+        path = "/caresync/hint/patients"
+        self.head("CRM \"Sync to Hint\" search box (actions API)",
+                  "POST %s  {\"q\": \"Lopez\"}" % path)
+        code, text = http("POST", a.nginx + path,
+                          json.dumps({"q": "Lopez"}).encode(),
+                          {"Content-Type": "application/json",
+                           "Authorization": "Bearer " + API_TOKEN})
+        self.line("answer", "%d %s" % (code, text.strip()))
+        self.expect(code == 200, "HTTP 200")
+        try:
+            found = json.loads(text)
+        except ValueError:
+            found = None
+        self.expect(isinstance(found, list)
+                    and [p.get("id") for p in found] == [ids["hint_patient"]]
+                    and all(set(p) <= {"id", "first_name", "last_name",
+                                       "dob"} for p in found),
+                    "the Hint patient, with id, names and birth date only")
+
+        # nginx writes the access log line when it closes the request
+        logs = {f: os.path.join(a.nginx_logs, f)
+                for f in ("error.log", "access.log")}
+        end = time.time() + 5
+        while time.time() < end and path not in read_text(logs["access.log"]):
+            time.sleep(0.05)
+        leaked = [f for f in sorted(logs) if "Lopez" in read_text(logs[f])]
+        self.line("logs", "the name is in neither of nginx's logs"
+                  if not leaked else "the name is in " + ", ".join(leaked))
+        self.expect(path in read_text(logs["access.log"]) and not leaked,
+                    "the search in the access log, the name in no log")
 
     def hints(self, ids):
         a = self.args
@@ -307,7 +355,7 @@ class Demo:
 Try more by hand
   # an enrollment (a repeat of the same event within 24 h is answered 200
   # and not queued again: change "sendDate" to make a new one)
-  curl -s -H 'Content-Type: application/json' \\
+  curl -s -H 'Content-Type: application/json' -H '{hh}: {hs}' \\
        --data-binary @{fx}/helparound/enrollment.json \\
        {n}/webhook/user-enrollment
   # a Hint event, signed with the demo key
@@ -318,8 +366,9 @@ Try more by hand
   curl -s -H 'Authorization: Bearer {tok}' -H 'Content-Type: application/json' \\
        -d '{{"contact_id":"{maria}"}}' {n}/caresync/actions/crm-contact-changed
   curl -s -H 'Authorization: Bearer {tok}' {n}/caresync/jobs/{job}
-  # the "Sync to Hint" search box
-  curl -s -H 'Authorization: Bearer {tok}' '{n}/caresync/hint/patients?q=Lopez'
+  # the "Sync to Hint" search box (the name in the body: URLs are logged)
+  curl -s -H 'Authorization: Bearer {tok}' -H 'Content-Type: application/json' \\
+       -d '{{"q":"Lopez"}}' {n}/caresync/hint/patients
   # the worker's view
   {w} jobs show {job} --config {c}
   {w} log --since 10m --config {c}
@@ -330,6 +379,7 @@ Try more by hand
   curl -s {f}/__fake/salesforce/contacts
   curl -s {n}/metrics
 """.format(fx=fxd, n=a.nginx, hk=HINT_SIGNING_KEY, tok=API_TOKEN,
+           hh=HELPAROUND_HEADER, hs=HELPAROUND_SECRET,
            maria=ids["maria"], w=a.worker, c=a.worker_conf, rp=a.redis_port,
            f=a.fake, job=self.last_job))
 
@@ -342,6 +392,8 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--worker", required=True)
     ap.add_argument("--worker-conf", required=True)
+    ap.add_argument("--nginx-logs", required=True,
+                    help="nginx's logs directory (error.log, access.log)")
     args = ap.parse_args()
 
     demo = Demo(args)

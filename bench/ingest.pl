@@ -93,6 +93,7 @@ EOF
     caresync => <<'EOF',
         location = /webhook/user-enrollment {
             caresync_webhook helparound_enrollment;
+            caresync_auth off;
         }
 EOF
 );

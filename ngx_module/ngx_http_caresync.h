@@ -60,6 +60,17 @@ typedef struct {
 #define NGX_HTTP_CARESYNC_EP_API                    4
 
 
+/*
+ * A bearer token of the actions API, and the agents it may act for
+ * (SHA-256 digests of their normalized text, see auth.c); agents NULL:
+ * any agent.
+ */
+typedef struct {
+    ngx_str_t                   secret;
+    ngx_array_t                *agents;     /* u_char[32] */
+} ngx_http_caresync_token_t;
+
+
 typedef struct {
     ngx_uint_t                  endpoint;   /* NGX_HTTP_CARESYNC_EP_*, 0 */
     ngx_uint_t                  webhook;    /* cs_webhook_t */
@@ -73,11 +84,16 @@ typedef struct {
     ngx_int_t                   max_values;
     time_t                      retry_after;
 
-    /* authentication, all optional; see auth.c */
+    /*
+     * authentication, see auth.c: a webhook location needs one of the
+     * sender checks and an API location bearer tokens, unless it says
+     * "caresync_auth off"
+     */
+    ngx_flag_t                  auth;            /* caresync_auth */
     ngx_str_t                   auth_header;     /* name */
     ngx_str_t                   auth_secret;
     ngx_str_t                   auth_secret2;    /* while rotating */
-    ngx_array_t                *api_tokens;      /* ngx_str_t */
+    ngx_array_t                *api_tokens;      /* tokens, see above */
     ngx_array_t                *hmac_keys;       /* cs_sig_key_t */
     ngx_str_t                   hmac_header;
     ngx_str_t                   hmac_prefix;
@@ -135,6 +151,10 @@ typedef struct {
     ngx_msec_t                    started;   /* the command, for metrics */
     ngx_uint_t                    kind;      /* api: the action */
     ngx_str_t                     status_base;
+    ngx_http_caresync_token_t    *token;     /* api: the one that matched */
+    ngx_str_t                     idempotency_key;  /* api: the header */
+    ngx_str_t                     body;      /* api: as received */
+    ngx_str_t                     mark;      /* api: what its marks hold */
 
     unsigned                      own_response:1;  /* we wrote it */
     unsigned                      replace_body:1;  /* error filter */
@@ -143,6 +163,9 @@ typedef struct {
     const char                   *refusal;   /* why a 401 */
     ngx_uint_t                    search_status;
     ngx_str_t                     search_body;
+    ngx_log_t                    *quiet_log; /* ngx_http_caresync_quiet() */
+    ngx_uint_t                    quiet_level;
+    unsigned                      quiet:1;
 } ngx_http_caresync_ctx_t;
 
 
@@ -178,10 +201,14 @@ ngx_int_t ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r,
 /* handler.c */
 ngx_int_t ngx_http_caresync_handler(ngx_http_request_t *r);
 ngx_http_caresync_ctx_t *ngx_http_caresync_ctx_create(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_quiet(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
+void ngx_http_caresync_loud(ngx_http_caresync_ctx_t *ctx);
 ngx_int_t ngx_http_caresync_check_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_reply_not_json(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt handler);
+ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_caresync_ingest(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx, cs_webhook_t kind, ngx_str_t *status_base);
 
@@ -199,10 +226,16 @@ ngx_int_t ngx_http_caresync_auth_headers(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_auth_body(ngx_http_request_t *r, ngx_str_t *body,
     ngx_str_t *idem);
 ngx_int_t ngx_http_caresync_reply_refused(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_caresync_header(ngx_http_request_t *r,
+    ngx_str_t *name);
+ngx_int_t ngx_http_caresync_auth_agent(ngx_http_request_t *r,
+    cs_ingest_t *in);
 char *ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_str_t *out);
+    ngx_uint_t param, ngx_str_t *out);
 char *ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text,
-    cs_sig_key_t *key, ngx_uint_t whsec);
+    ngx_uint_t param, cs_sig_key_t *key, ngx_uint_t whsec);
+char *ngx_http_caresync_conf_agents(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t param, ngx_array_t **agents);
 
 /* metrics.c */
 ngx_int_t ngx_http_caresync_metrics_init_conf(ngx_conf_t *cf);

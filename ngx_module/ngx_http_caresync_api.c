@@ -4,7 +4,7 @@
  *
  *     POST <location>…/actions/<name>    queue an action job  → 202
  *     GET  <location>…/jobs/<job id>     its status record    → 200 | 404
- *     GET  <location>…/hint/patients?q=  the search box (search.c)
+ *     POST <location>…/hint/patients     the search box (search.c)
  *
  * Every request carries a bearer token (caresync_api_token).
  */
@@ -20,6 +20,8 @@ typedef struct {
 
 
 static void ngx_http_caresync_api_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
 
 
 static ngx_http_caresync_action_t  ngx_http_caresync_actions[] = {
@@ -102,15 +104,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             && rest.len == sizeof("patients") - 1
             && ngx_strncmp(rest.data, "patients", rest.len) == 0)
         {
-            if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-                return ngx_http_caresync_reply_not_allowed(r, "GET");
-            }
-
-            rc = ngx_http_discard_request_body(r);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
+            /* its methods and body are search.c's */
             return ngx_http_caresync_search(r);
         }
 
@@ -138,6 +132,18 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
 
             if (rc == NGX_DECLINED) {
                 return ngx_http_caresync_reply_not_json(r);
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            rc = ngx_http_caresync_api_idempotency_key(r, ctx);
+
+            if (rc == NGX_DECLINED) {
+                return ngx_http_caresync_reply_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "Idempotency-Key must be 1 to 255 "
+                                          "visible ASCII characters");
             }
 
             if (rc != NGX_OK) {
@@ -185,6 +191,8 @@ ngx_http_caresync_api_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
 
+    ngx_http_caresync_loud(ctx);
+
     rc = ngx_http_caresync_ingest(r, ctx, (cs_webhook_t) ctx->kind,
                                   &ctx->status_base);
 
@@ -193,4 +201,48 @@ ngx_http_caresync_api_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * An optional Idempotency-Key: a caller that sends the same key again
+ * (with the same token, to the same action) gets the first request's 202
+ * and queues nothing (enqueue.c).  Any visible ASCII is taken as it is,
+ * 1 to 255 bytes; it is only ever hashed, never logged.  NGX_DECLINED:
+ * the body is discarded, the caller answers 400.
+ */
+
+static ngx_int_t
+ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  name = ngx_string("Idempotency-Key");
+
+    h = ngx_http_caresync_header(r, &name);
+
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] < 0x21 || h->value.data[i] > 0x7e) {
+            break;
+        }
+    }
+
+    if (h->value.len && h->value.len <= 255 && i == h->value.len) {
+        ctx->idempotency_key = h->value;
+        return NGX_OK;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_caresync_metrics_reject(r, "idempotency_key");
+
+    return NGX_DECLINED;
 }

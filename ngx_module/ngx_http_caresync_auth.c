@@ -5,8 +5,9 @@
  * Every comparison is constant-time.  Signatures are checked over the
  * raw bytes before anything parses them.  Secrets come from the
  * configuration, inline or from a file that only the master (which
- * reads the configuration) needs to be able to read; they are never
- * logged, and a refusal never says which secret was tried.
+ * reads the configuration) may read, never empty; they are never
+ * logged, and a refusal never says which secret was tried.  A bearer
+ * token may be bound to the agents it acts for (spec/inbound.md §4).
  */
 
 
@@ -15,14 +16,16 @@
 #include <openssl/sha.h>
 
 
-static ngx_table_elt_t *ngx_http_caresync_header(ngx_http_request_t *r,
-    ngx_str_t *name);
 static ngx_uint_t ngx_http_caresync_secret_equal(ngx_str_t *given,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_caresync_unauthorized(ngx_http_request_t *r,
     const char *reason, const char *message);
 static ngx_int_t ngx_http_caresync_refused(ngx_http_request_t *r,
     cs_sig_result_t rc);
+static void ngx_http_caresync_agent_digest(u_char *agent, size_t len,
+    u_char *out);
+static void ngx_http_caresync_conf_error(ngx_conf_t *cf, ngx_uint_t param,
+    const char *what, ngx_str_t *path);
 
 
 /*
@@ -35,9 +38,11 @@ ngx_int_t
 ngx_http_caresync_auth_headers(ngx_http_request_t *r)
 {
     u_char                        *p;
-    ngx_str_t                      given, *token;
-    ngx_uint_t                     i, ok;
+    ngx_str_t                      given;
+    ngx_uint_t                     i, m, ok, sel;
     ngx_table_elt_t               *h;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_token_t     *token;
     ngx_http_caresync_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
@@ -83,13 +88,20 @@ ngx_http_caresync_auth_headers(ngx_http_request_t *r)
             given.len = h->value.data + h->value.len - p;
         }
 
-        /* try every token, so the time taken says nothing of which */
+        /*
+         * try every token, so the time taken says nothing of which; the
+         * one that matched is picked without a branch (nginx -t refuses
+         * a token given twice, so at most one matches)
+         */
 
         ok = 0;
+        sel = 0;
         token = clcf->api_tokens->elts;
 
         for (i = 0; i < clcf->api_tokens->nelts; i++) {
-            ok |= ngx_http_caresync_secret_equal(&given, &token[i]);
+            m = ngx_http_caresync_secret_equal(&given, &token[i].secret);
+            ok |= m;
+            sel |= (0 - m) & i;
         }
 
         if (!ok || given.len == 0) {
@@ -105,9 +117,92 @@ ngx_http_caresync_auth_headers(ngx_http_request_t *r)
             return ngx_http_caresync_unauthorized(r, "auth",
                                         "missing or invalid bearer token");
         }
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+        ctx->token = &token[sel];
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A token bound to agents (caresync_api_token … agents=) may act for
+ * those only: an action that names another agent is refused (403, the
+ * caller answers with ctx->refusal).  Every agent of every token is
+ * compared and only the matched token's count, so the time taken says
+ * nothing of which token matched or of how many agents it has.  An
+ * action that names no agent acts for none: there is nothing to check.
+ * Returns NGX_OK, or NGX_DECLINED.
+ */
+
+ngx_int_t
+ngx_http_caresync_auth_agent(ngx_http_request_t *r, cs_ingest_t *in)
+{
+    u_char                        *a, d[SHA256_DIGEST_LENGTH];
+    ngx_uint_t                     i, j, mine, bound, ok;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_token_t     *token;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    if (ctx->token == NULL || in->agent_len == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_caresync_agent_digest((u_char *) in->agent, in->agent_len, d);
+
+    bound = 0;
+    ok = 0;
+    token = clcf->api_tokens->elts;
+
+    for (i = 0; i < clcf->api_tokens->nelts; i++) {
+        if (token[i].agents == NULL) {
+            continue;
+        }
+
+        mine = (&token[i] == ctx->token);
+        bound |= mine;
+        a = token[i].agents->elts;
+
+        for (j = 0; j < token[i].agents->nelts; j++) {
+            ok |= mine & cs_sig_equal(d, a + j * SHA256_DIGEST_LENGTH,
+                                      SHA256_DIGEST_LENGTH);
+        }
+    }
+
+    if (!bound || ok) {
+        return NGX_OK;
+    }
+
+    /* the agent is an e-mail address: it is never logged nor echoed */
+    return ngx_http_caresync_unauthorized(r, "agent",
+                                     "this token may not act for that agent");
+}
+
+
+/*
+ * Agents are e-mail addresses, compared in any case, or CRM user ids,
+ * compared exactly (Salesforce ids are case-sensitive); only a digest of
+ * the text so normalized is kept and compared.
+ */
+
+static void
+ngx_http_caresync_agent_digest(u_char *agent, size_t len, u_char *out)
+{
+    u_char  buf[CS_INGEST_AGENT_MAX];
+
+    if (len > CS_INGEST_AGENT_MAX
+        || ngx_strlchr(agent, agent + len, '@') == NULL)
+    {
+        SHA256(agent, len, out);
+        return;
+    }
+
+    ngx_strlow(buf, agent, len);
+    SHA256(buf, len, out);
 }
 
 
@@ -261,7 +356,9 @@ ngx_http_caresync_reply_refused(ngx_http_request_t *r)
 }
 
 
-static ngx_table_elt_t *
+/* The first request header of that name, in any case, or NULL. */
+
+ngx_table_elt_t *
 ngx_http_caresync_header(ngx_http_request_t *r, ngx_str_t *name)
 {
     ngx_uint_t        i;
@@ -306,11 +403,36 @@ ngx_http_caresync_secret_equal(ngx_str_t *given, ngx_str_t *secret)
 }
 
 
+/*
+ * Configuration errors name the directive and the parameter by its
+ * position, never by its text, which may be the secret itself.
+ */
+
+static void
+ngx_http_caresync_conf_error(ngx_conf_t *cf, ngx_uint_t param,
+    const char *what, ngx_str_t *path)
+{
+    ngx_str_t  *name;
+
+    name = cf->args->elts;
+
+    if (path) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" parameter #%ui: file \"%V\" %s",
+                           &name[0], param, path, what);
+        return;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" parameter #%ui %s",
+                       &name[0], param, what);
+}
+
+
 /* A signing key as configured ("hex:", "base64:", "whsec_", or text). */
 
 char *
-ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text, cs_sig_key_t *key,
-    ngx_uint_t whsec)
+ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text, ngx_uint_t param,
+    cs_sig_key_t *key, ngx_uint_t whsec)
 {
     int      rc;
     u_char  *p;
@@ -322,17 +444,21 @@ ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text, cs_sig_key_t *key,
 
     key->data = p;
 
-    /* Standard Webhooks secrets are base64, with or without "whsec_" */
+    /*
+     * Standard Webhooks secrets are base64, with or without "whsec_";
+     * a key that decodes to no bytes at all ("hex:", "whsec_") is
+     * refused with the ones that do not decode: anyone could sign with it
+     */
 
     rc = whsec ? cs_sig_whsec_decode((const char *) text->data, text->len,
                                      p, &key->len)
                : cs_sig_key_decode((const char *) text->data, text->len, p,
                                    &key->len);
 
-    if (rc != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "a signing key does not decode");
+    if (rc != 0) {
+        ngx_http_caresync_conf_error(cf, param,
+                                     "does not decode as a signing key, "
+                                     "or decodes to nothing", NULL);
         return NGX_CONF_ERROR;
     }
 
@@ -340,19 +466,32 @@ ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text, cs_sig_key_t *key,
 }
 
 
-/* A secret written inline, or "file:/path" read now, by the master. */
+/*
+ * A secret written inline, or "file:/path" read now, by the master.
+ * Empty is refused either way: an empty secret would match an empty
+ * header.  The file must be a regular file that neither group nor others
+ * may open: the master reads it, so no one else needs to.  The mode is
+ * checked on the file opened, so a symbolic link is followed as open()
+ * follows it and its own mode does not matter.
+ */
 
 char *
 ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_str_t *out)
+    ngx_uint_t param, ngx_str_t *out)
 {
-    u_char           *p;
+    u_char           *p, mode[5];
     ssize_t           n;
     ngx_fd_t          fd;
     ngx_str_t         path;
+    ngx_uint_t        i, m;
     ngx_file_info_t   fi;
 
-    if (ngx_strncmp(value->data, "file:", 5) != 0) {
+    if (value->len < 5 || ngx_strncmp(value->data, "file:", 5) != 0) {
+        if (value->len == 0) {
+            ngx_http_caresync_conf_error(cf, param, "is empty", NULL);
+            return NGX_CONF_ERROR;
+        }
+
         *out = *value;
         return NGX_CONF_OK;
     }
@@ -360,11 +499,18 @@ ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
     path.data = value->data + 5;
     path.len = value->len - 5;
 
+    if (path.len == 0) {
+        ngx_http_caresync_conf_error(cf, param,
+                                     "has \"file:\" with no path", NULL);
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            ngx_open_file_n " \"%V\" failed", &path);
@@ -372,12 +518,34 @@ ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || !ngx_is_file(&fi)
         || ngx_file_size(&fi) > 4096)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%V\" is unreadable or too large",
-                           &path);
+        ngx_http_caresync_conf_error(cf, param,
+                                     "is not a regular file of at most "
+                                     "4096 bytes", &path);
         (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    m = ngx_file_access(&fi);
+
+    if (m & 077) {
+        (void) ngx_close_file(fd);
+
+        for (i = 0; i < 4; i++) {
+            mode[i] = (u_char) ('0' + ((m >> (9 - 3 * i)) & 7));
+        }
+
+        mode[4] = '\0';
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" parameter #%ui: file \"%V\" may be read "
+                           "or written by group or others (mode %s): "
+                           "chmod 600 it (or 400), owned by the user "
+                           "nginx's master process runs as",
+                           &((ngx_str_t *) cf->args->elts)[0], param, &path,
+                           mode);
         return NGX_CONF_ERROR;
     }
 
@@ -392,7 +560,7 @@ ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
 
     if (n < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "reading secret file \"%V\" failed", &path);
+                           "reading file \"%V\" failed", &path);
         return NGX_CONF_ERROR;
     }
 
@@ -405,13 +573,79 @@ ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
     }
 
     if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "secret file \"%V\" is empty", &path);
+        ngx_http_caresync_conf_error(cf, param, "is empty", &path);
         return NGX_CONF_ERROR;
     }
 
     out->data = p;
     out->len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * agents=a@example.org,b@example.org | agents=file:/path: the agents a
+ * bearer token may act for, separated by commas or white space (a file
+ * may hold one a line).  The list is read as a secret is, and is kept
+ * only as digests (see ngx_http_caresync_agent_digest()).
+ */
+
+char *
+ngx_http_caresync_conf_agents(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t param, ngx_array_t **agents)
+{
+    u_char     *p, *last, *start, *d;
+    ngx_str_t   list;
+
+    if (ngx_http_caresync_conf_secret(cf, value, param, &list)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *agents = ngx_array_create(cf->pool, 4, SHA256_DIGEST_LENGTH);
+    if (*agents == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = list.data;
+    last = list.data + list.len;
+
+    while (p < last) {
+        if (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r'
+            || *p == '\n')
+        {
+            p++;
+            continue;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',' && *p != ' ' && *p != '\t'
+               && *p != '\r' && *p != '\n')
+        {
+            p++;
+        }
+
+        if (p - start > CS_INGEST_AGENT_MAX) {
+            ngx_http_caresync_conf_error(cf, param, "names an agent longer "
+                                         "than 254 bytes", NULL);
+            return NGX_CONF_ERROR;
+        }
+
+        d = ngx_array_push(*agents);
+        if (d == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_http_caresync_agent_digest(start, p - start, d);
+    }
+
+    if ((*agents)->nelts == 0) {
+        ngx_http_caresync_conf_error(cf, param, "names no agent", NULL);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -12,18 +12,28 @@
 
 #include "ngx_http_caresync.h"
 
+#include <openssl/sha.h>
+
 #include "cs_id.h"
 #include "cs_record.h"
 
 
+static ngx_int_t ngx_http_caresync_marks(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx, cs_ingest_t *in, ngx_str_t *keys,
+    ngx_msec_t *ttls);
+static ngx_int_t ngx_http_caresync_mark_key(ngx_http_request_t *r,
+    const char *kind, cs_str_t *parts, ngx_uint_t nparts, ngx_str_t *key);
 static ngx_int_t ngx_http_caresync_enqueue_reply(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_caresync_repeated(ngx_http_request_t *r,
     redisReply *reply);
 
 
 /*
  * KEYS[1] the dedupe mark, KEYS[2] the jobs stream, KEYS[3] (optional) the
  * mark of a signed sender message id;
- * ARGV[1] the dedupe window in ms, ARGV[2] the job id, ARGV[3] the job.
+ * ARGV[1] the dedupe window in ms, ARGV[2] the job id, ARGV[3] the job,
+ * ARGV[4] the message mark's life in ms.
  * 1: queued; 0: this event, or this message, was queued before.
  */
 
@@ -34,7 +44,7 @@ static ngx_http_caresync_script_t  ngx_http_caresync_webhook_script = {
         "end "
         "if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then "
         "if KEYS[3] then "
-        "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[1]) "
+        "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4]) "
         "end "
         "redis.call('XADD', KEYS[2], '*', 'job', ARGV[3]) "
         "return 1 "
@@ -45,13 +55,24 @@ static ngx_http_caresync_script_t  ngx_http_caresync_webhook_script = {
 
 
 /*
- * KEYS[1] the status record, KEYS[2] the jobs stream;
- * ARGV[1] the job, ARGV[2…] field/value pairs of the queued record.
+ * KEYS[1] the status record, KEYS[2] the jobs stream, KEYS[3…] (optional)
+ * the marks of a signed message id and of an Idempotency-Key;
+ * ARGV[1] the job, ARGV[2] the value the marks hold ("<job id> <digest of
+ * the body>"), ARGV[3…] the life in ms of each mark (ARGV[i] for KEYS[i]),
+ * then field/value pairs of the queued record.
+ * 1: queued; a mark's value: the request was made before, nothing queued.
  */
 
 static ngx_http_caresync_script_t  ngx_http_caresync_action_script = {
     ngx_string(
-        "redis.call('HSET', KEYS[1], unpack(ARGV, 2)) "
+        "for i = 3, #KEYS do "
+        "local v = redis.call('GET', KEYS[i]) "
+        "if v then return v end "
+        "end "
+        "for i = 3, #KEYS do "
+        "redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[i]) "
+        "end "
+        "redis.call('HSET', KEYS[1], unpack(ARGV, #KEYS + 1)) "
         "redis.call('XADD', KEYS[2], '*', 'job', ARGV[1]) "
         "return 1"),
     { 0 }
@@ -75,8 +96,9 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     u_char                        *p, *last;
     size_t                         len;
     cs_str_t                       id;
-    char                           hex[CS_ID_SHA256_LEN + 1];
-    cs_str_t                       parts[3];
+    ngx_int_t                      nmarks;
+    ngx_str_t                      marks[2];
+    ngx_msec_t                     ttls[2];
     ngx_uint_t                     i, n;
     cs_record_t                   *rec;
     ngx_http_caresync_cmd_t       *cmd;
@@ -90,10 +112,14 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     ctx->job_id.data = (u_char *) in->job_id;
     ctx->job_id.len = ngx_strlen(in->job_id);
 
-    len = 3 * clcf->prefix.len + sizeof(":dedupe:") - 1
-          + sizeof(in->idem_key) + sizeof(":jobs") - 1 + NGX_INT64_LEN
-          + sizeof(":job:") - 1 + ctx->job_id.len
-          + sizeof(":message:") - 1 + sizeof(in->idem_key);
+    nmarks = ngx_http_caresync_marks(r, ctx, in, marks, ttls);
+    if (nmarks == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 2 * clcf->prefix.len + sizeof(":dedupe:") - 1
+          + sizeof(in->idem_key) + sizeof(":jobs") - 1
+          + sizeof(":job:") - 1 + ctx->job_id.len + 4 * NGX_INT64_LEN;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -102,11 +128,14 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
     last = p + len;
 
-    cmd->nkeys = 2;
+    cmd->nkeys = 2 + nmarks;
     cmd->handler = ngx_http_caresync_enqueue_reply;
 
     if (clcf->api) {
         cmd->script = &ngx_http_caresync_action_script;
+
+        /* a mark witnesses the job: a second run answers for the first */
+        cmd->idempotent = (nmarks > 0);
 
         n = ngx_snprintf(p, last - p, "%V:job:%V", &clcf->prefix,
                          &ctx->job_id) - p;
@@ -115,8 +144,20 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
         n = ngx_snprintf(p, last - p, "%V:jobs", &clcf->prefix) - p;
         ngx_http_caresync_cmd_arg(cmd, p, n);
+        p += n;
+
+        for (i = 0; i < (ngx_uint_t) nmarks; i++) {
+            ngx_http_caresync_cmd_arg(cmd, marks[i].data, marks[i].len);
+        }
 
         ngx_http_caresync_cmd_arg(cmd, in->job.data, in->job.len);
+        ngx_http_caresync_cmd_arg(cmd, ctx->mark.data, ctx->mark.len);
+
+        for (i = 0; i < (ngx_uint_t) nmarks; i++) {
+            n = ngx_snprintf(p, last - p, "%M", ttls[i]) - p;
+            ngx_http_caresync_cmd_arg(cmd, p, n);
+            p += n;
+        }
 
         /* in the pool: the arguments must stay for a NOSCRIPT retry */
 
@@ -153,33 +194,155 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     ngx_http_caresync_cmd_arg(cmd, p, n);
     p += n;
 
-    if (ctx->message_id.len) {
-        /* per job type: two endpoints may see the same sender's ids */
-        parts[0].data = in->job_type;
-        parts[0].len = ngx_strlen(in->job_type);
-        parts[1].data = "\n";
-        parts[1].len = 1;
-        parts[2].data = (const char *) ctx->message_id.data;
-        parts[2].len = ctx->message_id.len;
-
-        if (cs_id_sha256_hex(parts, 3, hex) != 0) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        n = ngx_snprintf(p, last - p, "%V:message:%s", &clcf->prefix, hex)
-            - p;
-        ngx_http_caresync_cmd_arg(cmd, p, n);
-        p += n;
-        cmd->nkeys = 3;
+    if (nmarks) {
+        ngx_http_caresync_cmd_arg(cmd, marks[0].data, marks[0].len);
     }
 
     n = ngx_snprintf(p, last - p, "%M", clcf->dedupe_ttl) - p;
     ngx_http_caresync_cmd_arg(cmd, p, n);
+    p += n;
 
     ngx_http_caresync_cmd_arg(cmd, ctx->job_id.data, ctx->job_id.len);
     ngx_http_caresync_cmd_arg(cmd, in->job.data, in->job.len);
 
+    n = ngx_snprintf(p, last - p, "%M", nmarks ? ttls[0] : 0) - p;
+    ngx_http_caresync_cmd_arg(cmd, p, n);
+
     return ngx_http_caresync_command(r, ctx);
+}
+
+
+/*
+ * The marks that make a repeated request answer for its first job,
+ * their keys and their lives:
+ *
+ *   <prefix>:message:<sha256 of job type, "\n", webhook-id>
+ *       a verified Standard Webhooks message id, webhooks and actions.
+ *       It lives as long as the message could be accepted: the timestamp
+ *       is good for the tolerance on either side of nginx's clock, so a
+ *       message first seen at the earliest could come back twice the
+ *       tolerance later (and a second more: the clock is whole seconds).
+ *       The dedupe window, if longer, still applies.
+ *   <prefix>:idempotency:<sha256 of the token's SHA-256, job type, "\n",
+ *       Idempotency-Key>
+ *       an action's Idempotency-Key, per token and action, for the dedupe
+ *       window.
+ *
+ * For an action the marks hold ctx->mark, "<job id> <sha256 of the body>",
+ * so that a repeat is answered for the first job, and one with another
+ * body is told so.  Returns how many, or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_caresync_marks(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
+    cs_ingest_t *in, ngx_str_t *keys, ngx_msec_t *ttls)
+{
+    u_char                        *p, token[SHA256_DIGEST_LENGTH];
+    char                           hex[CS_ID_SHA256_LEN + 1];
+    cs_str_t                       parts[5];
+    ngx_msec_t                     ttl;
+    ngx_uint_t                     n;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+    n = 0;
+
+    parts[1].data = in->job_type;
+    parts[1].len = ngx_strlen(in->job_type);
+    parts[2].data = "\n";
+    parts[2].len = 1;
+
+    if (ctx->message_id.len) {
+        /* per job type: two endpoints may see the same sender's ids */
+        parts[3].data = (const char *) ctx->message_id.data;
+        parts[3].len = ctx->message_id.len;
+
+        if (ngx_http_caresync_mark_key(r, "message", &parts[1], 3,
+                                       &keys[n])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ttl = 2 * (ngx_msec_t) clcf->sw_tolerance * 1000 + 1000;
+        ttls[n++] = ngx_max(clcf->dedupe_ttl, ttl);
+    }
+
+    if (!clcf->api) {
+        return n;
+    }
+
+    if (ctx->idempotency_key.len) {
+        /* per token: one caller's keys say nothing of another's jobs */
+        if (ctx->token) {
+            SHA256(ctx->token->secret.data, ctx->token->secret.len, token);
+            parts[0].data = (const char *) token;
+            parts[0].len = SHA256_DIGEST_LENGTH;
+
+        } else {
+            parts[0].data = "";
+            parts[0].len = 0;
+        }
+
+        parts[3].data = (const char *) ctx->idempotency_key.data;
+        parts[3].len = ctx->idempotency_key.len;
+
+        /* the digest has a fixed length: no separator needed after it */
+        if (ngx_http_caresync_mark_key(r, "idempotency", parts, 4, &keys[n])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ttls[n++] = clcf->dedupe_ttl;
+    }
+
+    /* "<job id> <sha256 of the body>" */
+
+    parts[0].data = (const char *) ctx->body.data;
+    parts[0].len = ctx->body.len;
+
+    if (cs_id_sha256_hex(parts, 1, hex) != 0) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, ctx->job_id.len + 1 + CS_ID_SHA256_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->mark.data = p;
+    ctx->mark.len = ngx_sprintf(p, "%V %s", &ctx->job_id, hex) - p;
+
+    return n;
+}
+
+
+/* <prefix>:<kind>:<sha256 of the parts>, in the request pool. */
+
+static ngx_int_t
+ngx_http_caresync_mark_key(ngx_http_request_t *r, const char *kind,
+    cs_str_t *parts, ngx_uint_t nparts, ngx_str_t *key)
+{
+    char                           hex[CS_ID_SHA256_LEN + 1];
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+
+    if (cs_id_sha256_hex(parts, nparts, hex) != 0) {
+        return NGX_ERROR;
+    }
+
+    key->data = ngx_pnalloc(r->pool, clcf->prefix.len + 1 + ngx_strlen(kind)
+                                     + 1 + CS_ID_SHA256_LEN);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_sprintf(key->data, "%V:%s:%s", &clcf->prefix, kind, hex)
+               - key->data;
+
+    return NGX_OK;
 }
 
 
@@ -191,6 +354,10 @@ ngx_http_caresync_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+
+    if (clcf->api && reply->type == REDIS_REPLY_STRING) {
+        return ngx_http_caresync_repeated(r, reply);
+    }
 
     if (reply->type != REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -213,4 +380,79 @@ ngx_http_caresync_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
     return ngx_http_caresync_reply(r, clcf->api ? NGX_HTTP_ACCEPTED
                                                 : NGX_HTTP_OK,
                                    &ctx->answer);
+}
+
+
+/*
+ * An action whose message id or Idempotency-Key is marked: nothing was
+ * queued.  The same body is answered as the first request was, with the
+ * first job's id; another body is refused (422), since the caller meant
+ * something else than the job it would be pointed at.
+ */
+
+static ngx_int_t
+ngx_http_caresync_repeated(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char                   *sp;
+    size_t                    len, i;
+    cs_buf_t                  b;
+    ngx_str_t                 answer;
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    /* "<job id> <sha256 of the body>", as ngx_http_caresync_marks() wrote */
+
+    sp = ngx_strlchr((u_char *) reply->str, (u_char *) reply->str + reply->len,
+                     ' ');
+    len = sp ? (size_t) (sp - (u_char *) reply->str) : 0;
+
+    for (i = 0; i < len; i++) {
+        if (!((reply->str[i] >= '0' && reply->str[i] <= '9')
+              || (reply->str[i] >= 'A' && reply->str[i] <= 'Z')))
+        {
+            break;
+        }
+    }
+
+    if (len == 0 || len > 64 || i != len) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "caresync: a request mark in redis is not ours");
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    if (reply->len - len != ctx->mark.len - ctx->job_id.len
+        || ngx_memcmp(sp, ctx->mark.data + ctx->job_id.len,
+                      reply->len - len) != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "caresync: a repeated request with another body, "
+                      "job %V not queued", &ctx->job_id);
+        ngx_http_caresync_metrics_reject(r, "idempotency_key");
+
+        return ngx_http_caresync_reply_error(r, 422,
+                         "this idempotency key was used with another body");
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "caresync: repeated request, job %*s not queued again",
+                  len, reply->str);
+    ngx_http_caresync_metrics_dedupe(r);
+
+    cs_buf_init(&b);
+    cs_ingest_answer_202(&b, (const char *) ctx->status_base.data,
+                         ctx->status_base.len, reply->str, len);
+
+    answer.len = b.len;
+    answer.data = b.oom ? NULL : ngx_pnalloc(r->pool, b.len);
+
+    if (answer.data == NULL) {
+        cs_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(answer.data, b.data, b.len);
+    cs_buf_free(&b);
+
+    return ngx_http_caresync_reply(r, NGX_HTTP_ACCEPTED, &answer);
 }

@@ -8,17 +8,14 @@
 
 #include "ngx_http_caresync.h"
 
-#include <openssl/rand.h>
 
 #include "cs_id.h"
 
 
 static void ngx_http_caresync_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_caresync_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_caresync_is_json(ngx_http_request_t *r);
-static void ngx_http_caresync_job_id(u_char *out);
 static void ngx_http_caresync_ingest_cleanup(void *data);
+static void ngx_http_caresync_loud_cleanup(void *data);
 
 
 typedef struct {
@@ -78,7 +75,77 @@ ngx_http_caresync_ctx_create(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, &st->ctx, ngx_http_caresync_module);
 
+    /* whatever reads or discards a chunked body, nginx prints its bytes */
+
+    if (r->headers_in.chunked
+        && ngx_http_caresync_quiet(r, &st->ctx) != NGX_OK)
+    {
+        return NULL;
+    }
+
     return &st->ctx;
+}
+
+
+/*
+ * Until ngx_http_caresync_loud() or the request's end, the connection logs
+ * nothing below info: at debug level nginx prints the first byte of every
+ * chunk of a chunked body as it parses it (for the body read and for the
+ * body discarded alike), and the search's subrequest prints its URL,
+ * which carries the name searched for.
+ */
+
+ngx_int_t
+ngx_http_caresync_quiet(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
+{
+    ngx_log_t           *log;
+    ngx_pool_cleanup_t  *cln;
+
+    if (ctx->quiet) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_caresync_loud_cleanup;
+    cln->data = ctx;
+
+    log = r->connection->log;
+
+    ctx->quiet_log = log;
+    ctx->quiet_level = log->log_level;
+    ctx->quiet = 1;
+
+    /*
+     * Any debug bit makes log_level more than NGX_LOG_DEBUG, and so does
+     * debug_connection's flag: info keeps every line that is not debug.
+     */
+
+    if (log->log_level > NGX_LOG_INFO) {
+        log->log_level = NGX_LOG_INFO;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_caresync_loud(ngx_http_caresync_ctx_t *ctx)
+{
+    if (ctx->quiet) {
+        ctx->quiet_log->log_level = ctx->quiet_level;
+        ctx->quiet = 0;
+    }
+}
+
+
+static void
+ngx_http_caresync_loud_cleanup(void *data)
+{
+    ngx_http_caresync_loud(data);
 }
 
 
@@ -155,6 +222,8 @@ ngx_http_caresync_body_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
+    ngx_http_caresync_loud(ctx);
+
     rc = ngx_http_caresync_ingest(r, ctx, (cs_webhook_t) clcf->webhook,
                                   NULL);
 
@@ -218,7 +287,13 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
     tp = ngx_timeofday();
     in->now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
-    ngx_http_caresync_job_id((u_char *) in->job_id);
+
+    /* fresh random bits per id (cs_id.h): a job id cannot be guessed */
+    if (cs_id_ulid_new(in->now_ms, in->job_id) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "caresync: no randomness for a job id");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (cs_ingest(kind, &conf, body.data, body.len, in) != CS_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -258,7 +333,15 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         return ngx_http_caresync_reply(r, NGX_HTTP_OK, &answer);
     }
 
+    /* a token bound to agents acts for them only */
+
+    if (ngx_http_caresync_auth_agent(r, in) == NGX_DECLINED) {
+        return ngx_http_caresync_reply_error(r, NGX_HTTP_FORBIDDEN,
+                                             ctx->refusal);
+    }
+
     ctx->message_id = idem;
+    ctx->body = body;
 
     return ngx_http_caresync_enqueue(r, ctx, in);
 }
@@ -266,7 +349,7 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
 /* The body as one contiguous run of bytes (a temp file is read back). */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_caresync_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char       *p;
@@ -385,40 +468,6 @@ ngx_http_caresync_is_json(ngx_http_request_t *r)
     return type.len > 5
            && ngx_strlchr(type.data, last, '/') != NULL
            && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0;
-}
-
-
-/*
- * A ULID: the time, then 80 bits drawn once per worker and counted up,
- * so that ids stay unique and ordered without a syscall per request.
- */
-
-static void
-ngx_http_caresync_job_id(u_char *out)
-{
-    static u_char      rnd[10];
-    static ngx_uint_t  seeded;
-
-    ngx_int_t    i;
-    ngx_time_t  *tp;
-
-    if (!seeded) {
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            ngx_memcpy(rnd, &ngx_pid, sizeof(ngx_pid));
-        }
-
-        rnd[0] &= 0x7f;         /* room to count without wrapping */
-        seeded = 1;
-    }
-
-    for (i = sizeof(rnd) - 1; i >= 0; i--) {
-        if (++rnd[i] != 0) {
-            break;
-        }
-    }
-
-    tp = ngx_timeofday();
-    cs_id_ulid((uint64_t) tp->sec * 1000 + tp->msec, rnd, (char *) out);
 }
 
 

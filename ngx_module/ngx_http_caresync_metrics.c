@@ -16,7 +16,7 @@
 
 
 static ngx_uint_t  ngx_http_caresync_statuses[] = {
-    200, 202, 400, 401, 403, 404, 405, 413, 415, 500, 503, 0
+    200, 202, 400, 401, 403, 404, 405, 413, 415, 422, 500, 503, 0
 };
 
 #define NGX_HTTP_CARESYNC_STATUS_N                                           \
@@ -27,7 +27,8 @@ static const char  *ngx_http_caresync_reasons[] = {
     "bad_json", "bad_utf8", "nul", "duplicate_key", "too_deep",
     "too_many_values", "not_object", "missing_field", "wrong_type", "bad_value", "too_long",
     "too_many", "method", "content_type", "body_too_large", "auth",
-    "signature", "stale_signature", "not_found", "other"
+    "signature", "stale_signature", "agent", "idempotency_key",
+    "not_found", "other"
 };
 
 #define NGX_HTTP_CARESYNC_REASON_N                                           \

@@ -28,8 +28,12 @@ static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_hint_search(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_check_auth(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf);
 static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
-    ngx_str_t *text, ngx_uint_t whsec);
+    ngx_str_t *text, ngx_uint_t param, ngx_uint_t whsec);
+static char *ngx_http_caresync_conf_header(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_uint_t param);
 static ngx_int_t ngx_http_caresync_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_caresync_init_process(ngx_cycle_t *cycle);
 static void ngx_http_caresync_exit_process(ngx_cycle_t *cycle);
@@ -74,8 +78,19 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       0,
       NULL },
 
+    /*
+     * Location only: an "off" higher up would silently open every
+     * location below it.
+     */
+    { ngx_string("caresync_auth"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, auth),
+      NULL },
+
     { ngx_string("caresync_api_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_caresync_api_token,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -255,6 +270,7 @@ ngx_http_caresync_create_loc_conf(ngx_conf_t *cf)
      *     clcf->hmac_prefix = { 0, NULL };
      */
 
+    clcf->auth = NGX_CONF_UNSET;
     clcf->dedupe_ttl = NGX_CONF_UNSET_MSEC;
     clcf->keep_raw = NGX_CONF_UNSET;
     clcf->max_raw = NGX_CONF_UNSET_SIZE;
@@ -322,10 +338,7 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->sw_keys, prev->sw_keys, NULL);
     ngx_conf_merge_value(conf->sw_tolerance, prev->sw_tolerance, 300);
 
-    if (conf->api && conf->api_tokens == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"caresync_api\" needs at least one "
-                           "\"caresync_api_token\"");
+    if (ngx_http_caresync_check_auth(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -343,6 +356,74 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Fail closed (spec/inbound.md, "Auth"): a location that queues jobs
+ * names who may post to it.  Not inherited: each location that says
+ * "caresync_auth off" is warned about at every start and reload.
+ */
+
+static char *
+ngx_http_caresync_check_auth(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf)
+{
+    ngx_uint_t                 open;
+    ngx_http_core_loc_conf_t  *core;
+
+    if (conf->endpoint == 0) {
+        if (conf->auth != NGX_CONF_UNSET) {
+            core = ngx_http_conf_get_module_loc_conf(cf,
+                                                     ngx_http_core_module);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"caresync_auth\" in location \"%V\" "
+                               "that has no \"caresync_webhook\" or "
+                               "\"caresync_api\"", &core->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    /* who may post: bearer tokens for the API, a sender check otherwise */
+
+    if (conf->api) {
+        open = (conf->api_tokens == NULL);
+
+    } else {
+        open = !(conf->auth_header.len || conf->hmac_keys || conf->sw_keys);
+    }
+
+    if (!open) {
+        return NGX_CONF_OK;
+    }
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->auth == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"caresync_auth off\": location \"%V\" "
+                           "accepts requests from anyone who can reach it",
+                           &core->name);
+        return NGX_CONF_OK;
+    }
+
+    if (conf->api) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "location \"%V\": \"caresync_api\" needs "
+                           "at least one \"caresync_api_token\" "
+                           "(or \"caresync_auth off;\")", &core->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "location \"%V\": \"caresync_webhook\" has no "
+                       "authenticator: add \"caresync_hmac_signature\", "
+                       "\"caresync_standard_webhooks\" or "
+                       "\"caresync_auth_header\" (or "
+                       "\"caresync_auth off;\")", &core->name);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -425,8 +506,15 @@ ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-            rcf->password.data = value[i].data + 9;
-            rcf->password.len = value[i].len - 9;
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            /* inline or file:/path, read as every secret is */
+            if (ngx_http_caresync_conf_secret(cf, &s, i, &rcf->password)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
             continue;
         }
 
@@ -560,17 +648,23 @@ ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* caresync_api_token token | file:/path; — one per directive, several ok */
+/*
+ * caresync_api_token token | file:/path [agents=list | agents=file:/path];
+ * one per directive, several ok
+ */
 
 static char *
 ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_caresync_loc_conf_t  *clcf = conf;
 
-    ngx_str_t  *value, *token;
+    ngx_str_t                  *value, s;
+    ngx_uint_t                  i;
+    ngx_http_caresync_token_t  *token, *t;
 
     if (clcf->api_tokens == NGX_CONF_UNSET_PTR) {
-        clcf->api_tokens = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        clcf->api_tokens = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_caresync_token_t));
         if (clcf->api_tokens == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -581,9 +675,43 @@ ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(token, sizeof(ngx_http_caresync_token_t));
+
     value = cf->args->elts;
 
-    return ngx_http_caresync_conf_secret(cf, &value[1], token);
+    if (ngx_http_caresync_conf_secret(cf, &value[1], 1, &token->secret)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* auth.c picks the token that matched without a branch: one each */
+
+    t = clcf->api_tokens->elts;
+
+    for (i = 0; i < clcf->api_tokens->nelts - 1; i++) {
+        if (t[i].secret.len == token->secret.len
+            && ngx_memcmp(t[i].secret.data, token->secret.data,
+                          token->secret.len) == 0)
+        {
+            return "is duplicate: the same token is given twice";
+        }
+    }
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "agents=", 7) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter #2");
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[2].data + 7;
+    s.len = value[2].len - 7;
+
+    return ngx_http_caresync_conf_agents(cf, &s, 2, &token->agents);
 }
 
 
@@ -604,16 +732,23 @@ ngx_http_caresync_auth_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+
+    /* an empty name would turn the check off */
+
+    if (ngx_http_caresync_conf_header(cf, &value[1], 1) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     clcf->auth_header = value[1];
 
-    if (ngx_http_caresync_conf_secret(cf, &value[2], &clcf->auth_secret)
+    if (ngx_http_caresync_conf_secret(cf, &value[2], 2, &clcf->auth_secret)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
 
     if (cf->args->nelts == 4) {
-        return ngx_http_caresync_conf_secret(cf, &value[3],
+        return ngx_http_caresync_conf_secret(cf, &value[3], 3,
                                              &clcf->auth_secret2);
     }
 
@@ -648,7 +783,7 @@ ngx_http_caresync_hmac_signature(ngx_conf_t *cf, ngx_command_t *cmd,
             s.data = value[i].data + 4;
             s.len = value[i].len - 4;
 
-            if (ngx_http_caresync_add_key(cf, &clcf->hmac_keys, &s, 0)
+            if (ngx_http_caresync_add_key(cf, &clcf->hmac_keys, &s, i, 0)
                 != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
@@ -656,11 +791,16 @@ ngx_http_caresync_hmac_signature(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "header=", 7) == 0
-            && value[i].len > 7)
-        {
+        if (ngx_strncmp(value[i].data, "header=", 7) == 0) {
             clcf->hmac_header.data = value[i].data + 7;
             clcf->hmac_header.len = value[i].len - 7;
+
+            if (ngx_http_caresync_conf_header(cf, &clcf->hmac_header, i)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -727,7 +867,7 @@ ngx_http_caresync_standard_webhooks(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
-        if (ngx_http_caresync_add_key(cf, &clcf->sw_keys, &value[i], 1)
+        if (ngx_http_caresync_add_key(cf, &clcf->sw_keys, &value[i], i, 1)
             != NGX_CONF_OK)
         {
             return NGX_CONF_ERROR;
@@ -744,7 +884,7 @@ ngx_http_caresync_standard_webhooks(ngx_conf_t *cf, ngx_command_t *cmd,
 
 static char *
 ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text,
-    ngx_uint_t whsec)
+    ngx_uint_t param, ngx_uint_t whsec)
 {
     ngx_str_t      secret;
     cs_sig_key_t  *key;
@@ -761,11 +901,47 @@ ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys, ngx_str_t *text,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_caresync_conf_secret(cf, text, &secret) != NGX_CONF_OK) {
+    if (ngx_http_caresync_conf_secret(cf, text, param, &secret)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_caresync_conf_key(cf, &secret, key, whsec);
+    return ngx_http_caresync_conf_key(cf, &secret, param, key, whsec);
+}
+
+
+/* A request header's name: an HTTP token (RFC 9110), never empty. */
+
+static char *
+ngx_http_caresync_conf_header(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_uint_t param)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || ngx_strlchr((u_char *) "!#$%&'*+-.^_`|~",
+                           (u_char *) "!#$%&'*+-.^_`|~" + 15, c))
+        {
+            continue;
+        }
+
+        break;
+    }
+
+    if (name->len == 0 || i < name->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" parameter #%ui is not a header name",
+                           &((ngx_str_t *) cf->args->elts)[0], param);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -22,7 +22,7 @@
 #include "cs_field.h"
 #include "cs_ingest.h"
 
-#define CS_ACTION_AGENT_MAX       254
+#define CS_ACTION_AGENT_MAX       CS_INGEST_AGENT_MAX
 #define CS_ACTION_PATIENT_ID_MAX  64
 
 /* 1 for the CS_API_* kinds. */

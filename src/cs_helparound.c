@@ -44,6 +44,37 @@ cs_ha_text(cs_check_t *ck, const cs_json_t *obj, const char *path,
 }
 
 
+/*
+ * An optional media id.  The worker puts it into the media URL's path, so
+ * it is one segment or nothing: up to 128 letters, digits, - and _ (what
+ * the worker sends, cw_http_url_id(); HelpAround's ids are UUIDs).
+ */
+static int
+cs_ha_media_id(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, cs_str_t *out)
+{
+    size_t         i;
+    unsigned char  c;
+
+    CS_TRY(cs_ha_text(ck, obj, path, key, out));
+
+    for (i = 0; i < out->len; i++) {
+        c = (unsigned char) out->data[i];
+
+        if (i == 128
+            || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                 || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        {
+            return cs_field_fail(ck, "bad_value", path, key,
+                                 "must be a media id (letters, digits, - "
+                                 "and _)");
+        }
+    }
+
+    return 0;
+}
+
+
 /* The patient id for a 400 answer, read without judging anything else. */
 static void
 cs_ha_peek_id(const cs_json_t *patient, cs_event_t *ev)
@@ -257,10 +288,10 @@ cs_ha_card(cs_check_t *ck, const cs_json_t *ins, const char *key, int secondary,
         memcpy(c->card_dob, d.date, sizeof(d.date));
     }
 
-    CS_TRY(cs_ha_text(ck, o, path, "front_picture_image",
-                      &c->front_image_id));
-    CS_TRY(cs_ha_text(ck, o, path, "back_picture_image",
-                      &c->back_image_id));
+    CS_TRY(cs_ha_media_id(ck, o, path, "front_picture_image",
+                          &c->front_image_id));
+    CS_TRY(cs_ha_media_id(ck, o, path, "back_picture_image",
+                          &c->back_image_id));
 
     return 0;
 }
@@ -296,7 +327,7 @@ cs_ha_signature(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
         cs_time_format_iso(d.ms, p->signature_at);
     }
 
-    CS_TRY(cs_ha_text(ck, o, path, "image", &p->signature_image_id));
+    CS_TRY(cs_ha_media_id(ck, o, path, "image", &p->signature_image_id));
 
     return 0;
 }

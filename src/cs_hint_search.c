@@ -1,5 +1,6 @@
 /*
- * caresync core: trimming Hint's patient list for the search box.
+ * caresync core: the search box's request, and trimming Hint's patient
+ * list for its answer.
  */
 
 #include <string.h>
@@ -7,6 +8,56 @@
 #include <jansson.h>
 
 #include "cs_hint_search.h"
+
+
+int
+cs_hint_search_query(const void *body, size_t len, char *q, size_t *qlen)
+{
+    size_t         i, n;
+    json_t        *root, *v;
+    const char    *s;
+    unsigned char  c;
+    json_error_t   err;
+
+    root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        return json_error_code(&err) == json_error_out_of_memory ? -1 : 1;
+    }
+
+    v = json_is_object(root) ? json_object_get(root, "q") : NULL;
+
+    if (!json_is_string(v)) {
+        json_decref(root);
+        return 1;
+    }
+
+    s = json_string_value(v);
+    n = json_string_length(v);
+
+    if (n == 0 || n > CS_HINT_SEARCH_Q_MAX) {
+        json_decref(root);
+        return 2;
+    }
+
+    for (i = 0; i < n; i++) {
+        c = (unsigned char) s[i];
+
+        /* UTF-8 letters pass as their bytes; controls and syntax do not */
+
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || c == ' ' || c == '\'' || c == '.' || c == '-'))
+        {
+            json_decref(root);
+            return 2;
+        }
+    }
+
+    memcpy(q, s, n);
+    *qlen = n;
+    json_decref(root);
+
+    return 0;
+}
 
 
 static void

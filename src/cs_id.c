@@ -2,8 +2,10 @@
  * caresync core: UUIDv5, ULID, SHA-256 hex (see cs_id.h).
  */
 
+#include <pthread.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -164,12 +166,63 @@ cs_id_ulid(uint64_t ms, const unsigned char rnd[10],
 }
 
 
+static _Thread_local unsigned char  cs_id_pool[CS_ID_RANDOM_BATCH];
+static _Thread_local size_t         cs_id_left;    /* unused, at the end */
+static int                          cs_id_fork_hook;
+
+
+/* In the child of a fork: the parent's bytes are the parent's. */
+static void
+cs_id_forked(void)
+{
+    OPENSSL_cleanse(cs_id_pool, sizeof(cs_id_pool));
+    cs_id_left = 0;
+}
+
+
+int
+cs_id_random(unsigned char *p, size_t n)
+{
+    unsigned char  *from;
+
+    if (n > CS_ID_RANDOM_BATCH) {
+        return -1;
+    }
+
+    if (!cs_id_fork_hook) {
+        /* without the hook a forked child could repeat ids: none then */
+        if (pthread_atfork(NULL, NULL, cs_id_forked) != 0) {
+            return -1;
+        }
+
+        cs_id_fork_hook = 1;
+    }
+
+    if (cs_id_left < n) {
+        cs_id_left = 0;
+
+        if (RAND_bytes(cs_id_pool, sizeof(cs_id_pool)) != 1) {
+            return -1;
+        }
+
+        cs_id_left = sizeof(cs_id_pool);
+    }
+
+    from = cs_id_pool + sizeof(cs_id_pool) - cs_id_left;
+    memcpy(p, from, n);
+    memset(from, 0, n);
+    cs_id_left -= n;
+
+    return 0;
+}
+
+
 int
 cs_id_ulid_new(uint64_t ms, char out[CS_ID_ULID_LEN + 1])
 {
     unsigned char  rnd[10];
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    if (cs_id_random(rnd, sizeof(rnd)) != 0) {
         return -1;
     }
 

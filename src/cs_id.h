@@ -42,7 +42,25 @@ int cs_id_uuid5(const unsigned char ns[16], const cs_str_t *parts,
 void cs_id_ulid(uint64_t ms, const unsigned char rnd[10],
     char out[CS_ID_ULID_LEN + 1]);
 
-/* The same with randomness from OpenSSL's CSPRNG. */
+/*
+ * A new id: a ULID of `ms` whose 80-bit random part is drawn afresh for
+ * each id, so that one id tells nothing about the next (ids are the
+ * handle of a job's status record).  Ids of different milliseconds sort
+ * by time; within one millisecond their order is random.  This is the one
+ * generator of job ids, for the module and the worker alike.
+ */
 int cs_id_ulid_new(uint64_t ms, char out[CS_ID_ULID_LEN + 1]);
+
+/*
+ * n (at most CS_ID_RANDOM_BATCH) bytes from OpenSSL's CSPRNG.  The draw
+ * is batched: each thread keeps a buffer of CS_ID_RANDOM_BATCH bytes,
+ * refilled when spent and dropped in the child of a fork (two processes
+ * never hand out the same bytes), so that an id costs no system call.
+ * Bytes handed out are wiped from the buffer.  -1 when the CSPRNG fails:
+ * then there is no id, never a weaker one.
+ */
+#define CS_ID_RANDOM_BATCH  4096
+
+int cs_id_random(unsigned char *p, size_t n);
 
 #endif /* CS_ID_H */

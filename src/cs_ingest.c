@@ -129,24 +129,20 @@ cs_ingest_200_helparound(cs_buf_t *b, const cs_event_t *ev)
 }
 
 
-/* {"job_id":"…","status_url":"<status_base><job_id>"} */
-static void
-cs_ingest_202(cs_buf_t *b, const cs_ingest_conf_t *conf,
-    const cs_ingest_t *out)
+void
+cs_ingest_answer_202(cs_buf_t *b, const char *status_base,
+    size_t status_base_len, const char *job_id, size_t job_id_len)
 {
-    size_t    n;
     cs_buf_t  url;
 
-    n = strnlen(out->job_id, sizeof(out->job_id));
-
     cs_buf_init(&url);
-    if (conf->status_base_len) {
-        cs_buf_put(&url, conf->status_base, conf->status_base_len);
+    if (status_base_len) {
+        cs_buf_put(&url, status_base, status_base_len);
     }
-    cs_buf_put(&url, out->job_id, n);
+    cs_buf_put(&url, job_id, job_id_len);
 
     cs_buf_puts(b, "{\"job_id\":");
-    cs_buf_json_str(b, out->job_id, n);
+    cs_buf_json_str(b, job_id, job_id_len);
     cs_buf_puts(b, ",\"status_url\":");
     cs_buf_json_str(b, url.data, url.len);
     cs_buf_putc(b, '}');
@@ -179,7 +175,18 @@ cs_ingest_answer(cs_ingest_t *out, const cs_ingest_conf_t *conf,
 
     } else if (cs_ingest_is(ev, "crm")) {
         out->status = 202;
-        cs_ingest_202(b, conf, out);
+        cs_ingest_answer_202(b, conf->status_base, conf->status_base_len,
+                             out->job_id,
+                             strnlen(out->job_id, sizeof(out->job_id)));
+
+        /* the edge checks it against the token's agents */
+        if (ev->action.agent.data
+            && ev->action.agent.len <= CS_INGEST_AGENT_MAX)
+        {
+            memcpy(out->agent, ev->action.agent.data, ev->action.agent.len);
+            out->agent_len = ev->action.agent.len;
+            out->agent[out->agent_len] = '\0';
+        }
 
     } else {
         cs_ingest_200_helparound(b, ev);
@@ -397,6 +404,8 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     out->job_type = NULL;
     out->idem_key[0] = '\0';
     out->raw_omitted = 0;
+    out->agent[0] = '\0';
+    out->agent_len = 0;
     cs_buf_reset(&out->body);
     cs_buf_reset(&out->job);
     cs_buf_reset(&out->notes);

@@ -24,6 +24,8 @@
 
 #include "cs_buf.h"
 
+#define CS_INGEST_AGENT_MAX  254   /* bytes of an action's "agent" */
+
 #define CS_OK         0
 #define CS_ERROR     -1    /* out of memory; nothing else */
 
@@ -66,6 +68,11 @@ typedef struct {
                                          values, field paths only */
     size_t       raw_omitted;         /* keep_raw, but the copy of this
                                          many bytes was over max_raw */
+    char         agent[CS_INGEST_AGENT_MAX + 1];
+                                      /* a queued action's "agent" as the
+                                         job carries it (trimmed), NUL-
+                                         terminated; "" when it has none */
+    size_t       agent_len;
 } cs_ingest_t;
 
 void cs_ingest_init(cs_ingest_t *in);
@@ -73,5 +80,13 @@ void cs_ingest_free(cs_ingest_t *in);
 
 int cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     const unsigned char *body, size_t len, cs_ingest_t *out);
+
+/*
+ * An action's 202 body, {"job_id":"…","status_url":"<status_base><id>"},
+ * appended to `b`: what cs_ingest() answers for a job with that id, so
+ * that a repeated request can be answered for its first job.
+ */
+void cs_ingest_answer_202(cs_buf_t *b, const char *status_base,
+    size_t status_base_len, const char *job_id, size_t job_id_len);
 
 #endif /* CS_INGEST_H */

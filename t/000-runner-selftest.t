@@ -93,6 +93,22 @@ Caresync::Test::redis_cmd('XADD', '{caresync}:jobs', '*', 'job', '{"a":"right"}'
 GET /t
 --- job_fields
 a = wrong
+
+=== TEST 7: access log
+--- config
+location = /t { return 200 "ok"; }
+--- request
+GET /t
+--- access_log
+GET /nowhere
+
+=== TEST 8: no access log
+--- config
+location = /t { return 200 "ok"; }
+--- request
+GET /t?secret=1
+--- no_access_log
+secret=1
 _T_
     close $out;
 
@@ -112,7 +128,7 @@ _T_
     my @not_ok = $tap =~ /^not ok \d+ - (.*)$/mg;
 
     isnt($status, 0, 'a .t with wrong expectations exits non-zero');
-    is(scalar @not_ok, 6, 'exactly one failure per wrong expectation')
+    is(scalar @not_ok, 8, 'exactly one failure per wrong expectation')
         or diag($tap);
     my @want = (
         qr/TEST 1: body - response_body - response is expected/,
@@ -121,6 +137,8 @@ _T_
         qr/TEST 4: error log - pattern "no such line" should match a line/,
         qr/TEST 5: jobs - \{caresync\}:jobs has 1 entries/,
         qr/TEST 6: job fields - job a = wrong/,
+        qr/TEST 7: access log - pattern "GET \/nowhere" should match a line in access\.log/,
+        qr/TEST 8: no access log - pattern "secret=1" should not match any line in access\.log/,
     );
     for my $re (@want) {
         ok((grep { $_ =~ $re } @not_ok), "mismatch detected: $re");
@@ -248,4 +266,19 @@ die "Redis should be down\n" if eval { Caresync::Test::redis_cmd('PING') };
 GET /t
 --- response_body chomp
 ok
+--- jobs: 0
+
+
+
+=== TEST 8: --- access_log and --- no_access_log look at nginx's default access log
+--- config
+location = /t { return 200 "ok"; }
+--- request
+GET /t?x=1
+--- response_body chomp
+ok
+--- access_log eval
+qr{"GET /t\?x=1 HTTP/1\.1" 200 2 "-" }
+--- no_access_log
+x=2
 --- jobs: 0

@@ -8,7 +8,7 @@ use Caresync::Test;
 
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }',
+    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
 
@@ -59,6 +59,7 @@ raw.event.patient.id = ha61236024160af
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_keep_raw off;
 }
 --- request eval
@@ -77,6 +78,7 @@ raw = ABSENT
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_partner_source partner;
 }
 --- request eval

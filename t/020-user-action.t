@@ -8,7 +8,7 @@ use Caresync::Test;
 
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/user-action { caresync_webhook helparound_user_action; }',
+    config       => 'location = /webhook/user-action { caresync_webhook helparound_user_action; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
 

@@ -9,7 +9,7 @@ use Caresync::Test;
 
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }',
+    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
 
@@ -81,6 +81,7 @@ Content-Type: application/vnd.helparound+json
 location = /webhook/user-enrollment {
     client_max_body_size 1k;
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
 }
 --- request eval
 enrollment_with()
@@ -96,6 +97,7 @@ enrollment_with()
 location = /webhook/user-enrollment {
     client_max_body_size 1k;
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
 }
 --- request eval
 "POST /webhook/user-enrollment\n" . chunked_body(json_encode(fixture_json('helparound/enrollment.json')))
@@ -145,6 +147,7 @@ post_body('/webhook/user-enrollment', nested_json(32))
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_max_depth 40;
 }
 --- request eval

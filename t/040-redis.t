@@ -1,16 +1,38 @@
 # Redis trouble (spec/inbound.md §5): never a 200 for a job that is not in
 # Redis, recovery once Redis is back, at-least-once with dedupe, a client
-# that goes away while the enqueue is in flight, and the key prefix.
+# that goes away while the enqueue is in flight, the key prefix, and a
+# Redis that asks for a password (caresync_redis password=file:).
 
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use Caresync::Test;
 
+use File::Temp qw(tempdir);
+
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }',
+    config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
+
+# The Redis password, read from files (password=file:/path), mode 0600 as
+# nginx requires: the right one with the newline an editor leaves, and a
+# wrong one. The paths reach the config as $TEST_NGINX_REDIS_PW_*.
+{
+    my $dir = tempdir('caresync-redis-pw-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my %files = (
+        TEST_NGINX_REDIS_PW_RIGHT => "redis-pa55-right\n",
+        TEST_NGINX_REDIS_PW_WRONG => "redis-pa55-wrong\n",
+    );
+    for my $var (sort keys %files) {
+        my $path = "$dir/" . lc($var);
+        open my $out, '>', $path or die "$path: $!";
+        print $out $files{$var};
+        close $out or die "$path: $!";
+        chmod 0600, $path or die "$path: $!";
+        $ENV{$var} = $path;
+    }
+}
 
 no_shuffle();
 run_tests();
@@ -87,6 +109,7 @@ segmentation
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_prefix "{acme}";
 }
 --- request eval
@@ -104,6 +127,7 @@ type = helparound.enrollment
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     caresync_dedupe_ttl 1s;
 }
 --- request eval
@@ -115,3 +139,50 @@ location = /webhook/user-enrollment {
 ['{"success":true,"data":{"supportProgramId":"78ef982b-00ea-39c2-a875-f549c40e92ad","patientId":"ha61236024160af","externalId":"4aadb997-e9fd-3909-a2f0-833b821544bd"}}',
  '{"success":true,"data":{"supportProgramId":"78ef982b-00ea-39c2-a875-f549c40e92ad","patientId":"ha61236024160af","externalId":"4aadb997-e9fd-3909-a2f0-833b821544bd"}}']
 --- jobs: 2
+
+
+
+=== TEST 7: a Redis that asks for a password: password=file:/path (trailing newline not part of it): 200, the job in Redis
+--- redis_requirepass: redis-pa55-right
+--- http_config
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=file:$TEST_NGINX_REDIS_PW_RIGHT;
+--- request eval
+enrollment_with()
+--- response_body chomp
+{"success":true,"data":{"supportProgramId":"78ef982b-00ea-39c2-a875-f549c40e92ad","patientId":"ha61236024160af","externalId":"4aadb997-e9fd-3909-a2f0-833b821544bd"}}
+--- jobs: 1
+--- job_fields
+type = helparound.enrollment
+--- no_error_log
+redis-pa55
+
+
+
+=== TEST 8: the same Redis, no password configured: 503, nothing queued
+--- redis_requirepass: redis-pa55-right
+--- request eval
+[enrollment_with(), enrollment_with()]
+--- error_code eval
+[503, 503]
+--- response_body eval
+[('{"errorMessage":"temporarily unavailable"}') x 2]
+--- jobs: 0
+--- error_log
+NOAUTH
+
+
+
+=== TEST 9: a wrong password in the file: 503, nothing queued, the log says AUTH failed and holds neither password
+--- redis_requirepass: redis-pa55-right
+--- http_config
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=file:$TEST_NGINX_REDIS_PW_WRONG;
+--- request eval
+enrollment_with()
+--- error_code: 503
+--- response_body chomp
+{"errorMessage":"temporarily unavailable"}
+--- jobs: 0
+--- error_log
+caresync: redis AUTH failed: WRONGPASS
+--- no_error_log
+redis-pa55

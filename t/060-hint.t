@@ -12,12 +12,13 @@ use File::Temp qw(tempdir);
 
 caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
-    config       => 'location = /webhook/hint { caresync_webhook hint; }',
+    config       => 'location = /webhook/hint { caresync_webhook hint; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
 
 # Keys read from files (key=file:/path): written once, here, so that both
 # runners see them; the path reaches the config as $TEST_NGINX_HINT_KEY_*.
+# Mode 0600: nginx refuses a secret file that group or others may read.
 {
     my $dir = tempdir('caresync-hint-keys-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my %files = (
@@ -29,6 +30,7 @@ caresync_defaults(
         open my $out, '>', $path or die "$path: $!";
         print $out $files{$var};
         close $out or die "$path: $!";
+        chmod 0600, $path or die "$path: $!";
         $ENV{$var} = $path;
     }
 }

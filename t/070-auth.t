@@ -1,7 +1,8 @@
 # Who may post (spec/inbound.md §5): the shared-secret header of the
 # HelpAround endpoints (caresync_auth_header) and Standard Webhooks
 # signatures (caresync_standard_webhooks): the 401s, key rotation, the
-# timestamp tolerance, and replays, which the webhook-id dedupes.
+# timestamp tolerance, and replays, which the webhook-id dedupes for as
+# long as the timestamp could be accepted.
 #
 # Standard Webhooks timestamps are taken with time() in --- more_headers
 # eval, that is when the file's blocks are read, a few seconds at most
@@ -37,8 +38,15 @@ _C_
     open my $out, '>', $path or die "$path: $!";
     print $out "s3cret-from-file\n";
     close $out or die "$path: $!";
+    chmod 0600, $path or die "$path: $!";   # nginx refuses more
     $ENV{TEST_NGINX_PARTNER_SECRET_FILE} = $path;
 }
+
+# A captured message, replayed as it was (same id, timestamp, signature)
+# by the blocks that say so: signed once, here.
+our $CAPTURED = "Content-Type: application/json\n"
+    . standard_webhook_headers('whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ==',
+                               'msg_captured', body_of(enrollment_with()));
 
 no_shuffle();
 run_tests();
@@ -142,10 +150,11 @@ type = helparound.user_action
 
 
 
-=== TEST 8: auth header: a location without the directive asks for nothing
+=== TEST 8: auth header: a location that says "caresync_auth off" asks for nothing
 --- config
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
 }
 --- request eval
 enrollment_with()
@@ -609,6 +618,7 @@ location = /webhook/user-enrollment {
 caresync_api_token t0ken;
 location = /webhook/user-enrollment {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
 }
 location /caresync/ {
     caresync_api;
@@ -621,4 +631,77 @@ location /caresync/ {
 --- response_body eval
 ['{"success":true,"data":{"supportProgramId":"78ef982b-00ea-39c2-a875-f549c40e92ad","patientId":"ha61236024160af","externalId":"4aadb997-e9fd-3909-a2f0-833b821544bd"}}',
  '{"errorMessage":"missing or invalid bearer token"}']
+--- jobs: 1
+
+
+
+=== TEST 28: auth header: an empty value, or one of blanks only, is refused where a secret is configured
+--- request eval
+[enrollment_with(), enrollment_with()]
+--- more_headers eval
+["Content-Type: application/json\nX-Partner-Secret:",
+ "Content-Type: application/json\nX-Partner-Secret:    "]
+--- error_code eval
+[401, 401]
+--- response_body eval
+[('{"errorMessage":"missing or invalid credentials"}') x 2]
+--- jobs: 0
+
+
+
+=== TEST 29: Standard Webhooks: a dedupe window shorter than the tolerance: the message mark outlives it, a captured message replayed after the window queues nothing
+--- config
+location = /webhook/user-enrollment {
+    caresync_webhook helparound_enrollment;
+    caresync_standard_webhooks whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ== tolerance=5m;
+    caresync_dedupe_ttl 10s;
+}
+--- redis_age_after: 0 590000
+--- request eval
+[enrollment_with(), enrollment_with()]
+--- more_headers eval
+[$main::CAPTURED, $main::CAPTURED]
+--- error_code eval
+[200, 200]
+--- response_body eval
+[('{"success":true,"data":{"supportProgramId":"78ef982b-00ea-39c2-a875-f549c40e92ad","patientId":"ha61236024160af","externalId":"4aadb997-e9fd-3909-a2f0-833b821544bd"}}') x 2]
+--- jobs: 1
+
+
+
+=== TEST 30: Standard Webhooks: the message mark lives twice the tolerance and a second, no longer: then the same message is queued again
+--- config
+location = /webhook/user-enrollment {
+    caresync_webhook helparound_enrollment;
+    caresync_standard_webhooks whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ== tolerance=5m;
+    caresync_dedupe_ttl 10s;
+}
+--- redis_age_after: 0 602000
+--- request eval
+[enrollment_with(), enrollment_with()]
+--- more_headers eval
+[$main::CAPTURED, $main::CAPTURED]
+--- error_code eval
+[200, 200]
+--- jobs: 2
+
+
+
+=== TEST 31: Standard Webhooks: a dedupe window longer than twice the tolerance keeps the mark that long
+--- config
+location = /webhook/user-enrollment {
+    caresync_webhook helparound_enrollment;
+    caresync_standard_webhooks whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ== tolerance=5m;
+    caresync_dedupe_ttl 1h;
+}
+--- redis_age_after: 0 3590000
+--- request eval
+[enrollment_with(), enrollment_with(sub { $_[0]{event}{patient}{id} = 'ha00000000other' })]
+--- more_headers eval
+[$main::CAPTURED,
+ "Content-Type: application/json\n"
+ . standard_webhook_headers('whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ==', 'msg_captured',
+       body_of(enrollment_with(sub { $_[0]{event}{patient}{id} = 'ha00000000other' })))]
+--- error_code eval
+[200, 200]
 --- jobs: 1

@@ -1,7 +1,9 @@
 # The actions API and job status of a `caresync_api` location
 # (spec/inbound.md §4, spec/job.md "status record"): bearer tokens, the
 # 202 and its job, the status record written with it, GET of a job's
-# status, and every way of getting a request wrong.
+# status, and every way of getting a request wrong; tokens bound to the
+# agents they may act for; repeated requests (a signed message id, an
+# Idempotency-Key) answered for their first job.
 
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
@@ -50,6 +52,37 @@ add_block_preprocessor(sub {
     }
 });
 
+# Job ids are the handle of a status record: one must tell nothing about
+# the next.  In a block whose name says "unguessable", each 202's job id
+# is compared with the previous one: their 80 random bits (the last 16
+# characters) must differ in many places, not in the last few only (as a
+# counter would), and the time part must not go back.
+my $prev_job_id;
+
+sub ulid_bits {
+    my $b32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    return join '', map { sprintf '%05b', index($b32, $_) }
+                    split //, substr($_[0], 10);
+}
+
+add_response_body_check(sub {
+    my ($block, $body) = @_;
+    return unless $block->name =~ /unguessable/;
+    my ($id) = ($body // '') =~ /"job_id":"([0-9A-HJKMNP-TV-Z]{26})"/
+        or return;
+    if (defined $prev_job_id) {
+        my ($a, $b) = (ulid_bits($prev_job_id), ulid_bits($id));
+        my $d = grep { substr($a, $_, 1) ne substr($b, $_, 1) } 0 .. 79;
+        Test::More::cmp_ok($d, '>=', 12,
+            $block->name . " - random bits differ ($d of 80)");
+        Test::More::isnt(substr($id, 0, 22), substr($prev_job_id, 0, 22),
+            $block->name . ' - not only in the last characters');
+        Test::More::cmp_ok(substr($id, 0, 10), 'ge', substr($prev_job_id, 0, 10),
+            $block->name . ' - time ordered');
+    }
+    $prev_job_id = $id;
+});
+
 # A token read from a file (file:/path): written here, so that both
 # runners see it; the path reaches the config as $TEST_NGINX_API_TOKEN_FILE.
 {
@@ -58,7 +91,16 @@ add_block_preprocessor(sub {
     open my $out, '>', $path or die "$path: $!";
     print $out "t0ken-from-file\n";
     close $out or die "$path: $!";
+    chmod 0600, $path or die "$path: $!";   # nginx refuses more
     $ENV{TEST_NGINX_API_TOKEN_FILE} = $path;
+
+    # the agents a token may act for (agents=file:/path), one a line
+    $path = "$dir/team.agents";
+    open $out, '>', $path or die "$path: $!";
+    print $out "bob\@example.org\ncarol\@example.org\n";
+    close $out or die "$path: $!";
+    chmod 0600, $path or die "$path: $!";
+    $ENV{TEST_NGINX_API_AGENTS_FILE} = $path;
 }
 
 no_shuffle();
@@ -528,3 +570,298 @@ location /caresync/ {
 ['^\{"errorMessage":"missing or invalid bearer token"\}$',
  '^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$']
 --- jobs: 1
+
+
+
+=== TEST 32: a status URL read by a subrequest (auth_request): answered from a Redis event, the parent request goes on
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token t0ken;
+}
+location = /guarded {
+    auth_request /caresync/jobs/TOKENCHECK;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/guarded-content;
+}
+location = /guarded-content {
+    default_type application/json;
+    return 200 '{"guarded":true}';
+}
+--- init
+Caresync::Test::redis_cmd('HSET', '{caresync}:job:TOKENCHECK', 'job_id', 'TOKENCHECK', 'status', 'probe');
+--- request eval
+["GET /guarded", "GET /guarded"]
+--- more_headers eval
+["Authorization: Bearer t0ken", "Authorization: Bearer wrong"]
+--- error_code eval
+[200, 401]
+--- response_headers eval
+["Content-Type: application/json", "Content-Type: text/html"]
+--- response_body_like eval
+['^\{"guarded":true\}$', '401 Authorization Required']
+--- timeout: 5
+--- jobs: 0
+
+
+
+=== TEST 33: a token bound to agents: its own agent, in any case and with spaces around, or its CRM user id exactly: 202 and a job each
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token alice-t0ken agents=alice@example.org,005000000000001AAA;
+    caresync_api_token team-t0ken agents=file:$TEST_NGINX_API_AGENTS_FILE;
+    caresync_api_token any-t0ken;
+}
+--- request eval
+[post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"alice@example.org"}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"  Alice@EXAMPLE.org "}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"005000000000001AAA"}')]
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer alice-t0ken") x 3]
+--- error_code eval
+[202, 202, 202]
+--- response_body_like eval
+[('^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$') x 3]
+--- jobs: 3
+--- job_fields
+action.agent = 005000000000001AAA
+
+
+
+=== TEST 34: a token bound to agents: another agent (one another token may act for, too), or its CRM user id in another case: 403, nothing queued, the agent neither answered nor logged
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token alice-t0ken agents=alice@example.org,005000000000001AAA;
+    caresync_api_token team-t0ken agents=file:$TEST_NGINX_API_AGENTS_FILE;
+    caresync_api_token any-t0ken;
+}
+--- request eval
+[post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"bob@example.org"}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"mallory@example.org"}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"005000000000001aaa"}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"alice@example.org.evil"}')]
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer alice-t0ken") x 4]
+--- error_code eval
+[403, 403, 403, 403]
+--- response_body eval
+[('{"errorMessage":"this token may not act for that agent"}') x 4]
+--- jobs: 0
+--- no_error_log
+bob@example.org
+mallory@example.org
+005000000000001aaa
+alice@example.org
+
+
+
+=== TEST 35: agents from a file: the token acts for those and no other; an unbound token acts for anyone
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token alice-t0ken agents=alice@example.org,005000000000001AAA;
+    caresync_api_token team-t0ken agents=file:$TEST_NGINX_API_AGENTS_FILE;
+    caresync_api_token any-t0ken;
+}
+--- request eval
+[post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"carol@example.org"}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"alice@example.org"}'),
+ post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"mallory@example.org"}')]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer team-t0ken",
+ "Content-Type: application/json\nAuthorization: Bearer team-t0ken",
+ "Content-Type: application/json\nAuthorization: Bearer any-t0ken"]
+--- error_code eval
+[202, 403, 202]
+--- response_body_like eval
+['^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$',
+ '^\{"errorMessage":"this token may not act for that agent"\}$',
+ '^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$']
+--- jobs: 2
+--- job_fields
+action.agent = mallory@example.org
+
+
+
+=== TEST 36: a bound token: an action that names no agent acts for none and is queued; healthsherpa-sync without one is a 400
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token alice-t0ken agents=alice@example.org;
+}
+--- request eval
+[post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
+ post_body('/caresync/actions/hint-sync',
+           '{"contact_id":"003000000000001AAA","agent":"mallory@example.org"}'),
+ post_body('/caresync/actions/healthsherpa-sync', '{"contact_id":"003000000000001AAA"}')]
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer alice-t0ken") x 3]
+--- error_code eval
+[202, 202, 400]
+--- response_body_like eval
+['^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$',
+ '^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$',
+ '^\{"errorMessage":"agent is required"\}$']
+--- jobs: 2
+--- job_fields
+type = hint.sync
+action.agent = ABSENT
+
+
+
+=== TEST 37: a refused agent is counted under its own reject reason
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token alice-t0ken agents=alice@example.org;
+}
+location = /metrics { caresync_metrics; }
+--- request eval
+[post_body('/caresync/actions/healthsherpa-sync',
+           '{"contact_id":"003000000000001AAA","agent":"mallory@example.org"}'),
+ 'GET /metrics']
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer alice-t0ken") x 2]
+--- error_code eval
+[403, 200]
+--- response_headers eval
+['Content-Type: application/json', 'Content-Type: text/plain; version=0.0.4']
+--- response_body_like eval
+['^\{"errorMessage":"this token may not act for that agent"\}$',
+ 'caresync_requests_total\{endpoint="api",status="403"\} 1\n(?s:.*)caresync_rejects_total\{endpoint="api",reason="agent"\} 1\n']
+--- jobs: 0
+
+
+
+=== TEST 38: a signed action (Standard Webhooks) replayed with a fresh signature: the first job's 202 again, nothing queued
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token t0ken;
+    caresync_standard_webhooks whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ==;
+}
+--- request eval
+[(post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}')) x 2]
+--- more_headers eval
+my $secret = 'whsec_Y2FyZXN5bmMtc3ctc2VjcmV0LW9uZQ==';
+my $body = '{"contact_id":"003000000000001AAA"}';
+["Content-Type: application/json\nAuthorization: Bearer t0ken\n"
+ . standard_webhook_headers($secret, 'msg_api_1', $body, timestamp => time - 30),
+ "Content-Type: application/json\nAuthorization: Bearer t0ken\n"
+ . standard_webhook_headers($secret, 'msg_api_1', $body)]
+--- error_code eval
+[202, 202]
+--- response_body_like eval
+[('^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$') x 2]
+--- jobs: 1
+--- job_record
+status = queued
+type = hint.unlink
+
+
+
+=== TEST 39: Idempotency-Key: the same request twice is one job, and the repeat is answered with the first job's id
+--- request eval
+[(post_body('/caresync/actions/healthsherpa-sync',
+            '{"contact_id":"003000000000001AAA","agent":"agent@example.com"}')) x 2]
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: click-7f3a") x 2]
+--- error_code eval
+[202, 202]
+--- response_body_like eval
+[('^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$') x 2]
+--- jobs: 1
+--- job_record
+status = queued
+type = healthsherpa.sync
+
+
+
+=== TEST 40: Idempotency-Key: the same key with another body: 422, nothing more queued
+--- request eval
+[post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
+ post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000002AAA"}')]
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: click-7f3a") x 2]
+--- error_code eval
+[202, 422]
+--- response_body_like eval
+['^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$',
+ '^\{"errorMessage":"this idempotency key was used with another body"\}$']
+--- jobs: 1
+--- job_fields
+action.contact_id = 003000000000001AAA
+
+
+
+=== TEST 41: Idempotency-Key: per token and per action: the same key with another token, or to another action, is another job; no key, every click a job
+--- request eval
+[post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
+ post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}'),
+ post_body('/caresync/actions/crm-contact-changed', '{"contact_id":"003000000000001AAA"}'),
+ post_body('/caresync/actions/crm-contact-changed', '{"contact_id":"003000000000001AAA"}')]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: click-7f3a",
+ "Content-Type: application/json\nAuthorization: Bearer second-t0ken\nIdempotency-Key: click-7f3a",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: click-7f3a",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken"]
+--- error_code eval
+[202, 202, 202, 202]
+--- jobs: 4
+
+
+
+=== TEST 42: Idempotency-Key: empty, with a space, or longer than 255 bytes: 400, nothing queued
+--- request eval
+[(post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}')) x 3]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: ",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: two words",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: " . ('k' x 256)]
+--- error_code eval
+[400, 400, 400]
+--- response_body eval
+[('{"errorMessage":"Idempotency-Key must be 1 to 255 visible ASCII characters"}') x 3]
+--- jobs: 0
+--- no_error_log
+[alert]
+
+
+
+=== TEST 43: Idempotency-Key: the mark lasts the dedupe window; once it is over, the key queues a new job
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token t0ken;
+    caresync_dedupe_ttl 10s;
+}
+--- redis_age_after: 0 10000
+--- request eval
+[(post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}')) x 2]
+--- more_headers eval
+[("Content-Type: application/json\nAuthorization: Bearer t0ken\nIdempotency-Key: click-7f3a") x 2]
+--- error_code eval
+[202, 202]
+--- jobs: 2
+
+
+
+=== TEST 44: unguessable job ids: each of 8 consecutive 202s has fresh random bits
+--- request eval
+[(post_body('/caresync/actions/hint-unlink', '{"contact_id":"003000000000001AAA"}')) x 8]
+--- error_code eval
+[(202) x 8]
+--- response_body_like eval
+[('^\{"job_id":"([0-9A-HJKMNP-TV-Z]{26})","status_url":"/caresync/jobs/\1"\}$') x 8]
+--- jobs: 8

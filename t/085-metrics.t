@@ -16,8 +16,8 @@ caresync_defaults(
     http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
     config       => <<'_C_',
 location = /metrics { caresync_metrics; }
-location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }
-location = /webhook/hint { caresync_webhook hint; }
+location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }
+location = /webhook/hint { caresync_webhook hint; caresync_auth off; }
 _C_
     more_headers => 'Content-Type: application/json',
 );

@@ -4,7 +4,9 @@
 # searched for the fixtures' names, birth dates, phones, e-mails,
 # addresses, member and group numbers and card image ids, and for the
 # made-up ones of phi_values() (the automatic --- no_error_log check of
-# caresync_defaults, see t/lib/Caresync/Test.pm).
+# caresync_defaults, see t/lib/Caresync/Test.pm). So is the access log, in
+# nginx's default format (combined: the request line, the referrer, the
+# user agent).
 #
 # The variants go through every path that writes to the log: 200s and
 # 202s, the duplicate answer, 400s of every kind (not JSON, bad UTF-8, NUL,
@@ -15,19 +17,61 @@
 # slow (503 after the timeout). Invalid values are PHI themselves where
 # they can be, so that quoting one in a message would be caught.
 #
+# The "Sync to Hint" search box sends a name to Hint in a URL, which nginx
+# prints at debug level and in the context of its error lines: it is
+# searched for a made-up name with Hint answering (a server block of this
+# nginx with logs of its own: what Hint logs is not ours), Hint refusing
+# connections (a port bound but not listening), Hint too slow (a port
+# that never answers, past a proxy_read_timeout of 300ms), refused and
+# invalid searches, and bodies in one-byte chunks (nginx's chunked parser
+# prints the first byte of every chunk at debug level).
+#
 # Each block also asserts that debug lines were written for its requests,
-# so that an empty or quieter log cannot pass for a clean one.
+# and that the access log holds its requests' lines, so that an empty or
+# quieter log cannot pass for a clean one.
 
 use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use Caresync::Test;
+use IO::Socket::INET ();
+
+# Hint, as the search box finds it: up (a port for the server block
+# below), refusing connections (bound, never listening: connect() gets
+# ECONNREFUSED) and too slow (listening, never accepting: the kernel
+# completes the handshake, nothing answers). Held until the file ends.
+my %hint;
+for my $k (qw(up down slow)) {
+    $hint{$k} = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+        $k eq 'slow' ? (Listen => 128) : (),
+    ) or die "no port for the $k Hint: $!\n";
+    $ENV{'TEST_NGINX_HINT_' . uc($k) . '_PORT'} = $hint{$k}->sockport;
+}
+close delete $hint{up};        # nginx listens there
 
 caresync_defaults(
-    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;',
+    http_config  => <<'_C_',
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;
+
+# stands in for Hint's GET /api/provider/patients, echoing the name; its
+# logs are Hint's, not ours
+server {
+    listen 127.0.0.1:$TEST_NGINX_HINT_UP_PORT;
+    error_log logs/hint-error.log;
+    access_log logs/hint-access.log;
+
+    location = /api/provider/patients {
+        if ($http_authorization != "Bearer fake-hint-key") {
+            return 401 '{"status":401,"message":"Unauthorized"}';
+        }
+        return 200 '[{"id":"pat-phi0000001","first_name":"Quillon","last_name":"$arg_last_name","dob":"1949-07-23","email":"q.vandermeer@example.net","phones":[{"number":"+14155550172","type":"mobile"}],"address_line1":"742 Alder Grove Rd"}]';
+    }
+}
+_C_
     config       => <<'_C_',
-location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; }
-location = /webhook/user-action { caresync_webhook helparound_user_action; }
-location = /webhook/hint { caresync_webhook hint; }
+location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }
+location = /webhook/user-action { caresync_webhook helparound_user_action; caresync_auth off; }
+location = /webhook/hint { caresync_webhook hint; caresync_auth off; }
 location = /webhook/hint-signed {
     caresync_webhook hint;
     caresync_hmac_signature key=hint-secret;
@@ -39,21 +83,54 @@ location = /webhook/enrollment-guarded {
 }
 location = /webhook/enrollment-small {
     caresync_webhook helparound_enrollment;
+    caresync_auth off;
     client_max_body_size 512;
 }
 location /caresync/ {
     caresync_api;
     caresync_api_token t0ken;
+    caresync_hint_search /_hint;
+}
+location /hint-down/ {
+    caresync_api;
+    caresync_api_token t0ken;
+    caresync_hint_search /_hint_down;
+}
+location /hint-slow/ {
+    caresync_api;
+    caresync_api_token t0ken;
+    caresync_hint_search /_hint_slow;
+}
+location = /_hint {
+    internal;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_HINT_UP_PORT/api/provider/patients;
+    proxy_set_header Authorization "Bearer fake-hint-key";
+}
+location = /_hint_down {
+    internal;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_HINT_DOWN_PORT/api/provider/patients;
+    proxy_set_header Authorization "Bearer fake-hint-key";
+}
+location = /_hint_slow {
+    internal;
+    proxy_pass http://127.0.0.1:$TEST_NGINX_HINT_SLOW_PORT/api/provider/patients;
+    proxy_set_header Authorization "Bearer fake-hint-key";
+    proxy_read_timeout 300ms;
 }
 _C_
     more_headers => "Content-Type: application/json\nAuthorization: Bearer t0ken",
 );
 
-# Every request of every block writes debug lines: the log was looked at.
+# Every request of every block writes debug lines and an access log line
+# (nginx's default format): the logs were looked at. Neither holds PHI.
+my @phi = phi_patterns();
 add_block_preprocessor(sub {
     my ($block) = @_;
     $block->set_value(log_level => 'debug') unless defined $block->log_level;
     $block->set_value(error_log => '[debug]') unless defined $block->error_log;
+    $block->set_value(access_log => qr{^\S+ - \S+ \[[^]]+\] "[A-Z]+ /\S* HTTP/1\.1" \d{3} \d+ "[^"]*" "[^"]*"$})
+        unless defined $block->access_log;
+    $block->set_value(no_access_log => \@phi);
 });
 
 no_shuffle();
@@ -327,3 +404,105 @@ my $action = json_encode({ contact_id => '003000000000001AAA', agent => 'agent@e
 --- response_body_like eval
 [('^\{"errorMessage":"[^"]*"\}$') x 5]
 --- jobs: 0
+
+
+
+=== TEST 15: the search box, Hint answering: the name goes to Hint, and to no log of ours
+--- request eval
+my $v = phi_values();
+[post_body('/caresync/hint/patients', json_encode({ q => $v->{last_name} })),
+ post_body('/caresync/hint/patients', json_encode({ q => "$v->{first_name} $v->{last_name}" }))]
+--- response_body eval
+['[{"id":"pat-phi0000001","first_name":"Quillon","last_name":"Vandermeer","dob":"1949-07-23"}]',
+ '[{"id":"pat-phi0000001","first_name":"Quillon","last_name":"Quillon%20Vandermeer","dob":"1949-07-23"}]']
+--- error_log
+http request line: "POST /caresync/hint/patients HTTP/1.1"
+--- access_log eval
+qr{"POST /caresync/hint/patients HTTP/1\.1" 200 }
+--- jobs: 0
+
+
+
+=== TEST 16: the search box, Hint refusing connections: the error line names the upstream without its query
+--- request eval
+my $v = phi_values();
+post_body('/hint-down/hint/patients', json_encode({ q => "$v->{first_name} $v->{last_name}" }))
+--- error_code: 502
+--- response_body chomp
+{"errorMessage":"Hint search failed"}
+--- error_log eval
+[qr{\[error\] .*connect\(\) failed \(111: Connection refused\) while connecting to upstream, client: 127\.0\.0\.1, server: localhost, request: "POST /hint-down/hint/patients HTTP/1\.1", subrequest: "/_hint_down", upstream: "http://127\.0\.0\.1:\d+/api/provider/patients", host: "[^"]*"$},
+ 'caresync: hint search answered 502',
+ 'http request line: "POST /hint-down/hint/patients HTTP/1.1"']
+--- access_log eval
+qr{"POST /hint-down/hint/patients HTTP/1\.1" 502 }
+--- jobs: 0
+
+
+
+=== TEST 17: the search box, Hint too slow: the time-out's error line names the upstream without its query
+--- request eval
+my $v = phi_values();
+post_body('/hint-slow/hint/patients', json_encode({ q => "$v->{first_name} $v->{last_name}" }))
+--- error_code: 502
+--- response_body chomp
+{"errorMessage":"Hint search failed"}
+--- error_log eval
+[qr{\[error\] .*upstream timed out \(110: Connection timed out\) while reading response header from upstream, client: 127\.0\.0\.1, server: localhost, request: "POST /hint-slow/hint/patients HTTP/1\.1", subrequest: "/_hint_slow", upstream: "http://127\.0\.0\.1:\d+/api/provider/patients", host: "[^"]*"$},
+ 'caresync: hint search answered 504',
+ 'http request line: "POST /hint-slow/hint/patients HTTP/1.1"']
+--- access_log eval
+qr{"POST /hint-slow/hint/patients HTTP/1\.1" 502 }
+--- jobs: 0
+
+
+
+=== TEST 18: the search box, refused and invalid searches around the name (token, value, body, type, size, method)
+--- request eval
+my $v = phi_values();
+my $name = "$v->{first_name} $v->{last_name}";
+[post_body('/caresync/hint/patients', json_encode({ q => $name })),
+ post_body('/caresync/hint/patients', json_encode({ q => $name })),
+ post_body('/caresync/hint/patients', json_encode({ q => "$name $v->{dob}" })),
+ post_body('/caresync/hint/patients', json_encode({ name => $name })),
+ post_body('/caresync/hint/patients', "q=$v->{last_name}"),
+ post_body('/caresync/hint/patients', json_encode({ q => $name, pad => $v->{street} x 100 })),
+ "GET /caresync/hint/patients\n" . json_encode({ q => $name })]
+--- more_headers eval
+["Content-Type: application/json",
+ "Content-Type: application/json\nAuthorization: Bearer wrong",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken",
+ "Content-Type: application/x-www-form-urlencoded\nAuthorization: Bearer t0ken",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken"]
+--- error_code eval
+[401, 401, 400, 400, 415, 413, 405]
+--- access_log eval
+qr{"(?:POST|GET) /caresync/hint/patients HTTP/1\.1" (?:400|401|405|413|415) }
+--- jobs: 0
+
+
+
+=== TEST 19: bodies in one-byte chunks (the search, refused and accepted; a webhook; an action): nginx's chunked parser prints nothing of them
+--- request eval
+my $v = phi_values();
+my $name = "$v->{first_name} $v->{last_name}";
+[post_body('/caresync/hint/patients', chunked_body(json_encode({ q => $name }), 1)),
+ post_body('/caresync/hint/patients', chunked_body(json_encode({ q => $name }), 1)),
+ post_body('/webhook/user-enrollment', chunked_body(fixture('helparound/enrollment.json'), 1)),
+ post_body('/caresync/actions/healthsherpa-sync',
+           chunked_body(json_encode({ contact_id => '003000000000001AAA', agent => 'agent@example.com',
+                                      note => "$name $v->{dob}" }), 1))]
+--- more_headers eval
+["Content-Type: application/json\nAuthorization: Bearer t0ken\nTransfer-Encoding: chunked",
+ "Content-Type: application/json\nTransfer-Encoding: chunked",
+ "Content-Type: application/json\nTransfer-Encoding: chunked",
+ "Content-Type: application/json\nAuthorization: Bearer t0ken\nTransfer-Encoding: chunked"]
+--- error_code eval
+[200, 401, 200, 202]
+--- no_error_log
+http chunked byte
+--- access_log eval
+qr{"POST /\S+ HTTP/1\.1" (?:200|202|401) }
+--- jobs: 2

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "cs_id.h"
 #include "cs_time.h"
 #include "cw_batch.h"
 #include "cw_jobs.h"
@@ -48,17 +49,23 @@ cw_batch_key(const cw_conf_t *conf, const char *id, const char *sfx,
 }
 
 
-void
+int
 cw_batch_new_id(char id[CW_BATCH_ID_LEN])
 {
-    time_t     t = time(NULL);
-    struct tm  tm;
+    time_t         t = time(NULL);
+    struct tm      tm;
+    unsigned char  rnd[3];
+
+    if (cs_id_random(rnd, sizeof(rnd)) != 0) {
+        return -1;
+    }
 
     gmtime_r(&t, &tm);
-    snprintf(id, CW_BATCH_ID_LEN, "b%04d%02d%02d%02d%02d%02d%06x",
+    snprintf(id, CW_BATCH_ID_LEN, "b%04d%02d%02d%02d%02d%02d%02x%02x%02x",
              (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
              tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100, (unsigned) cw_rand(0x1000000) & 0xffffff);
+             tm.tm_sec % 100, rnd[0], rnd[1], rnd[2]);
+    return 0;
 }
 
 
@@ -87,7 +94,10 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
     size_t      i;
     json_t     *env;
 
-    cw_batch_new_id(id);
+    if (cw_batch_new_id(id) != 0) {
+        return -2;
+    }
+
     cw_batch_key(conf, id, NULL, key, sizeof(key));
     cw_batch_key(conf, id, "items", items, sizeof(items));
     cs_time_format_iso((int64_t) cw_now_ms(), at);

@@ -38,10 +38,16 @@ typedef struct {
     size_t        ignored;      /* input rows that were not contact ids */
 } cw_batch_spec_t;
 
-/* "b" + UTC yyyymmddHHMMSS + 6 random hex digits */
-void cw_batch_new_id(char id[CW_BATCH_ID_LEN]);
+/*
+ * "b" + UTC yyyymmddHHMMSS + 6 hex digits from the CSPRNG (cs_id.h, as
+ * job ids); 0, or -1 when there is no randomness (no id then).
+ */
+int cw_batch_new_id(char id[CW_BATCH_ID_LEN]);
 
-/* Records the batch and queues one job per id; 0, or -1 (Redis). */
+/*
+ * Records the batch and queues one job per id; 0, -1 (Redis), or -2 (no
+ * randomness for its id: nothing queued).
+ */
 int cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
     const cw_batch_spec_t *spec, char **ids, size_t n,
     char id[CW_BATCH_ID_LEN]);

@@ -80,6 +80,9 @@ static const cw_key_t  cw_keys[] = {
     { "salesforce", "private_key_file", CW_STR, S(sf_private_key_file),
       NULL, 0, 0, 0 },
     { "salesforce", "audience", CW_STR, S(sf_audience), NULL, 0, 0, 0 },
+    /* the token goes to instance_url: only https on Salesforce's hosts */
+    { "salesforce", "instance_domains", CW_STR, S(sf_instance_domains),
+      "salesforce.com, force.com", 0, 0, 0 },
     { "salesforce", "api_version", CW_STR, S(sf_api_version), "v60.0", 0,
       0, 0 },
     { "salesforce", "max_concurrency", CW_INT, S(sf_max_concurrency), "25",
@@ -107,6 +110,9 @@ static const cw_key_t  cw_keys[] = {
       S(hint_batch_create_contacts), "off", 0, 0, 1 },
     { "hint", "default_account_id", CW_STR, S(hint_default_account_id),
       NULL, 0, 0, 0 },
+    /* Hint's membership_status values are unconfirmed: configurable */
+    { "hint", "inactive_statuses", CW_STR, S(hint_inactive_statuses),
+      "inactive,ended", 0, 0, 0 },
     { "hint", "field_member_contract_accepted", CW_STR,
       S(hint_field_contract), "member_contract_accepted", 0, 0, 0 },
     { "hint", "field_member_contract_accepted_at", CW_STR,
@@ -120,6 +126,8 @@ static const cw_key_t  cw_keys[] = {
     { "healthsherpa", "api_key", CW_STR, S(hs_api_key), NULL, 1, 0, 0 },
     { "healthsherpa", "agent_email", CW_STR, S(hs_agent_email), NULL, 0,
       0, 0 },
+    /* an action naming an agent that is not one of these is refused */
+    { "healthsherpa", "agents", CW_STR, S(hs_agents), NULL, 0, 0, 0 },
     { "healthsherpa", "max_concurrency", CW_INT, S(hs_max_concurrency),
       "10", 0, 1, 4096 },
     { "healthsherpa", "rps", CW_INT, S(hs_rps), "0", 0, 0, 100000 },

@@ -50,6 +50,7 @@ typedef struct {
     char   *sf_username;
     char   *sf_private_key_file;
     char   *sf_audience;
+    char   *sf_instance_domains;        /* where instance_url may point */
     char   *sf_api_version;
     long    sf_max_concurrency;
     long    sf_rps;
@@ -68,6 +69,7 @@ typedef struct {
     long    hint_create_contacts;       /* patient.created, no match */
     long    hint_batch_create_contacts; /* batch hint-to-crm, no match */
     char   *hint_default_account_id;
+    char   *hint_inactive_statuses;     /* membership_status values */
     char   *hint_field_contract;        /* Hint-side names: unconfirmed */
     char   *hint_field_contract_at;
     char   *hint_field_hipaa;
@@ -75,6 +77,7 @@ typedef struct {
     char   *hs_base_url;
     char   *hs_api_key;
     char   *hs_agent_email;
+    char   *hs_agents;                  /* the other agents actions may name */
     long    hs_max_concurrency;
     long    hs_rps;
 

@@ -68,3 +68,23 @@ cw_crm_diff(json_t *have, json_t *want)
 
     return out;
 }
+
+
+json_t *
+cw_crm_only_equal(json_t *records, const char *field, const char *value)
+{
+    size_t       i;
+    json_t      *out, *r;
+    const char  *s;
+
+    out = json_array();
+
+    json_array_foreach(records, i, r) {
+        s = json_string_value(json_object_get(r, field));
+        if (s && strcmp(s, value) == 0) {
+            json_array_append(out, r);
+        }
+    }
+
+    return out;
+}

@@ -70,4 +70,13 @@ struct cw_crm_s {
  */
 json_t *cw_crm_diff(json_t *have, json_t *want);
 
+/*
+ * The records whose `field` is the string `value` byte for byte, as a new
+ * array.  A query's `=` ignores case on most text fields (Salesforce's
+ * does, unless the field is marked case-sensitive), so a record found by
+ * an id is checked with this before the id lets it be written.
+ */
+json_t *cw_crm_only_equal(json_t *records, const char *field,
+    const char *value);
+
 #endif /* CW_CRM_H */

@@ -226,16 +226,32 @@ cw_csv_ids_free(cw_csv_ids_t *ids)
 void
 cw_csv_write_field(FILE *f, const char *s)
 {
+    int  quote;
+
     if (s == NULL) {
         return;
     }
 
-    if (strpbrk(s, ",\"\r\n") == NULL) {
+    quote = strpbrk(s, ",\"\r\n") != NULL;
+
+    if (quote) {
+        fputc('"', f);
+    }
+
+    /*
+     * A spreadsheet runs a cell that starts with one of these as a
+     * formula; the values come from vendors and senders, so the quote
+     * makes it text (OWASP's advice for CSV injection).
+     */
+    if (*s != '\0' && strchr("=+-@\t\r", *s) != NULL) {
+        fputc('\'', f);
+    }
+
+    if (!quote) {
         fputs(s, f);
         return;
     }
 
-    fputc('"', f);
     for (; *s; s++) {
         if (*s == '"') {
             fputc('"', f);

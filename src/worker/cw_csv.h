@@ -47,7 +47,11 @@ typedef struct {
 int cw_csv_sf_ids(const char *p, size_t len, cw_csv_ids_t *out);
 void cw_csv_ids_free(cw_csv_ids_t *ids);
 
-/* Writes one field, quoted when it needs to be (for reports). */
+/*
+ * Writes one field, quoted when it needs to be (for reports).  A field
+ * that starts with =, +, -, @, TAB or CR gets a ' in front, so that a
+ * spreadsheet opening the report shows it as text, never as a formula.
+ */
 void cw_csv_write_field(FILE *f, const char *s);
 
 #endif /* CW_CSV_H */

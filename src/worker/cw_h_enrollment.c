@@ -1,11 +1,13 @@
 /*
  * caresync-worker: helparound.enrollment (sync-rules.md §A).
  *
- * 1. Find the contact: by the patient's externalId when it is a CRM
- *    contact id, else by the partner external-id field when configured,
- *    else by the HelpAround patient id field.  None: upsert by that
- *    field, which creates it (and cannot create a second one when two
- *    workers race: the loser's upsert updates the winner's contact).
+ * 1. Find the contact (cw_hacontact.c): by the patient's externalId when
+ *    it is a CRM contact id, else by the partner external-id field when
+ *    configured, else by the HelpAround patient id field; a contact linked
+ *    to another HelpAround patient ends the job `skipped` there.  None:
+ *    upsert by that field, which creates it (and cannot create a second
+ *    one when two workers race: the loser's upsert updates the winner's
+ *    contact).
  * 2. Map the normalized patient through cw_map_helparound, compare with
  *    what the contact says, write only the differing, non-empty fields.
  * 3. Attach the media files once (cw_media.c); queue a healthsherpa.sync
@@ -18,22 +20,15 @@
 #include <string.h>
 
 #include "cs_time.h"
+#include "cw_hacontact.h"
 #include "cw_jobs.h"
 #include "cw_log.h"
 #include "cw_map.h"
 #include "cw_media.h"
 #include "cw_util.h"
 
-typedef enum {
-    CW_EN_BY_ID = 0,
-    CW_EN_BY_PARTNER,
-    CW_EN_BY_SOURCE,
-    CW_EN_UPSERT
-} cw_en_step_e;
-
 typedef struct {
-    cw_en_step_e  step;
-    const char   *external_id;
+    cw_hac_t      find;
     const char   *source_id;
     json_t       *want;         /* the mapped fields */
     json_t       *media;        /* [{kind, id}] */
@@ -47,13 +42,12 @@ static int       cw_en_map_state;   /* 0 not yet, 1 ok, -1 bad */
 static char      cw_en_map_err[256];
 
 
-static void cw_en_next(cw_job_t *job);
-
-
 static void
 cw_en_free(cw_job_t *job)
 {
     cw_en_t  *en = job->hdata;
+
+    cw_hac_free(&en->find);
 
     if (en->want) {
         json_decref(en->want);
@@ -230,18 +224,12 @@ cw_en_set_id(cw_job_t *job, const char *id)
 }
 
 
-/* One contact found: write what differs. */
+/* One contact found (its id in the job): write what differs. */
 static void
 cw_en_compare(cw_job_t *job, json_t *record)
 {
     json_t   *diff;
     cw_en_t  *en = job->hdata;
-
-    if (cw_en_set_id(job, json_string_value(json_object_get(record, "Id")))
-        != 0)
-    {
-        return;
-    }
 
     diff = cw_crm_diff(record, en->want);
 
@@ -355,99 +343,22 @@ cw_en_upsert(cw_job_t *job)
 
 
 static void
-cw_en_got(void *data, cw_crm_res_t *res)
+cw_en_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
+    const char *field)
 {
-    cw_job_t  *job = data;
-    cw_en_t   *en = job->hdata;
+    switch (result) {
 
-    if (res->err.cls != CW_ERR_NONE) {
-        cw_job_fail(job, &res->err);
+    case CW_HAC_FOUND:
+        cw_en_compare(job, found);
         return;
-    }
 
-    if (res->record == NULL) {
-        /* the id is stale (merged, deleted): look the patient up instead */
-        cw_debug("enrollment", "contact id not found job_id=%s contact=%s",
-                 job->id, en->external_id);
-        en->step = CW_EN_BY_PARTNER;
-        cw_en_next(job);
+    case CW_HAC_SEVERAL:
+        cw_en_ambiguous(job, found, field);
         return;
-    }
 
-    cw_en_compare(job, res->record);
-}
-
-
-static void
-cw_en_found(void *data, cw_crm_res_t *res)
-{
-    size_t            n;
-    cw_job_t         *job = data;
-    cw_en_t          *en = job->hdata;
-    const cw_conf_t  *c = job->w->conf;
-
-    if (res->err.cls != CW_ERR_NONE) {
-        cw_job_fail(job, &res->err);
+    default:
+        cw_en_upsert(job);
         return;
-    }
-
-    n = json_array_size(res->records);
-
-    if (n == 1) {
-        cw_en_compare(job, json_array_get(res->records, 0));
-        return;
-    }
-
-    if (n == 0) {
-        en->step++;
-        cw_en_next(job);
-        return;
-    }
-
-    cw_en_ambiguous(job, res->records, en->step == CW_EN_BY_PARTNER
-                                       ? c->sf_field_partner_external_id
-                                       : c->sf_field_helparound_id);
-}
-
-
-static void
-cw_en_next(cw_job_t *job)
-{
-    cw_en_t          *en = job->hdata;
-    cw_crm_t         *crm = job->w->crm;
-    const cw_conf_t  *c = job->w->conf;
-
-    for (;;) {
-        switch (en->step) {
-
-        case CW_EN_BY_ID:
-            if (en->external_id && crm->is_contact_id(en->external_id)) {
-                crm->get_contact(crm, en->external_id, cw_en_map.read,
-                                 cw_en_got, job);
-                return;
-            }
-            en->step++;
-            break;
-
-        case CW_EN_BY_PARTNER:
-            if (en->external_id && c->sf_field_partner_external_id) {
-                crm->find_contacts(crm, c->sf_field_partner_external_id,
-                                   en->external_id, cw_en_map.read,
-                                   cw_en_found, job);
-                return;
-            }
-            en->step++;
-            break;
-
-        case CW_EN_BY_SOURCE:
-            crm->find_contacts(crm, c->sf_field_helparound_id, en->source_id,
-                               cw_en_map.read, cw_en_found, job);
-            return;
-
-        default:
-            cw_en_upsert(job);
-            return;
-        }
     }
 }
 
@@ -526,7 +437,6 @@ cw_en_start(cw_job_t *job)
     job->hdata = en;
     job->hfree = cw_en_free;
 
-    en->external_id = cw_en_str(patient, "external_id");
     en->source_id = cw_en_str(patient, "source_id");
 
     if (!json_is_object(patient) || en->source_id == NULL) {
@@ -538,8 +448,9 @@ cw_en_start(cw_job_t *job)
     en->want = cw_map_apply(&cw_en_map, patient);
     en->media = cw_en_media_list(patient);
 
-    en->step = CW_EN_BY_ID;
-    cw_en_next(job);
+    cw_hac_find(&en->find, job, "enrollment",
+                cw_en_str(patient, "external_id"), en->source_id,
+                cw_en_map.read, cw_en_found);
 }
 
 

@@ -408,6 +408,7 @@ cw_hss_start(cw_job_t *job)
 {
     char              err[256];
     json_t           *action = json_object_get(job->env, "action");
+    cw_err_t          aerr;
     cw_hss_t         *hss;
     const char       *cid;
     const cw_conf_t  *c = job->w->conf;
@@ -455,6 +456,12 @@ cw_hss_start(cw_job_t *job)
     if (hss->agent == NULL) {
         cw_hss_fail(job, "no_agent", "No HealthSherpa agent: the action "
                     "names none and healthsherpa.agent_email is not set");
+        return;
+    }
+
+    /* before the CRM is read: an unknown agent's job does nothing */
+    if (cw_hs_agent_known(cw_hs_client, hss->agent, &aerr) != 1) {
+        cw_job_fail(job, &aerr);
         return;
     }
 

@@ -40,6 +40,7 @@ typedef enum {
     HH_P_UPDATE,                /* linked: patient read */
     HH_P_CREATED,               /* not linked, patient read: match */
     HH_P_MATCHED,               /* candidates by last name */
+    HH_P_GONE,                  /* patient.destroyed: the patient read */
     HH_P_DESTROY,
 
     /* crm.contact_changed */
@@ -87,6 +88,7 @@ typedef struct {
     json_t        *contact;
     json_t        *patient;
     json_t        *records;     /* the last CRM search or Hint list */
+    const char    *exact;       /* the Hint id that search was by */
     json_t        *to_patient;
     char           msg[400];
 } cw_hh_t;
@@ -144,7 +146,24 @@ cw_hh_crm_done(void *data, cw_crm_res_t *res)
         return;
     }
 
-    if (res->records) {
+    if (res->records && hh->exact) {
+        /*
+         * By a Hint patient id: only the contacts holding exactly that id
+         * are that patient's.  The query's `=` ignores case, and Hint's
+         * ids are mixed-case: another patient's contact can be among them.
+         */
+        json_decref(hh->records);
+        hh->records = cw_crm_only_equal(res->records,
+                                        job->w->conf->sf_field_hint_patient_id,
+                                        hh->exact);
+        if (json_array_size(hh->records) != json_array_size(res->records)) {
+            cw_debug("hint", "not this patient's job_id=%s patient=%s "
+                     "dropped=%zu", job->id, hh->exact,
+                     json_array_size(res->records)
+                     - json_array_size(hh->records));
+        }
+
+    } else if (res->records) {
         cw_hh_set(&hh->records, res->records);
     }
 
@@ -213,6 +232,8 @@ cw_hh_find(cw_job_t *job, const char *field, const char *value,
     cw_hh_t  *hh = job->hdata;
 
     hh->after = after;
+    hh->exact = strcmp(field, job->w->conf->sf_field_hint_patient_id) == 0
+                ? value : NULL;
     json_decref(hh->records);
     hh->records = NULL;
     job->w->crm->find_contacts(job->w->crm, field, value,
@@ -381,6 +402,7 @@ cw_hh_created_matched(cw_job_t *job)
     size_t            n;
     json_t           *m, *f, *flat;
     cw_hh_t          *hh = job->hdata;
+    const char       *other;
     const cw_conf_t  *c = job->w->conf;
 
     m = cw_hh_matches(hh->records, hh->patient);
@@ -397,8 +419,16 @@ cw_hh_created_matched(cw_job_t *job)
         cw_hh_set(&hh->contact, json_array_get(m, 0));
         json_decref(m);
         cw_hh_contact_id(job, hh->contact);
+        other = json_string_value(json_object_get(hh->contact,
+                                            c->sf_field_hint_patient_id));
 
-        if (json_is_true(json_object_get(hh->contact, c->sf_field_synced))) {
+        /*
+         * Synced, or holding another patient's id (not synced, but its
+         * link would be overwritten): another patient's contact.
+         */
+        if (json_is_true(json_object_get(hh->contact, c->sf_field_synced))
+            || (other && *other && strcmp(other, hh->patient_id) != 0))
+        {
             cw_hh_skip(job, "match_linked_elsewhere", "The matching CRM "
                        "contact is already synced to another Hint patient");
             return;
@@ -647,10 +677,9 @@ cw_hh_run(cw_job_t *job)
                            "this patient");
                 return;
             }
-            hh->next = 0;
+            /* anyone who can post the webhook can name a patient: ask Hint */
             hh->final = "unlinked";
-            hh->step = HH_P_DESTROY;
-            cw_hh_run(job);
+            cw_hh_get_patient(job, HH_P_GONE);
             return;
         }
 
@@ -718,6 +747,19 @@ cw_hh_run(cw_job_t *job)
 
     case HH_P_MATCHED:
         cw_hh_created_matched(job);
+        return;
+
+    case HH_P_GONE:
+        /* unlinked only when Hint confirms: not found, or inactive */
+        if (hh->patient && !cw_hintmap_inactive(job->w->conf, hh->patient)) {
+            cw_hh_skip(job, "patient_active", "Hint still has this patient "
+                       "and it is not inactive: the patient.destroyed event "
+                       "is not confirmed, nothing unlinked");
+            return;
+        }
+        hh->next = 0;
+        hh->step = HH_P_DESTROY;
+        cw_hh_run(job);
         return;
 
     case HH_P_DESTROY:

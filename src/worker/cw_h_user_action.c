@@ -2,45 +2,37 @@
  * caresync-worker: helparound.user_action (sync-rules.md §A, viewed
  * tracker).
  *
- * Find the contact as for an enrollment, without creating one: by the
- * patient's externalId when it is a CRM contact id, else by the partner
- * external-id field when one is configured, else by the HelpAround
- * patient id field.  Then set the tracker-view time when it differs.
- * The steps run in that order; a step that finds nothing moves to the
- * next one, and when none is left the job ends `no_match`.
+ * Find the contact as for an enrollment (cw_hacontact.c), without
+ * creating one: by the patient's externalId when it is a CRM contact id,
+ * else by the partner external-id field when one is configured, else by
+ * the HelpAround patient id field; nothing found: `no_match`; a contact
+ * linked to another HelpAround patient: `skipped`.  Then set the
+ * tracker-view time when it differs.
  */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "cs_time.h"
+#include "cw_hacontact.h"
 #include "cw_jobs.h"
 #include "cw_log.h"
 #include "cw_util.h"
 
-typedef enum {
-    CW_UA_BY_ID = 0,
-    CW_UA_BY_PARTNER,
-    CW_UA_BY_SOURCE,
-    CW_UA_NONE
-} cw_ua_step_e;
-
 typedef struct {
-    cw_ua_step_e  step;
-    const char   *external_id;
-    const char   *source_id;
+    cw_hac_t      find;
     char          at[CS_TIME_ISO_LEN + 1];
     const char   *fields[3];
 } cw_ua_t;
 
 
-static void cw_ua_next(cw_job_t *job);
-
-
 static void
 cw_ua_free(cw_job_t *job)
 {
-    free(job->hdata);
+    cw_ua_t  *ua = job->hdata;
+
+    cw_hac_free(&ua->find);
+    free(ua);
     job->hdata = NULL;
 }
 
@@ -101,27 +93,13 @@ cw_ua_updated(void *data, cw_crm_res_t *res)
 }
 
 
-/* One contact found: write the time unless it is already there. */
+/* One contact found (its id in the job): the time unless it is there. */
 static void
 cw_ua_compare(cw_job_t *job, json_t *record)
 {
     json_t      *want, *diff;
     cw_ua_t     *ua = job->hdata;
-    const char  *id, *field = job->w->conf->sf_field_tracker_view;
-
-    id = json_string_value(json_object_get(record, "Id"));
-    if (id == NULL) {
-        cw_err_t  err;
-
-        memset(&err, 0, sizeof(err));
-        cw_err_set(&err, CW_ERR_TRANSIENT, "bad_response",
-                   "the CRM returned a contact without an Id");
-        err.retry_after_ms = -1;
-        cw_job_fail(job, &err);
-        return;
-    }
-
-    snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s", id);
+    const char  *field = job->w->conf->sf_field_tracker_view;
 
     want = json_pack("{s:s}", field, ua->at);
     diff = cw_crm_diff(record, want);
@@ -132,118 +110,39 @@ cw_ua_compare(cw_job_t *job, json_t *record)
         return;
     }
 
-    job->w->crm->update_contact(job->w->crm, id, diff, cw_ua_updated, job);
+    job->w->crm->update_contact(job->w->crm, job->crm_contact_id, diff,
+                                cw_ua_updated, job);
     json_decref(diff);
 }
 
 
 static void
-cw_ua_got(void *data, cw_crm_res_t *res)
+cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
+    const char *field)
 {
-    cw_job_t  *job = data;
-    cw_ua_t   *ua = job->hdata;
+    cw_err_t  err;
 
-    if (res->err.cls != CW_ERR_NONE) {
-        cw_job_fail(job, &res->err);
+    switch (result) {
+
+    case CW_HAC_FOUND:
+        cw_ua_compare(job, found);
         return;
-    }
 
-    if (res->record == NULL) {
-        /* the id is stale (merged, deleted): look the patient up instead */
-        cw_debug("user_action", "contact id not found job_id=%s contact=%s",
-                 job->id, ua->external_id);
-        ua->step = CW_UA_BY_PARTNER;
-        cw_ua_next(job);
+    case CW_HAC_SEVERAL:
+        /* never guess between duplicates */
+        memset(&err, 0, sizeof(err));
+        cw_err_set(&err, CW_ERR_PERMANENT, "ambiguous",
+                   "%zu CRM contacts match this patient (%s): merge the "
+                   "duplicates, then replay the job",
+                   json_array_size(found), field);
+        err.retry_after_ms = -1;
+        cw_job_fail(job, &err);
         return;
-    }
 
-    cw_ua_compare(job, res->record);
-}
-
-
-static void
-cw_ua_found(void *data, cw_crm_res_t *res)
-{
-    cw_job_t    *job = data;
-    cw_ua_t     *ua = job->hdata;
-    cw_err_t     err;
-    size_t       n;
-
-    if (res->err.cls != CW_ERR_NONE) {
-        cw_job_fail(job, &res->err);
+    default:
+        cw_job_done(job, "no_match",
+                    "No matching CRM contact found for this patient");
         return;
-    }
-
-    n = json_array_size(res->records);
-
-    if (n == 1) {
-        cw_ua_compare(job, json_array_get(res->records, 0));
-        return;
-    }
-
-    if (n == 0) {
-        ua->step++;
-        cw_ua_next(job);
-        return;
-    }
-
-    /* never guess between duplicates */
-    memset(&err, 0, sizeof(err));
-    cw_err_set(&err, CW_ERR_PERMANENT, "ambiguous",
-               "%zu CRM contacts match this patient (%s): merge the "
-               "duplicates, then replay the job", n,
-               ua->step == CW_UA_BY_PARTNER
-               ? job->w->conf->sf_field_partner_external_id
-               : job->w->conf->sf_field_helparound_id);
-    err.retry_after_ms = -1;
-    cw_job_fail(job, &err);
-}
-
-
-static void
-cw_ua_next(cw_job_t *job)
-{
-    cw_ua_t          *ua = job->hdata;
-    cw_crm_t         *crm = job->w->crm;
-    const cw_conf_t  *c = job->w->conf;
-
-    for (;;) {
-        switch (ua->step) {
-
-        case CW_UA_BY_ID:
-            if (ua->external_id && crm->is_contact_id(ua->external_id)) {
-                crm->get_contact(crm, ua->external_id, ua->fields, cw_ua_got,
-                                 job);
-                return;
-            }
-            ua->step++;
-            break;
-
-        case CW_UA_BY_PARTNER:
-            if (ua->external_id && c->sf_field_partner_external_id) {
-                crm->find_contacts(crm, c->sf_field_partner_external_id,
-                                   ua->external_id, ua->fields, cw_ua_found,
-                                   job);
-                return;
-            }
-            ua->step++;
-            break;
-
-        case CW_UA_BY_SOURCE:
-            if (ua->source_id) {
-                crm->find_contacts(crm, c->sf_field_helparound_id,
-                                   ua->source_id, ua->fields, cw_ua_found,
-                                   job);
-                return;
-            }
-            ua->step++;
-            break;
-
-        default:
-            cw_job_done(job, "no_match",
-                        "No matching CRM contact found for this patient");
-            return;
-        }
     }
 }
 
@@ -264,7 +163,7 @@ cw_ua_start(cw_job_t *job)
     json_t      *patient, *action;
     cw_ua_t     *ua;
     cw_err_t     err;
-    const char  *at;
+    const char  *at, *external_id, *source_id;
 
     memset(&err, 0, sizeof(err));
     err.retry_after_ms = -1;
@@ -283,8 +182,8 @@ cw_ua_start(cw_job_t *job)
     patient = json_object_get(job->env, "patient");
     action = json_object_get(job->env, "action");
 
-    ua->external_id = cw_ua_str(patient, "external_id");
-    ua->source_id = cw_ua_str(patient, "source_id");
+    external_id = cw_ua_str(patient, "external_id");
+    source_id = cw_ua_str(patient, "source_id");
     ua->fields[0] = "Id";
     ua->fields[1] = job->w->conf->sf_field_tracker_view;
     ua->fields[2] = NULL;
@@ -304,7 +203,7 @@ cw_ua_start(cw_job_t *job)
 
     cs_time_format_iso(ms, ua->at);
 
-    if (ua->external_id == NULL && ua->source_id == NULL) {
+    if (external_id == NULL && source_id == NULL) {
         cw_err_set(&err, CW_ERR_PERMANENT, "bad_job",
                    "the job's patient has neither external_id nor "
                    "source_id");
@@ -312,8 +211,8 @@ cw_ua_start(cw_job_t *job)
         return;
     }
 
-    ua->step = CW_UA_BY_ID;
-    cw_ua_next(job);
+    cw_hac_find(&ua->find, job, "user_action", external_id, source_id,
+                ua->fields, cw_ua_found);
 }
 
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -41,6 +42,7 @@ struct cw_hs_s {
     int               have_key;
     char             *search_path;
     cw_hs_agent_t    *agents;
+    size_t            nagents;
 };
 
 typedef struct {
@@ -326,18 +328,65 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
 }
 
 
-int
-cw_hs_state_agent(cw_hs_t *hs, const char *state, char *agent, size_t n)
+/* GET and DEL at once: a state works once, even with two callbacks */
+static const char  cw_hs_take_lua[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then redis.call('DEL', KEYS[1]) end\n"
+    "return v\n";
+
+
+/*
+ * The state of a login: one that `url` issued (32 hex digits), not used
+ * yet, not older than CW_HS_STATE_TTL, and for this agent.  It is gone
+ * after this call whatever the outcome.  0, or -1 with the reason.
+ */
+static int
+cw_hs_state_take(cw_hs_t *hs, const char *agent, const char *state,
+    cw_err_t *err)
 {
     int          rc = -1;
     char         key[256];
+    size_t       i, n = strlen(agent);
     redisReply  *rep;
 
-    snprintf(key, sizeof(key), "%s:hs:state:%.64s", hs->conf->prefix, state);
-    rep = cw_redis_cmd(hs->redis, "GETDEL %s", key);
+    for (i = 0; state[i]; i++) {
+        if (i == 32 || !((state[i] >= '0' && state[i] <= '9')
+                         || (state[i] >= 'a' && state[i] <= 'f')))
+        {
+            break;
+        }
+    }
 
-    if (rep && rep->type == REDIS_REPLY_STRING) {
-        snprintf(agent, n, "%s", rep->str);
+    if (i != 32 || state[i] != '\0') {
+        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+                   "the OAuth state is not one this worker issued (32 hex "
+                   "digits, the `state` of the redirect): run `oauth "
+                   "healthsherpa url` for the agent again");
+        return -1;
+    }
+
+    snprintf(key, sizeof(key), "%s:hs:state:%s", hs->conf->prefix, state);
+    rep = cw_redis_cmd(hs->redis, "EVAL %s 1 %s", cw_hs_take_lua, key);
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+                   "cannot read the OAuth state in Redis");
+
+    } else if (rep->type != REDIS_REPLY_STRING) {
+        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+                   "the OAuth state is unknown, expired (it lasts %d "
+                   "minutes) or already used: run `oauth healthsherpa url` "
+                   "for the agent again", CW_HS_STATE_TTL / 60);
+
+    } else if (rep->len != n
+               || CRYPTO_memcmp(rep->str, agent, n) != 0)
+    {
+        cw_err_set(err, CW_ERR_PERMANENT, "oauth_state",
+                   "the OAuth state was issued for another agent: the "
+                   "agent who logged in must be the one named; run `oauth "
+                   "healthsherpa url` for the agent again");
+
+    } else {
         rc = 0;
     }
 
@@ -577,6 +626,10 @@ cw_hs_agent(cw_hs_t *hs, const char *agent)
     cw_auth_init(&ag->auth, hs->http, "healthsherpa", cw_hs_fetch, ag);
     ag->next = hs->agents;
     hs->agents = ag;
+
+    /* one per known agent, for the process's life: the count says so */
+    cw_debug("healthsherpa", "agent token cache added agents=%zu",
+             ++hs->nagents);
     return ag;
 }
 
@@ -605,32 +658,41 @@ cw_hs_exchanged(cw_http_req_t *r)
 
 
 void
-cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *code,
-    cw_hs_done_pt done, void *data)
+cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
+    const char *code, cw_hs_done_pt done, void *data)
 {
     cw_hs_call_t   *call;
     cw_http_req_t  *r;
 
+    /* call->ag is set once the checks pass: a failure needs none */
     call = cw_calloc(1, sizeof(*call));
     call->hs = hs;
-    call->ag = cw_hs_agent(hs, agent);
     call->done = done;
     call->data = data;
 
     r = cw_hs_token_req(hs, call, cw_hs_exchanged);
+    r->err.retry_after_ms = -1;
+
+    if (hs->conf->hs_client_id == NULL) {
+        cw_err_set(&r->err, CW_ERR_PERMANENT, "config",
+                   "healthsherpa.client_id is required for the login");
+        cw_http_fail_later(r);
+        return;
+    }
+
+    /* a code is traded only with the state its login was given */
+    if (cw_hs_state_take(hs, agent, state, &r->err) != 0) {
+        cw_http_fail_later(r);
+        return;
+    }
+
+    call->ag = cw_hs_agent(hs, agent);
+
     cw_hs_form(&r->body, "grant_type", "authorization_code");
     cw_hs_form(&r->body, "code", code);
     cw_hs_form(&r->body, "redirect_uri", hs->conf->hs_redirect_uri);
     cw_hs_form(&r->body, "client_id", hs->conf->hs_client_id);
     cw_hs_form(&r->body, "client_secret", hs->conf->hs_client_secret);
-
-    if (hs->conf->hs_client_id == NULL) {
-        cw_err_set(&r->err, CW_ERR_PERMANENT, "config",
-                   "healthsherpa.client_id is required for the login");
-        r->err.retry_after_ms = -1;
-        cw_http_fail_later(r);
-        return;
-    }
 
     cw_http_send(r);
 }
@@ -776,12 +838,69 @@ cw_hs_searched(cw_http_req_t *r)
 }
 
 
+int
+cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err)
+{
+    char              key[512];
+    redisReply       *rep;
+    const cw_conf_t  *c = hs->conf;
+
+    memset(err, 0, sizeof(*err));
+    err->retry_after_ms = -1;
+
+    /* an e-mail address is at most 254 characters */
+    if (agent == NULL || *agent == '\0' || strlen(agent) > 254) {
+        goto unknown;
+    }
+
+    if ((c->hs_agent_email && strcmp(agent, c->hs_agent_email) == 0)
+        || cw_list_has(c->hs_agents, agent))
+    {
+        return 1;
+    }
+
+    if (c->hs_version == 2) {
+        /* logged in by an operator: `oauth healthsherpa exchange` */
+        cw_hs_token_key(hs, agent, key, sizeof(key));
+        rep = cw_redis_cmd(hs->redis, "EXISTS %s", key);
+
+        if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            cw_err_set(err, CW_ERR_TRANSIENT, "redis",
+                       "cannot read the agent's HealthSherpa tokens "
+                       "(Redis)");
+            return -1;
+        }
+
+        if (rep->integer == 1) {
+            freeReplyObject(rep);
+            return 1;
+        }
+
+        freeReplyObject(rep);
+    }
+
+unknown:
+
+    /* the name is not repeated: it is whatever the caller sent */
+    cw_err_set(err, CW_ERR_PERMANENT, CW_HS_UNKNOWN_AGENT,
+               "Not a known HealthSherpa agent: list the agent in "
+               "healthsherpa.agents%s",
+               c->hs_version == 2 ? ", or log them in with `caresync-worker "
+                                    "oauth healthsherpa url <agent>`" : "");
+    return 0;
+}
+
+
 void
 cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     cw_hs_done_pt done, void *data)
 {
     char            hdr[512];
     json_t         *body;
+    cw_err_t        err;
     cw_hs_call_t   *call;
     cw_http_req_t  *r;
 
@@ -789,6 +908,15 @@ cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     call->hs = hs;
     call->done = done;
     call->data = data;
+
+    if (cw_hs_agent_known(hs, agent, &err) != 1) {
+        /* before anything is kept for the agent */
+        r = cw_http_req_new(hs->http, "POST", &hs->target, NULL,
+                            cw_hs_searched, call);
+        r->err = err;
+        cw_http_fail_later(r);
+        return;
+    }
 
     if (hs->conf->hs_version == 2) {
         call->ag = cw_hs_agent(hs, agent);

@@ -35,6 +35,7 @@
 #define CW_HS_AUTH            "hs_auth"
 #define CW_HS_INVALID_PARAMS  "hs_invalid_params"
 #define CW_HS_NO_AGENT        "hs_agent_not_found"
+#define CW_HS_UNKNOWN_AGENT   "hs_unknown_agent"
 
 typedef struct cw_hs_s  cw_hs_t;
 
@@ -50,23 +51,40 @@ cw_hs_t *cw_hs_create(cw_http_t *http, cw_redis_t *redis,
     const cw_conf_t *conf, char *err, size_t errlen);
 void cw_hs_destroy(cw_hs_t *hs);
 
-/* `params` is the search's params object (not taken). */
+/*
+ * Whether the worker knows the agent: healthsherpa.agent_email, one of
+ * healthsherpa.agents (as written), or, with version 2, one whose token
+ * pair is stored (an operator logged them in).  Nothing is kept for an
+ * agent the worker does not know: no token cache entry, no login state,
+ * no key.  1 known, 0 not (`err` says so, permanent), -1 Redis cannot say
+ * (`err` transient).
+ */
+int cw_hs_agent_known(cw_hs_t *hs, const char *agent, cw_err_t *err);
+
+/*
+ * `params` is the search's params object (not taken).  An agent the
+ * worker does not know ends the search with CW_HS_UNKNOWN_AGENT, nothing
+ * sent.
+ */
 void cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     cw_hs_done_pt done, void *data);
 
 /*
- * v2 login.  The URL carries a random `state` that is stored for ten
- * minutes bound to the agent ({prefix}:hs:state:<state>), so the callback
- * can check it.  0, or -1 with the reason in err.
+ * v2 login.  The URL carries a random `state` (128 bits from the CSPRNG)
+ * that is stored for ten minutes bound to the agent
+ * ({prefix}:hs:state:<state> = the agent).  0, or -1 with the reason.
  */
 int cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
     char *err, size_t errlen);
-/* The agent named by a state, once (it is deleted); -1 when unknown. */
-int cw_hs_state_agent(cw_hs_t *hs, const char *state, char *agent,
-    size_t n);
-/* Trades an authorization code for the agent's tokens and stores them. */
-void cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *code,
-    cw_hs_done_pt done, void *data);
+/*
+ * Trades an authorization code for the agent's tokens and stores them,
+ * once the `state` that came back with the code is checked: issued by
+ * cw_hs_login_url() for this agent, less than ten minutes ago, and not
+ * used before (it is deleted as it is read).  Otherwise nothing is sent
+ * and `done` gets a permanent "oauth_state" error saying which.
+ */
+void cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
+    const char *code, cw_hs_done_pt done, void *data);
 
 /* Token sealing, exposed for the unit tests: 0 ok, -1 bad key or data. */
 int cw_hs_seal(const unsigned char key[32], const char *agent,

@@ -75,22 +75,8 @@ cw_hint(cw_worker_t *w)
 int
 cw_hint_id_ok(const char *s)
 {
-    size_t  n;
-
-    if (s == NULL || strncmp(s, "pat-", 4) != 0) {
-        return 0;
-    }
-
-    for (n = 4; s[n]; n++) {
-        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
-              || (s[n] >= '0' && s[n] <= '9') || s[n] == '-'
-              || s[n] == '_'))
-        {
-            return 0;
-        }
-    }
-
-    return n > 4 && n < 64;
+    return s && strncmp(s, "pat-", 4) == 0 && s[4] != '\0'
+           && strlen(s) < 64 && cw_http_id_ok(s);
 }
 
 
@@ -118,8 +104,10 @@ cw_hint_done(cw_http_req_t *r)
                        "body", cw_hint_op_names[call->op]);
         }
 
-    } else if (call->op == CW_HINT_GET && r->status == 404) {
-        /* not found is an answer: the patient was deleted */
+    } else if (call->op == CW_HINT_GET
+               && (r->status == 404 || r->status == 410))
+    {
+        /* not found (or gone) is an answer: the patient was deleted */
         res.err.cls = CW_ERR_NONE;
 
     } else if (r->err.cls == CW_ERR_PERMANENT && r->status) {
@@ -145,11 +133,11 @@ cw_hint_done(cw_http_req_t *r)
 }
 
 
-static void
-cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
-    const char *path, json_t *body, cw_hint_done_pt done, void *data)
+/* A request whose completion is the call's (`done` gets the answer). */
+static cw_http_req_t *
+cw_hint_req(cw_hint_t *h, cw_hint_op_e op, const char *method,
+    cw_hint_done_pt done, void *data)
 {
-    cw_http_req_t   *r;
     cw_hint_call_t  *call;
 
     call = cw_calloc(1, sizeof(*call));
@@ -158,8 +146,18 @@ cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
     call->done = done;
     call->data = data;
 
-    r = cw_http_req_new(h->http, method, &h->target, NULL, cw_hint_done,
-                        call);
+    return cw_http_req_new(h->http, method, &h->target, NULL, cw_hint_done,
+                           call);
+}
+
+
+static void
+cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
+    const char *path, json_t *body, cw_hint_done_pt done, void *data)
+{
+    cw_http_req_t  *r;
+
+    r = cw_hint_req(h, op, method, done, data);
     cw_http_req_url(r, path);
     cw_http_req_header(r, h->auth);
 
@@ -171,14 +169,39 @@ cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
 }
 
 
+/* One patient's path, or the call ends with the error, nothing sent. */
+static void
+cw_hint_patient(cw_hint_t *h, cw_hint_op_e op, const char *method,
+    const char *id, json_t *fields, cw_hint_done_pt done, void *data)
+{
+    cs_buf_t        p;
+    cw_err_t        err;
+    cw_http_req_t  *r;
+
+    cs_buf_init(&p);
+    cs_buf_puts(&p, "/api/provider/patients/");
+
+    if (cw_http_url_id(&p, id, "the Hint patient id", &err) == 0) {
+        cs_buf_putc(&p, '\0');
+        cw_hint_send(h, op, method, p.data, fields, done, data);
+        cs_buf_free(&p);
+        return;
+    }
+
+    cs_buf_free(&p);
+
+    /* still asynchronous: `done` never runs inside the caller */
+    r = cw_hint_req(h, op, method, done, data);
+    r->err = err;
+    cw_http_fail_later(r);
+}
+
+
 void
 cw_hint_get_patient(cw_hint_t *h, const char *id, cw_hint_done_pt done,
     void *data)
 {
-    char  path[128];
-
-    snprintf(path, sizeof(path), "/api/provider/patients/%s", id);
-    cw_hint_send(h, CW_HINT_GET, "GET", path, NULL, done, data);
+    cw_hint_patient(h, CW_HINT_GET, "GET", id, NULL, done, data);
 }
 
 
@@ -186,10 +209,7 @@ void
 cw_hint_update_patient(cw_hint_t *h, const char *id, json_t *fields,
     cw_hint_done_pt done, void *data)
 {
-    char  path[128];
-
-    snprintf(path, sizeof(path), "/api/provider/patients/%s", id);
-    cw_hint_send(h, CW_HINT_UPDATE, "PATCH", path, fields, done, data);
+    cw_hint_patient(h, CW_HINT_UPDATE, "PATCH", id, fields, done, data);
 }
 
 

@@ -4,9 +4,9 @@
  * The practice key is a bearer token without expiry, so there is no token
  * cache: every request carries it.  Patients are jansson objects in
  * Hint's own shape; cw_hintmap.c turns them into contact fields.  A 404
- * on a patient is an answer (res->patient NULL), not an error; 429 and
- * 5xx are transient (cw_http honours Retry-After); 422 is permanent and
- * its text is not kept, as it may quote the values sent.
+ * (or 410) on a patient is an answer (res->patient NULL), not an error;
+ * 429 and 5xx are transient (cw_http honours Retry-After); 422 is
+ * permanent and its text is not kept, as it may quote the values sent.
  */
 #ifndef CW_HINT_H
 #define CW_HINT_H

@@ -546,3 +546,40 @@ cw_hintmap_linked(const cw_conf_t *c, json_t *contact)
 
     return id;
 }
+
+
+int
+cw_hintmap_inactive(const cw_conf_t *c, json_t *patient)
+{
+    size_t       n, len;
+    const char  *st, *p, *end;
+
+    st = json_string_value(json_object_get(patient, "membership_status"));
+    if (st == NULL || *st == '\0' || c->hint_inactive_statuses == NULL) {
+        return 0;
+    }
+
+    len = strlen(st);
+
+    for (p = c->hint_inactive_statuses; *p; p = *end ? end + 1 : end) {
+        end = strchr(p, ',');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        n = (size_t) (end - p);
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
+            n--;
+        }
+
+        if (n == len && strncasecmp(p, st, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}

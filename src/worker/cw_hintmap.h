@@ -66,4 +66,11 @@ int cw_hintmap_matchable(json_t *contact);
 /* The linked patient id, or NULL when the contact is not linked. */
 const char *cw_hintmap_linked(const cw_conf_t *c, json_t *contact);
 
+/*
+ * Whether Hint says the patient is inactive: its membership_status is one
+ * of hint.inactive_statuses (comma-separated, any case).  A patient
+ * without one is not inactive.
+ */
+int cw_hintmap_inactive(const cw_conf_t *c, json_t *patient);
+
 #endif /* CW_HINTMAP_H */

@@ -57,6 +57,47 @@ cw_err_set(cw_err_t *e, cw_err_class_e cls, const char *code,
 }
 
 
+int
+cw_http_id_ok(const char *s)
+{
+    size_t  n;
+
+    if (s == NULL) {
+        return 0;
+    }
+
+    for (n = 0; s[n]; n++) {
+        if (n == CW_HTTP_ID_MAX
+            || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
+                 || (s[n] >= '0' && s[n] <= '9') || s[n] == '-'
+                 || s[n] == '_'))
+        {
+            return 0;
+        }
+    }
+
+    return n > 0;
+}
+
+
+int
+cw_http_url_id(cs_buf_t *url, const char *id, const char *what,
+    cw_err_t *err)
+{
+    if (cw_http_id_ok(id)) {
+        cs_buf_puts(url, id);
+        return 0;
+    }
+
+    memset(err, 0, sizeof(*err));
+    cw_err_set(err, CW_ERR_PERMANENT, "bad_id",
+               "%s is not a usable id (1 to %d letters, digits, - or _): "
+               "nothing was sent", what, CW_HTTP_ID_MAX);
+    err->retry_after_ms = -1;
+    return -1;
+}
+
+
 static int cw_http_socket_cb(CURL *e, curl_socket_t s, int what, void *data,
     void *sockp);
 static int cw_http_timer_cb(CURLM *multi, long timeout_ms, void *data);

@@ -156,6 +156,24 @@ int cw_http_poll(cw_http_t *http, long timeout_ms);
 int cw_http_active(cw_http_t *http);
 uint64_t cw_http_requests(cw_http_t *http);
 
+/*
+ * An id taken from a job or from an answer and put into a URL path (a
+ * HelpAround media id, a Salesforce contact id or upsert value, a Hint
+ * patient id): 1 to CW_HTTP_ID_MAX of [A-Za-z0-9_-], which every id of
+ * spec/external-apis.md and the fixtures is.  Such an id is one path
+ * segment that needs no escaping and is never `.` or `..`, so a sender
+ * cannot steer a request carrying a key to another path.
+ *
+ * cw_http_url_id() appends the id to the URL being built, or appends
+ * nothing, sets a permanent error in `err` naming `what` (never the
+ * value: it may be anything a sender typed) and returns -1.  Every URL
+ * builder goes through it.
+ */
+#define CW_HTTP_ID_MAX  128
+int cw_http_id_ok(const char *s);
+int cw_http_url_id(cs_buf_t *url, const char *id, const char *what,
+    cw_err_t *err);
+
 /* "Retry-After: 120" or an HTTP date; ms from now, -1 when unparsable. */
 long cw_http_retry_after(const char *v, size_t len);
 

@@ -55,6 +55,29 @@ cw_log_level_name(cw_log_level_e level)
 }
 
 
+const char *
+cw_log_id(const char *s)
+{
+    size_t  n;
+
+    if (s == NULL) {
+        return "-";
+    }
+
+    for (n = 0; s[n]; n++) {
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
+              || (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_'
+              || s[n] == '.' || s[n] == ':')
+            || n == 128)
+        {
+            return "(not an id)";
+        }
+    }
+
+    return n > 0 ? s : "(not an id)";
+}
+
+
 void
 cw_log(cw_log_level_e level, const char *component, const char *fmt, ...)
 {

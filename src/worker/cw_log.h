@@ -25,6 +25,14 @@ void cw_log(cw_log_level_e level, const char *component, const char *fmt,
 int cw_log_level_parse(const char *s, cw_log_level_e *level);
 const char *cw_log_level_name(cw_log_level_e level);
 
+/*
+ * `s` when it can be quoted in a log line or a status message as an id
+ * (1 to 128 of [A-Za-z0-9._:-]), else a placeholder: a value taken from a
+ * sender or a CRM field is not quoted unless it has the shape of an id,
+ * since it could hold anything, PHI included.  NULL gives "-".
+ */
+const char *cw_log_id(const char *s);
+
 #define cw_debug(comp, ...)  cw_log(CW_LOG_DEBUG, comp, __VA_ARGS__)
 #define cw_error(comp, ...)  cw_log(CW_LOG_ERROR, comp, __VA_ARGS__)
 #define cw_exception(comp, ...)  cw_log(CW_LOG_EXCEPTION, comp, __VA_ARGS__)

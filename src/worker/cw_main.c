@@ -111,12 +111,14 @@ static const cw_cmd_help_t  cw_cmds[] = {
 
     { "oauth",
       "oauth healthsherpa url <agent>\n"
-      "oauth healthsherpa exchange <agent> <code>",
+      "oauth healthsherpa exchange <agent> <code> <state>",
       "HealthSherpa v2 (healthsherpa.version = 2) login of an agent.\n"
       "url: print the agent's login URL; the agent opens it and comes back\n"
-      "  to healthsherpa.redirect_uri with a `code`.\n"
+      "  to healthsherpa.redirect_uri with a `code` and a `state`.\n"
       "exchange: trade that code for the agent's tokens, stored encrypted\n"
-      "  with healthsherpa.token_key.  No token is printed.",
+      "  with healthsherpa.token_key.  The state must be the one the URL\n"
+      "  was given, for the same agent, within 10 minutes, and works once.\n"
+      "  No token is printed.",
       NULL, -1 },
 };
 

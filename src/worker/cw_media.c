@@ -49,8 +49,10 @@ cw_media_enabled(const cw_conf_t *conf)
 static void
 cw_media_note(cw_media_t *m, const cw_err_t *err)
 {
+    /* a refused id is not logged: it may be anything the sender typed */
     cw_error("media", "media not attached contact=%s media_id=%s code=%s "
-             "http_status=%ld", m->contact, m->id, err->code,
+             "http_status=%ld", m->contact,
+             cw_http_id_ok(m->id) ? m->id : "-", err->code,
              err->http_status);
 
     if (m->err.cls == CW_ERR_NONE) {
@@ -182,8 +184,9 @@ cw_media_fetched(cw_http_req_t *r)
 static void
 cw_media_fetch(cw_media_t *m)
 {
-    char            hdr[512];
+    char            hdr[512], what[96];
     cs_buf_t        url;
+    cw_err_t        err;
     cw_http_req_t  *r;
     const char     *t, *at;
     const cw_conf_t  *c = m->w->conf;
@@ -201,7 +204,16 @@ cw_media_fetch(cw_media_t *m)
 
     cs_buf_init(&url);
     cs_buf_put(&url, t, at ? (size_t) (at - t) : strlen(t));
-    cw_url_escape(&url, m->id);
+
+    snprintf(what, sizeof(what), "the HelpAround media id (%s)", m->kind);
+    if (cw_http_url_id(&url, m->id, what, &err) != 0) {
+        /* the API key never goes to a path the sender chose */
+        cs_buf_free(&url);
+        cw_media_note(m, &err);
+        cw_media_next(m);
+        return;
+    }
+
     if (at) {
         cs_buf_puts(&url, at + 4);
     }

@@ -65,6 +65,12 @@ cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
     rc = cw_batch_create(&r, c, spec, ids, n, id);
     cw_ops_close(&r);
 
+    if (rc == -2) {
+        fprintf(stderr, "caresync-worker: no randomness for the batch id "
+                "(OpenSSL's CSPRNG failed): nothing was queued\n");
+        return -1;
+    }
+
     if (rc != 0) {
         fprintf(stderr, "caresync-worker: Redis failed while queueing batch "
                 "%s; part of it may be queued and will run (`caresync-worker "

@@ -478,7 +478,7 @@ cw_ops_batch(const cw_conf_t *c, int argc, char **argv)
 }
 
 
-/* ---- oauth healthsherpa url <agent> | exchange <agent> <code> ---- */
+/* ---- oauth healthsherpa url <agent> | exchange <agent> <code> <state> */
 
 typedef struct {
     int       done;
@@ -509,12 +509,12 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
 
     if (argc < 3 || strcmp(argv[0], "healthsherpa") != 0
         || (strcmp(argv[1], "url") == 0 && argc != 3)
-        || (strcmp(argv[1], "exchange") == 0 && argc != 4)
+        || (strcmp(argv[1], "exchange") == 0 && argc != 5)
         || (strcmp(argv[1], "url") != 0 && strcmp(argv[1], "exchange") != 0))
     {
         fprintf(stderr, "usage: caresync-worker oauth healthsherpa url "
                 "<agent>\n       caresync-worker oauth healthsherpa "
-                "exchange <agent> <code>\n"
+                "exchange <agent> <code> <state>\n"
                 "`caresync-worker oauth --help` for details\n");
         return 2;
     }
@@ -559,7 +559,7 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
 
     } else {
         memset(&w, 0, sizeof(w));
-        cw_hs_exchange(hs, argv[2], argv[3], cw_ob_exchanged, &w);
+        cw_hs_exchange(hs, argv[2], argv[4], argv[3], cw_ob_exchanged, &w);
 
         while (!w.done) {
             (void) cw_http_poll(http, 100);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -112,6 +113,125 @@ cw_sf_is_contact_id(const char *s)
     for (p = s; *p; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
               || (*p >= '0' && *p <= '9')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* ---- where the token may go ---- */
+
+/* the host, lower-cased, is `dom` or ends with "." + `dom` */
+static int
+cw_sf_host_in(const char *host, size_t n, const char *dom, size_t dn)
+{
+    return dn && (n == dn || (n > dn && host[n - dn - 1] == '.'))
+           && strncasecmp(host + n - dn, dom, dn) == 0;
+}
+
+
+int
+cw_sf_instance_ok(const char *url, const char *domains)
+{
+    int          tls;
+    size_t       n, dn, pn;
+    const char  *host, *p, *d, *e;
+
+    if (url == NULL || domains == NULL) {
+        return 0;
+    }
+
+    if (strncasecmp(url, "https://", 8) == 0) {
+        tls = 1;
+        host = url + 8;
+
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        tls = 0;
+        host = url + 7;
+
+    } else {
+        return 0;
+    }
+
+    /* a DNS name or an IPv4 address: no user info, no [v6], nothing odd */
+    for (n = 0; (host[n] >= 'a' && host[n] <= 'z')
+                || (host[n] >= 'A' && host[n] <= 'Z')
+                || (host[n] >= '0' && host[n] <= '9')
+                || host[n] == '-' || host[n] == '.'; n++)
+    {
+        /* void */
+    }
+
+    if (n == 0 || n > 253 || host[0] == '.' || host[n - 1] == '.') {
+        return 0;
+    }
+
+    p = host + n;
+
+    if (*p == ':') {
+        for (pn = 1; p[pn] >= '0' && p[pn] <= '9'; pn++) {
+            /* void */
+        }
+
+        if (pn == 1 || pn > 6) {
+            return 0;
+        }
+
+        p += pn;
+    }
+
+    if (!(p[0] == '\0' || (p[0] == '/' && p[1] == '\0'))) {
+        return 0;
+    }
+
+    e = domains;
+
+    while ((d = cw_list_next(&e, &dn)) != NULL) {
+        if (dn > 7 && strncasecmp(d, "http://", 7) == 0) {
+            if (cw_sf_host_in(host, n, d + 7, dn - 7)) {
+                return 1;
+            }
+            continue;
+        }
+
+        if (dn > 8 && strncasecmp(d, "https://", 8) == 0) {
+            d += 8;
+            dn -= 8;
+        }
+
+        if (dn > 2 && d[0] == '*' && d[1] == '.') {
+            d += 2;
+            dn -= 2;
+        }
+
+        if (tls && cw_sf_host_in(host, n, d, dn)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+cw_sf_next_ok(const char *path)
+{
+    const char  *p;
+
+    if (path == NULL || strncmp(path, "/services/data/", 15) != 0
+        || strstr(path, "//") != NULL || strstr(path, "..") != NULL)
+    {
+        return 0;
+    }
+
+    /* what Salesforce writes: "/services/data/v60.0/query/01g…-2000" */
+    for (p = path; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '/' || *p == '.'
+              || *p == '-' || *p == '_'))
         {
             return 0;
         }
@@ -240,6 +360,26 @@ cw_sf_token_done(cw_http_req_t *r)
     if (r->err.cls == CW_ERR_NONE) {
         tok = json_object_get(r->json, "access_token");
         url = json_object_get(r->json, "instance_url");
+
+        if (json_is_string(tok) && json_is_string(url)
+            && !cw_sf_instance_ok(json_string_value(url),
+                                  sf->conf->sf_instance_domains))
+        {
+            /* the token would go there: it is dropped, not used */
+            cw_err_set(&err, CW_ERR_PERMANENT, "bad_instance_url",
+                       "Salesforce answered an instance_url that is not "
+                       "https on a host of salesforce.instance_domains "
+                       "(%.120s): the token is not used; check "
+                       "salesforce.login_url, or add the org's domain",
+                       sf->conf->sf_instance_domains);
+            err.http_status = r->status;
+            err.retry_after_ms = -1;
+            cw_error("salesforce", "token refused grant=%s "
+                     "code=bad_instance_url", sf->conf->sf_auth);
+            cw_auth_fail(&sf->auth, &err);
+            cw_http_req_free(r);
+            return;
+        }
 
         if (json_is_string(tok) && json_is_string(url)) {
             cw_debug("salesforce", "token obtained grant=%s",
@@ -503,6 +643,15 @@ cw_sf_call_done(cw_http_req_t *r)
                 break;
             }
 
+            if (!cw_sf_next_ok(json_string_value(next))) {
+                /* an absolute URL would take the token elsewhere */
+                cw_err_set(&res.err, CW_ERR_PERMANENT, "bad_next_url",
+                           "Salesforce answered a nextRecordsUrl that is "
+                           "not a /services/data/ path on the instance: "
+                           "not followed");
+                break;
+            }
+
             /* the next page, same call */
             cw_sf_send(call, "GET", json_string_value(next), NULL);
             cw_http_req_free(r);
@@ -572,9 +721,10 @@ cw_sf_fields(cs_buf_t *b, const char *const *fields)
 }
 
 
+/* Ends a call with `err` without sending anything. */
 static void
-cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
-    const char *fmt, const char *arg)
+cw_sf_fail_err(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
+    const cw_err_t *err)
 {
     cw_sf_call_t    *call;
     cw_http_req_t   *r;
@@ -583,9 +733,21 @@ cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
     call = cw_sf_call(sf, op, done, data);
     r = cw_http_req_new(sf->http, "GET", &sf->target, NULL,
                         cw_sf_call_done, call);
-    cw_err_set(&r->err, CW_ERR_PERMANENT, "bad_field", fmt, arg);
-    r->err.retry_after_ms = -1;
+    r->err = *err;
     cw_http_fail_later(r);
+}
+
+
+static void
+cw_sf_fail_now(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data,
+    const char *fmt, const char *arg)
+{
+    cw_err_t  err;
+
+    memset(&err, 0, sizeof(err));
+    cw_err_set(&err, CW_ERR_PERMANENT, "bad_field", fmt, arg);
+    err.retry_after_ms = -1;
+    cw_sf_fail_err(sf, op, done, data, &err);
 }
 
 
@@ -638,9 +800,14 @@ cw_sf_get_contact(cw_crm_t *crm, const char *id, const char *const *fields,
 {
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
+    cw_err_t   err;
 
     cw_sf_path(sf, &p, "/sobjects/Contact/");
-    cw_url_escape(&p, id);
+    if (cw_http_url_id(&p, id, "the Salesforce contact id", &err) != 0) {
+        cs_buf_free(&p);
+        cw_sf_fail_err(sf, CW_SF_GET, done, data, &err);
+        return;
+    }
 
     if (fields && *fields) {
         cs_buf_puts(&p, "?fields=");
@@ -701,9 +868,15 @@ cw_sf_update_contact(cw_crm_t *crm, const char *id, json_t *fields,
 {
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
+    cw_err_t   err;
 
     cw_sf_path(sf, &p, "/sobjects/Contact/");
-    cw_url_escape(&p, id);
+    if (cw_http_url_id(&p, id, "the Salesforce contact id", &err) != 0) {
+        cs_buf_free(&p);
+        cw_sf_fail_err(sf, CW_SF_UPDATE, done, data, &err);
+        return;
+    }
+
     cw_sf_request(sf, CW_SF_UPDATE, "PATCH", &p, fields, 0, done, data);
 }
 
@@ -712,8 +885,10 @@ static void
 cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
     json_t *fields, cw_crm_done_pt done, void *data)
 {
+    char       what[128];
     cw_sf_t   *sf = (cw_sf_t *) crm;
     cs_buf_t   p;
+    cw_err_t   err;
 
     if (!cw_soql_field_ok(ext_field)) {
         cw_sf_fail_now(sf, CW_SF_UPSERT, done, data,
@@ -725,7 +900,14 @@ cw_sf_upsert_contact(cw_crm_t *crm, const char *ext_field, const char *value,
     cw_sf_path(sf, &p, "/sobjects/Contact/");
     cs_buf_puts(&p, ext_field);
     cs_buf_putc(&p, '/');
-    cw_url_escape(&p, value);
+
+    snprintf(what, sizeof(what), "the upsert value of %s", ext_field);
+    if (cw_http_url_id(&p, value, what, &err) != 0) {
+        cs_buf_free(&p);
+        cw_sf_fail_err(sf, CW_SF_UPSERT, done, data, &err);
+        return;
+    }
+
     cw_sf_request(sf, CW_SF_UPSERT, "PATCH", &p, fields, 0, done, data);
 }
 

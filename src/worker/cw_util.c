@@ -117,6 +117,42 @@ cw_rand(uint64_t n)
 }
 
 
+const char *
+cw_list_next(const char **p, size_t *n)
+{
+    const char  *s = *p, *e;
+
+    while (*s == ',' || *s == ' ' || *s == '\t') {
+        s++;
+    }
+
+    for (e = s; *e && *e != ',' && *e != ' ' && *e != '\t'; e++) {
+        /* void */
+    }
+
+    *p = e;
+    *n = (size_t) (e - s);
+
+    return *n ? s : NULL;
+}
+
+
+int
+cw_list_has(const char *list, const char *s)
+{
+    size_t       n, len = strlen(s);
+    const char  *e;
+
+    while (list && (e = cw_list_next(&list, &n)) != NULL) {
+        if (n == len && memcmp(e, s, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 void
 cw_url_escape(cs_buf_t *b, const char *s)
 {

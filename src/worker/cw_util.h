@@ -25,6 +25,15 @@ void cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s);
 /* A random number in [0, n) for jitter (not for secrets). */
 uint64_t cw_rand(uint64_t n);
 
+/*
+ * Walks a configured list separated by commas and blanks
+ * ("a@x.org, b@x.org"): the next entry and its length in *n, NULL after
+ * the last.  *p is where the walk is.
+ */
+const char *cw_list_next(const char **p, size_t *n);
+/* 1 when `s` is one of the entries of `list`, as written (exactly). */
+int cw_list_has(const char *list, const char *s);
+
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);
 

@@ -197,6 +197,7 @@ http {
         listen 127.0.0.1:$port;
         location = /webhook/user-action {
             caresync_webhook helparound_user_action;
+            caresync_auth_header X-HelpAround-Secret deb-test-secret;
         }
     }
 }
@@ -240,7 +241,8 @@ my $fixture = do { local $/; open my $fh, '<', $path or die "$path: $!"; <$fh> }
 my $res = HTTP::Tiny->new(timeout => 10)->post(
     "http://127.0.0.1:$port/webhook/user-action",
     { content => $fixture,
-      headers => { 'Content-Type' => 'application/json' } });
+      headers => { 'Content-Type' => 'application/json',
+                   'X-HelpAround-Secret' => 'deb-test-secret' } });
 is($res->{status}, 200, 'nginx accepted the user action') or diag $res->{content};
 my $entries = wait_for(sub {
     my $l = redis()->cmd('KEYS', '{caresync}:job:*');

@@ -1,8 +1,8 @@
 # `RUN_ONCE=1 make run`, the README's run command in its non-interactive
 # mode: the whole system (Redis, nginx with the module, the stand-ins,
 # caresync-worker) started, the seed's four payloads posted and followed
-# to their final status, everything stopped.  Exit 0 only if every
-# payload ended as expected.  About 3 s once the module and the worker
+# to their final status, a search of the "Sync to Hint" box, everything
+# stopped.  Exit 0 only if every payload ended as expected.  About 3 s once the module and the worker
 # are built.
 use strict;
 use warnings;
@@ -83,6 +83,12 @@ for my $title (sort keys %want) {
     like($b, qr/^   status   $status\b/m, "... final status $status");
     like($b, qr/^   contact  003\w{15} /m, '... the resulting contact');
 }
+my ($search) = grep { /^\d\. CRM "Sync to Hint" search box/ } @blocks;
+ok($search, 'the search box: reported');
+like($search // '', qr/^   answer   200 \[\{"id":"pat-[^"]+","first_name":"Maria","last_name":"Lopez","dob":"1958-04-12"\}\]$/m,
+     '... the Hint patient, with id, names and birth date only');
+like($search // '', qr/^   logs     the name is in neither of nginx's logs$/m,
+     '... the name in neither of nginx\'s logs');
 like($out, qr/5 files attached/, 'the enrollment\'s media attached');
 like($out, qr/Last_Tracker_View_At__c=2021-08-23T08:45:24\.000\+0000/,
      'the tracker view on the contact');

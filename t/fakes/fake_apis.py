@@ -23,7 +23,8 @@ Control endpoints (for tests), JSON in and out:
   GET  /__fake/salesforce/tasks           every Task created
   GET  /__fake/salesforce/content_versions  every File (ContentVersion)
   POST /__fake/salesforce/revoke          every issued token becomes invalid
-  POST /__fake/config  {key: value}       latency_ms, sf_page_size, ...
+  POST /__fake/config  {key: value}       latency_ms, sf_page_size,
+                                          sf_case_insensitive, ...
   POST /__fake/hint/patients [..], POST /__fake/healthsherpa/contacts [..]
 
 A rule: {"app": "salesforce", "method": "PATCH", "path": "regex",
@@ -139,6 +140,10 @@ class State:
             "sf_page_size": 2000,
             "sf_api_limit": 15000,
             "token_ttl_s": 0,
+            # SOQL `=` and upsert by external id ignore case on every
+            # text field not marked case-sensitive, as Salesforce does
+            # (names always do: SF_CI_FIELDS)
+            "sf_case_insensitive": False,
         }
 
 
@@ -280,6 +285,7 @@ class Handler(BaseHTTPRequestHandler):
                 "authorization": self.headers.get("Authorization"),
                 "api_key": self.headers.get("X-API-Key"),
                 "content_type": self.headers.get("Content-Type"),
+                "host": self.headers.get("Host"),
                 "t": time.time(),
             })
             rule = self.match_rule()
@@ -746,7 +752,7 @@ class Handler(BaseHTTPRequestHandler):
                          ctype="image/png")
 
     def sf_matches(self, field, value):
-        if field in SF_CI_FIELDS:
+        if field in SF_CI_FIELDS or STATE.config["sf_case_insensitive"]:
             # issue 7: SOQL `=` on names ignores case, as Salesforce does
             return [c for c in STATE.contacts.values()
                     if str(c.get(field) or "").lower() == value.lower()]

@@ -1,14 +1,17 @@
 /*
- * cs_hint_search: trimming Hint's patient list for the search box
- * (src/cs_hint_search.h).
+ * cs_hint_search: trimming Hint's patient list for the search box, and
+ * reading the search's request body (src/cs_hint_search.h).
  *
- * Input: the bytes of Hint's answer.
+ * Input: the bytes of Hint's answer, and the same bytes as a request body.
  *
  * Invariants:
- *   - 0, 1 or (never here) -1; on 0 the output is one compact JSON
+ *   - trim: 0, 1 or (never here) -1; on 0 the output is one compact JSON
  *     array of at most CS_HINT_SEARCH_MAX objects, each with a string
  *     "id" and no key but id, first_name, last_name and dob, all strings;
- *   - on 1 nothing is written.
+ *     on 1 nothing is written;
+ *   - query: 0, 1 or 2; on 0 the name is 1 to CS_HINT_SEARCH_Q_MAX bytes,
+ *     none of which could add to Hint's query (no '&', '=', '%', '#',
+ *     '+', control).
  */
 
 #include <string.h>
@@ -23,11 +26,28 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int            rc;
-    size_t         i;
+    char           q[CS_HINT_SEARCH_Q_MAX];
+    size_t         i, qlen;
+    unsigned char  c;
     json_t        *out, *e, *v;
     cs_buf_t       buf;
     const char    *k;
     json_error_t   err;
+
+    rc = cs_hint_search_query(data, size, q, &qlen);
+
+    FZ_CHECK(rc == 0 || rc == 1 || rc == 2, "query rc %d", rc);
+
+    if (rc == 0) {
+        FZ_CHECK(qlen >= 1 && qlen <= CS_HINT_SEARCH_Q_MAX, "qlen %zu",
+                 qlen);
+
+        for (i = 0; i < qlen; i++) {
+            c = (unsigned char) q[i];
+            FZ_CHECK(c >= 0x20 && c != 0x7f && !strchr("&=%#+?/;", c),
+                     "byte 0x%02x in a name", c);
+        }
+    }
 
     cs_buf_init(&buf);
 

@@ -237,10 +237,48 @@ test_agent(void)
              "\"agent\":\"%0254d\"}", 0);
     runs(CS_API_HEALTHSHERPA_SYNC, body);
     CHECK_202("healthsherpa.sync");
+    CHECK_INT(in.agent_len, 254);
     snprintf(body, sizeof(body), "{\"contact_id\":\"" SF18 "\","
              "\"agent\":\"%0255d\"}", 0);
     runs(CS_API_HEALTHSHERPA_SYNC, body);
     CHECK_400("agent is too long", "too_long");
+    CHECK_INT(in.agent_len, 0);
+
+    /* the agent the job carries, for the edge's check: trimmed, decoded */
+    runs(CS_API_HEALTHSHERPA_SYNC, "{\"contact_id\":\"" SF18 "\","
+         "\"agent\":\" Ana\\u0040Example.org \"}");
+    CHECK_202("healthsherpa.sync");
+    CHECK_MEM(in.agent, in.agent_len, "Ana@Example.org");
+    CHECK_INT(in.agent[in.agent_len], '\0');
+
+    /* other actions act for no agent, whatever their body says */
+    runs(CS_API_HINT_SYNC, "{\"contact_id\":\"" SF18 "\","
+         "\"agent\":\"ana@example.org\"}");
+    CHECK_202("hint.sync");
+    CHECK_INT(in.agent_len, 0);
+    CHECK_STR(in.agent, "");
+}
+
+
+/* The 202 of a repeated request, for the first request's job id. */
+static void
+test_answer_202(void)
+{
+    cs_buf_t  b;
+
+    cs_buf_init(&b);
+    cs_ingest_answer_202(&b, "/ops/caresync/jobs/", 19, JOB_ID, 26);
+    CHECK_MEM(b.data, b.len, "{\"job_id\":\"" JOB_ID "\","
+              "\"status_url\":\"/ops/caresync/jobs/" JOB_ID "\"}");
+
+    /* the same bytes cs_ingest() answers */
+    runs(CS_API_HINT_UNLINK, "{\"contact_id\":\"" SF18 "\"}");
+    cs_buf_reset(&b);
+    cs_ingest_answer_202(&b, conf.status_base, conf.status_base_len,
+                         JOB_ID, 26);
+    CHECK_MEM(b.data, b.len, ANSWER_202);
+    CHECK_MEM(in.body.data, in.body.len, ANSWER_202);
+    cs_buf_free(&b);
 }
 
 
@@ -282,6 +320,7 @@ main(void)
     test_contact_id();
     test_agent();
     test_hint_sync();
+    test_answer_202();
 
     cs_ingest_free(&in);
 

@@ -460,6 +460,46 @@ test_enrollment_optional(json_t *en)
                   e400(msg, PID));
     }
 
+    /* media ids go into a URL path: one segment, or a 400 */
+    {
+        size_t       j;
+        static const char  *media[] = {
+            "event.patient.insurance.primaryInsurance.front_picture_image",
+            "event.patient.insurance.primaryInsurance.back_picture_image",
+            "event.patient.insurance.secondaryInsurance.front_picture_image",
+            "event.patient.insurance.secondaryInsurance.back_picture_image",
+            "event.patient.signature.image",
+        };
+        static const char  *bad[] = {
+            "..", ".", "../../x", "a/b", "%2e%2e", "a.b", "a?b", "a b",
+        };
+
+        for (i = 0; i < sizeof(media) / sizeof(media[0]); i++) {
+            snprintf(msg, sizeof(msg), "%s must be a media id (letters, "
+                     "digits, - and _)", media[i]);
+
+            for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+                CHECK_STR(mut(ENROLL, en, media[i], S(bad[j])),
+                          e400(msg, PID));
+                CHECK_STR(in.reason, "bad_value");
+            }
+
+            mut(ENROLL, en, media[i], S(" 7b20a933-9292-41e4-91ea_x "));
+            CHECK_INT(in.status, 200);
+        }
+
+        mut(ENROLL, en, media[0],
+            S("a123456789b123456789c123456789d123456789e123456789"
+              "f123456789g123456789h123456789i123456789j123456789"
+              "k123456789l123456789m1234567"));
+        CHECK_INT(in.status, 200);
+        mut(ENROLL, en, media[0],
+            S("a123456789b123456789c123456789d123456789e123456789"
+              "f123456789g123456789h123456789i123456789j123456789"
+              "k123456789l123456789m12345678"));
+        CHECK_INT(in.status, 400);
+    }
+
     CHECK_STR(mut(ENROLL, en, "event.patient.consents[0].value", S("yes")),
               e400("event.patient.consents[0].value must be a boolean",
                    PID));

@@ -1,6 +1,6 @@
 /*
- * The search box's answer: only id, names and birth date of Hint's
- * patients, whatever else Hint sends.
+ * The search box: its request body {"q":"<name>"}, and its answer, only
+ * id, names and birth date of Hint's patients, whatever else Hint sends.
  */
 
 #include <string.h>
@@ -17,12 +17,59 @@ trim(const char *in, cs_buf_t *out)
 }
 
 
+static int
+query(const char *in, char *q, size_t *qlen)
+{
+    *qlen = 0;
+    return cs_hint_search_query(in, strlen(in), q, qlen);
+}
+
+
 int
 main(void)
 {
+    char      q[CS_HINT_SEARCH_Q_MAX], body[CS_HINT_SEARCH_Q_MAX + 16];
+    size_t    qlen;
     cs_buf_t  out;
 
     cs_buf_init(&out);
+
+    /* the name, whatever else the object holds; UTF-8 letters pass */
+    CHECK_INT(query("{\"q\":\"Lopez\"}", q, &qlen), 0);
+    CHECK_MEM(q, qlen, "Lopez");
+    CHECK_INT(query("{\"v\":2,\"q\":\"O'Brien de la Pe\\u00f1a-Sm. \"}",
+                    q, &qlen), 0);
+    CHECK_MEM(q, qlen, "O'Brien de la Pe\xc3\xb1" "a-Sm. ");
+
+    /* not an object with a string q */
+    CHECK_INT(query("", q, &qlen), 1);
+    CHECK_INT(query("Lopez", q, &qlen), 1);
+    CHECK_INT(query("\"Lopez\"", q, &qlen), 1);
+    CHECK_INT(query("[\"Lopez\"]", q, &qlen), 1);
+    CHECK_INT(query("{}", q, &qlen), 1);
+    CHECK_INT(query("{\"q\":[\"Lopez\"]}", q, &qlen), 1);
+    CHECK_INT(query("{\"q\":null}", q, &qlen), 1);
+    CHECK_INT(query("{\"q\":\"Lopez\",\"q\":\"Doe\"}", q, &qlen), 1);
+    CHECK_INT(query("{\"q\":\"Lo\\u0000pez\"}", q, &qlen), 1);
+    CHECK_INT(query("{\"q\":\"Lopez\"} x", q, &qlen), 1);
+
+    /* q is not a name: nothing that could add to Hint's query */
+    CHECK_INT(query("{\"q\":\"\"}", q, &qlen), 2);
+    CHECK_INT(query("{\"q\":\"Lopez&limit=1000\"}", q, &qlen), 2);
+    CHECK_INT(query("{\"q\":\"Lopez%26\"}", q, &qlen), 2);
+    CHECK_INT(query("{\"q\":\"Lopez\\n\"}", q, &qlen), 2);
+    CHECK_INT(query("{\"q\":\"1958-04-12\"}", q, &qlen), 2);
+    CHECK_INT(qlen, 0);
+
+    /* 1 to CS_HINT_SEARCH_Q_MAX bytes */
+    memset(body, 0, sizeof(body));
+    memcpy(body, "{\"q\":\"", 6);
+    memset(body + 6, 'a', CS_HINT_SEARCH_Q_MAX);
+    memcpy(body + 6 + CS_HINT_SEARCH_Q_MAX, "\"}", 2);
+    CHECK_INT(query(body, q, &qlen), 0);
+    CHECK_INT(qlen, CS_HINT_SEARCH_Q_MAX);
+    memcpy(body + 6 + CS_HINT_SEARCH_Q_MAX, "a\"}", 3);
+    CHECK_INT(query(body, q, &qlen), 2);
 
     /* the fields a user chooses by; phones, email, address dropped */
     CHECK_INT(trim("[{\"id\":\"pat-1\",\"first_name\":\"Maria\","

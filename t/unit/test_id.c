@@ -1,6 +1,16 @@
 /*
- * cs_id: UUIDv5 and SHA-256 against Python's uuid/hashlib, ULID shape.
+ * cs_id: UUIDv5 and SHA-256 against Python's uuid/hashlib, ULID shape,
+ * and job ids that cannot be guessed from one another.
  */
+
+/* a failing CSPRNG is set up through the (deprecated) method table */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <openssl/rand.h>
 
 #include "cs_id.h"
 #include "cs_test.h"
@@ -89,12 +99,185 @@ test_ulid(void)
 }
 
 
+/* the 80 random bits of a ULID, from its last 16 characters */
+static void
+ulid_bits(const char *id, unsigned char bits[80])
+{
+    int          i, j, v;
+    const char  *p;
+    static const char  b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    for (i = 0; i < 16; i++) {
+        p = strchr(b32, id[10 + i]);
+        v = p ? (int) (p - b32) : 0;
+
+        for (j = 0; j < 5; j++) {
+            bits[i * 5 + j] = (unsigned char) ((v >> (4 - j)) & 1);
+        }
+    }
+}
+
+
+static void
+test_unguessable(void)
+{
+    int            i, j, d, worst = 80, tail_only = 0, same_step = 1;
+    long           total = 0;
+    char           ids[1000][27];
+    unsigned char  a[80], b[80];
+    uint64_t       lo_prev = 0, lo, step = 0;
+
+    /* one millisecond, 1000 ids: what a busy edge makes */
+    for (i = 0; i < 1000; i++) {
+        CHECK_INT(cs_id_ulid_new(1629708324000ULL, ids[i]), 0);
+    }
+
+    for (i = 1; i < 1000; i++) {
+        CHECK(memcmp(ids[i], ids[0], 10) == 0);     /* the same time */
+
+        ulid_bits(ids[i - 1], a);
+        ulid_bits(ids[i], b);
+
+        for (d = 0, j = 0; j < 80; j++) {
+            d += a[j] != b[j];
+        }
+
+        total += d;
+        worst = d < worst ? d : worst;
+
+        /* a counter changes the last characters only */
+        if (memcmp(ids[i - 1], ids[i], 23) == 0) {
+            tail_only++;
+        }
+
+        /* an arithmetic progression: the same step every time */
+        for (lo = 0, j = 16; j < 80; j++) {
+            lo = lo << 1 | b[j];
+        }
+
+        if (i >= 2 && lo - lo_prev != step) {
+            same_step = 0;
+        }
+
+        step = lo - lo_prev;
+        lo_prev = lo;
+    }
+
+    CHECK_INT(tail_only, 0);
+    CHECK_INT(same_step, 0);
+    /* 80 independent bits differ in 40 on average (sd 4.5): far from 1 */
+    CHECK(worst >= 12);
+    CHECK(total / 999 >= 36 && total / 999 <= 44);
+
+    for (i = 0; i < 1000; i++) {
+        for (j = i + 1; j < 1000; j++) {
+            if (strcmp(ids[i], ids[j]) == 0) {
+                break;
+            }
+        }
+        if (j < 1000) {
+            break;
+        }
+    }
+    CHECK_INT(i, 1000);                             /* all distinct */
+
+    /* ordered by time at millisecond granularity, whatever the bits */
+    for (i = 0; i < 200; i++) {
+        CHECK_INT(cs_id_ulid_new(1629708324000ULL + (uint64_t) i, ids[0]), 0);
+        CHECK_INT(cs_id_ulid_new(1629708324001ULL + (uint64_t) i, ids[1]), 0);
+        CHECK(strcmp(ids[0], ids[1]) < 0);
+    }
+
+    /* far more than one buffer's worth: refills go on */
+    for (i = 0; i < 3 * CS_ID_RANDOM_BATCH / 10; i++) {
+        if (cs_id_ulid_new(1629708324000ULL, ids[0]) != 0) {
+            break;
+        }
+    }
+    CHECK_INT(i, 3 * CS_ID_RANDOM_BATCH / 10);
+    CHECK_INT(cs_id_random(a, CS_ID_RANDOM_BATCH + 1), -1);
+}
+
+
+/* after a fork, parent and child never hand out the same bits */
+static void
+test_fork(void)
+{
+    int    fd[2], st;
+    char   mine[27], theirs[27] = "";
+    pid_t  pid;
+
+    CHECK_INT(cs_id_ulid_new(1629708324000ULL, mine), 0);  /* buffer full */
+    CHECK_INT(pipe(fd), 0);
+
+    pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        if (cs_id_ulid_new(1629708324000ULL, mine) == 0) {
+            (void) !write(fd[1], mine, 26);
+        }
+        _exit(0);
+    }
+
+    close(fd[1]);
+    CHECK_INT(cs_id_ulid_new(1629708324000ULL, mine), 0);
+    CHECK_INT(read(fd[0], theirs, 26), 26);
+    close(fd[0]);
+    waitpid(pid, &st, 0);
+
+    CHECK(memcmp(mine, theirs, 26) != 0);
+}
+
+
+static int
+fail_bytes(unsigned char *p, int n)
+{
+    return 0;
+}
+
+
+static int
+fail_status(void)
+{
+    return 0;
+}
+
+
+/* no CSPRNG, no id: never a weaker one */
+static void
+test_fail_closed(void)
+{
+    int           i, rc = 0;
+    char          out[27];
+    static RAND_METHOD  failing = { NULL, fail_bytes, NULL, NULL,
+                                    fail_bytes, fail_status };
+
+    CHECK_INT(RAND_set_rand_method(&failing), 1);
+
+    /* what is left of the buffer is spent, then the refill fails */
+    for (i = 0; i <= CS_ID_RANDOM_BATCH / 10 && rc == 0; i++) {
+        rc = cs_id_ulid_new(1629708324000ULL, out);
+    }
+
+    CHECK_INT(rc, -1);
+    CHECK_INT(cs_id_ulid_new(1629708324000ULL, out), -1);
+    CHECK_INT(cs_id_ulid_new(1629708324000ULL, out), -1);
+
+    /* OpenSSL's own generator again */
+    CHECK_INT(RAND_set_rand_method(NULL), 1);
+    CHECK_INT(cs_id_ulid_new(1629708324000ULL, out), 0);
+}
+
+
 int
 main(void)
 {
     test_uuid5();
     test_sha256();
     test_ulid();
+    test_unguessable();
+    test_fork();
+    test_fail_closed();
 
     CS_TEST_DONE();
 }

@@ -104,6 +104,77 @@ is($r->{status}, 300, 'several matches: 300');
 is($r->{class}, 'permanent', '... permanent');
 like($r->{message}, qr/merge the duplicates/, '... says what to do');
 
+# ---- ids put into a path: one safe segment, or nothing is sent ----
+my $ndata = scalar @{ sf_requests(path => qr{^/services/data/}) };
+for my $bad ('..', '.', '../../limits', '003/../limits', '%2e%2e', "003\nx") {
+    my $shown = $bad =~ s/\n/\\n/r;
+    for my $op ([ 'get', $bad ], [ 'update', $bad, '{"LastName":"X"}' ],
+                [ 'upsert', 'HelpAround_Patient_Id__c', $bad,
+                  '{"LastName":"X"}' ]) {
+        $r = probe($conf, @$op);
+        is($r->{class}, 'permanent', "$op->[0] with `$shown`: permanent");
+        is($r->{code}, 'bad_id', '... bad_id');
+        like($r->{message}, $op->[0] eq 'upsert'
+             ? qr/^the upsert value of HelpAround_Patient_Id__c is not a usable id/
+             : qr/^the Salesforce contact id is not a usable id/,
+             '... naming the field');
+        unlike($r->{message}, qr/\Q$bad\E/, '... not the value')
+            if length $bad > 2;
+    }
+}
+is(scalar @{ sf_requests(path => qr{^/services/data/}) }, $ndata,
+   'none of them reached Salesforce');
+
+# ---- the token goes to the Salesforce instance only ----
+# "localhost" is the fake too, under a name the config does not allow:
+# a request carrying a token there would be a leak
+my ($fport) = $env->{fake} =~ /:(\d+)$/;
+my $foreign = "http://localhost:$fport";
+sub leaked {
+    return [ grep { ($_->{host} // '') =~ /^localhost/
+                    || ($_->{authorization} // '') =~ /foreign/ }
+             @{ fake_get('/__fake/requests') } ];
+}
+sub nlimits { scalar @{ sf_requests(path => qr{/limits$}) } }
+
+my $nl = nlimits();
+fake_post('/__fake/inject', { app => 'salesforce', path => 'oauth2/token$',
+    times => 1, status => 200,
+    json => { access_token => '00Dforeign!token', instance_url => $foreign,
+              token_type => 'Bearer' } });
+$r = probe($conf, 'ping');
+is($r->{class}, 'permanent', 'a foreign instance_url: permanent');
+is($r->{code}, 'bad_instance_url', '... bad_instance_url');
+like($r->{message}, qr/instance_url that is not https on a host of salesforce\.instance_domains.*the token is not used/,
+     '... says so');
+is(scalar @{ leaked() }, 0, '... and no request carried the token anywhere');
+is(nlimits(), $nl, '... nothing was sent');
+
+my $strict = write_config('salesforce.instance_domains' => undef);
+$r = probe($strict, 'ping');
+is($r->{code}, 'bad_instance_url',
+   'by default an http instance_url (the fake\'s) is refused');
+like($r->{message}, qr/\(salesforce\.com, force\.com\)/, '... naming the default');
+is(nlimits(), $nl, '... nothing was sent');
+
+fake_post('/__fake/salesforce/contacts', [
+    map { { LastName => "Q$_", HelpAround_Patient_Id__c => 'ha-next' } } 1 .. 3 ]);
+for my $next ("$foreign/services/data/v60.0/query/01gFAKE-1",
+              "//localhost:$fport/services/data/v60.0/query/01gFAKE-1",
+              '/services/data/v60.0/query/../../v60.0/limits') {
+    fake_post('/__fake/inject', { app => 'salesforce', path => '/query\?q=',
+        times => 1, status => 200,
+        json => { totalSize => 3, done => JSON::PP::false,
+                  records => [], nextRecordsUrl => $next } });
+    $r = probe($conf, 'find', 'HelpAround_Patient_Id__c', 'ha-next');
+    is($r->{class}, 'permanent', "nextRecordsUrl $next: permanent");
+    is($r->{code}, 'bad_next_url', '... bad_next_url');
+}
+is(scalar @{ leaked() }, 0, 'no request carried the token to another host');
+is(nlimits(), $nl, 'no page was fetched from another path');
+$r = probe($conf, 'find', 'HelpAround_Patient_Id__c', 'ha-next');
+is(scalar @{ $r->{records} }, 3, 'the real answer still reads');
+
 # ---- create ----
 $r = probe($conf, 'create', '{"LastName":"Created","Email":"c@example.org"}');
 is($r->{status}, 201, 'create: 201');

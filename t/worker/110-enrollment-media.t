@@ -85,19 +85,46 @@ $j = seed_job(enrollment_job(source_id => 'ha-media-2'));
 $st = wait_status($j, $final);
 is($st->{status}, 'created', 'another patient: created') or diag explain $st;
 is(scalar @{ files_of($st->{crm_contact_id}) }, 5, '... with its own files');
+
+# ---- media ids that are not one path segment: never fetched ----
+# (`..` would make the request, API key and all, go to the parent path)
+$before = scalar @{ fake_get('/__fake/requests?app=helparound') };
+$j = seed_job(enrollment_job(source_id => 'ha-media-dots', insurance => {
+    primary => { carrier => 'test', front_image_id => '..',
+                 back_image_id => '.' },
+    secondary => { carrier => 'test2',
+                   front_image_id => '../../services/data/v60.0/limits',
+                   back_image_id => $media[3] } }));
+$st = wait_status($j, $final);
+is($st->{status}, 'failed', 'media ids `..`, `.`, `../x`: failed')
+    or diag explain $st;
+is($st->{attempts}, 1, '... not retried (permanent)');
+like($st->{message}, qr/^the HelpAround media id \(insurance_front\) is not a usable id/,
+     '... naming the field');
+unlike($st->{message}, qr/\.\.|services/, '... not the value');
+ok($st->{crm_contact_id}, '... the contact is written');
+is(scalar @{ files_of($st->{crm_contact_id}) }, 2,
+   '... with the two good media attached');
+my @got = @{ fake_get('/__fake/requests?app=helparound') }[$before .. $#{
+    fake_get('/__fake/requests?app=helparound') }];
+is(scalar @got, 2, 'HelpAround asked for the two good media only');
+is(scalar(grep { $_->{path} !~ m{^/helparound/media/[0-9a-f-]{36}$} } @got), 0,
+   '... each on its own path under the template')
+    or diag explain [ map { $_->{path} } @got ];
 stop_worker($pid, 'TERM');
 
 # ---- a refused API key: the contact is written, the job fails ----
-$pid = start_worker(write_config(%media_conf,
-                                 'helparound.api_key' => 'wrong-key'));
+my $badkey = write_config(%media_conf, 'helparound.api_key' => 'wrong-key');
+$pid = start_worker($badkey);
 $j = seed_job(enrollment_job(source_id => 'ha-badkey'));
 $st = wait_status($j, $final);
 is($st->{status}, 'failed', 'media key refused: failed') or diag explain $st;
 like($st->{message}, qr/check helparound\.api_key/, '... says what to fix');
 ok($st->{crm_contact_id}, '... but the contact was written');
 is(scalar @{ files_of($st->{crm_contact_id}) }, 0, '... with no file');
-unlike($log = do { local $/; open my $fh, '<', "$env->{dir}/worker.log"; <$fh> },
-       qr/wrong-key|fake-ha-key/, 'the API key is never logged');
+no_phi_in_log(name => 'the API key is never logged',
+              files => ["$env->{dir}/worker.log"], stream => $badkey,
+              jobs => [$j], pattern => qr/wrong-key|fake-ha-key/);
 
 # ---- media not configured: none fetched ----
 stop_worker($pid, 'TERM');

@@ -11,7 +11,8 @@ use Caresync::Worker;
 
 my $env = start_env();
 my $J = JSON::PP->new->canonical;
-my $fx = (Caresync::Worker::root() . '/../shared/fixtures/healthsherpa');
+my $fx = ($ENV{CARESYNC_FIXTURES}
+          // Caresync::Worker::root() . '/../shared/fixtures') . '/healthsherpa';
 
 sub fixture {
     open my $fh, '<', "$fx/$_[0]" or die "$fx/$_[0]: $!";
@@ -54,7 +55,8 @@ my $FINAL = [qw(matched no_match failed skipped updated)];
 my $pid = start_worker(write_config());
 
 # ---- a match: mapped onto the contact, the id stored ----
-my $st = wait_status(hs_job($john), $FINAL);
+my $matched = hs_job($john);
+my $st = wait_status($matched, $FINAL);
 is($st->{status}, 'matched', 'known contact: matched') or diag explain $st;
 is($st->{message}, 'Synced from HealthSherpa', '... with the message');
 is($st->{healthsherpa_contact_id}, $hs->{id}, '... and the HealthSherpa id');
@@ -126,9 +128,24 @@ is($st->{message}, 'Invalid search parameters: a Medicare number, or a name '
 is($st->{attempts}, 1, '... not retried');
 is(scalar @{ hs_requests() }, $n, '... HealthSherpa not called');
 
-# ---- agent not found ----
+# ---- an agent the worker does not know: refused before anything ----
+$n = scalar @{ hs_requests() };
+my $nsf = scalar @{ sf_requests() };
 $st = wait_status(hs_job($maria, agent => 'stranger@example.org'), $FINAL);
-is($st->{status}, 'failed', 'unknown agent: failed');
+is($st->{status}, 'failed', 'an agent not configured: failed');
+is($st->{message}, 'Not a known HealthSherpa agent: list the agent in '
+   . 'healthsherpa.agents', '... says so');
+is($st->{attempts}, 1, '... not retried');
+is(scalar @{ hs_requests() }, $n, '... HealthSherpa not called');
+is(scalar @{ sf_requests() }, $nsf, '... nor the CRM');
+is(scalar @{ redis()->cmd('KEYS', '*stranger*') }, 0, '... no key names it');
+is(stop_worker($pid), 0, 'worker stopped');
+
+# ---- a listed agent HealthSherpa does not know: its 404, not retried ----
+$pid = start_worker(write_config('healthsherpa.agents'
+                                 => 'other@example.org, stranger@example.org'));
+$st = wait_status(hs_job($maria, agent => 'stranger@example.org'), $FINAL);
+is($st->{status}, 'failed', 'HealthSherpa: agent not found: failed');
 like($st->{message}, qr/agent not found/i, '... says so');
 is($st->{attempts}, 1, '... not retried');
 is(stop_worker($pid), 0, 'worker stopped');
@@ -187,8 +204,11 @@ my @hr = grep { $_->{json}{params}{medicare_number} } @{ hs_requests() };
 ok($hr[-1]{t} - $hr[-3]{t} >= 1, '... Retry-After honoured');
 is(stop_worker($pid), 0, 'worker stopped');
 
-# no PHI and no key in the log
-my $log = do { local $/; open my $fh, '<', "$env->{dir}/worker.log"; <$fh> };
-unlike($log, qr/1EG4TE5MK73|Montgomery|john\.doe|1955-03-01|fake-hs-key/,
-       'log: no PHI, no API key');
+# no PHI and no key in the log (stderr and the stream) of the match and
+# of the retried job
+no_phi_in_log(name => 'log: no PHI, no API key',
+              files => ["$env->{dir}/worker.log"],
+              stream => write_config(), jobs => [ $matched, $id ],
+              pattern =>
+                  qr/1EG4TE5MK73|Montgomery|john\.doe|1955-03-01|fake-hs-key/);
 done_testing();

@@ -21,7 +21,8 @@ plan skip_all => 'nginx or the module is not built (make module)'
     unless $port;
 
 my $J = JSON::PP->new->canonical;
-my $fx = Caresync::Worker::root() . '/../shared/fixtures/healthsherpa';
+my $fx = ($ENV{CARESYNC_FIXTURES}
+          // Caresync::Worker::root() . '/../shared/fixtures') . '/healthsherpa';
 my $hs = do { local $/; open my $fh, '<', "$fx/search-match.json" or die;
               $J->decode(<$fh>)->{data}{contact} };
 fake_post('/__fake/healthsherpa/contacts', [ $hs ]);

@@ -16,7 +16,8 @@ my $root = Caresync::Worker::root();
 my $report = ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
              . '/salesforce/report-export.csv';
 my $hs = do { local $/;
-              open my $fh, '<', "$root/../shared/fixtures/healthsherpa/search-match.json"
+              open my $fh, '<', ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
+                  . "/healthsherpa/search-match.json"
                   or die; $J->decode(<$fh>)->{data}{contact} };
 fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
 
@@ -185,6 +186,31 @@ is(stop_worker($pid), 0, 'worker stopped');
                                "NoSuchField__c = 'x'");
 is($rc, 1, 'a condition the CRM refuses: exit 1');
 like($err, qr/refused the condition/, '... says so');
+
+# ---- the report opens in a spreadsheet as text, never as a formula ----
+fake_post('/__fake/reset', {});
+my $formula = '=HYPERLINK("http://evil.example/x","open")';
+fake_post('/__fake/healthsherpa/contacts', [ { %$hs, id => $formula } ]);
+my ($f1) = @{ fake_post('/__fake/salesforce/contacts', [
+    { FirstName => 'John', LastName => 'Doe', Birthdate => '1955-03-01' } ]) };
+open $fh, '>', "$env->{dir}/formula.csv" or die;
+print $fh "Id\r\n$f1\r\n";
+close $fh;
+($rc, $out) = worker_cmd($conf, 'batch', 'healthsherpa', '--csv',
+                         "$env->{dir}/formula.csv");
+my ($id5) = $out =~ /^batch (\S+) queued: 1 contacts/m;
+ok($id5, 'a batch meeting a HealthSherpa id that is a formula');
+$pid = start_worker($conf);
+$b = wait_batch($id5);
+is($b->{matched}, 1, '... matched');
+is(stop_worker($pid), 0, 'worker stopped');
+($rc, $out) = worker_cmd($conf, 'batch', 'report', $id5);
+@lines = split /\r\n/, $out;
+is($lines[1], qq{$f1,matched,Synced from HealthSherpa,$id5-000001,}
+              . q{"'=HYPERLINK(""http://evil.example/x"",""open"")"},
+   'report: the cell starts with a quote (text), the value kept')
+    or diag $out;
+unlike($out, qr/(?:^|,)"?[=+\-\@\t]/m, '... no cell starts a formula');
 
 # ---- on a terminal: the line redrawn in place (script(1) gives a tty) ----
 SKIP: {

@@ -15,9 +15,11 @@ use Caresync::Hint;
 
 my $env = start_env();
 my $dir = $env->{dir};
+# nginx refuses a secret file that group or others may read
 open my $kf, '>', "$dir/hint.key" or die;
 print $kf "whsec-test-key\n";
 close $kf;
+chmod 0600, "$dir/hint.key" or die "$dir/hint.key: $!";
 my $port = start_nginx(<<"LOC");
 location = /webhook/hint {
             caresync_webhook         hint;

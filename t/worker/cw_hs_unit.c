@@ -1,7 +1,8 @@
 /*
  * cw-hs-unit: issue 6's pure functions, TAP output (run by
  * t/worker/220-healthsherpa-unit.t): the CSV reader on what Salesforce
- * and spreadsheets write, and the sealing of HealthSherpa tokens.
+ * and spreadsheets write, the report's cells (no formula), and the
+ * sealing of HealthSherpa tokens.
  */
 
 #include <stdio.h>
@@ -135,6 +136,55 @@ csv(void)
 }
 
 
+/* one field as cw_csv_write_field() writes it */
+static int
+cell_is(const char *in, const char *want)
+{
+    int     r;
+    char   *out = NULL;
+    size_t  n = 0;
+    FILE   *f = open_memstream(&out, &n);
+
+    if (f == NULL) {
+        return 0;
+    }
+
+    cw_csv_write_field(f, in);
+    fclose(f);
+
+    r = n == strlen(want) && memcmp(out, want, n) == 0;
+    if (!r) {
+        printf("# got: [%.*s] want: [%s]\n", (int) n, out, want);
+    }
+
+    free(out);
+    return r;
+}
+
+
+static void
+cells(void)
+{
+    ok(cell_is("plain", "plain"), "a plain cell as it is");
+    ok(cell_is("a,b", "\"a,b\""), "a comma: quoted");
+    ok(cell_is("say \"hi\"", "\"say \"\"hi\"\"\""), "quotes doubled");
+    ok(cell_is("", ""), "empty");
+
+    /* formula injection: text, not a formula, in a spreadsheet */
+    ok(cell_is("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
+       "= neutralized (and quoted)");
+    ok(cell_is("=1+2", "'=1+2"), "= neutralized");
+    ok(cell_is("+1", "'+1"), "+ neutralized");
+    ok(cell_is("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+       "- neutralized");
+    ok(cell_is("@SUM(A1)", "'@SUM(A1)"), "@ neutralized");
+    ok(cell_is("\t=1", "'\t=1"), "TAB neutralized");
+    ok(cell_is("\r=1", "\"'\r=1\""), "CR neutralized (and quoted)");
+    ok(cell_is("a=1", "a=1"), "= inside a cell is harmless");
+    ok(cell_is("pat-1", "pat-1"), "ids as they are");
+}
+
+
 static void
 seal(void)
 {
@@ -176,6 +226,7 @@ int
 main(void)
 {
     csv();
+    cells();
     seal();
     printf("1..%d\n", cw_n);
     return cw_failed ? 1 : 0;

@@ -1,7 +1,8 @@
 /*
  * cw-unit: the worker's pure functions, TAP output (run by
  * t/worker/005-unit.t): Retry-After, SOQL escaping and field names,
- * Salesforce date-times, the "write only what differs" diff, URL escaping.
+ * Salesforce date-times, the "write only what differs" diff, URL escaping,
+ * the ids put into URL paths.
  */
 
 #include <stdio.h>
@@ -40,6 +41,125 @@ buf_is(cs_buf_t *b, const char *want)
 
     cs_buf_reset(b);
     return r;
+}
+
+
+/* cw_http_url_id: what may be one segment of a URL path */
+static void
+cw_url_id_unit(void)
+{
+    size_t       i;
+    cs_buf_t     b;
+    cw_err_t     err;
+    char         long_id[CW_HTTP_ID_MAX + 2];
+    static const char  *good[] = {
+        "7b20a933-9292-41e4-91ea-59eba72f2221", "ha61236024160af",
+        "003Hs00001AbCdEIAV", "pat-1a2b3c", "a_b", "x",
+    };
+    static const char  *bad[] = {
+        "", ".", "..", "a/b", "../x", "%2e%2e", "a.b", "a b", "a?b=c",
+        "a#b", "a\\b", "caf\xc3\xa9", "a\nb", "@evil",
+    };
+
+    cs_buf_init(&b);
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cs_buf_puts(&b, "/p/");
+        ok(cw_http_url_id(&b, good[i], "the id", &err) == 0
+           && b.len == 3 + strlen(good[i])
+           && memcmp(b.data + 3, good[i], strlen(good[i])) == 0,
+           "a vendor's id is one path segment, as it is");
+        cs_buf_reset(&b);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cs_buf_puts(&b, "/p/");
+        memset(&err, 0, sizeof(err));
+        ok(cw_http_url_id(&b, bad[i], "the media id (signature)", &err) == -1
+           && b.len == 3 && err.cls == CW_ERR_PERMANENT
+           && strcmp(err.code, "bad_id") == 0
+           && strncmp(err.message, "the media id (signature) ", 25) == 0
+           && (bad[i][0] == '\0' || strstr(err.message, bad[i]) == NULL),
+           "refused: nothing appended, permanent, names the field, not "
+           "the value");
+        cs_buf_reset(&b);
+    }
+
+    ok(cw_http_url_id(&b, NULL, "x", &err) == -1 && b.len == 0,
+       "no id refused");
+
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[CW_HTTP_ID_MAX] = '\0';
+    ok(cw_http_id_ok(long_id), "CW_HTTP_ID_MAX characters");
+    long_id[CW_HTTP_ID_MAX] = 'a';
+    long_id[CW_HTTP_ID_MAX + 1] = '\0';
+    ok(!cw_http_id_ok(long_id), "one more refused");
+
+    cs_buf_free(&b);
+}
+
+
+/* where the Salesforce token may go */
+static void
+cw_sf_where_unit(void)
+{
+    size_t       i;
+    const char  *def = "salesforce.com, force.com";
+    static const char  *good[] = {
+        "https://example.my.salesforce.com",
+        "https://EXAMPLE.my.Salesforce.COM/",
+        "https://na1.salesforce.com", "https://x.sandbox.my.salesforce.com",
+        "https://x.lightning.force.com", "https://salesforce.com:443",
+    };
+    static const char  *bad[] = {
+        "http://example.my.salesforce.com", "https://evil.example",
+        "https://example.my.salesforce.com.evil.example",
+        "https://evilsalesforce.com", "https://salesforce.com.",
+        "https://x.salesforce.com@evil.example",
+        "https://evil.example#.salesforce.com",
+        "https://evil.example/.salesforce.com",
+        "https://evil.example?.salesforce.com",
+        "https://x.salesforce.com/services", "https://x.salesforce.com:",
+        "https://x.salesforce.com:99999999", "https://[::1]",
+        "ftp://x.salesforce.com",
+        "//x.salesforce.com", "x.salesforce.com", "https://", "",
+        "http://127.0.0.1:8080",
+    };
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ok(cw_sf_instance_ok(good[i], def), good[i]);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ok(!cw_sf_instance_ok(bad[i], def), "instance_url refused");
+    }
+
+    ok(!cw_sf_instance_ok("https://x.salesforce.com", NULL),
+       "no domains: nothing");
+    ok(cw_sf_instance_ok("http://127.0.0.1:8080", "http://127.0.0.1")
+       && cw_sf_instance_ok("https://127.0.0.1:8443", "http://127.0.0.1"),
+       "an http:// entry opts in to plain http for that host");
+    ok(!cw_sf_instance_ok("http://localhost:8080", "http://127.0.0.1")
+       && !cw_sf_instance_ok("http://x.salesforce.com", "http://127.0.0.1, "
+                             "salesforce.com"),
+       "... that host only");
+    ok(cw_sf_instance_ok("https://a.salesforce.mil", "*.salesforce.mil")
+       && cw_sf_instance_ok("https://a.b.example.org",
+                            "https://example.org"),
+       "*. and https:// entries");
+
+    ok(cw_sf_next_ok("/services/data/v60.0/query/01gD0000002HU6KIAW-2000"),
+       "nextRecordsUrl as Salesforce writes it");
+    ok(!cw_sf_next_ok("https://evil.example/services/data/v60.0/query/x")
+       && !cw_sf_next_ok("//evil.example/services/data/v60.0/query/x")
+       && !cw_sf_next_ok("/services/data//evil.example/x")
+       && !cw_sf_next_ok("/services/data/../../x")
+       && !cw_sf_next_ok("/services/data/v60.0/query/%2e%2e")
+       && !cw_sf_next_ok("/services/data/v60.0/query/x?u=1")
+       && !cw_sf_next_ok("/services/apexrest/x")
+       && !cw_sf_next_ok("services/data/v60.0/query/x")
+       && !cw_sf_next_ok(NULL),
+       "nextRecordsUrl: absolute, //, .., odd characters refused");
 }
 
 
@@ -184,6 +304,8 @@ main(void)
     json_decref(want);
 
     cw_map_unit();
+    cw_url_id_unit();
+    cw_sf_where_unit();
 
     cs_buf_free(&b);
     printf("1..%d\n", cw_n);

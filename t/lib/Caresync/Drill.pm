@@ -66,6 +66,7 @@ http {
         listen 127.0.0.1:$port;
         location = /webhook/user-enrollment {
             caresync_webhook helparound_enrollment;
+            caresync_auth off;
         }
     }
 }

@@ -10,7 +10,7 @@ use JSON::PP;
 use Caresync::Worker;
 
 our @EXPORT = qw(hint_job action_job fixture_patient hint_patients
-                 hint_requests seed_patients);
+                 hint_requests seed_patients delete_patient);
 
 my $JSON = JSON::PP->new->canonical;
 my $N = 0;
@@ -60,6 +60,16 @@ sub action_job {
 sub seed_patients {
     my $all = fake_post('/__fake/hint/patients', [@_]);
     return [ map { $_->{id} } @_ ];
+}
+
+# The patient deleted in Hint, as a practice does (the API's DELETE).
+sub delete_patient {
+    my ($id) = @_;
+    my $env = Caresync::Worker::env();
+    my $res = $env->{http}->request('DELETE',
+        "$env->{fake}/api/provider/patients/$id",
+        { headers => { Authorization => 'Bearer fake-hint-key' } });
+    die "DELETE patient $id: $res->{status}" unless $res->{success};
 }
 
 sub hint_patients {

@@ -27,6 +27,15 @@ package Caresync::Test;
 #   --- redis_keep            Redis is not emptied: the block sees what the
 #                             previous block left (for a block that reads
 #                             what the one before it wrote).
+#   --- redis_requirepass: PW Redis asks for the password PW during the
+#                             block (CONFIG SET requirepass, before the
+#                             block's nginx is started); the helpers send
+#                             AUTH PW. Taken off again after the block.
+#   --- redis_age_after: K MS after the response to request K (0-based),
+#                             deletes every key that would expire within MS
+#                             milliseconds: what Redis would have expired
+#                             by itself MS later (keys that never expire
+#                             stay).
 #   --- jobs: N               after the last request: {prefix}:jobs holds N
 #                             entries, and every key in Redis is under the
 #                             prefix (one test each).
@@ -112,6 +121,7 @@ my $REPLY_TIMEOUT = 10;     # seconds; a paused Redis answers late
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 my ($redis_port, $redis_pid, $redis_dir);
+my $redis_password;     # sent as AUTH by redis_cmd() while it is set
 my $parent_pid = $$;
 my %block_state;
 
@@ -247,12 +257,15 @@ sub metrics_samples {
     return join '', map { "$_\n" } @out, @odd;
 }
 
-# $body as a chunked request body: one chunk, then the last chunk. Send it
-# with "Transfer-Encoding: chunked" in --- more_headers (Test::Nginx then
-# sends the body as is, without a Content-Length).
+# $body as a chunked request body: one chunk (or chunks of $size bytes),
+# then the last chunk. Send it with "Transfer-Encoding: chunked" in
+# --- more_headers (Test::Nginx then sends the body as is, without a
+# Content-Length).
 sub chunked_body {
-    my ($body) = @_;
-    return sprintf "%x\r\n%s\r\n0\r\n\r\n", length $body, $body;
+    my ($body, $size) = @_;
+    my @chunks = $size ? unpack("(a$size)*", $body) : ($body);
+    return join('', map { sprintf "%x\r\n%s\r\n", length $_, $_ } @chunks)
+         . "0\r\n\r\n";
 }
 
 # JSON text whose deepest point is $depth levels of containers:
@@ -279,11 +292,16 @@ sub redis_cmd {
         Proto => 'tcp', Timeout => 2,
     ) or die "redis: cannot connect to 127.0.0.1:$redis_port: $!\n";
 
-    my $req = '*' . scalar(@args) . "\r\n";
-    for my $a (@args) {
-        my $b = "$a";
-        utf8::encode($b) if utf8::is_utf8($b);
-        $req .= '$' . length($b) . "\r\n$b\r\n";
+    my $req = '';
+    for my $cmd (defined $redis_password ? (['AUTH', $redis_password]) : (),
+                 \@args)
+    {
+        $req .= '*' . scalar(@$cmd) . "\r\n";
+        for my $a (@$cmd) {
+            my $b = "$a";
+            utf8::encode($b) if utf8::is_utf8($b);
+            $req .= '$' . length($b) . "\r\n$b\r\n";
+        }
     }
     my $off = 0;
     while ($off < length $req) {
@@ -297,6 +315,10 @@ sub redis_cmd {
 
     my $reader = { sock => $sock, buf => '', sel => IO::Select->new($sock),
                    deadline => time + $REPLY_TIMEOUT };
+    if (defined $redis_password) {
+        my $auth = _read_reply($reader);
+        die "redis: AUTH: $auth->{error}\n" if ref $auth;
+    }
     my $reply = _read_reply($reader);
     close $sock;
     return $reply;
@@ -377,6 +399,7 @@ sub _log_tail {
 sub redis_start {
     return 1 if redis_running() && _ping();
     redis_stop() if $redis_pid;
+    undef $redis_password;      # a new server asks for none
 
     my $pid = fork;
     die "fork: $!\n" unless defined $pid;
@@ -631,9 +654,14 @@ sub _preprocess {
             redis_stop();
         } else {
             redis_start();
+            _requirepass(undef);
             if (!defined $block->redis_keep) {
                 my $r = redis_cmd('FLUSHALL');
                 die "FLUSHALL: $r->{error}\n" if ref $r;
+            }
+            if (defined(my $pw = $block->redis_requirepass)) {
+                $pw =~ s/\s+\z//;
+                _requirepass($pw);
             }
             if (defined(my $ms = $block->redis_pause)) {
                 my $r = redis_cmd('CLIENT', 'PAUSE', $ms, 'ALL');
@@ -664,9 +692,43 @@ sub _after_response {
         sleep $left + 0.15 if $left > -0.15;
     }
 
+    if (defined(my $age = $block->redis_age_after)) {
+        my ($k, $ms) = $age =~ /^\s*(\d+)\s+(\d+)\s*$/
+            or die "$name: --- redis_age_after takes: K MS\n";
+        if ($req_idx == $k && !$dry_run) {
+            my $ok = eval { _age($ms); 1 };
+            Test::More::fail("$name - ageing Redis: $@") unless $ok;
+        }
+    }
+
     if ($req_idx == $last) {
         _check_jobs($block, $name, $dry_run);
         _check_job_record($block, $name, $body, $dry_run);
+        if (defined $block->redis_requirepass && redis_running()) {
+            my $ok = eval { _requirepass(undef); 1 };
+            Test::More::fail("$name - restoring Redis: $@") unless $ok;
+        }
+    }
+}
+
+# Redis asks for $pw from now on, or for no password (undef).
+sub _requirepass {
+    my ($pw) = @_;
+    return if !defined $pw && !defined $redis_password;
+    my $r = redis_cmd('CONFIG', 'SET', 'requirepass', $pw // '');
+    die "CONFIG SET requirepass: $r->{error}\n" if ref $r;
+    $redis_password = $pw;
+}
+
+# Deletes the keys that would expire within $ms milliseconds.
+sub _age {
+    my ($ms) = @_;
+    my $keys = redis_cmd('KEYS', '*');
+    die "KEYS: $keys->{error}\n" if ref $keys eq 'HASH';
+    for my $key (@{ $keys || [] }) {
+        my $left = redis_cmd('PTTL', $key);
+        die "PTTL: $left->{error}\n" if ref $left;
+        redis_cmd('DEL', $key) if $left >= 0 && $left <= $ms;
     }
 }
 

@@ -17,12 +17,12 @@ use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
-use File::Basename qw(dirname);
+use File::Basename qw(basename dirname);
 
 our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
-                 kill_redis restart_redis);
+                 kill_redis restart_redis no_phi_in_log);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my @PIDS;
@@ -196,6 +196,7 @@ sub start_env {
 }
 
 sub redis { $ENV_->{redis} }
+sub env { $ENV_ }
 
 sub run_redis {
     my ($dir, $port) = @_;
@@ -268,7 +269,10 @@ sub write_config {
                     poll_ms => 100, shutdown_deadline_ms => 5000,
                     log_level => 'debug' },
         http => { timeout_ms => 5000, connect_timeout_ms => 2000 },
+        # the fakes are http://127.0.0.1: opted in, as the default
+        # takes https on Salesforce's own hosts only
         salesforce => { login_url => $ENV_->{fake},
+                        instance_domains => 'http://127.0.0.1',
                         auth => 'client_credentials',
                         client_id => 'fake-client-id',
                         client_secret_env => 'CW_TEST_SF_SECRET' },
@@ -349,9 +353,13 @@ sub worker_cmd {
 
 # ---- nginx with the module, for the end-to-end test ----
 
-# Returns the port, or undef when nginx or the module is not there.
+# Returns the port, or undef when nginx or the module is not there. Logs
+# in <dir>/nginx/logs: error.log at `log_level => L` (default info), and
+# access.log in nginx's default format with `access_log => 1` (default
+# off).
 sub start_nginx {
-    my ($locations) = @_;
+    my ($locations, %o) = @_;
+    my $level = $o{log_level} // 'info';
     my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
     # the module built next to the worker under test (build/ or build-san/)
     my $module = $ENV{TEST_NGINX_LOAD_MODULES}
@@ -368,11 +376,11 @@ load_module $module;
 daemon off;
 master_process off;
 worker_processes 1;
-error_log $dir/logs/error.log info;
+error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
 events { worker_connections 256; }
 http {
-    access_log off;
+    access_log @{[ $o{access_log} ? "$dir/logs/access.log" : 'off' ]};
     client_body_temp_path $dir/tmp;
     caresync_redis 127.0.0.1:$ENV_->{redis_port} timeout=1s;
     server {
@@ -439,6 +447,78 @@ sub wait_status {
     wait_for(sub { $st = job_status($id); $st->{status} && $w{$st->{status}} },
              $timeout // 15);
     return $st;
+}
+
+# ---- the log holds no PHI ----
+
+# The one way to check that the worker's log holds no PHI (or secret):
+#
+#   no_phi_in_log(name => 'enrollment', jobs => [$id, ...],
+#                 files => [$stderr_log, ...], stream => $conf,
+#                 pattern => qr/John|Doe|.../);
+#
+# A search of a missing or empty log, or of another process's, finds
+# nothing and would pass; so each source is first proven to exist, not to
+# be empty and to hold lines of every job named (`job_id=<id>`), and only
+# then searched.  `files`: stderr logs of start_worker; `stream`: a config
+# whose {prefix}:log `caresync-worker log` prints.  A match is reported by
+# source and line number, never by the value.  Returns true when clean.
+sub no_phi_in_log {
+    my (%o) = @_;
+    my $name = $o{name} // 'the log';
+    my @jobs = grep { defined && length } @{ $o{jobs} // [] };
+    die "no_phi_in_log: jobs => [job ids] is required\n" unless @jobs;
+    die "no_phi_in_log: pattern => qr/.../ is required\n"
+        unless ref $o{pattern} eq 'Regexp';
+
+    my @src;
+    for my $f (@{ $o{files} // [] }) {
+        my $text;
+        if (open my $fh, '<', $f) { local $/; $text = <$fh> }
+        push @src, [ basename($f), $text ];
+    }
+    if ($o{stream}) {
+        my ($rc, $out) = worker_cmd($o{stream}, 'log');
+        push @src, [ 'the log stream', $rc == 0 ? $out : undef ];
+    }
+    die "no_phi_in_log: files => [...] or stream => \$conf is required\n"
+        unless @src;
+
+    my $proven = 1;
+    for my $s (@src) {
+        my ($what, $text) = @$s;
+        # scalar results: this file may be compiled before Test::More's
+        # prototypes are known, and a failed match is () in a list
+        my $there = defined $text && length $text ? 1 : 0;
+        Test::More::ok($there, "$name: $what exists and is not empty")
+            or $proven = 0;
+        for my $j (@jobs) {
+            my $has = $there && $text =~ /\bjob_id=\Q$j\E(?:\s|$)/m ? 1 : 0;
+            Test::More::ok($has, "$name: $what holds the lines of job $j")
+                or $proven = 0;
+        }
+    }
+    unless ($proven) {
+        Test::More::fail("$name: no PHI (not searched: the log is not "
+                         . "proven to hold the jobs' lines)");
+        return 0;
+    }
+
+    my @hits;
+    for my $s (@src) {
+        my ($what, $text) = @$s;
+        my $n = 0;
+        for my $line (split /\n/, $text) {
+            $n++;
+            push @hits, "$what line $n" if $line =~ $o{pattern};
+        }
+    }
+    my $ok = Test::More::ok(@hits ? 0 : 1, "$name: none of the PHI in "
+                            . join(', ', map { $_->[0] } @src));
+    Test::More::diag('matched (values not shown): '
+                     . join(', ', grep { defined } @hits[0 .. 9]))
+        if @hits;
+    return $ok;
 }
 
 END {

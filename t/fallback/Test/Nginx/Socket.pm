@@ -17,7 +17,8 @@ package Test::Nginx::Socket;
 # response_body_filters (uc lc ucfirst lcfirst length md5_hex sha1_hex or
 # code refs), response_headers (with "!Name" for absent),
 # response_headers_like, raw_response_headers_like/unlike, error_log,
-# no_error_log, timeout, abort, ignore_response, wait, log_level, init,
+# no_error_log, access_log, no_access_log, timeout, abort, ignore_response,
+# wait, log_level, init,
 # ONLY / SKIP / LAST (Test::Base). A block using any other section the real
 # module knows fails with a clear message instead of passing silently.
 #
@@ -105,7 +106,7 @@ my @UNSUPPORTED = qw(
     pipelined_requests raw_request_middle_delay user_files tcp_listen
     tcp_reply tcp_query tcp_query_len udp_listen udp_reply udp_query stap
     stap_out stap_out_like stap_out_unlike grep_error_log grep_error_log_out
-    access_log no_access_log curl curl_error http2 http3 must_die
+    curl curl_error http2 http3 must_die
     shutdown_error_log no_shutdown_error_log post_setup_server_root charset
     error_log_file server_name skip_nginx skip_nginx2 skip_eval skip_openssl
     skip_slave todo todo_nginx shutdown http09 reload_fails
@@ -249,6 +250,16 @@ sub nginx_version {
         return $NginxVersion = sprintf "%d.%03d%03d", $1, $2, $3;
     }
     bail_out("Failed to parse the output of \"nginx -V\": $out\n");
+}
+
+# The whole access log, as the real one reads it (the server root, logs
+# included, is made anew whenever nginx is started for a block).
+sub access_log_data {
+    sleep $Sleep * 3;
+    open my $in, '<', $AccLogFile or die "open $AccLogFile failed: $!\n";
+    my @lines = <$in>;
+    close $in;
+    return \@lines;
 }
 
 sub error_log_data {
@@ -546,11 +557,15 @@ sub run_requests {
         if ($idx < $#$reqs) {
             sleep parse_time(scalar $block->wait) if $block->wait;
             check_error_log($block, $dry_run, $repeated_idx);
+            check_access_log($block, $dry_run, $repeated_idx)
+                unless defined $block->ignore_response;
         }
     }
 
     sleep parse_time(scalar $block->wait) if $block->wait;
     check_error_log($block, $dry_run, $repeated_idx);
+    check_access_log($block, $dry_run, $repeated_idx)
+        unless defined $block->ignore_response;
 }
 
 # ---------------------------------------------------------------------------
@@ -839,6 +854,68 @@ sub check_error_log {
         if ($line =~ /\bAssertion .*?failed\b/) {
             chomp(my $l = $line);
             Test::More::fail("$name - $l\n");
+        }
+    }
+}
+
+# --- access_log / --- no_access_log: as --- error_log / --- no_error_log,
+# over the whole access log, after every request of the block. Unlike the
+# real one, waits (at most 5 s) for the lines --- access_log expects.
+sub check_access_log {
+    my ($block, $dry_run, $repeated_idx) = @_;
+    my $name = $block->name;
+    my $lines;
+
+    if (defined $block->access_log) {
+        my $pats = pattern_list($block->access_log);
+        # the line is written when nginx closes the request, which may be
+        # after the client has its answer: on a busy machine, a while after
+        my $until = time + 5;
+        while (1) {
+            $lines = access_log_data();
+            my @missing = grep {
+                my $pat = $_;
+                !grep { line_matches($_, $pat) } @$lines;
+            } grep { defined } @$pats;
+            last if !@missing || $dry_run || time >= $until;
+        }
+        for my $line (@$lines) {
+            for my $pat (@$pats) {
+                next unless defined $pat && line_matches($line, $pat);
+                Test::More::pass("$name - pattern \"$pat\" matches a line in "
+                                 . "access.log (req $repeated_idx)")
+                    unless skip_if_dry($dry_run, "$name - access_log");
+                undef $pat;
+            }
+        }
+        for my $pat (grep { defined } @$pats) {
+            Test::More::fail("$name - pattern \"$pat\" should match a line in "
+                             . "access.log (req $repeated_idx)")
+                unless skip_if_dry($dry_run, "$name - access_log");
+        }
+    }
+
+    if (defined $block->no_access_log) {
+        my $pats = pattern_list($block->no_access_log);
+        my %found;
+        $lines ||= access_log_data();
+        for my $i (0 .. $#$lines) {
+            my $line = $lines->[$i];
+            for my $pat (@$pats) {
+                next unless defined $pat && line_matches($line, $pat);
+                $found{$pat} = 1;
+                next if skip_if_dry($dry_run, "$name - no_access_log");
+                Test::More::fail("$name - pattern \"" . fmt_str($pat)
+                    . "\" should not match any line in access.log but "
+                    . "matches line \"" . fmt_str($line) . "\" (req "
+                    . "$repeated_idx)");
+            }
+        }
+        for my $pat (grep { defined && !$found{$_} } @$pats) {
+            Test::More::pass("$name - pattern \"" . fmt_str($pat)
+                             . "\" does not match a line in access.log "
+                             . "(req $repeated_idx)")
+                unless skip_if_dry($dry_run, "$name - no_access_log");
         }
     }
 }
