@@ -42,6 +42,8 @@ typedef struct {
     ngx_int_t                   db;
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
+    ngx_uint_t                  queue_commands;  /* caresync_redis_queue */
+    size_t                      queue_bytes;
     ngx_uint_t                  configured;  /* unsigned */
 } ngx_http_caresync_redis_conf_t;
 
@@ -148,6 +150,7 @@ typedef struct {
     ngx_str_t                     answer;    /* the success body */
     ngx_str_t                     message_id; /* verified, Standard
                                                  Webhooks */
+    size_t                        body_len;  /* held while it waits */
     ngx_msec_t                    started;   /* the command, for metrics */
     ngx_uint_t                    kind;      /* api: the action */
     ngx_str_t                     status_base;
@@ -174,8 +177,11 @@ ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
 redisAsyncContext *ngx_http_caresync_redis_get(void);
+void ngx_http_caresync_redis_drop(void);
 
 /* command.c */
+void ngx_http_caresync_command_init(ngx_cycle_t *cycle,
+    ngx_http_caresync_redis_conf_t *rcf);
 ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx);
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,

@@ -25,10 +25,10 @@ static ngx_uint_t  ngx_http_caresync_statuses[] = {
 /* the core's reason labels and the module's own */
 static const char  *ngx_http_caresync_reasons[] = {
     "bad_json", "bad_utf8", "nul", "duplicate_key", "too_deep",
-    "too_many_values", "not_object", "missing_field", "wrong_type", "bad_value", "too_long",
-    "too_many", "method", "content_type", "body_too_large", "auth",
-    "signature", "stale_signature", "agent", "idempotency_key",
-    "not_found", "other"
+    "too_many_values", "not_object", "missing_field", "wrong_type",
+    "bad_value", "too_long", "too_many", "method", "content_type",
+    "body_too_large", "auth", "signature", "stale_signature", "agent",
+    "idempotency_key", "not_found", "redis_queue_full", "other"
 };
 
 #define NGX_HTTP_CARESYNC_REASON_N                                           \

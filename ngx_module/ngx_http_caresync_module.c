@@ -10,8 +10,11 @@ static void *ngx_http_caresync_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_caresync_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_caresync_redis_queue(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -53,6 +56,13 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
     { ngx_string("caresync_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_caresync_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_redis_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_redis_queue,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -189,7 +199,7 @@ static ngx_http_module_t  ngx_http_caresync_module_ctx = {
     ngx_http_caresync_postconfiguration,   /* postconfiguration */
 
     ngx_http_caresync_create_main_conf,    /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_caresync_init_main_conf,      /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -242,7 +252,28 @@ ngx_http_caresync_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    cmcf->redis.queue_commands = NGX_CONF_UNSET_UINT;
+    cmcf->redis.queue_bytes = NGX_CONF_UNSET_SIZE;
+
     return cmcf;
+}
+
+
+static char *
+ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf = conf;
+
+    /*
+     * A thousand jobs of a few kilobytes, or four of the largest bodies
+     * nginx takes by default (1m, and their job): far more than a healthy
+     * Redis ever has in flight from one worker, and a bound on what a
+     * stopped one costs.
+     */
+    ngx_conf_init_uint_value(cmcf->redis.queue_commands, 1024);
+    ngx_conf_init_size_value(cmcf->redis.queue_bytes, 8 * 1024 * 1024);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -560,6 +591,65 @@ invalid:
     /* never echo the parameter itself: it may be the password */
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter #%ui of caresync_redis", i);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* caresync_redis_queue [commands=number] [bytes=size]; */
+
+static char *
+ngx_http_caresync_redis_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf = conf;
+
+    ssize_t      size;
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (cmcf->redis.queue_commands != NGX_CONF_UNSET_UINT
+        || cmcf->redis.queue_bytes != NGX_CONF_UNSET_SIZE)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "commands=", 9) == 0) {
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            cmcf->redis.queue_commands = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "bytes=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            size = ngx_parse_size(&s);
+            if (size == NGX_ERROR || size == 0) {
+                goto invalid;
+            }
+
+            cmcf->redis.queue_bytes = size;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -1038,6 +1128,8 @@ ngx_http_caresync_init_process(ngx_cycle_t *cycle)
     if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_caresync_command_init(cycle, &cmcf->redis);
 
     return ngx_http_caresync_redis_init(cycle, &cmcf->redis);
 }

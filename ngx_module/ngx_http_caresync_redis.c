@@ -112,6 +112,20 @@ ngx_http_caresync_redis_get(void)
 }
 
 
+/*
+ * Gives the connection up: hiredis answers every command on it as lost
+ * (NULL), frees its buffers, and a new connection follows.
+ */
+
+void
+ngx_http_caresync_redis_drop(void)
+{
+    if (ngx_http_caresync_redis.ac) {
+        redisAsyncFree(ngx_http_caresync_redis.ac);
+    }
+}
+
+
 static void
 ngx_http_caresync_redis_connect(ngx_event_t *ev)
 {

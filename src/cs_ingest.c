@@ -37,6 +37,9 @@
 /* the fixtures' bodies are 1-3 KB; a raw copy this size is never one */
 #define CS_DEFAULT_RAW     65536
 
+/* room for the normalized patient, whatever the body's size */
+#define CS_JOB_ROOM        65536
+
 /*
  * The parse of one body lives as long as cs_ingest(); its buffers are
  * kept for the next one, up to this size (a larger body's are freed).
@@ -259,9 +262,15 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
 
     /*
      * One allocation: the normalized patient is never much longer than
-     * the body it came from, and the raw copy is the body itself.
+     * the body it came from, and the raw copy is the body itself.  A body
+     * much larger than any patient is mostly what we do not read: the
+     * job lives as long as its request waits for Redis, so it is not
+     * given room for it (and grows in the rare case it needs to).
      */
-    (void) cs_buf_reserve(b, (keep_raw ? 2 : 1) * raw_len + 1024);
+    (void) cs_buf_reserve(b, (keep_raw ? raw_len : 0)
+                             + (raw_len < CS_JOB_ROOM ? raw_len
+                                                      : CS_JOB_ROOM)
+                             + 1024);
 
     cs_buf_puts(b, "{\"v\":1,");
     cs_buf_json_key(b, "id");
