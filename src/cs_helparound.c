@@ -53,18 +53,22 @@ static int
 cs_ha_media_id(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, cs_str_t *out)
 {
-    size_t         i;
-    unsigned char  c;
+    size_t  i;
+
+    /* letters, digits, - and _: a table, the ids are read on every body */
+    static const unsigned char  ok[256] = {
+        ['-'] = 1, ['_'] = 1,
+        ['0'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        ['A'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1,
+        ['a'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1,
+    };
 
     CS_TRY(cs_ha_text(ck, obj, path, key, out));
 
     for (i = 0; i < out->len; i++) {
-        c = (unsigned char) out->data[i];
-
-        if (i == 128
-            || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                 || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-        {
+        if (i == 128 || !ok[(unsigned char) out->data[i]]) {
             return cs_field_fail(ck, "bad_value", path, key,
                                  "must be a media id (letters, digits, - "
                                  "and _)");
