@@ -4,7 +4,9 @@
 #   make test            unit tests + Test::Nginx suite (installs what is missing)
 #   make test-sanitize   the same, module and core built with ASan + UBSan
 #   make fuzz            libFuzzer over the validators, bounded in time
-#   make bench           ingestion vs return 200 and the OpenResty way
+#   make bench           ingestion: instructions per request (callgrind), then
+#                        throughput and p99 vs return 200 and the OpenResty way
+#   make bench-backlog   a worker's RSS while Redis is frozen
 #   make bench-worker    the worker's jobs/s and CPU per job
 #   make cost-core       instructions per request of the core (callgrind)
 #   make cost-nginx      … and of the nginx worker, per enrollment
@@ -41,7 +43,7 @@ MODULE      = $(BUILD)/ngx_http_caresync_module.so
 NGX_BUILD   = $(BUILD)/nginx
 
 .PHONY: all module core unit test test-unit test-nginx test-sanitize \
-        fuzz run deps clean bench cost-core cost-nginx
+        fuzz run deps clean bench bench-backlog cost-core cost-nginx
 
 all: module
 
@@ -119,6 +121,10 @@ run:
 bench: deps module
 	@.ci/install-deps bench
 	perl bench/ingest.pl
+
+# What a frozen Redis costs a worker: idle and peak RSS (docs/performance.md).
+bench-backlog: deps module
+	perl bench/backlog-rss.pl
 
 # Instructions per request, counted by callgrind (docs/performance.md):
 # cs_ingest() alone, and the nginx worker with the module.

@@ -150,13 +150,13 @@ typedef struct {
     ngx_str_t                     answer;    /* the success body */
     ngx_str_t                     message_id; /* verified, Standard
                                                  Webhooks */
-    size_t                        body_len;  /* held while it waits */
     ngx_msec_t                    started;   /* the command, for metrics */
     ngx_uint_t                    kind;      /* api: the action */
     ngx_str_t                     status_base;
     ngx_http_caresync_token_t    *token;     /* api: the one that matched */
     ngx_str_t                     idempotency_key;  /* api: the header */
-    ngx_str_t                     body;      /* api: as received */
+    ngx_str_t                     body;      /* as received; held while
+                                                 the request waits */
     ngx_str_t                     mark;      /* api: what its marks hold */
 
     unsigned                      own_response:1;  /* we wrote it */

@@ -191,7 +191,7 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
 
     /* the request's body and arguments, and their copy as EVALSHA */
 
-    held = sizeof(ngx_http_caresync_pending_t) + ctx->body_len;
+    held = sizeof(ngx_http_caresync_pending_t) + ctx->body.len;
 
     for (i = 0; i < cmd->argc; i++) {
         held += cmd->lens[i];

@@ -342,7 +342,6 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 
     ctx->message_id = idem;
     ctx->body = body;
-    ctx->body_len = body.len;
 
     return ngx_http_caresync_enqueue(r, ctx, in);
 }
