@@ -8,8 +8,7 @@
 #                        throughput and p99 vs return 200 and the OpenResty way
 #   make bench-backlog   a worker's RSS while Redis is frozen
 #   make bench-worker    the worker's jobs/s and CPU per job
-#   make cost-core       instructions per request of the core (callgrind)
-#   make cost-nginx      … and of the nginx worker, per enrollment
+#   make cost-core       instructions per request of cs_ingest() (callgrind)
 #   make run             the whole system on localhost:8080, with stand-ins
 #   make deb             Debian packages into build/deb (make test-deb installs)
 #
@@ -43,7 +42,7 @@ MODULE      = $(BUILD)/ngx_http_caresync_module.so
 NGX_BUILD   = $(BUILD)/nginx
 
 .PHONY: all module core unit test test-unit test-nginx test-sanitize \
-        fuzz run deps clean bench bench-backlog cost-core cost-nginx
+        fuzz run deps clean bench bench-backlog cost-core
 
 all: module
 
@@ -126,13 +125,10 @@ bench: deps module
 bench-backlog: deps module
 	perl bench/backlog-rss.pl
 
-# Instructions per request, counted by callgrind (docs/performance.md):
-# cs_ingest() alone, and the nginx worker with the module.
+# Instructions per request of cs_ingest() alone, counted by callgrind
+# (docs/performance.md; the nginx worker's are part 1 of make bench).
 cost-core:
 	bench/cost-core.sh
-
-cost-nginx: module
-	bench/cost-nginx.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot*
