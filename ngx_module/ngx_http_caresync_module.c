@@ -269,7 +269,7 @@ ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf)
      * stopped one costs.
      */
     ngx_conf_init_uint_value(cmcf->redis.queue_commands, 1024);
-    ngx_conf_init_size_value(cmcf->redis.queue_bytes, 8 * 1024 * 1024);
+    ngx_conf_init_size_value(cmcf->redis.queue_bytes, 4 * 1024 * 1024);
 
     return NGX_CONF_OK;
 }

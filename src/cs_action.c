@@ -106,7 +106,7 @@ cs_action_hint_id(cs_str_t s)
 
 
 static int
-cs_action_check(cs_check_t *ck, json_t *root, cs_webhook_t kind,
+cs_action_check(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     cs_event_action_t *a)
 {
     CS_TRY(cs_field_string(ck, root, "", "contact_id", CS_FIELD_REQUIRED,
@@ -153,7 +153,7 @@ cs_action_check(cs_check_t *ck, json_t *root, cs_webhook_t kind,
 
 
 int
-cs_action_event(cs_check_t *ck, json_t *root, cs_webhook_t kind,
+cs_action_event(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     const char *job_id, cs_event_t *ev)
 {
     size_t  i;

@@ -15,16 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "cs_action.h"
 #include "cs_event.h"
 #include "cs_field.h"
 #include "cs_helparound.h"
 #include "cs_hint.h"
 #include "cs_ingest.h"
-#include "cs_json_arena.h"
-#include "cs_json_scan.h"
+#include "cs_json.h"
 #include "cs_time.h"
 
 #define CS_DEFAULT_DEPTH   32
@@ -43,7 +40,14 @@
 /* room for the normalized patient, whatever the body's size */
 #define CS_JOB_ROOM        65536
 
+/*
+ * The parse of one body lives as long as cs_ingest(); its buffers are
+ * kept for the next one, up to this size (a larger body's are freed).
+ */
+#define CS_INGEST_KEEP     (256 * 1024)
+
 static const cs_ingest_conf_t  cs_ingest_defaults;
+static cs_json_doc_t           cs_ingest_doc;
 
 
 void
@@ -241,16 +245,17 @@ cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
 /* The envelope of spec/job.md, keys in its order. */
 static void
 cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
-    const cs_event_t *ev, const cs_buf_t *raw)
+    const cs_event_t *ev, const cs_json_doc_t *doc)
 {
     int        keep_raw;
     char       at[CS_TIME_ISO_LEN + 1];
-    size_t     max_raw;
+    size_t     max_raw, raw_len;
     cs_buf_t  *b = &out->job;
 
+    raw_len = doc->compact_len;
     max_raw = conf->max_raw ? conf->max_raw : CS_DEFAULT_RAW;
-    keep_raw = conf->keep_raw && raw->len <= max_raw;
-    out->raw_omitted = (conf->keep_raw && !keep_raw) ? raw->len : 0;
+    keep_raw = conf->keep_raw && raw_len <= max_raw;
+    out->raw_omitted = (conf->keep_raw && !keep_raw) ? raw_len : 0;
 
     cs_time_format_iso(cs_time_ms_valid((int64_t) out->now_ms)
                        ? (int64_t) out->now_ms : 0, at);
@@ -262,9 +267,9 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
      * job lives as long as its request waits for Redis, so it is not
      * given room for it (and grows in the rare case it needs to).
      */
-    (void) cs_buf_reserve(b, (keep_raw ? raw->len : 0)
-                             + (raw->len < CS_JOB_ROOM ? raw->len
-                                                       : CS_JOB_ROOM)
+    (void) cs_buf_reserve(b, (keep_raw ? raw_len : 0)
+                             + (raw_len < CS_JOB_ROOM ? raw_len
+                                                      : CS_JOB_ROOM)
                              + 1024);
 
     cs_buf_puts(b, "{\"v\":1,");
@@ -304,7 +309,7 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     if (keep_raw) {
         cs_buf_putc(b, ',');
         cs_buf_json_key(b, "raw");
-        cs_buf_put(b, raw->data, raw->len);
+        cs_json_compact(doc, b);
 
     } else if (out->raw_omitted) {
         /* so that a copy left out reads apart from one never asked for */
@@ -363,41 +368,9 @@ cs_ingest_too_many(cs_ingest_t *out, const char *dk, size_t values)
 }
 
 
-/* jansson's failure as one of our messages; its text may quote bytes. */
-static void
-cs_ingest_parse_error(cs_ingest_t *out, const char *dk,
-    const json_error_t *err, unsigned depth)
-{
-    switch (json_error_code(err)) {
-
-    case json_error_invalid_utf8:
-        cs_ingest_body_400(out, dk, "bad_utf8", "body is not valid UTF-8");
-        break;
-
-    case json_error_duplicate_key:
-        cs_ingest_body_400(out, dk, "duplicate_key",
-                           "body has a duplicate key");
-        break;
-
-    case json_error_null_character:
-    case json_error_null_byte_in_key:
-        cs_ingest_body_400(out, dk, "nul", "body contains a NUL character");
-        break;
-
-    case json_error_stack_overflow:
-        /* only when max_depth is above jansson's own limit */
-        cs_ingest_too_deep(out, dk, depth);
-        break;
-
-    default:
-        cs_ingest_body_400(out, dk, "bad_json", "body is not valid JSON");
-    }
-}
-
-
 /* The source's rules for `kind`. */
 static int
-cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, json_t *root,
+cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, const cs_ingest_t *out, cs_event_t *ev)
 {
     switch (kind) {
@@ -422,14 +395,13 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     const unsigned char *body, size_t len, cs_ingest_t *out)
 {
     int                rc;
-    json_t            *root;
     size_t             max_values;
     unsigned           depth;
-    cs_buf_t           compact;
     cs_check_t         ck;
     cs_event_t         ev;
     const char        *dk;
-    json_error_t       err;
+    cs_json_doc_t     *doc;
+    const cs_json_t   *root;
 
     if (conf == NULL) {
         conf = &cs_ingest_defaults;
@@ -450,27 +422,37 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     dk = cs_ingest_data_key(kind);
     depth = conf->max_depth ? conf->max_depth : CS_DEFAULT_DEPTH;
     max_values = conf->max_values ? conf->max_values : CS_DEFAULT_VALUES;
-    root = NULL;
+    doc = &cs_ingest_doc;
     rc = CS_OK;
 
-    cs_buf_init(&compact);
-    cs_json_arena_begin();
+    switch (cs_json_parse(doc, body, len, depth, max_values)) {
 
-    switch (cs_json_scan(body, len, depth, max_values, NULL, &compact)) {
-
-    case CS_SCAN_OK:
+    case CS_JSON_OK:
         break;
 
-    case CS_SCAN_NUL:
+    case CS_JSON_NUL:
         cs_ingest_body_400(out, dk, "nul", "body contains a NUL character");
         goto done;
 
-    case CS_SCAN_TOO_DEEP:
+    case CS_JSON_TOO_DEEP:
         cs_ingest_too_deep(out, dk, depth);
         goto done;
 
-    case CS_SCAN_TOO_MANY:
+    case CS_JSON_TOO_MANY:
         cs_ingest_too_many(out, dk, max_values);
+        goto done;
+
+    case CS_JSON_BAD_UTF8:
+        cs_ingest_body_400(out, dk, "bad_utf8", "body is not valid UTF-8");
+        goto done;
+
+    case CS_JSON_DUPLICATE:
+        cs_ingest_body_400(out, dk, "duplicate_key",
+                           "body has a duplicate key");
+        goto done;
+
+    case CS_JSON_SYNTAX:
+        cs_ingest_body_400(out, dk, "bad_json", "body is not valid JSON");
         goto done;
 
     default:
@@ -478,21 +460,9 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
         goto done;
     }
 
-    /* DECODE_ANY: a bare scalar is JSON, just not an object */
-    root = json_loadb(compact.data ? compact.data : "", compact.len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    root = cs_json_root(doc);
 
-    if (root == NULL) {
-        if (json_error_code(&err) == json_error_out_of_memory) {
-            rc = CS_ERROR;
-            goto done;
-        }
-
-        cs_ingest_parse_error(out, dk, &err, depth);
-        goto done;
-    }
-
-    if (!json_is_object(root)) {
+    if (!cs_json_is_object(root)) {
         cs_ingest_body_400(out, dk, "not_object",
                            "body must be a JSON object");
         goto done;
@@ -515,17 +485,12 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     cs_ingest_answer(out, conf, &ev);
 
     if (out->enqueue) {
-        cs_ingest_job(out, conf, &ev, &compact);
+        cs_ingest_job(out, conf, &ev, doc);
     }
 
 done:
 
-    /* the tree goes with the arena, unless part of it spilled */
-    if (cs_json_arena_end()) {
-        json_decref(root);
-    }
-
-    cs_buf_free(&compact);
+    cs_json_trim(doc, CS_INGEST_KEEP);
 
     if (rc == CS_OK
         && (out->body.oom || out->job.oom || out->notes.oom))

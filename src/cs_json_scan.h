@@ -1,12 +1,14 @@
 /*
- * caresync core: one cheap pass over a raw JSON body before jansson sees it.
+ * caresync core: the body-level limits, as one cheap pass over raw bytes.
  *
- * It rejects what jansson would accept or handle badly (a raw NUL byte,
- * nesting deep enough to cost stack, more values than a webhook body has
- * any reason to hold: each one is an allocation and some work in the
- * parser) and writes a compact copy, whitespace outside strings removed,
- * that is both what gets parsed and the raw copy kept in the job.  Syntax
- * is left to the parser.
+ * It rejects a raw NUL byte, nesting deeper than max_depth and more
+ * values than a webhook body has any reason to hold, whichever it meets
+ * first, and writes a compact copy, whitespace outside strings removed.
+ * Syntax is left to the parser.  It once ran before jansson on every
+ * body; the edge's parser (cs_json.h) now checks the same limits in its
+ * own single pass and runs this one only for a body it refuses, because
+ * these limits are reported before any other problem of the body,
+ * wherever in it they are crossed.
  */
 
 #ifndef CS_JSON_SCAN_H

@@ -69,6 +69,12 @@ fuzz_json_scan)
         for sel in 000 003 007 017 247 327; do put $sel "$f"; done
     done ;;
 
+fuzz_json_diff)
+    # as fuzz_json_scan, and depth 2048 / 2049 (jansson's own limit)
+    for f in $(fixtures helparound hint healthsherpa salesforce); do
+        for sel in 000 003 007 015 016 247 327; do put $sel "$f"; done
+    done ;;
+
 fuzz_time)
     values 'sendDate|created_at|updated_at|dob|date|timestamp' \
         helparound hint healthsherpa salesforce |

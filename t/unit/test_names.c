@@ -3,8 +3,6 @@
  * tables have no gaps or twins, and the actions are found by name.
  */
 
-#include <jansson.h>
-
 #include "cs_action.h"
 #include "cs_ingest.h"
 #include "cs_names.h"
