@@ -4,8 +4,11 @@
 #   make test            unit tests + Test::Nginx suite (installs what is missing)
 #   make test-sanitize   the same, module and core built with ASan + UBSan
 #   make fuzz            libFuzzer over the validators, bounded in time
-#   make bench           ingestion vs return 200 and the OpenResty way
+#   make bench           ingestion: instructions per request (callgrind), then
+#                        throughput and p99 vs return 200 and the OpenResty way
+#   make bench-backlog   a worker's RSS while Redis is frozen
 #   make bench-worker    the worker's jobs/s and CPU per job
+#   make cost-core       instructions per request of cs_ingest() (callgrind)
 #   make run             the whole system on localhost:8080, with stand-ins
 #   make deb             Debian packages into build/deb (make test-deb installs)
 #
@@ -39,7 +42,7 @@ MODULE      = $(BUILD)/ngx_http_caresync_module.so
 NGX_BUILD   = $(BUILD)/nginx
 
 .PHONY: all module core unit test test-unit test-nginx test-sanitize \
-        fuzz run deps clean bench
+        fuzz run deps clean bench bench-backlog cost-core
 
 all: module
 
@@ -117,6 +120,15 @@ run:
 bench: deps module
 	@.ci/install-deps bench
 	perl bench/ingest.pl
+
+# What a frozen Redis costs a worker: idle and peak RSS (docs/performance.md).
+bench-backlog: deps module
+	perl bench/backlog-rss.pl
+
+# Instructions per request of cs_ingest() alone, counted by callgrind
+# (docs/performance.md; the nginx worker's are part 1 of make bench).
+cost-core:
+	bench/cost-core.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot*

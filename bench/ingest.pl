@@ -1,249 +1,267 @@
 #!/usr/bin/env perl
-# make bench: the ingestion figures of spec/bars.md, taken in one run.
+# make bench: the ingestion figures of spec/bars.md, taken in one run
+# (docs/performance.md says how to read them).
 #
-# Three servers on one stock /usr/sbin/nginx, one worker each, one local
-# Redis: the ceiling (`return 200` to the same POST), the same work done
-# the OpenResty way (bench/openresty/enroll.lua), and caresync.  wrk, 64
-# connections, the seed's enrollment payload with a distinct patient id
-# per request (bench/enrollment.lua), alternating the three, several
-# rounds; ratios are taken per round, side by side, and their spread is
-# printed.  Then the soak: RSS of caresync's worker after 10 k and after
-# 1 M requests.
+# Three servers on the stock /usr/sbin/nginx and one local Redis: the
+# ceiling (`return 200` to the same POST), the same work done the OpenResty
+# way (bench/openresty/enroll.lua) and caresync.  Every request is the
+# seed's enrollment payload with a distinct patient id.
 #
-#   BENCH_ROUNDS (3)  BENCH_SECONDS (10)  BENCH_SOAK (1000000, 0 = skip)
+#  1. Instructions per request (callgrind).  Each nginx runs as one process
+#     under valgrind, and so does Redis (at hz 1). After a warm-up, windows
+#     of a fixed number of requests on keep-alive connections, counters
+#     reset before each window and dumped after it.  A window counts only
+#     if every request was answered 200 and queued exactly one job.
+#  2. Wall clock: short wrk rounds, the three servers in turn (the order
+#     rotates), ratios and p99 differences taken per round, their median
+#     printed with its spread.
+#  3. Accounting over those rounds: Redis round trips, jobs − 200s, jobs
+#     queued twice.
+#  4. The soak: RSS of caresync's nginx worker after 10 k and after 1 M
+#     requests.
+# Then every figure against its bar, PASS or MISS.
+#
+# Knobs (defaults):
+#   BENCH_CALLGRIND_REQUESTS  requests per window (2000; 0 skips 1)
+#   BENCH_CALLGRIND_WARMUP    requests before the windows (500)
+#   BENCH_CALLGRIND_WINDOWS   windows per server and load (2)
+#   BENCH_ROUNDS              wall-clock rounds (15; 0 skips 2 and 3)
+#   BENCH_ROUND_SECONDS       seconds per server and round (2)
+#   BENCH_SOAK                soak requests (1000000; 0 skips 4)
+# It exits 1 when it refused a figure: requests that did not succeed.
 
 use strict;
 use warnings;
+use utf8;
 
-use Cwd qw(abs_path);
-use File::Path qw(make_path remove_tree);
-use IO::Socket::INET;
-use List::Util qw(min max sum);
-use POSIX qw(WNOHANG);
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+
+use List::Util qw(max min sum);
 use Time::HiRes qw(sleep time);
 
-my $rounds  = $ENV{BENCH_ROUNDS}  // 3;
-my $seconds = $ENV{BENCH_SECONDS} // 10;
-my $soak    = $ENV{BENCH_SOAK}    // 1_000_000;
-my $conns   = 64;
+use Caresync::Bench::Callgrind;
+use Caresync::Bench::Load qw(post wrk fixture);
+use Caresync::Bench::Servers qw(@SERVERS redis_start redis_stop
+                                commandstats);
+use Caresync::Bench::Stats qw(median spread verdict);
 
-my $root    = abs_path('.');
-my $out     = "$root/bench/out";
-my $module  = $ENV{CARESYNC_MODULE} // "$root/build/ngx_http_caresync_module.so";
-my $fixture = abs_path("$root/../shared/fixtures/helparound/enrollment.json");
-my $nginx   = '/usr/sbin/nginx';
-my $luadir  = '/usr/lib/nginx/modules';
+binmode STDOUT, ':encoding(UTF-8)';
+$| = 1;
 
--e $module or die "no $module: run make first\n";
+my $cg_requests = $ENV{BENCH_CALLGRIND_REQUESTS} // 2000;
+my $cg_warmup   = $ENV{BENCH_CALLGRIND_WARMUP}   // 500;
+my $cg_windows  = $ENV{BENCH_CALLGRIND_WINDOWS}  // 2;
+my $rounds      = $ENV{BENCH_ROUNDS}             // 15;
+my $round_secs  = $ENV{BENCH_ROUND_SECONDS}      // 2;
+my $soak        = $ENV{BENCH_SOAK}               // 1_000_000;
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1) or die $!;
-    return $s->sockport;
+# The nginx figure is taken on 32 connections, the Redis one on 64 (the
+# bars' load): the module pipelines, so Redis's cost per job depends on
+# how many requests are in flight at once.
+my $NGINX_CONNS = 32;
+my $REDIS_CONNS = 64;
+my $WRK_CONNS   = 64;
+
+my $OUT = "$FindBin::Bin/out";
+my %NAME = (ceiling => 'ceiling', openresty => 'OpenResty',
+            caresync => 'caresync');
+
+my @verdicts;   # [figure, measured, bar, PASS | MISS | REFUSED]
+my $refused = 0;
+
+sub figure {
+    my ($label, $value, $bar, $verdict) = @_;
+    push @verdicts, [$label, $value, $bar, $verdict];
+    $refused = 1 if $verdict eq 'REFUSED';
 }
 
-# --- Redis -----------------------------------------------------------------
+# Distinct patient ids across every load this script sends.
+my $runs = 0;
+sub run_id { ($$ * 10 + ++$runs) % 10000 }
 
-my $redis_port = free_port();
-remove_tree($out);
-make_path("$out/redis");
-
-my $redis_pid = fork // die;
-if ($redis_pid == 0) {
-    open STDOUT, '>', "$out/redis/log";
-    exec 'redis-server', '--port', $redis_port, '--bind', '127.0.0.1',
-         '--save', '', '--appendonly', 'no', '--dir', "$out/redis";
+sub xlen {
+    my ($redis, $s) = @_;
+    return $s->stream ? $redis->{r}->cmd('XLEN', $s->stream) : 0;
 }
 
-sub redis {
-    my $s = IO::Socket::INET->new("127.0.0.1:$redis_port") or return;
-    my $cmd = "*" . @_ . "\r\n" . join '', map { '$' . length($_) . "\r\n$_\r\n" } @_;
-    print $s $cmd;
-    my $line = <$s>;
-    if ($line =~ /^\$(-?\d+)/) {
-        return undef if $1 < 0;
-        my $data = '';
-        read($s, $data, $1 + 2);
-        return substr($data, 0, $1);
+sub evalsha_calls {
+    my ($redis) = @_;
+    return commandstats($redis->{r})->{evalsha} // 0;
+}
+
+sub statuses {
+    my ($st) = @_;
+    return join ' ', map { "$_:$st->{$_}" } sort keys %$st;
+}
+
+sub all_200 { !grep { $_ != 200 } keys %{ $_[0]{status} } }
+
+sub kilo { sprintf '%.1f k', $_[0] / 1000 }
+
+my $started = time;
+print "caresync ingestion benchmark (bars: ../shared/spec/bars.md)\n";
+printf "payload: %s (%d bytes), a distinct patient id per request\n",
+       fixture(), -s fixture();
+
+# --- 1. instructions per request --------------------------------------------
+
+# "libjansson.so.4 60 %, …": the objects (program, libraries) that ran
+# most in a dump, and the rest.
+sub where {
+    my ($dump) = @_;
+    my $by = Caresync::Bench::Callgrind::by_object($dump);
+    my $total = sum(values %$by) || 1;
+    my @top = grep { $by->{$_} >= $total / 100 }
+              (sort { $by->{$b} <=> $by->{$a} } keys %$by)[0 .. 3];
+    my $rest = $total;
+    my @parts;
+    for my $ob (@top) {
+        $rest -= $by->{$ob};
+        (my $short = $ob) =~ s{.*/}{};
+        $short =~ s/(\.so\.\d+)[.\d]*$/$1/;
+        # Debian's redis-server is a link to redis-check-rdb
+        $short = 'redis-server' if $short eq 'redis-check-rdb';
+        push @parts, sprintf '%s %.0f %%', $short, 100 * $by->{$ob} / $total;
     }
-    $line =~ s/^[:+]//;
-    $line =~ s/\r\n$//;
-    return $line;
+    push @parts, sprintf 'other %.0f %%', 100 * $rest / $total
+        if $rest >= $total / 200;
+    return join ', ', @parts;
 }
 
-for (1 .. 50) { last if defined redis('PING'); sleep 0.1 }
+# One window: $n requests counted in nginx's worker and in Redis.
+sub window {
+    my ($s, $redis, $conns, $n) = @_;
+    # Each window starts from an empty Redis, so that each does the same
+    # work: the stream's radix tree and the key table grow the same way
+    # (a doubling of the table rehashes every key, a lump that a window
+    # would otherwise have or not).
+    $redis->{r}->cmd('FLUSHALL', 'SYNC');
+    my $cmds = evalsha_calls($redis);
+    Caresync::Bench::Callgrind::zero($s->worker_pid);
+    Caresync::Bench::Callgrind::zero($redis->{pid});
+    my $r = post($s, $conns, $n, run_id());
+    my $nginx = Caresync::Bench::Callgrind::dump_summary(
+        $s->worker_pid, $s->{callgrind});
+    my $rd = Caresync::Bench::Callgrind::dump_summary(
+        $redis->{pid}, $redis->{callgrind});
+    return { nginx => $nginx->[0], nginx_dump => $nginx->[1],
+             redis => $rd->[0], redis_dump => $rd->[1],
+             status => $r->{status}, ok => $r->{status}{200} // 0,
+             jobs => xlen($redis, $s), cmds => evalsha_calls($redis) - $cmds };
+}
 
-# --- the three servers -----------------------------------------------------
-
-my %port = map { $_ => free_port() } qw(ceiling openresty caresync);
-
-my %location = (
-    ceiling => <<'EOF',
-        location = /webhook/user-enrollment {
-            return 200 '{"success":true,"data":{"supportProgramId":"78ef982b-00ea-39c2-a875-f549c40e92ad","patientId":"ha61236024160af","externalId":"4aadb997-e9fd-3909-a2f0-833b821544bd"}}';
-        }
-EOF
-    openresty => <<"EOF",
-        location = /webhook/user-enrollment {
-            set \$caresync_redis_port $redis_port;
-            client_body_buffer_size 16k;
-            content_by_lua_file $root/bench/openresty/enroll.lua;
-        }
-EOF
-    caresync => <<'EOF',
-        location = /webhook/user-enrollment {
-            caresync_webhook helparound_enrollment;
-            caresync_auth off;
-        }
-EOF
-);
-
-my %main = (
-    ceiling   => '',
-    openresty => "load_module $luadir/ndk_http_module.so;\n"
-                 . "load_module $luadir/ngx_http_lua_module.so;\n",
-    caresync  => "load_module $module;\n",
-);
-
-my %http = (
-    ceiling   => '',
-    openresty => "lua_package_path '/usr/share/lua/5.1/?.lua;;';\n",
-    caresync  => "caresync_redis 127.0.0.1:$redis_port;\n",
-);
-
-for my $v (keys %port) {
-    make_path("$out/$v/conf", "$out/$v/logs");
-    open my $fh, '>', "$out/$v/conf/nginx.conf" or die $!;
-    print $fh <<"EOF";
-$main{$v}
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    $http{$v}
-    server {
-        listen 127.0.0.1:$port{$v} backlog=1024;
-        keepalive_requests 1000000;
-$location{$v}
+# The windows of one server under one load, and what they add up to.
+sub count {
+    my ($s, $redis, $conns) = @_;
+    post($s, $conns, $cg_warmup, run_id());
+    my @w = map { window($s, $redis, $conns, $cg_requests) } 1 .. $cg_windows;
+    my %f = (ok => 1, stream => $s->stream, last => $w[-1]);
+    for my $w (@w) {
+        next if $w->{ok} == $cg_requests
+                && $w->{jobs} == ($s->stream ? $cg_requests : 0);
+        $f{ok} = 0;
+        $f{why} = sprintf 'REFUSED: %d requests: %s, %d jobs',
+                          $cg_requests, statuses($w->{status}), $w->{jobs};
     }
-}
-EOF
-    close $fh;
-    system($nginx, '-p', "$out/$v/", '-c', 'conf/nginx.conf') == 0
-        or die "$v: nginx did not start (see $out/$v/logs/error.log)\n";
-}
-
-sleep 0.5;
-
-sub worker_pid {
-    my ($v) = @_;
-    my $master = do { local (@ARGV, $/) = "$out/$v/logs/nginx.pid"; <> };
-    chomp $master;
-    my ($pid) = map { /^\s*(\d+)/ ? $1 : () }
-                grep { /worker process/ } `ps -o pid=,args= --ppid $master`;
-    return $pid;
-}
-
-sub rss_kb {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/status" or return 0;
-    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
-    return 0;
-}
-
-my $run_id = 0;
-
-sub wrk {
-    my ($v, $secs) = @_;
-    $run_id++;
-    my $cmd = "CARESYNC_RUN=" . ($$ * 10 + $run_id) % 10000
-            . " wrk -t2 -c$conns -d${secs}s --latency -s $root/bench/enrollment.lua"
-            . " http://127.0.0.1:$port{$v}/webhook/user-enrollment -- $fixture";
-    my %r = (status => {});
-    for (`$cmd 2>&1`) {
-        $r{rps} = $1 if /^Requests\/sec:\s+([\d.]+)/;
-        $r{status}{$1} = $2 if /^status (\d+) (\d+)/;
-        $r{p50} = $1 / 1000 if /^latency_p50_us (\d+)/;
-        $r{p99} = $1 / 1000 if /^latency_p99_us (\d+)/;
-        $r{requests} = $1 if /^requests (\d+)/;
-        $r{errors} = $1 if /Socket errors: (.*)/;
+    for my $what (qw(nginx redis)) {
+        my @x = map { $_->{$what} / $cg_requests } @w;
+        my $mean = sum(@x) / @x;
+        $f{$what} = $mean;
+        # how far apart the windows are, of their mean
+        $f{"${what}_apart"} = $mean ? 100 * (max(@x) - min(@x)) / $mean : 0;
     }
-    die "$v: wrk gave no figures\n" unless $r{rps};
-    return \%r;
+    $f{trips} = sum(map { $_->{cmds} } @w) / sum(map { $_->{ok} } @w)
+        if $f{ok} && $s->stream && $s->{name} eq 'caresync';
+    $f{checked} = sprintf '%d requests: %d 200s, %d jobs',
+                          $cg_windows * $cg_requests,
+                          sum(map { $_->{ok} } @w), sum(map { $_->{jobs} } @w);
+    return \%f;
 }
 
-sub commands_done {
-    my $info = '';
-    my $s = IO::Socket::INET->new("127.0.0.1:$redis_port") or die;
-    print $s "INFO commandstats\r\n";
-    my $len = <$s>;
-    $len =~ /^\$(\d+)/ or die;
-    read($s, $info, $1);
-    # only what arrives from the network: commandstats also counts the
-    # SET and XADD run inside our script
-    my $calls = 0;
-    $calls += $1 while $info =~ /cmdstat_(?:evalsha|eval):calls=(\d+)/g;
-    return $calls;
-}
+my %cg;     # {server}{conns} = count()'s figures
 
-# --- rounds ----------------------------------------------------------------
+if ($cg_requests > 0) {
+    printf "\n1. Instructions per request (callgrind): %d requests to warm "
+           . "up, then %d windows\n   of %d, counters reset before each; "
+           . "nginx as one process, Redis at hz 1\n\n",
+           $cg_warmup, $cg_windows, $cg_requests;
 
-printf "caresync ingestion benchmark: wrk -c%d, %d s per run, %d rounds\n",
-       $conns, $seconds, $rounds;
-printf "payload: %s (%d bytes), a distinct patient id per request\n\n",
-       $fixture, -s $fixture;
+    my $dir = "$OUT/callgrind";
+    my $redis = redis_start(dir => "$dir/redis",
+                            callgrind => "$dir/redis/callgrind");
 
-# warm-up: connections, the script cache, the Lua code cache
-wrk($_, 1) for qw(ceiling openresty caresync);
-
-my (%fig, @vs_ceiling, @vs_openresty, @lost, @extra, @trips);
-
-for my $round (1 .. $rounds) {
-    my %r;
-    for my $v (qw(ceiling openresty caresync)) {
-        my ($before, $cmds) = (redis('XLEN', '{caresync}:jobs'), 0);
-        $cmds = -commands_done() if $v eq 'caresync';
-        $r{$v} = wrk($v, $seconds);
-        push @{ $fig{$v} }, $r{$v};
-
-        if ($v eq 'caresync') {
-            sleep 0.5;          # let the last in-flight replies land
-            my $jobs = redis('XLEN', '{caresync}:jobs') - $before;
-            my $ok = $r{$v}{status}{200} // 0;
-            $cmds += commands_done();
-            push @extra, $jobs - $ok;
-            push @trips, $ok ? $cmds / $ok : 0;
+    printf "  %-9s %5s  %-22s  %-22s  %s\n", 'server', 'conns',
+           'nginx worker / request', 'Redis / job', 'checked';
+    for my $name (@SERVERS) {
+        my $s = Caresync::Bench::Servers->new($name, dir => "$dir/$name",
+                                              redis => $redis);
+        $s->start_callgrind("$dir/$name/callgrind");
+        for my $conns ($NGINX_CONNS, $REDIS_CONNS) {
+            my $f = $cg{$name}{$conns} = count($s, $redis, $conns);
+            my @col = map { sprintf '%9s (Δ %.2f %%)', kilo($f->{$_}),
+                                    $f->{"${_}_apart"} } qw(nginx redis);
+            $col[1] = sprintf '%9s (idle)', kilo($f->{redis})
+                unless $s->stream;
+            printf "  %-9s %5d  %-22s  %-22s  %s\n", $NAME{$name}, $conns,
+                   $f->{ok} ? (@col, $f->{checked}) : ('', '', $f->{why});
         }
-
-        printf "round %d  %-9s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %s\n",
-               $round, $v, $r{$v}{rps}, $r{$v}{p50}, $r{$v}{p99},
-               join(' ', map { "$_:$r{$v}{status}{$_}" }
-                         sort keys %{ $r{$v}{status} });
+        $s->stop;
     }
-    push @vs_ceiling, $r{caresync}{rps} / $r{ceiling}{rps};
-    push @vs_openresty, $r{caresync}{rps} / $r{openresty}{rps};
+    redis_stop($redis);
+
+    print "\n  Δ: how far apart the windows are, of their mean";
+    # the ceiling's Redis is idle: its few instructions spread widely
+    my @unstable = grep { $_->{ok} && ($_->{nginx_apart} > 1
+                                   || $_->{stream} && $_->{redis_apart} > 1) }
+                   map { values %$_ } values %cg;
+    print @unstable ? "; over 1 % in some: not stable\n" : "\n";
+
+    print "\n  where they go (the last window, by object):\n";
+    for my $what ([nginx => $NGINX_CONNS], [redis => $REDIS_CONNS]) {
+        my ($part, $conns) = @$what;
+        for my $name (qw(openresty caresync)) {
+            my $f = $cg{$name}{$conns};
+            printf "    %-9s %-5s %d conns: %s\n", $NAME{$name}, $part,
+                   $conns, where($f->{last}{"${part}_dump"}) if $f->{ok};
+        }
+    }
+
+    for my $fig (['nginx worker instructions / enrollment', 'nginx',
+                  $NGINX_CONNS, 120_000],
+                 ['Redis instructions / job', 'redis', $REDIS_CONNS,
+                  75_000]) {
+        my ($label, $part, $conns, $bar) = @$fig;
+        my ($c, $o) = map { $cg{$_}{$conns} } qw(caresync openresty);
+        $label .= ", $conns conns";
+        if (!$c->{ok} || !$o->{ok}) {
+            figure($label, 'requests failed', '≤ ' . kilo($bar), 'REFUSED');
+            next;
+        }
+        figure($label, sprintf('%s (OpenResty %s, × %.2f)', kilo($c->{$part}),
+                               kilo($o->{$part}), $c->{$part} / $o->{$part}),
+               '≤ ' . kilo($bar), verdict($c->{$part}, '<=', $bar));
+    }
+    my $t = $cg{caresync}{$REDIS_CONNS};
+    figure("Redis round trips / 200 (EVALSHA), $REDIS_CONNS conns",
+           $t->{ok} ? (sprintf('%.3f', $t->{trips}), '≤ 1',
+                       verdict($t->{trips}, '<=', 1))
+                    : ('requests failed', '≤ 1', 'REFUSED'));
 }
 
-sub spread {
-    my @x = @_;
-    return sprintf "%.2f (%.2f–%.2f)", sum(@x) / @x, min(@x), max(@x);
+# --- 2. and 3. wall clock, interleaved rounds -------------------------------
+
+my ($redis, %srv);
+
+if ($rounds > 0 || $soak > 0) {
+    $redis = redis_start(dir => "$OUT/wall/redis");
+    %srv = map { $_ => Caresync::Bench::Servers->new($_,
+                           dir => "$OUT/wall/$_", redis => $redis) } @SERVERS;
+    $_->start for values %srv;
 }
 
-my @p99 = map { $_->{p99} } @{ $fig{caresync} };
-
-print "\n";
-printf "caresync / ceiling     %s   bar ≥ 0.30\n", spread(@vs_ceiling);
-printf "caresync / OpenResty   %s   bar ≥ 1.50\n", spread(@vs_openresty);
-printf "caresync p99           %.2f ms (worst round)   bar ≤ 5 ms\n", max(@p99);
-printf "Redis round trips/200  %s   bar ≤ 1 (one EVALSHA, pipelined on one connection per worker)\n", spread(@trips);
-printf "jobs − 200s per run    %s   (requests wrk abandoned in flight at "
-       . "its stop, ≤ %d connections; 0 would mean none)\n",
-       join(' ', @extra), $conns;
-
-# every patient id in the stream once: nothing doubled
-my $dups = redis('EVAL', <<'EOF', 1, '{caresync}:jobs');
+# every patient id in a stream once: nothing doubled
+my $DUPS = <<'EOF';
 local seen, dups = {}, 0
 local cursor = '-'
 while true do
@@ -257,32 +275,140 @@ while true do
 end
 return dups
 EOF
-printf "jobs queued twice      %d   bar 0\n", $dups;
 
-# --- soak ------------------------------------------------------------------
+if ($rounds > 0) {
+    printf "\n2. Wall clock: %d rounds of %d s per server, wrk -t2 -c%d, "
+           . "the order rotating\n\n", $rounds, $round_secs, $WRK_CONNS;
 
-if ($soak) {
-    redis('DEL', '{caresync}:jobs');
-    my $pid = worker_pid('caresync');
-    my $done = 0;
-    my $r = wrk('caresync', 1);
-    $done += $r->{requests};
-    my $rss10k = rss_kb($pid);
-    printf "\nsoak: RSS after %d requests: %d kB\n", $done, $rss10k;
-    while ($done < $soak) {
-        $r = wrk('caresync', 10);
-        $done += $r->{requests};
-        redis('DEL', '{caresync}:jobs');    # Redis's memory is not ours
+    # warm-up: connections, the script cache, the Lua code cache
+    wrk($srv{$_}, $WRK_CONNS, 1, run_id()) for @SERVERS;
+    $redis->{r}->cmd('DEL', $_->stream) for grep { $_->stream } values %srv;
+
+    my (%rps, %p99, @vs_or, @vs_ceil, @dp99, %extra, @trips, @bad);
+    my $dups = 0;
+
+    printf "  %5s  %-17s  %-17s  %-17s  %5s %6s %8s\n", 'round',
+           'ceiling  req/s p99', 'OpenResty', 'caresync', 'c/OR', 'c/ceil',
+           'Δp99 ms';
+    for my $round (1 .. $rounds) {
+        my $k = ($round - 1) % @SERVERS;
+        my %r;
+        for my $name (@SERVERS[$k .. $#SERVERS], @SERVERS[0 .. $k - 1]) {
+            my $s = $srv{$name};
+            my $cmds = evalsha_calls($redis);
+            my $r = $r{$name} = wrk($s, $WRK_CONNS, $round_secs, run_id());
+            push @bad, "round $round $NAME{$name}: " . statuses($r->{status})
+                unless all_200($r);
+            next unless $s->stream;
+            sleep 0.5;          # the replies wrk abandoned at its stop land
+            my $jobs = xlen($redis, $s);
+            push @{ $extra{$name} }, $jobs - ($r->{status}{200} // 0);
+            if ($name eq 'caresync') {
+                # per job, not per 200: the requests wrk abandons at its
+                # stop are queued but not counted (section 1 is exact)
+                push @trips, $jobs ? (evalsha_calls($redis) - $cmds) / $jobs
+                                   : 0;
+                $dups += $redis->{r}->cmd('EVAL', $DUPS, 1, $s->stream);
+            }
+            # Redis's memory is not what is measured
+            $redis->{r}->cmd('DEL', $s->stream);
+        }
+        push @{ $rps{$_} }, $r{$_}{rps} for @SERVERS;
+        push @{ $p99{$_} }, $r{$_}{p99} for @SERVERS;
+        push @vs_or, $r{caresync}{rps} / $r{openresty}{rps};
+        push @vs_ceil, $r{caresync}{rps} / $r{ceiling}{rps};
+        push @dp99, $r{caresync}{p99} - $r{ceiling}{p99};
+        printf "  %5d  %s  %5.2f %6.2f %+8.2f\n", $round,
+               join('  ', map { sprintf '%7.0f %6.2f ms', $r{$_}{rps},
+                                        $r{$_}{p99} } @SERVERS),
+               $vs_or[-1], $vs_ceil[-1], $dp99[-1];
     }
-    my $rss1m = rss_kb($pid);
-    printf "soak: RSS after %d requests: %d kB   growth %+.1f %%   bar within 5 %%\n",
-           $done, $rss1m, 100 * ($rss1m - $rss10k) / $rss10k;
+
+    print "\n  medians of the rounds (IQR, min–max):\n";
+    for my $name (@SERVERS) {
+        printf "    %-9s %s req/s, p99 %s ms\n", $NAME{$name},
+               spread('%.0f', @{ $rps{$name} }),
+               spread('%.2f', @{ $p99{$name} });
+    }
+    printf "    caresync / ceiling throughput %s\n",
+           spread('%.2f', @vs_ceil);
+
+    my $n = @vs_or;
+    if (@bad) {
+        print "\n  answers other than 200:\n";
+        print "    $_\n" for @bad;
+        figure('throughput caresync / OpenResty', 'not all 200', '≥ 1.5',
+               'REFUSED');
+        figure('p99 caresync − ceiling', 'not all 200', '≤ 1 ms', 'REFUSED');
+    } else {
+        figure("throughput caresync / OpenResty, median of $n rounds",
+               spread('%.2f', @vs_or), '≥ 1.5',
+               verdict(median(@vs_or), '>=', 1.5));
+        figure("p99 caresync − ceiling, median of $n rounds",
+               spread('%+.2f', @dp99) . ' ms', '≤ 1 ms',
+               verdict(median(@dp99), '<=', 1));
+    }
+
+    print "\n3. Accounting over those rounds\n\n";
+    printf "  Redis round trips per job (EVALSHA)  %s\n",
+           spread('%.3f', @trips);
+    for my $name (grep { $extra{$_} } @SERVERS) {
+        printf "  jobs − 200s per %-9s run   %s\n", $NAME{$name},
+               join(' ', @{ $extra{$name} });
+    }
+    printf "  (requests wrk abandoned in flight at its stop: 0 to %d)\n",
+           $WRK_CONNS;
+    my @wrong = grep { $_ < 0 || $_ > $WRK_CONNS } map { @$_ } values %extra;
+    figure('200s vs jobs in the stream',
+           @wrong ? ('a 200 without its job, or a job never asked for',
+                     'equal', 'REFUSED')
+                  : ('every 200 has its job', 'equal', 'PASS'));
+    figure('jobs queued twice', $dups, '0', $dups ? 'MISS' : 'PASS');
 }
 
-# --- done ------------------------------------------------------------------
+# --- 4. soak ----------------------------------------------------------------
 
-for my $v (keys %port) {
-    system($nginx, '-p', "$out/$v/", '-c', 'conf/nginx.conf', '-s', 'quit');
+sub rss_kb {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return 0;
+    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    return 0;
 }
-kill 'TERM', $redis_pid;
-waitpid $redis_pid, 0;
+
+if ($soak > 0) {
+    my $s = $srv{caresync};
+    my $pid = $s->worker_pid;
+    my $r = wrk($s, $WRK_CONNS, 1, run_id());
+    my ($first, $bad) = ($r->{requests}, !all_200($r));
+    my $done = $first;
+    my $rss_start = rss_kb($pid);
+    $redis->{r}->cmd('DEL', $s->stream);
+    while ($done < $soak) {
+        $r = wrk($s, $WRK_CONNS, 10, run_id());
+        $done += $r->{requests};
+        $bad ||= !all_200($r);
+        $redis->{r}->cmd('DEL', $s->stream);
+    }
+    my $rss_end = rss_kb($pid);
+    my $growth = 100 * ($rss_end - $rss_start) / $rss_start;
+    printf "\n4. Soak: caresync's nginx worker, RSS %d kB after the first "
+           . "%d requests,\n   %d kB after %d\n", $rss_start, $first,
+           $rss_end, $done;
+    figure("worker RSS after $done requests vs after the first",
+           $bad ? ('not all 200', 'within 5 %', 'REFUSED')
+                : (sprintf('%+.1f %%', $growth), 'within 5 %',
+                   verdict(abs($growth), '<=', 5)));
+}
+
+# --- done -------------------------------------------------------------------
+
+$_->stop for values %srv;
+redis_stop($redis) if $redis;
+
+print "\nFigures against the bars\n\n";
+printf "  %-52s %-7s %s\n    %s\n", $_->[0], $_->[3], $_->[2], $_->[1]
+    for @verdicts;
+printf "\n%s in %.0f s; callgrind dumps in %s/callgrind\n",
+       $refused ? 'REFUSED figures (requests that failed)' : 'done',
+       time - $started, $OUT;
+exit($refused ? 1 : 0);

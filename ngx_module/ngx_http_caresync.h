@@ -30,6 +30,7 @@
 #include <hiredis/async.h>
 
 #include "cs_ingest.h"
+#include "cs_names.h"
 #include "cs_sig.h"
 
 
@@ -42,6 +43,8 @@ typedef struct {
     ngx_int_t                   db;
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
+    ngx_uint_t                  queue_commands;  /* caresync_redis_queue */
+    size_t                      queue_bytes;
     ngx_uint_t                  configured;  /* unsigned */
 } ngx_http_caresync_redis_conf_t;
 
@@ -51,13 +54,6 @@ typedef struct {
     ngx_uint_t                      used;    /* some location enqueues */
     ngx_uint_t                      metrics; /* a caresync_metrics location */
 } ngx_http_caresync_main_conf_t;
-
-
-/* what a location serves; also the metrics' endpoint label */
-#define NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT  1
-#define NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION 2
-#define NGX_HTTP_CARESYNC_EP_HINT                   3
-#define NGX_HTTP_CARESYNC_EP_API                    4
 
 
 /*
@@ -72,14 +68,16 @@ typedef struct {
 
 
 typedef struct {
-    ngx_uint_t                  endpoint;   /* NGX_HTTP_CARESYNC_EP_*, 0 */
+    cs_endpoint_t               endpoint;   /* also the metrics' index */
     ngx_uint_t                  webhook;    /* cs_webhook_t */
     ngx_uint_t                  api;        /* unsigned: caresync_api */
     ngx_str_t                   prefix;
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
     ngx_flag_t                  keep_raw;
+    size_t                      max_raw;
     ngx_int_t                   max_depth;
+    ngx_int_t                   max_values;
     time_t                      retry_after;
 
     /*
@@ -151,7 +149,8 @@ typedef struct {
     ngx_str_t                     status_base;
     ngx_http_caresync_token_t    *token;     /* api: the one that matched */
     ngx_str_t                     idempotency_key;  /* api: the header */
-    ngx_str_t                     body;      /* api: as received */
+    ngx_str_t                     body;      /* as received; held while
+                                                 the request waits */
     ngx_str_t                     mark;      /* api: what its marks hold */
 
     unsigned                      own_response:1;  /* we wrote it */
@@ -167,19 +166,31 @@ typedef struct {
 } ngx_http_caresync_ctx_t;
 
 
-/* redis.c: one connection per worker process */
+/*
+ * redis.c: one connection per worker process.  The adapter knows nothing
+ * of the layers above it: like hiredis's connect callback, they register
+ * what is to happen when a connection is ready (AUTH and SELECT done) and
+ * when a connection fails (reconnect 0) or comes back (reconnect 1).
+ */
+typedef void (*ngx_http_caresync_redis_ready_pt)(redisAsyncContext *ac);
+typedef void (*ngx_http_caresync_redis_event_pt)(ngx_uint_t reconnect);
+
+void ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
+    ngx_http_caresync_redis_event_pt event);
 ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
 redisAsyncContext *ngx_http_caresync_redis_get(void);
+void ngx_http_caresync_redis_drop(void);
 
 /* command.c */
+void ngx_http_caresync_command_init(ngx_cycle_t *cycle,
+    ngx_http_caresync_redis_conf_t *rcf);
 ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx);
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
     size_t len);
 ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
-void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
 
 /* enqueue.c */
 ngx_int_t ngx_http_caresync_enqueue(ngx_http_request_t *r,
@@ -241,7 +252,7 @@ ngx_int_t ngx_http_caresync_metrics_handler(ngx_http_request_t *r);
 void ngx_http_caresync_metrics_request(ngx_http_request_t *r,
     ngx_uint_t status);
 void ngx_http_caresync_metrics_reject(ngx_http_request_t *r,
-    const char *reason);
+    cs_reason_t reason);
 void ngx_http_caresync_metrics_dedupe(ngx_http_request_t *r);
 void ngx_http_caresync_metrics_not_synced(ngx_http_request_t *r);
 void ngx_http_caresync_metrics_redis(ngx_uint_t reconnect);

@@ -12,25 +12,12 @@
 
 #include "ngx_http_caresync.h"
 
-
-typedef struct {
-    ngx_str_t     name;
-    cs_webhook_t  kind;
-} ngx_http_caresync_action_t;
+#include "cs_action.h"
 
 
 static void ngx_http_caresync_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx);
-
-
-static ngx_http_caresync_action_t  ngx_http_caresync_actions[] = {
-    { ngx_string("healthsherpa-sync"), CS_API_HEALTHSHERPA_SYNC },
-    { ngx_string("hint-sync"), CS_API_HINT_SYNC },
-    { ngx_string("hint-unlink"), CS_API_HINT_UNLINK },
-    { ngx_string("crm-contact-changed"), CS_API_CRM_CONTACT_CHANGED },
-    { ngx_null_string, 0 }
-};
 
 
 ngx_int_t
@@ -39,7 +26,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
     u_char                   *p, *last, *seg;
     ngx_int_t                 rc;
     ngx_str_t                 rest;
-    ngx_uint_t                i;
+    cs_webhook_t              kind;
     ngx_http_caresync_ctx_t  *ctx;
 
     ctx = ngx_http_caresync_ctx_create(r);
@@ -111,16 +98,10 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
         if (p - seg == sizeof("/actions") - 1
             && ngx_strncmp(seg, "/actions", 8) == 0)
         {
-            for (i = 0; ngx_http_caresync_actions[i].name.len; i++) {
-                if (ngx_http_caresync_actions[i].name.len == rest.len
-                    && ngx_strncmp(ngx_http_caresync_actions[i].name.data,
-                                   rest.data, rest.len) == 0)
-                {
-                    break;
-                }
-            }
+            /* the actions and their names are the core's (cs_action.h) */
+            kind = cs_action_find((const char *) rest.data, rest.len);
 
-            if (ngx_http_caresync_actions[i].name.len == 0) {
+            if (kind == 0) {
                 break;
             }
 
@@ -150,7 +131,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            ctx->kind = ngx_http_caresync_actions[i].kind;
+            ctx->kind = kind;
 
             /* status URLs share the prefix the action was posted under */
 
@@ -177,7 +158,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_http_caresync_metrics_reject(r, "not_found");
+    ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
 
     return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
 }
@@ -242,7 +223,7 @@ ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_caresync_metrics_reject(r, "idempotency_key");
+    ngx_http_caresync_metrics_reject(r, CS_REASON_IDEMPOTENCY_KEY);
 
     return NGX_DECLINED;
 }

@@ -19,7 +19,7 @@
 static ngx_uint_t ngx_http_caresync_secret_equal(ngx_str_t *given,
     ngx_str_t *secret);
 static ngx_int_t ngx_http_caresync_unauthorized(ngx_http_request_t *r,
-    const char *reason, const char *message);
+    cs_reason_t reason, const char *message);
 static ngx_int_t ngx_http_caresync_refused(ngx_http_request_t *r,
     cs_sig_result_t rc);
 static void ngx_http_caresync_agent_digest(u_char *agent, size_t len,
@@ -62,7 +62,7 @@ ngx_http_caresync_auth_headers(ngx_http_request_t *r)
         }
 
         if (!ok) {
-            return ngx_http_caresync_unauthorized(r, "auth",
+            return ngx_http_caresync_unauthorized(r, CS_REASON_AUTH,
                                         "missing or invalid credentials");
         }
     }
@@ -114,7 +114,7 @@ ngx_http_caresync_auth_headers(ngx_http_request_t *r)
             ngx_str_set(&h->key, "WWW-Authenticate");
             ngx_str_set(&h->value, "Bearer");
 
-            return ngx_http_caresync_unauthorized(r, "auth",
+            return ngx_http_caresync_unauthorized(r, CS_REASON_AUTH,
                                         "missing or invalid bearer token");
         }
 
@@ -178,7 +178,7 @@ ngx_http_caresync_auth_agent(ngx_http_request_t *r, cs_ingest_t *in)
     }
 
     /* the agent is an e-mail address: it is never logged nor echoed */
-    return ngx_http_caresync_unauthorized(r, "agent",
+    return ngx_http_caresync_unauthorized(r, CS_REASON_AGENT,
                                      "this token may not act for that agent");
 }
 
@@ -293,18 +293,18 @@ ngx_http_caresync_refused(ngx_http_request_t *r, cs_sig_result_t rc)
     switch (rc) {
 
     case CS_SIG_MISSING:
-        return ngx_http_caresync_unauthorized(r, "signature",
+        return ngx_http_caresync_unauthorized(r, CS_REASON_SIGNATURE,
                                               "missing signature");
 
     case CS_SIG_STALE:
-        return ngx_http_caresync_unauthorized(r, "stale_signature",
+        return ngx_http_caresync_unauthorized(r, CS_REASON_STALE_SIGNATURE,
                                      "signature timestamp out of tolerance");
 
     case CS_SIG_ERROR:
         return NGX_ERROR;
 
     default:
-        return ngx_http_caresync_unauthorized(r, "signature",
+        return ngx_http_caresync_unauthorized(r, CS_REASON_SIGNATURE,
                                               "invalid signature");
     }
 }
@@ -317,7 +317,7 @@ ngx_http_caresync_refused(ngx_http_request_t *r, cs_sig_result_t rc)
  */
 
 static ngx_int_t
-ngx_http_caresync_unauthorized(ngx_http_request_t *r, const char *reason,
+ngx_http_caresync_unauthorized(ngx_http_request_t *r, cs_reason_t reason,
     const char *message)
 {
     ngx_http_caresync_ctx_t  *ctx;

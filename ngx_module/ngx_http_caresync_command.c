@@ -18,6 +18,18 @@
  * webhook script, whose dedupe mark witnesses the job) then waits, within
  * the request's own timeout, for the connection to come back and is sent
  * again; its answer is the true one.  Others are answered 503.
+ *
+ * What waits for Redis is bounded per worker (caresync_redis_queue): a
+ * command is admitted only while the commands not yet done with Redis,
+ * and the bytes they hold, stay within the limits; past them the request
+ * is answered 503 at once.  A command holds its copy in hiredis's output
+ * buffer until its reply comes or its connection goes, and, while its
+ * request lives, the request's body and its own copy of the arguments
+ * (the request stays only because it waits for Redis).  Replies come
+ * in order, so the oldest command awaiting one tells whether Redis still
+ * answers: once it is overdue by the command timeout the connection is
+ * dropped, which answers everything on it as a lost connection does and
+ * frees what it held, and a new one is made.
  */
 
 
@@ -31,11 +43,26 @@ struct ngx_http_caresync_pending_s {
     ngx_http_caresync_ctx_t      *ctx;
     ngx_event_t                   timer;
     ngx_queue_t                   queue;    /* waiting for a connection */
+    ngx_queue_t                   sent;     /* awaiting its reply */
+    ngx_msec_t                    sent_at;
+    size_t                        obuf;     /* its copy in hiredis */
+    size_t                        held;     /* the request's copy */
     ngx_http_caresync_pending_t  *next;     /* free list */
     unsigned                      retried:1;    /* EVAL after NOSCRIPT */
     unsigned                      in_redis:1;   /* a reply is due */
     unsigned                      waiting:1;    /* in the queue */
+    unsigned                      counted:1;    /* in the backlog */
 };
+
+
+/* What waits for Redis in this worker. */
+typedef struct {
+    ngx_uint_t                    commands;
+    size_t                        bytes;
+    ngx_queue_t                   sent;     /* oldest first */
+    ngx_event_t                   overdue;
+    ngx_http_caresync_redis_conf_t  *conf;
+} ngx_http_caresync_backlog_t;
 
 
 static ngx_int_t ngx_http_caresync_send(redisAsyncContext *ac,
@@ -43,29 +70,53 @@ static ngx_int_t ngx_http_caresync_send(redisAsyncContext *ac,
 static void ngx_http_caresync_reply_handler(redisAsyncContext *ac,
     void *reply, void *data);
 static void ngx_http_caresync_timeout_handler(ngx_event_t *ev);
+static void ngx_http_caresync_overdue_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_caresync_argv(ngx_http_caresync_cmd_t *cmd,
+    ngx_uint_t eval, u_char *nkeys, const char **argv, size_t *lens);
+static size_t ngx_http_caresync_resp_len(ngx_uint_t n, size_t *lens);
 static void ngx_http_caresync_request_cleanup(void *data);
 static void ngx_http_caresync_finish(ngx_http_caresync_pending_t *p,
     redisReply *reply);
 static void ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p);
 static ngx_http_caresync_pending_t *ngx_http_caresync_pending_get(void);
 static void ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p);
+static void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
 
 
 static ngx_http_caresync_pending_t  *ngx_http_caresync_free;
 static ngx_queue_t                   ngx_http_caresync_waiting;
+static ngx_http_caresync_backlog_t   ngx_http_caresync_backlog;
+
+
+void
+ngx_http_caresync_command_init(ngx_cycle_t *cycle,
+    ngx_http_caresync_redis_conf_t *rcf)
+{
+    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
+
+    ngx_http_caresync_redis_hooks(ngx_http_caresync_command_reconnected,
+                                  ngx_http_caresync_metrics_redis);
+
+    ngx_queue_init(&ngx_http_caresync_waiting);
+
+    ngx_memzero(bl, sizeof(ngx_http_caresync_backlog_t));
+    ngx_queue_init(&bl->sent);
+
+    bl->conf = rcf;
+    bl->overdue.handler = ngx_http_caresync_overdue_handler;
+    bl->overdue.data = bl;
+    bl->overdue.log = cycle->log;
+    bl->overdue.cancelable = 1;
+}
 
 
 /* The connection is back: send again what lost its reply. */
 
-void
+static void
 ngx_http_caresync_command_reconnected(redisAsyncContext *ac)
 {
     ngx_queue_t                  *q;
     ngx_http_caresync_pending_t  *p;
-
-    if (ngx_http_caresync_waiting.next == NULL) {
-        return;
-    }
 
     while (!ngx_queue_empty(&ngx_http_caresync_waiting)) {
         q = ngx_queue_head(&ngx_http_caresync_waiting);
@@ -115,12 +166,19 @@ ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
 ngx_int_t
 ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
 {
-    redisAsyncContext             *ac;
-    ngx_http_cleanup_t            *cln;
-    ngx_http_caresync_pending_t   *p;
-    ngx_http_caresync_main_conf_t *cmcf;
+    u_char                          nkeys[NGX_INT_T_LEN];
+    size_t                          held, size;
+    size_t                          lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    ngx_uint_t                      i, n;
+    const char                     *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    redisAsyncContext              *ac;
+    ngx_http_cleanup_t             *cln;
+    ngx_http_caresync_cmd_t        *cmd = &ctx->cmd;
+    ngx_http_caresync_pending_t    *p;
+    ngx_http_caresync_backlog_t    *bl = &ngx_http_caresync_backlog;
+    ngx_http_caresync_main_conf_t  *cmcf;
 
-    if (ctx->cmd.argc > NGX_HTTP_CARESYNC_MAX_ARGS) {
+    if (cmd->argc > NGX_HTTP_CARESYNC_MAX_ARGS) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "caresync: too many command arguments");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -130,6 +188,29 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     if (ac == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "caresync: redis not connected");
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_caresync_module);
+
+    /* the request's body and arguments, and their copy as EVALSHA */
+
+    held = sizeof(ngx_http_caresync_pending_t) + ctx->body.len;
+
+    for (i = 0; i < cmd->argc; i++) {
+        held += cmd->lens[i];
+    }
+
+    n = ngx_http_caresync_argv(cmd, 0, nkeys, argv, lens);
+    size = held + ngx_http_caresync_resp_len(n, lens);
+
+    if (bl->commands >= cmcf->redis.queue_commands
+        || bl->bytes + size > cmcf->redis.queue_bytes)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "caresync: redis queue full: %ui commands, %uz bytes "
+                      "waiting, this one %uz", bl->commands, bl->bytes, size);
+        ngx_http_caresync_metrics_reject(r, CS_REASON_REDIS_QUEUE_FULL);
         return ngx_http_caresync_reply_unavailable(r);
     }
 
@@ -145,9 +226,14 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
 
     p->r = r;
     p->ctx = ctx;
+    p->held = held;
+    p->counted = 1;
+
+    bl->commands++;
+    bl->bytes += held;
 
     if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
-        ngx_http_caresync_pending_put(p);
+        ngx_http_caresync_pending_detach(p);
         return ngx_http_caresync_reply_unavailable(r);
     }
 
@@ -168,16 +254,16 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
 }
 
 
-static ngx_int_t
-ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
-    ngx_uint_t eval)
-{
-    ngx_http_caresync_cmd_t  *cmd = &p->ctx->cmd;
+/*
+ * The command as it goes out: EVALSHA (or EVAL) with the script and its
+ * number of keys, then the arguments; `nkeys` holds the number's digits.
+ */
 
-    u_char       nkeys[NGX_INT_T_LEN];
-    size_t       lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
-    ngx_uint_t   i, n;
-    const char  *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+static ngx_uint_t
+ngx_http_caresync_argv(ngx_http_caresync_cmd_t *cmd, ngx_uint_t eval,
+    u_char *nkeys, const char **argv, size_t *lens)
+{
+    ngx_uint_t  i, n;
 
     n = 0;
 
@@ -204,6 +290,23 @@ ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
         lens[n++] = cmd->lens[i];
     }
 
+    return n;
+}
+
+
+static ngx_int_t
+ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
+    ngx_uint_t eval)
+{
+    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
+
+    u_char       nkeys[NGX_INT_T_LEN];
+    size_t       lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    ngx_uint_t   n;
+    const char  *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+
+    n = ngx_http_caresync_argv(&p->ctx->cmd, eval, nkeys, argv, lens);
+
     /* hiredis copies the arguments into its output buffer right away */
 
     if (redisAsyncCommandArgv(ac, ngx_http_caresync_reply_handler, p,
@@ -214,8 +317,81 @@ ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
     }
 
     p->in_redis = 1;
+    p->obuf = ngx_http_caresync_resp_len(n, lens);
+    p->sent_at = ngx_current_msec;
+
+    bl->bytes += p->obuf;
+    ngx_queue_insert_tail(&bl->sent, &p->sent);
+
+    if (!bl->overdue.timer_set) {
+        ngx_add_timer(&bl->overdue, bl->conf->timeout);
+    }
 
     return NGX_OK;
+}
+
+
+/* The length of the command as hiredis writes it: "*n" then "$len" data. */
+
+static size_t
+ngx_http_caresync_resp_len(ngx_uint_t n, size_t *lens)
+{
+    size_t      len, v;
+    ngx_uint_t  i;
+
+    len = sizeof("*\r\n") - 1;
+
+    for (v = n; v; v /= 10) {
+        len++;
+    }
+
+    for (i = 0; i < n; i++) {
+        len += sizeof("$0\r\n\r\n") - 1 + lens[i];
+
+        for (v = lens[i] / 10; v; v /= 10) {
+            len++;
+        }
+    }
+
+    return len;
+}
+
+
+/*
+ * The oldest command awaiting a reply is overdue: Redis is stopped,
+ * stuck or unreachable without the socket saying so, and everything
+ * queued behind it would wait as long.
+ */
+
+static void
+ngx_http_caresync_overdue_handler(ngx_event_t *ev)
+{
+    ngx_http_caresync_backlog_t  *bl = ev->data;
+
+    ngx_msec_t                    age;
+    ngx_http_caresync_pending_t  *p;
+
+    if (ngx_queue_empty(&bl->sent)) {
+        return;
+    }
+
+    p = ngx_queue_data(ngx_queue_head(&bl->sent),
+                       ngx_http_caresync_pending_t, sent);
+
+    age = ngx_current_msec - p->sent_at;
+
+    if (age < bl->conf->timeout) {
+        ngx_add_timer(ev, bl->conf->timeout - age);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                  "caresync: no redis reply for %M ms, %ui commands and "
+                  "%uz bytes waiting: dropping the connection",
+                  age, bl->commands, bl->bytes);
+
+    ngx_http_caresync_metrics_redis(0);
+    ngx_http_caresync_redis_drop();
 }
 
 
@@ -225,10 +401,16 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
 {
     ngx_http_caresync_pending_t  *p = data;
 
-    redisReply          *rr = reply;
-    ngx_http_request_t  *r = p->r;
+    redisReply                   *rr = reply;
+    ngx_http_request_t           *r = p->r;
+    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
+
+    /* hiredis is done with its copy */
 
     p->in_redis = 0;
+    ngx_queue_remove(&p->sent);
+    bl->bytes -= p->obuf;
+    p->obuf = 0;
 
     if (r == NULL) {
         /* the request is gone; the command may still have been done */
@@ -242,10 +424,6 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
                           "caresync: redis connection lost before the "
                           "reply; job %V waits for it to come back",
                           &p->ctx->job_id);
-
-            if (ngx_http_caresync_waiting.next == NULL) {
-                ngx_queue_init(&ngx_http_caresync_waiting);
-            }
 
             ngx_queue_insert_tail(&ngx_http_caresync_waiting, &p->queue);
             p->waiting = 1;
@@ -364,6 +542,10 @@ ngx_http_caresync_request_cleanup(void *data)
 static void
 ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p)
 {
+    /* the request's memory goes with it */
+    ngx_http_caresync_backlog.bytes -= p->held;
+    p->held = 0;
+
     p->r = NULL;
     p->ctx = NULL;
 
@@ -406,6 +588,11 @@ ngx_http_caresync_pending_get(void)
 static void
 ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p)
 {
+    if (p->counted) {
+        ngx_http_caresync_backlog.commands--;
+        p->counted = 0;
+    }
+
     p->next = ngx_http_caresync_free;
     ngx_http_caresync_free = p;
 }

@@ -428,7 +428,7 @@ ngx_http_caresync_repeated(ngx_http_request_t *r, redisReply *reply)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "caresync: a repeated request with another body, "
                       "job %V not queued", &ctx->job_id);
-        ngx_http_caresync_metrics_reject(r, "idempotency_key");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_IDEMPOTENCY_KEY);
 
         return ngx_http_caresync_reply_error(r, 422,
                          "this idempotency key was used with another body");

@@ -61,18 +61,17 @@ ngx_http_caresync_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_ctx_t));
+        /* nginx refused the request before our handler ran */
+        ctx = ngx_http_caresync_ctx_create(r);
         if (ctx == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_caresync_module);
     }
 
     switch (r->headers_out.status) {
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         msg = "request body too large";
-        ngx_http_caresync_metrics_reject(r, "body_too_large");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_BODY_TOO_LARGE);
         break;
     case NGX_HTTP_REQUEST_TIME_OUT:
         msg = "request timed out";

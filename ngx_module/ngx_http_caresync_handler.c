@@ -165,7 +165,7 @@ ngx_http_caresync_check_json(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    ngx_http_caresync_metrics_reject(r, "content_type");
+    ngx_http_caresync_metrics_reject(r, CS_REASON_CONTENT_TYPE);
 
     return NGX_DECLINED;
 }
@@ -275,7 +275,9 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     conf.partner_source = (const char *) clcf->partner_source.data;
     conf.partner_source_len = clcf->partner_source.len;
     conf.max_depth = (unsigned) clcf->max_depth;
+    conf.max_values = (size_t) clcf->max_values;
     conf.keep_raw = clcf->keep_raw;
+    conf.max_raw = clcf->max_raw;
 
     if (status_base) {
         conf.status_base = (const char *) status_base->data;
@@ -306,7 +308,7 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         /* the reason is a fixed label: the body's values never reach logs */
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "caresync: request rejected: %s", in->reason);
-        ngx_http_caresync_metrics_reject(r, in->reason);
+        ngx_http_caresync_metrics_reject(r, cs_reason_find(in->reason));
 
         return ngx_http_caresync_reply(r, NGX_HTTP_BAD_REQUEST, &answer);
     }
@@ -315,6 +317,12 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "caresync: job %s: optional values dropped: %*s",
                       in->job_id, in->notes.len, in->notes.data);
+    }
+
+    if (in->raw_omitted) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "caresync: job %s: raw copy of %uz bytes left out, "
+                      "over caresync_max_raw", in->job_id, in->raw_omitted);
     }
 
     if (!in->enqueue) {

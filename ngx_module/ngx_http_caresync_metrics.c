@@ -2,8 +2,8 @@
  * Counters in shared memory, so that every worker adds to the same
  * figures, served as Prometheus text by a `caresync_metrics` location.
  *
- * The label sets are fixed and small (endpoint kinds, status codes,
- * reason labels of our own), so the counters are plain arrays of atomics:
+ * The label sets are fixed and small (status codes, and the endpoints
+ * and reasons of cs_names.h), so the counters are plain arrays of atomics:
  * no allocation and no lock on the request path, and no label can ever
  * carry a value from a request.  The zone survives reloads.
  */
@@ -12,27 +12,12 @@
 #include "ngx_http_caresync.h"
 
 
-#define NGX_HTTP_CARESYNC_EP_N  (NGX_HTTP_CARESYNC_EP_API + 1)
-
-
 static ngx_uint_t  ngx_http_caresync_statuses[] = {
     200, 202, 400, 401, 403, 404, 405, 413, 415, 422, 500, 503, 0
 };
 
 #define NGX_HTTP_CARESYNC_STATUS_N                                           \
     (sizeof(ngx_http_caresync_statuses) / sizeof(ngx_uint_t))
-
-/* the core's reason labels and the module's own */
-static const char  *ngx_http_caresync_reasons[] = {
-    "bad_json", "bad_utf8", "nul", "duplicate_key", "too_deep",
-    "not_object", "missing_field", "wrong_type", "bad_value", "too_long",
-    "too_many", "method", "content_type", "body_too_large", "auth",
-    "signature", "stale_signature", "agent", "idempotency_key",
-    "not_found", "other"
-};
-
-#define NGX_HTTP_CARESYNC_REASON_N                                           \
-    (sizeof(ngx_http_caresync_reasons) / sizeof(char *))
 
 /* upper bounds of the latency buckets, in milliseconds */
 static ngx_msec_t  ngx_http_caresync_buckets[] = {
@@ -43,19 +28,14 @@ static ngx_msec_t  ngx_http_caresync_buckets[] = {
     (sizeof(ngx_http_caresync_buckets) / sizeof(ngx_msec_t))
 
 
-static const char  *ngx_http_caresync_endpoints[] = {
-    "", "helparound_enrollment", "helparound_user_action", "hint", "api"
-};
-
-
 typedef struct {
-    ngx_atomic_t  requests[NGX_HTTP_CARESYNC_EP_N][NGX_HTTP_CARESYNC_STATUS_N];
-    ngx_atomic_t  rejects[NGX_HTTP_CARESYNC_EP_N][NGX_HTTP_CARESYNC_REASON_N];
-    ngx_atomic_t  dedupe[NGX_HTTP_CARESYNC_EP_N];
-    ngx_atomic_t  not_synced[NGX_HTTP_CARESYNC_EP_N];
-    ngx_atomic_t  latency[NGX_HTTP_CARESYNC_EP_N][NGX_HTTP_CARESYNC_BUCKET_N
+    ngx_atomic_t  requests[CS_ENDPOINT_N][NGX_HTTP_CARESYNC_STATUS_N];
+    ngx_atomic_t  rejects[CS_ENDPOINT_N][CS_REASON_N];
+    ngx_atomic_t  dedupe[CS_ENDPOINT_N];
+    ngx_atomic_t  not_synced[CS_ENDPOINT_N];
+    ngx_atomic_t  latency[CS_ENDPOINT_N][NGX_HTTP_CARESYNC_BUCKET_N
                                                   + 1];
-    ngx_atomic_t  latency_sum_ms[NGX_HTTP_CARESYNC_EP_N];
+    ngx_atomic_t  latency_sum_ms[CS_ENDPOINT_N];
     ngx_atomic_t  redis_errors;
     ngx_atomic_t  redis_reconnects;
 } ngx_http_caresync_counters_t;
@@ -130,7 +110,8 @@ ngx_http_caresync_metrics_ep(ngx_http_request_t *r)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
-    return clcf->api ? NGX_HTTP_CARESYNC_EP_API : clcf->webhook;
+    return clcf->endpoint < CS_ENDPOINT_N
+           ? clcf->endpoint : CS_ENDPOINT_NONE;
 }
 
 
@@ -156,23 +137,19 @@ ngx_http_caresync_metrics_request(ngx_http_request_t *r, ngx_uint_t status)
 
 
 void
-ngx_http_caresync_metrics_reject(ngx_http_request_t *r, const char *reason)
+ngx_http_caresync_metrics_reject(ngx_http_request_t *r, cs_reason_t reason)
 {
-    ngx_uint_t  i;
-
     if (ngx_http_caresync_counters == NULL) {
         return;
     }
 
-    for (i = 0; i < NGX_HTTP_CARESYNC_REASON_N - 1; i++) {
-        if (ngx_strcmp(ngx_http_caresync_reasons[i], reason) == 0) {
-            break;
-        }
+    if ((ngx_uint_t) reason >= CS_REASON_N) {
+        reason = CS_REASON_OTHER;
     }
 
     (void) ngx_atomic_fetch_add(
         &ngx_http_caresync_counters->rejects[ngx_http_caresync_metrics_ep(r)]
-                                            [i], 1);
+                                            [reason], 1);
 }
 
 
@@ -291,8 +268,8 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    size = 4096 + NGX_HTTP_CARESYNC_EP_N
-                  * (NGX_HTTP_CARESYNC_STATUS_N + NGX_HTTP_CARESYNC_REASON_N
+    size = 4096 + CS_ENDPOINT_N
+                  * (NGX_HTTP_CARESYNC_STATUS_N + CS_REASON_N
                      + NGX_HTTP_CARESYNC_BUCKET_N + 8) * 128;
 
     p = ngx_pnalloc(r->pool, size);
@@ -307,7 +284,7 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
         "# HELP caresync_requests_total Answers by endpoint and status.\n"
         "# TYPE caresync_requests_total counter\n");
 
-    for (ep = 1; ep < NGX_HTTP_CARESYNC_EP_N; ep++) {
+    for (ep = 1; ep < CS_ENDPOINT_N; ep++) {
         for (i = 0; i < NGX_HTTP_CARESYNC_STATUS_N; i++) {
             v = c->requests[ep][i];
             if (v == 0) {
@@ -317,12 +294,12 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
             if (ngx_http_caresync_statuses[i]) {
                 p = ngx_slprintf(p, last, "caresync_requests_total"
                                  "{endpoint=\"%s\",status=\"%ui\"} %uA\n",
-                                 ngx_http_caresync_endpoints[ep],
+                                 cs_endpoint_names[ep],
                                  ngx_http_caresync_statuses[i], v);
             } else {
                 p = ngx_slprintf(p, last, "caresync_requests_total"
                                  "{endpoint=\"%s\",status=\"other\"} %uA\n",
-                                 ngx_http_caresync_endpoints[ep], v);
+                                 cs_endpoint_names[ep], v);
             }
         }
     }
@@ -331,14 +308,14 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
         "# HELP caresync_rejects_total Refused requests by reason.\n"
         "# TYPE caresync_rejects_total counter\n");
 
-    for (ep = 1; ep < NGX_HTTP_CARESYNC_EP_N; ep++) {
-        for (i = 0; i < NGX_HTTP_CARESYNC_REASON_N; i++) {
+    for (ep = 1; ep < CS_ENDPOINT_N; ep++) {
+        for (i = 0; i < CS_REASON_N; i++) {
             v = c->rejects[ep][i];
             if (v) {
                 p = ngx_slprintf(p, last, "caresync_rejects_total"
                                  "{endpoint=\"%s\",reason=\"%s\"} %uA\n",
-                                 ngx_http_caresync_endpoints[ep],
-                                 ngx_http_caresync_reasons[i], v);
+                                 cs_endpoint_names[ep],
+                                 cs_reason_names[i], v);
             }
         }
     }
@@ -348,10 +325,10 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
         "again.\n"
         "# TYPE caresync_dedupe_hits_total counter\n");
 
-    for (ep = 1; ep < NGX_HTTP_CARESYNC_EP_N; ep++) {
+    for (ep = 1; ep < CS_ENDPOINT_N; ep++) {
         p = ngx_slprintf(p, last,
                          "caresync_dedupe_hits_total{endpoint=\"%s\"} %uA\n",
-                         ngx_http_caresync_endpoints[ep], c->dedupe[ep]);
+                         cs_endpoint_names[ep], c->dedupe[ep]);
     }
 
     p = ngx_slprintf(p, last,
@@ -359,10 +336,10 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
         "this deployment does not sync.\n"
         "# TYPE caresync_not_synced_total counter\n");
 
-    for (ep = 1; ep < NGX_HTTP_CARESYNC_EP_N; ep++) {
+    for (ep = 1; ep < CS_ENDPOINT_N; ep++) {
         p = ngx_slprintf(p, last,
                          "caresync_not_synced_total{endpoint=\"%s\"} %uA\n",
-                         ngx_http_caresync_endpoints[ep], c->not_synced[ep]);
+                         cs_endpoint_names[ep], c->not_synced[ep]);
     }
 
     p = ngx_slprintf(p, last,
@@ -381,14 +358,14 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
         "Redis command to its reply.\n"
         "# TYPE caresync_enqueue_seconds histogram\n");
 
-    for (ep = 1; ep < NGX_HTTP_CARESYNC_EP_N; ep++) {
+    for (ep = 1; ep < CS_ENDPOINT_N; ep++) {
         cum = 0;
 
         for (i = 0; i < NGX_HTTP_CARESYNC_BUCKET_N; i++) {
             cum += c->latency[ep][i];
             p = ngx_slprintf(p, last, "caresync_enqueue_seconds_bucket"
                              "{endpoint=\"%s\",le=\"%.3f\"} %uA\n",
-                             ngx_http_caresync_endpoints[ep],
+                             cs_endpoint_names[ep],
                              (double) ngx_http_caresync_buckets[i] / 1000,
                              cum);
         }
@@ -399,10 +376,10 @@ ngx_http_caresync_metrics_handler(ngx_http_request_t *r)
                          "caresync_enqueue_seconds_sum{endpoint=\"%s\"} %.3f\n"
                          "caresync_enqueue_seconds_count{endpoint=\"%s\"} "
                          "%uA\n",
-                         ngx_http_caresync_endpoints[ep], cum,
-                         ngx_http_caresync_endpoints[ep],
+                         cs_endpoint_names[ep], cum,
+                         cs_endpoint_names[ep],
                          (double) c->latency_sum_ms[ep] / 1000,
-                         ngx_http_caresync_endpoints[ep], cum);
+                         cs_endpoint_names[ep], cum);
     }
 
     body.len = p - body.data;

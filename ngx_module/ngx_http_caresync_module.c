@@ -10,8 +10,11 @@ static void *ngx_http_caresync_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_caresync_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_caresync_redis_queue(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -43,12 +46,23 @@ static ngx_conf_num_bounds_t  ngx_http_caresync_depth_bounds = {
     ngx_conf_check_num_bounds, 1, 1024
 };
 
+static ngx_conf_num_bounds_t  ngx_http_caresync_values_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000000
+};
+
 
 static ngx_command_t  ngx_http_caresync_commands[] = {
 
     { ngx_string("caresync_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_caresync_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("caresync_redis_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_redis_queue,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -148,6 +162,20 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       offsetof(ngx_http_caresync_loc_conf_t, keep_raw),
       NULL },
 
+    { ngx_string("caresync_max_raw"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, max_raw),
+      NULL },
+
+    { ngx_string("caresync_max_values"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_caresync_loc_conf_t, max_values),
+      &ngx_http_caresync_values_bounds },
+
     { ngx_string("caresync_max_depth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -171,7 +199,7 @@ static ngx_http_module_t  ngx_http_caresync_module_ctx = {
     ngx_http_caresync_postconfiguration,   /* postconfiguration */
 
     ngx_http_caresync_create_main_conf,    /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_caresync_init_main_conf,      /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -197,20 +225,18 @@ ngx_module_t  ngx_http_caresync_module = {
 };
 
 
+/* the argument of caresync_webhook is the endpoint's metrics label */
 typedef struct {
-    ngx_str_t     name;
-    cs_webhook_t  kind;
-    ngx_uint_t    endpoint;
+    cs_endpoint_t                 endpoint;
+    cs_webhook_t                  kind;
 } ngx_http_caresync_webhook_t;
 
 
 static ngx_http_caresync_webhook_t  ngx_http_caresync_webhooks[] = {
-    { ngx_string("helparound_enrollment"), CS_WEBHOOK_HELPAROUND_ENROLLMENT,
-      NGX_HTTP_CARESYNC_EP_HELPAROUND_ENROLLMENT },
-    { ngx_string("helparound_user_action"), CS_WEBHOOK_HELPAROUND_USER_ACTION,
-      NGX_HTTP_CARESYNC_EP_HELPAROUND_USER_ACTION },
-    { ngx_string("hint"), CS_WEBHOOK_HINT, NGX_HTTP_CARESYNC_EP_HINT },
-    { ngx_null_string, 0, 0 }
+    { CS_ENDPOINT_HELPAROUND_ENROLLMENT, CS_WEBHOOK_HELPAROUND_ENROLLMENT },
+    { CS_ENDPOINT_HELPAROUND_USER_ACTION, CS_WEBHOOK_HELPAROUND_USER_ACTION },
+    { CS_ENDPOINT_HINT, CS_WEBHOOK_HINT },
+    { CS_ENDPOINT_NONE, 0 }
 };
 
 
@@ -224,7 +250,28 @@ ngx_http_caresync_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    cmcf->redis.queue_commands = NGX_CONF_UNSET_UINT;
+    cmcf->redis.queue_bytes = NGX_CONF_UNSET_SIZE;
+
     return cmcf;
+}
+
+
+static char *
+ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf = conf;
+
+    /*
+     * A thousand jobs of a few kilobytes, or four of the largest bodies
+     * nginx takes by default (1m, and their job): far more than a healthy
+     * Redis ever has in flight from one worker, and a bound on what a
+     * stopped one costs.
+     */
+    ngx_conf_init_uint_value(cmcf->redis.queue_commands, 1024);
+    ngx_conf_init_size_value(cmcf->redis.queue_bytes, 4 * 1024 * 1024);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -255,7 +302,9 @@ ngx_http_caresync_create_loc_conf(ngx_conf_t *cf)
     clcf->auth = NGX_CONF_UNSET;
     clcf->dedupe_ttl = NGX_CONF_UNSET_MSEC;
     clcf->keep_raw = NGX_CONF_UNSET;
+    clcf->max_raw = NGX_CONF_UNSET_SIZE;
     clcf->max_depth = NGX_CONF_UNSET;
+    clcf->max_values = NGX_CONF_UNSET;
     clcf->retry_after = NGX_CONF_UNSET;
     clcf->api_tokens = NGX_CONF_UNSET_PTR;
     clcf->hmac_keys = NGX_CONF_UNSET_PTR;
@@ -279,7 +328,9 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->dedupe_ttl, prev->dedupe_ttl,
                               24 * 60 * 60 * 1000);
     ngx_conf_merge_value(conf->keep_raw, prev->keep_raw, 1);
+    ngx_conf_merge_size_value(conf->max_raw, prev->max_raw, 64 * 1024);
     ngx_conf_merge_value(conf->max_depth, prev->max_depth, 32);
+    ngx_conf_merge_value(conf->max_values, prev->max_values, 10000);
     ngx_conf_merge_value(conf->retry_after, prev->retry_after, 5);
 
     if (conf->auth_header.data == NULL) {
@@ -317,6 +368,13 @@ ngx_http_caresync_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->sw_tolerance, prev->sw_tolerance, 300);
 
     if (ngx_http_caresync_check_auth(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_raw == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_max_raw\" must be more than 0; "
+                           "\"caresync_keep_raw off\" keeps no copy");
         return NGX_CONF_ERROR;
     }
 
@@ -536,6 +594,65 @@ invalid:
 }
 
 
+/* caresync_redis_queue [commands=number] [bytes=size]; */
+
+static char *
+ngx_http_caresync_redis_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf = conf;
+
+    ssize_t      size;
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (cmcf->redis.queue_commands != NGX_CONF_UNSET_UINT
+        || cmcf->redis.queue_bytes != NGX_CONF_UNSET_SIZE)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "commands=", 9) == 0) {
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            cmcf->redis.queue_commands = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "bytes=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            size = ngx_parse_size(&s);
+            if (size == NGX_ERROR || size == 0) {
+                goto invalid;
+            }
+
+            cmcf->redis.queue_bytes = size;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
 static char *
 ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -552,9 +669,10 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 0; ngx_http_caresync_webhooks[i].name.len; i++) {
-        if (ngx_strcmp(ngx_http_caresync_webhooks[i].name.data,
-                       value[1].data) == 0)
+    for (i = 0; ngx_http_caresync_webhooks[i].endpoint; i++) {
+        if (ngx_strcmp(
+                cs_endpoint_names[ngx_http_caresync_webhooks[i].endpoint],
+                value[1].data) == 0)
         {
             clcf->webhook = ngx_http_caresync_webhooks[i].kind;
             clcf->endpoint = ngx_http_caresync_webhooks[i].endpoint;
@@ -591,7 +709,7 @@ ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->api = 1;
-    clcf->endpoint = NGX_HTTP_CARESYNC_EP_API;
+    clcf->endpoint = CS_ENDPOINT_API;
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     core->handler = ngx_http_caresync_api_handler;
@@ -1009,6 +1127,8 @@ ngx_http_caresync_init_process(ngx_cycle_t *cycle)
     if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_caresync_command_init(cycle, &cmcf->redis);
 
     return ngx_http_caresync_redis_init(cycle, &cmcf->redis);
 }

@@ -53,6 +53,19 @@ static void ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd);
 
 static ngx_http_caresync_redis_t  ngx_http_caresync_redis;
 
+/* apart from the connection's state, which init clears */
+static ngx_http_caresync_redis_ready_pt  ngx_http_caresync_redis_on_ready;
+static ngx_http_caresync_redis_event_pt  ngx_http_caresync_redis_on_event;
+
+
+void
+ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
+    ngx_http_caresync_redis_event_pt event)
+{
+    ngx_http_caresync_redis_on_ready = ready;
+    ngx_http_caresync_redis_on_event = event;
+}
+
 
 ngx_int_t
 ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
@@ -109,6 +122,20 @@ ngx_http_caresync_redis_get(void)
     }
 
     return ac;
+}
+
+
+/*
+ * Gives the connection up: hiredis answers every command on it as lost
+ * (NULL), frees its buffers, and a new connection follows.
+ */
+
+void
+ngx_http_caresync_redis_drop(void)
+{
+    if (ngx_http_caresync_redis.ac) {
+        redisAsyncFree(ngx_http_caresync_redis.ac);
+    }
 }
 
 
@@ -438,7 +465,11 @@ ngx_http_caresync_redis_on_connect(const redisAsyncContext *ac, int status)
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis connect failed: %s",
                       ac->errstr ? ac->errstr : "unknown error");
-        ngx_http_caresync_metrics_redis(0);
+
+        if (ngx_http_caresync_redis_on_event) {
+            ngx_http_caresync_redis_on_event(0);
+        }
+
         return;                 /* hiredis frees the context next */
     }
 
@@ -446,8 +477,8 @@ ngx_http_caresync_redis_on_connect(const redisAsyncContext *ac, int status)
         ngx_del_timer(rd->c->write);
     }
 
-    if (rd->connected_once) {
-        ngx_http_caresync_metrics_redis(1);
+    if (rd->connected_once && ngx_http_caresync_redis_on_event) {
+        ngx_http_caresync_redis_on_event(1);
     }
 
     rd->connected_once = 1;
@@ -470,7 +501,9 @@ ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
 
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "caresync: redis connected");
 
-    ngx_http_caresync_command_reconnected(rd->ac);
+    if (ngx_http_caresync_redis_on_ready) {
+        ngx_http_caresync_redis_on_ready(rd->ac);
+    }
 }
 
 

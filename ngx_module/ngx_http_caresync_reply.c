@@ -142,7 +142,7 @@ ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r, char *allow)
     h->value.data = (u_char *) allow;
     h->value.len = ngx_strlen(allow);
 
-    ngx_http_caresync_metrics_reject(r, "method");
+    ngx_http_caresync_metrics_reject(r, CS_REASON_METHOD);
 
     return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                          "method not allowed");

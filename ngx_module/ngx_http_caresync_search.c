@@ -63,7 +63,7 @@ ngx_http_caresync_search(ngx_http_request_t *r)
             return rc;
         }
 
-        ngx_http_caresync_metrics_reject(r, "not_found");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
                                              "not found");
     }
@@ -78,7 +78,7 @@ ngx_http_caresync_search(ngx_http_request_t *r)
             return rc;
         }
 
-        ngx_http_caresync_metrics_reject(r, "bad_value");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_BAD_VALUE);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_BAD_REQUEST,
                              "no query string: the name goes in the body");
     }
@@ -99,7 +99,7 @@ ngx_http_caresync_search(ngx_http_request_t *r)
             return rc;
         }
 
-        ngx_http_caresync_metrics_reject(r, "body_too_large");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_BODY_TOO_LARGE);
         return ngx_http_caresync_reply_error(r,
                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                            "request body too large");
@@ -161,7 +161,7 @@ ngx_http_caresync_search_ask(ngx_http_request_t *r, ngx_str_t *body)
     /* a chunked body has no length until it is read */
 
     if (body->len > NGX_HTTP_CARESYNC_SEARCH_BODY_MAX) {
-        ngx_http_caresync_metrics_reject(r, "body_too_large");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_BODY_TOO_LARGE);
         return ngx_http_caresync_reply_error(r,
                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                            "request body too large");
@@ -176,7 +176,7 @@ ngx_http_caresync_search_ask(ngx_http_request_t *r, ngx_str_t *body)
     }
 
     if (n != 0) {
-        ngx_http_caresync_metrics_reject(r, "bad_value");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_BAD_VALUE);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_BAD_REQUEST, n == 1
                      ? "body must be a JSON object with the name in q"
                      : "q must be a name of 1 to 100 letters, spaces, "

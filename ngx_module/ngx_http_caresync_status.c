@@ -35,7 +35,7 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
     }
 
     if (job_id->len == 0 || job_id->len > 64 || i != job_id->len) {
-        ngx_http_caresync_metrics_reject(r, "not_found");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
                                              "unknown job");
     }
@@ -73,7 +73,7 @@ ngx_http_caresync_status_reply(ngx_http_request_t *r, redisReply *reply)
     }
 
     if (reply->elements == 0) {
-        ngx_http_caresync_metrics_reject(r, "not_found");
+        ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
                                              "unknown job");
     }

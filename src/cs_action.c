@@ -43,6 +43,23 @@ cs_action_kind(cs_webhook_t kind)
 }
 
 
+cs_webhook_t
+cs_action_find(const char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(cs_actions) / sizeof(cs_actions[0]); i++) {
+        if (strlen(cs_actions[i].name) == len
+            && memcmp(cs_actions[i].name, name, len) == 0)
+        {
+            return cs_actions[i].kind;
+        }
+    }
+
+    return (cs_webhook_t) 0;
+}
+
+
 /* Salesforce ids: 15 characters, or 18 with the case-safe suffix. */
 static int
 cs_action_sf_id(cs_str_t s)
@@ -89,7 +106,7 @@ cs_action_hint_id(cs_str_t s)
 
 
 static int
-cs_action_check(cs_check_t *ck, json_t *root, cs_webhook_t kind,
+cs_action_check(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     cs_event_action_t *a)
 {
     CS_TRY(cs_field_string(ck, root, "", "contact_id", CS_FIELD_REQUIRED,
@@ -136,7 +153,7 @@ cs_action_check(cs_check_t *ck, json_t *root, cs_webhook_t kind,
 
 
 int
-cs_action_event(cs_check_t *ck, json_t *root, cs_webhook_t kind,
+cs_action_event(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     const char *job_id, cs_event_t *ev)
 {
     size_t  i;

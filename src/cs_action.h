@@ -18,8 +18,6 @@
 #ifndef CS_ACTION_H
 #define CS_ACTION_H
 
-#include <jansson.h>
-
 #include "cs_event.h"
 #include "cs_field.h"
 #include "cs_ingest.h"
@@ -30,7 +28,10 @@
 /* 1 for the CS_API_* kinds. */
 int cs_action_kind(cs_webhook_t kind);
 
-int cs_action_event(cs_check_t *ck, json_t *root, cs_webhook_t kind,
+/* The kind of an action by its name (the path's last segment), 0: none. */
+cs_webhook_t cs_action_find(const char *name, size_t len);
+
+int cs_action_event(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     const char *job_id, cs_event_t *ev);
 
 #endif /* CS_ACTION_H */

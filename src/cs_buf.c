@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cs_buf.h"
+#include "cs_bytes.h"
 
 #define CS_BUF_MIN  256
 
@@ -39,7 +40,7 @@ cs_buf_reset(cs_buf_t *b)
 
 
 int
-cs_buf_reserve(cs_buf_t *b, size_t extra)
+cs_buf_grow(cs_buf_t *b, size_t extra)
 {
     size_t   need, cap;
     char    *p;
@@ -78,7 +79,7 @@ cs_buf_reserve(cs_buf_t *b, size_t extra)
 
 
 void
-cs_buf_put(cs_buf_t *b, const void *p, size_t n)
+cs_buf_put_grow(cs_buf_t *b, const void *p, size_t n)
 {
     if (n == 0 || cs_buf_reserve(b, n) != 0) {
         return;
@@ -86,24 +87,6 @@ cs_buf_put(cs_buf_t *b, const void *p, size_t n)
 
     memcpy(b->data + b->len, p, n);
     b->len += n;
-}
-
-
-void
-cs_buf_puts(cs_buf_t *b, const char *s)
-{
-    cs_buf_put(b, s, strlen(s));
-}
-
-
-void
-cs_buf_putc(cs_buf_t *b, char c)
-{
-    if (cs_buf_reserve(b, 1) != 0) {
-        return;
-    }
-
-    b->data[b->len++] = c;
 }
 
 
@@ -124,16 +107,50 @@ static const unsigned char  cs_json_esc[256] = {
 void
 cs_buf_json_str(cs_buf_t *b, const char *s, size_t n)
 {
+    char                 *d;
     size_t                i, run;
+    unsigned              k;
     unsigned char         c;
     char                  esc[6];
     static const char     hex[] = "0123456789abcdef";
+
+    for (i = 0; n - i >= 8; i += 8) {
+        k = cs_bytes_stop((const unsigned char *) s + i, 0);
+
+        if (k < 8) {
+            i += k;
+            goto stop;
+        }
+    }
+
+    while (i < n && !cs_json_esc[(unsigned char) s[i]]) {
+        i++;
+    }
+
+stop:
+
+    /* the usual value needs no escape: one copy between the quotes */
+    if (i == n) {
+        if (cs_buf_reserve(b, n + 2) != 0) {
+            return;
+        }
+
+        d = b->data + b->len;
+        *d++ = '"';
+        if (n) {
+            memcpy(d, s, n);
+        }
+        d[n] = '"';
+        b->len += n + 2;
+
+        return;
+    }
 
     cs_buf_putc(b, '"');
 
     run = 0;
 
-    for (i = 0; i < n; i++) {
+    for ( /* void */ ; i < n; i++) {
         c = (unsigned char) s[i];
 
         if (!cs_json_esc[c]) {

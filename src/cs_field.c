@@ -47,36 +47,93 @@ cs_field_note(cs_check_t *ck, const char *path, const char *key,
 }
 
 
+/* Appends s to the path being built in dst[*at], cut to fit. */
+static void
+cs_field_cat(char dst[CS_FIELD_PATH_MAX], size_t *at, const char *s,
+    size_t n)
+{
+    if (n > CS_FIELD_PATH_MAX - 1 - *at) {
+        n = CS_FIELD_PATH_MAX - 1 - *at;
+    }
+
+    memcpy(dst + *at, s, n);
+    *at += n;
+    dst[*at] = '\0';
+}
+
+
+/* Paths are built for every object read, not only for a 400: no printf. */
+static size_t
+cs_field_join(char dst[CS_FIELD_PATH_MAX], const char *path, const char *key)
+{
+    size_t  at;
+
+    at = 0;
+    dst[0] = '\0';
+
+    cs_field_cat(dst, &at, path, strlen(path));
+
+    if (*path) {
+        cs_field_cat(dst, &at, ".", 1);         /* "" is the top level */
+    }
+
+    cs_field_cat(dst, &at, key, strlen(key));
+
+    return at;
+}
+
+
+void
+cs_field_path(char dst[CS_FIELD_PATH_MAX], const char *path, const char *key)
+{
+    (void) cs_field_join(dst, path, key);
+}
+
+
 void
 cs_field_index(char dst[CS_FIELD_PATH_MAX], const char *path,
     const char *key, size_t i)
 {
-    snprintf(dst, CS_FIELD_PATH_MAX, "%s%s%s[%zu]", path, *path ? "." : "",
-             key, i);
+    char    num[24], *d;
+    size_t  at;
+
+    at = cs_field_join(dst, path, key);
+
+    d = num + sizeof(num);
+    *--d = ']';
+
+    do {
+        *--d = (char) ('0' + i % 10);
+        i /= 10;
+    } while (i);
+
+    *--d = '[';
+
+    cs_field_cat(dst, &at, d, (size_t) (num + sizeof(num) - d));
 }
 
 
-json_t *
-cs_field_get(json_t *obj, const char *key)
+const cs_json_t *
+cs_field_get(const cs_json_t *obj, const char *key)
 {
-    json_t  *v;
+    const cs_json_t  *v;
 
     if (obj == NULL) {
         return NULL;
     }
 
-    v = json_object_get(obj, key);
+    v = cs_json_member(obj, key, strlen(key));
 
-    return json_is_null(v) ? NULL : v;
+    return cs_json_is_null(v) ? NULL : v;
 }
 
 
 int
-cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
+cs_field_string(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, int required, cs_str_t *out)
 {
-    json_t    *v;
-    cs_str_t   s;
+    const cs_json_t  *v;
+    cs_str_t          s;
 
     out->data = NULL;
     out->len = 0;
@@ -89,12 +146,11 @@ cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
                         : 0;
     }
 
-    if (!json_is_string(v)) {
+    if (!cs_json_is_string(v)) {
         return cs_field_fail(ck, "wrong_type", path, key, "must be a string");
     }
 
-    s.data = json_string_value(v);
-    s.len = json_string_length(v);
+    s = cs_json_str(v);
 
     if (s.len > CS_FIELD_STR_MAX) {
         return cs_field_fail(ck, "too_long", path, key, "is too long");
@@ -111,7 +167,7 @@ cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
 
 
 int
-cs_field_text(cs_check_t *ck, json_t *obj, const char *path,
+cs_field_text(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, cs_str_t *out)
 {
     if (cs_field_string(ck, obj, path, key, CS_FIELD_OPTIONAL, out) != 0) {
@@ -129,7 +185,7 @@ cs_field_text(cs_check_t *ck, json_t *obj, const char *path,
 
 
 int
-cs_field_email(cs_check_t *ck, json_t *obj, const char *path,
+cs_field_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, char out[CS_EMAIL_MAX + 1])
 {
     cs_str_t  s;
@@ -150,15 +206,15 @@ cs_field_email(cs_check_t *ck, json_t *obj, const char *path,
 
 
 int
-cs_field_object(cs_check_t *ck, json_t *obj, const char *path,
-    const char *key, json_t **out)
+cs_field_object(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, const cs_json_t **out)
 {
-    json_t  *v;
+    const cs_json_t  *v;
 
     v = cs_field_get(obj, key);
     *out = NULL;
 
-    if (v != NULL && !json_is_object(v)) {
+    if (v != NULL && !cs_json_is_object(v)) {
         return cs_field_fail(ck, "wrong_type", path, key,
                              "must be an object");
     }
@@ -170,10 +226,10 @@ cs_field_object(cs_check_t *ck, json_t *obj, const char *path,
 
 
 int
-cs_field_array(cs_check_t *ck, json_t *obj, const char *path,
-    const char *key, json_t **out)
+cs_field_array(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, const cs_json_t **out)
 {
-    json_t  *v;
+    const cs_json_t  *v;
 
     v = cs_field_get(obj, key);
     *out = NULL;
@@ -182,11 +238,11 @@ cs_field_array(cs_check_t *ck, json_t *obj, const char *path,
         return 0;
     }
 
-    if (!json_is_array(v)) {
+    if (!cs_json_is_array(v)) {
         return cs_field_fail(ck, "wrong_type", path, key, "must be an array");
     }
 
-    if (json_array_size(v) > CS_FIELD_ARRAY_MAX) {
+    if (cs_json_size(v) > CS_FIELD_ARRAY_MAX) {
         return cs_field_fail(ck, "too_many", path, key,
                              "has too many entries");
     }
@@ -198,10 +254,10 @@ cs_field_array(cs_check_t *ck, json_t *obj, const char *path,
 
 
 int
-cs_field_bool(cs_check_t *ck, json_t *obj, const char *path,
+cs_field_bool(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, int *out)
 {
-    json_t  *v;
+    const cs_json_t  *v;
 
     v = cs_field_get(obj, key);
     *out = -1;
@@ -210,25 +266,25 @@ cs_field_bool(cs_check_t *ck, json_t *obj, const char *path,
         return 0;
     }
 
-    if (!json_is_boolean(v)) {
+    if (!cs_json_is_boolean(v)) {
         return cs_field_fail(ck, "wrong_type", path, key,
                              "must be a boolean");
     }
 
-    *out = json_is_true(v);
+    *out = cs_json_is_true(v);
 
     return 0;
 }
 
 
 int
-cs_field_date(cs_check_t *ck, json_t *obj, const char *path,
+cs_field_date(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, cs_date_t *out)
 {
-    double    d;
-    json_t   *v;
-    int64_t   ms;
-    cs_str_t  s;
+    double            d;
+    const cs_json_t  *v;
+    int64_t           ms;
+    cs_str_t          s;
 
     out->set = 0;
 
@@ -238,12 +294,12 @@ cs_field_date(cs_check_t *ck, json_t *obj, const char *path,
         return 0;
     }
 
-    if (json_is_integer(v)) {
-        ms = json_integer_value(v);
+    if (cs_json_is_integer(v)) {
+        ms = v->u.i;
 
-    } else if (json_is_real(v)) {
+    } else if (cs_json_is_real(v)) {
         /* range first, so that the cast below is defined */
-        d = json_real_value(v);
+        d = v->u.r;
 
         if (!(d >= CS_TIME_MIN_MS && d <= CS_TIME_MAX_MS)
             || (double) (int64_t) d != d)
@@ -254,9 +310,8 @@ cs_field_date(cs_check_t *ck, json_t *obj, const char *path,
 
         ms = (int64_t) d;
 
-    } else if (json_is_string(v)) {
-        s.data = json_string_value(v);
-        s.len = json_string_length(v);
+    } else if (cs_json_is_string(v)) {
+        s = cs_json_str(v);
         s = cs_norm_trim(s);
 
         if (cs_time_parse_date(s.data, s.len, &out->ms, out->date) != 0) {

@@ -14,9 +14,8 @@
 
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "cs_buf.h"
+#include "cs_json.h"
 #include "cs_normalize.h"
 #include "cs_str.h"
 #include "cs_time.h"
@@ -59,37 +58,41 @@ int cs_field_fail(cs_check_t *ck, const char *reason, const char *path,
 void cs_field_note(cs_check_t *ck, const char *path, const char *key,
     const char *why);
 
+/* "<path>.<key>" into dst ("<key>" when path is ""). */
+void cs_field_path(char dst[CS_FIELD_PATH_MAX], const char *path,
+    const char *key);
+
 /* "<path>.<key>[<i>]" into dst. */
 void cs_field_index(char dst[CS_FIELD_PATH_MAX], const char *path,
     const char *key, size_t i);
 
 /* The member, NULL when the parent is NULL or the member absent/null. */
-json_t *cs_field_get(json_t *obj, const char *key);
+const cs_json_t *cs_field_get(const cs_json_t *obj, const char *key);
 
 /* `out` is the string as sent; NULL view when absent (optional). */
-int cs_field_string(cs_check_t *ck, json_t *obj, const char *path,
+int cs_field_string(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, int required, cs_str_t *out);
 
 /* Optional, trimmed; a blank value counts as absent (NULL view). */
-int cs_field_text(cs_check_t *ck, json_t *obj, const char *path,
+int cs_field_text(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, cs_str_t *out);
 
 /* Optional e-mail, normalized; an unusable one is dropped with a note. */
-int cs_field_email(cs_check_t *ck, json_t *obj, const char *path,
+int cs_field_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, char out[CS_EMAIL_MAX + 1]);
 
-int cs_field_object(cs_check_t *ck, json_t *obj, const char *path,
-    const char *key, json_t **out);
+int cs_field_object(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, const cs_json_t **out);
 
-int cs_field_array(cs_check_t *ck, json_t *obj, const char *path,
-    const char *key, json_t **out);
+int cs_field_array(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, const cs_json_t **out);
 
 /* out: 1, 0, or -1 when absent. */
-int cs_field_bool(cs_check_t *ck, json_t *obj, const char *path,
+int cs_field_bool(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, int *out);
 
 /* Epoch milliseconds (integer, or a real with no fraction) or ISO-8601. */
-int cs_field_date(cs_check_t *ck, json_t *obj, const char *path,
+int cs_field_date(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, cs_date_t *out);
 
 #endif /* CS_FIELD_H */

@@ -7,7 +7,6 @@
  */
 
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cs_helparound.h"
@@ -20,8 +19,8 @@
 
 /* Where a member lives: under "event", or at the top level (§2). */
 typedef struct {
-    json_t      *parent;
-    const char  *path;
+    const cs_json_t  *parent;
+    const char       *path;
 } cs_ha_place_t;
 
 
@@ -34,8 +33,8 @@ cs_ha_eq(cs_str_t s, const char *lit)
 
 /* An optional text field, trimmed; blank counts as absent. */
 static int
-cs_ha_text(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    cs_str_t *out)
+cs_ha_text(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, cs_str_t *out)
 {
     CS_TRY(cs_field_string(ck, obj, path, key, CS_FIELD_OPTIONAL, out));
 
@@ -51,21 +50,25 @@ cs_ha_text(cs_check_t *ck, json_t *obj, const char *path, const char *key,
  * the worker sends, cw_http_url_id(); HelpAround's ids are UUIDs).
  */
 static int
-cs_ha_media_id(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    cs_str_t *out)
+cs_ha_media_id(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, cs_str_t *out)
 {
-    size_t         i;
-    unsigned char  c;
+    size_t  i;
+
+    /* letters, digits, - and _: a table, the ids are read on every body */
+    static const unsigned char  ok[256] = {
+        ['-'] = 1, ['_'] = 1,
+        ['0'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        ['A'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1,
+        ['a'] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1, 1, 1,
+    };
 
     CS_TRY(cs_ha_text(ck, obj, path, key, out));
 
     for (i = 0; i < out->len; i++) {
-        c = (unsigned char) out->data[i];
-
-        if (i == 128
-            || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                 || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-        {
+        if (i == 128 || !ok[(unsigned char) out->data[i]]) {
             return cs_field_fail(ck, "bad_value", path, key,
                                  "must be a media id (letters, digits, - "
                                  "and _)");
@@ -78,19 +81,18 @@ cs_ha_media_id(cs_check_t *ck, json_t *obj, const char *path, const char *key,
 
 /* The patient id for a 400 answer, read without judging anything else. */
 static void
-cs_ha_peek_id(json_t *patient, cs_event_t *ev)
+cs_ha_peek_id(const cs_json_t *patient, cs_event_t *ev)
 {
-    json_t    *v;
-    cs_str_t   s;
+    const cs_json_t  *v;
+    cs_str_t          s;
 
-    v = json_is_object(patient) ? cs_field_get(patient, "id") : NULL;
+    v = cs_json_is_object(patient) ? cs_field_get(patient, "id") : NULL;
 
-    if (!json_is_string(v)) {
+    if (!cs_json_is_string(v)) {
         return;
     }
 
-    s.data = json_string_value(v);
-    s.len = json_string_length(v);
+    s = cs_json_str(v);
 
     if (s.len <= CS_FIELD_STR_MAX && cs_norm_trim(s).len) {
         ev->patient_id = s;
@@ -100,14 +102,15 @@ cs_ha_peek_id(json_t *patient, cs_event_t *ev)
 
 /* The member under "event" wins; when neither exists, name "event.". */
 static void
-cs_ha_place(json_t *root, json_t *event, const char *key, cs_ha_place_t *pl)
+cs_ha_place(const cs_json_t *root, const cs_json_t *event, const char *key,
+    cs_ha_place_t *pl)
 {
-    json_t  *e;
+    const cs_json_t  *e;
 
-    e = json_is_object(event) ? cs_field_get(event, key) : NULL;
+    e = cs_json_is_object(event) ? cs_field_get(event, key) : NULL;
 
     if (e != NULL || cs_field_get(root, key) == NULL) {
-        pl->parent = json_is_object(event) ? event : NULL;
+        pl->parent = cs_json_is_object(event) ? event : NULL;
         pl->path = "event";
 
     } else {
@@ -129,7 +132,7 @@ cs_ha_event_init(cs_event_t *ev, const char *type)
 
 
 static int
-cs_ha_send_date(cs_check_t *ck, json_t *event, cs_event_t *ev)
+cs_ha_send_date(cs_check_t *ck, const cs_json_t *event, cs_event_t *ev)
 {
     CS_TRY(cs_field_string(ck, event, "event", "sendDate",
                            CS_FIELD_REQUIRED, &ev->sent_at));
@@ -145,7 +148,7 @@ cs_ha_send_date(cs_check_t *ck, json_t *event, cs_event_t *ev)
 
 /* patient.id and patient.phoneNumber, required by both webhooks. */
 static int
-cs_ha_patient_ids(cs_check_t *ck, json_t *patient, const char *path,
+cs_ha_patient_ids(cs_check_t *ck, const cs_json_t *patient, const char *path,
     cs_patient_t *p)
 {
     cs_str_t  s;
@@ -170,8 +173,8 @@ cs_ha_patient_ids(cs_check_t *ck, json_t *patient, const char *path,
 
 /* Optional phone: an unusable one is dropped with a note. */
 static int
-cs_ha_phone(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    char out[CS_PHONE_LEN + 1])
+cs_ha_phone(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, char out[CS_PHONE_LEN + 1])
 {
     cs_str_t  s;
 
@@ -187,8 +190,8 @@ cs_ha_phone(cs_check_t *ck, json_t *obj, const char *path, const char *key,
 
 
 static int
-cs_ha_email(cs_check_t *ck, json_t *obj, const char *path, const char *key,
-    char out[CS_EMAIL_MAX + 1])
+cs_ha_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, char out[CS_EMAIL_MAX + 1])
 {
     cs_str_t  s;
 
@@ -204,11 +207,11 @@ cs_ha_email(cs_check_t *ck, json_t *obj, const char *path, const char *key,
 
 
 static int
-cs_ha_caregiver(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_caregiver(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_caregiver_t *cg)
 {
-    json_t      *o;
-    const char  *path = "event.patient.caregiver";
+    const cs_json_t  *o;
+    const char       *path = "event.patient.caregiver";
 
     CS_TRY(cs_field_object(ck, patient, ppath, "caregiver", &o));
 
@@ -222,12 +225,12 @@ cs_ha_caregiver(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_address(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_address(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_address_t *a)
 {
-    json_t      *o, *v;
-    cs_str_t     s;
-    const char  *path = "event.patient.address";
+    const cs_json_t  *o, *v;
+    cs_str_t          s;
+    const char       *path = "event.patient.address";
 
     CS_TRY(cs_field_object(ck, patient, ppath, "address", &o));
 
@@ -254,9 +257,9 @@ cs_ha_address(cs_check_t *ck, json_t *patient, const char *ppath,
 
     /* not in the seed's table: kept when usable, else "US" stays */
     v = cs_field_get(o, "country");
-    if (json_is_string(v)) {
-        (void) cs_norm_country(json_string_value(v), json_string_length(v),
-                               a->country);
+    if (cs_json_is_string(v)) {
+        s = cs_json_str(v);
+        (void) cs_norm_country(s.data, s.len, a->country);
     }
 
     return 0;
@@ -264,16 +267,16 @@ cs_ha_address(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_card(cs_check_t *ck, json_t *ins, const char *key, int secondary,
+cs_ha_card(cs_check_t *ck, const cs_json_t *ins, const char *key, int secondary,
     cs_patient_insurance_t *c)
 {
-    char        path[CS_FIELD_PATH_MAX];
-    json_t     *o;
-    cs_date_t   d;
+    char              path[CS_FIELD_PATH_MAX];
+    const cs_json_t  *o;
+    cs_date_t         d;
 
     CS_TRY(cs_field_object(ck, ins, "event.patient.insurance", key, &o));
 
-    snprintf(path, sizeof(path), "event.patient.insurance.%s", key);
+    cs_field_path(path, "event.patient.insurance", key);
 
     if (secondary) {
         CS_TRY(cs_ha_text(ck, o, path, "status", &c->status));
@@ -299,10 +302,10 @@ cs_ha_card(cs_check_t *ck, json_t *ins, const char *key, int secondary,
 
 
 static int
-cs_ha_insurance(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_insurance(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
-    json_t  *o;
+    const cs_json_t  *o;
 
     CS_TRY(cs_field_object(ck, patient, ppath, "insurance", &o));
 
@@ -314,12 +317,12 @@ cs_ha_insurance(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_signature(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_signature(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
-    json_t      *o;
-    cs_date_t    d;
-    const char  *path = "event.patient.signature";
+    const cs_json_t  *o;
+    cs_date_t         d;
+    const char       *path = "event.patient.signature";
 
     CS_TRY(cs_field_object(ck, patient, ppath, "signature", &o));
 
@@ -335,12 +338,12 @@ cs_ha_signature(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_consents(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_consents(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
     char                   path[CS_FIELD_PATH_MAX];
     size_t                 i;
-    json_t                *a, *el;
+    const cs_json_t       *a, *el;
     cs_date_t              d;
     const char            *key;
     cs_patient_consent_t  *c;
@@ -350,15 +353,16 @@ cs_ha_consents(cs_check_t *ck, json_t *patient, const char *ppath,
 
     CS_TRY(cs_field_array(ck, patient, ppath, key, &a));
 
-    json_array_foreach(a, i, el) {
+    cs_json_array_foreach(a, i, el) {
         cs_field_index(path, ppath, key, i);
 
-        if (!json_is_object(el)) {
+        if (!cs_json_is_object(el)) {
             return cs_field_fail(ck, "wrong_type", path, NULL,
                                  "must be an object");
         }
 
         c = &p->consents[p->n_consents++];
+        memset(c, 0, sizeof(cs_patient_consent_t));
 
         CS_TRY(cs_ha_text(ck, el, path, "name", &c->name));
         CS_TRY(cs_field_bool(ck, el, path, "value", &c->value));
@@ -374,20 +378,20 @@ cs_ha_consents(cs_check_t *ck, json_t *patient, const char *ppath,
 
 
 static int
-cs_ha_external_ids(cs_check_t *ck, json_t *patient, const char *ppath,
+cs_ha_external_ids(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_t *p)
 {
-    char               path[CS_FIELD_PATH_MAX];
-    size_t             i;
-    json_t            *a, *el;
-    cs_patient_xid_t   x;
+    char              path[CS_FIELD_PATH_MAX];
+    size_t            i;
+    const cs_json_t  *a, *el;
+    cs_patient_xid_t  x;
 
     CS_TRY(cs_field_array(ck, patient, ppath, "externalIds", &a));
 
-    json_array_foreach(a, i, el) {
+    cs_json_array_foreach(a, i, el) {
         cs_field_index(path, ppath, "externalIds", i);
 
-        if (!json_is_object(el)) {
+        if (!cs_json_is_object(el)) {
             return cs_field_fail(ck, "wrong_type", path, NULL,
                                  "must be an object");
         }
@@ -492,13 +496,13 @@ cs_ha_finish(cs_check_t *ck, const cs_ingest_conf_t *conf, cs_event_t *ev)
 
 /* Enrollment: the whole table of §1. */
 static int
-cs_ha_enrollment(cs_check_t *ck, json_t *root, cs_event_t *ev)
+cs_ha_enrollment(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
 {
-    json_t        *event, *patient;
-    cs_str_t       s;
-    cs_date_t      d;
-    cs_patient_t  *p;
-    const char    *pp = "event.patient";
+    const cs_json_t  *event, *patient;
+    cs_str_t          s;
+    cs_date_t         d;
+    cs_patient_t     *p;
+    const char       *pp = "event.patient";
 
     p = &ev->patient;
 
@@ -561,15 +565,15 @@ cs_ha_enrollment(cs_check_t *ck, json_t *root, cs_event_t *ev)
 
 
 int
-cs_helparound_enrollment(cs_check_t *ck, json_t *root,
+cs_helparound_enrollment(cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, cs_event_t *ev)
 {
-    json_t  *event;
+    const cs_json_t  *event;
 
     cs_ha_event_init(ev, "helparound.enrollment");
 
     event = cs_field_get(root, "event");
-    cs_ha_peek_id(json_is_object(event) ? cs_field_get(event, "patient")
+    cs_ha_peek_id(cs_json_is_object(event) ? cs_field_get(event, "patient")
                                         : NULL,
                   ev);
 
@@ -606,13 +610,13 @@ cs_ha_action_name(cs_str_t s)
 
 /* User action: the table of §2, with either placement of patient etc. */
 static int
-cs_ha_user_action(cs_check_t *ck, json_t *root, cs_event_t *ev)
+cs_ha_user_action(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
 {
-    int            viewed;
-    char           ppath[CS_FIELD_PATH_MAX];
-    json_t        *event, *data, *patient;
-    cs_str_t       s;
-    cs_ha_place_t  pat, name, src;
+    int               viewed;
+    char              ppath[CS_FIELD_PATH_MAX];
+    const cs_json_t  *event, *data, *patient;
+    cs_str_t          s;
+    cs_ha_place_t     pat, name, src;
 
     CS_TRY(cs_field_object(ck, root, "", "event", &event));
 
@@ -620,8 +624,7 @@ cs_ha_user_action(cs_check_t *ck, json_t *root, cs_event_t *ev)
     cs_ha_place(root, event, "eventName", &name);
     cs_ha_place(root, event, "sourceName", &src);
 
-    snprintf(ppath, sizeof(ppath), "%s%spatient", pat.path,
-             *pat.path ? "." : "");
+    cs_field_path(ppath, pat.path, "patient");
 
     /* required, in the order of the spec's list */
 
@@ -687,11 +690,11 @@ cs_ha_user_action(cs_check_t *ck, json_t *root, cs_event_t *ev)
 
 
 int
-cs_helparound_user_action(cs_check_t *ck, json_t *root,
+cs_helparound_user_action(cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, cs_event_t *ev)
 {
-    json_t         *event;
-    cs_ha_place_t   pat;
+    const cs_json_t  *event;
+    cs_ha_place_t     pat;
 
     cs_ha_event_init(ev, "helparound.user_action");
 

@@ -11,8 +11,6 @@
 #ifndef CS_HELPAROUND_H
 #define CS_HELPAROUND_H
 
-#include <jansson.h>
-
 #include "cs_event.h"
 #include "cs_field.h"
 #include "cs_ingest.h"
@@ -22,10 +20,10 @@
 #define CS_HA_ACTION_PREFIX     "HelpAround.Patient.UserAction."
 #define CS_HA_PARTNER_SOURCE    "Partner"
 
-int cs_helparound_enrollment(cs_check_t *ck, json_t *root,
+int cs_helparound_enrollment(cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, cs_event_t *ev);
 
-int cs_helparound_user_action(cs_check_t *ck, json_t *root,
+int cs_helparound_user_action(cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, cs_event_t *ev);
 
 #endif /* CS_HELPAROUND_H */

@@ -52,19 +52,18 @@ cs_hint_is_synced(cs_str_t type)
 
 /* The event id for a 400 answer, read without judging anything else. */
 static void
-cs_hint_peek_id(json_t *root, cs_event_t *ev)
+cs_hint_peek_id(const cs_json_t *root, cs_event_t *ev)
 {
-    json_t    *v;
-    cs_str_t   s;
+    const cs_json_t  *v;
+    cs_str_t          s;
 
     v = cs_field_get(root, "id");
 
-    if (!json_is_string(v)) {
+    if (!cs_json_is_string(v)) {
         return;
     }
 
-    s.data = json_string_value(v);
-    s.len = json_string_length(v);
+    s = cs_json_str(v);
 
     if (s.len <= CS_FIELD_STR_MAX && cs_norm_trim(s).len) {
         ev->event_id = s;
@@ -90,21 +89,21 @@ cs_hint_phone_type(cs_str_t t)
 
 
 static int
-cs_hint_phones(cs_check_t *ck, json_t *obj, const char *path,
+cs_hint_phones(cs_check_t *ck, const cs_json_t *obj, const char *path,
     cs_patient_t *p)
 {
     char                 ep[CS_FIELD_PATH_MAX];
     size_t               i;
-    json_t              *a, *el;
+    const cs_json_t     *a, *el;
     cs_str_t             num, type;
     cs_patient_phone_t  *ph;
 
     CS_TRY(cs_field_array(ck, obj, path, "phones", &a));
 
-    json_array_foreach(a, i, el) {
+    cs_json_array_foreach(a, i, el) {
         cs_field_index(ep, path, "phones", i);
 
-        if (!json_is_object(el)) {
+        if (!cs_json_is_object(el)) {
             return cs_field_fail(ck, "wrong_type", ep, NULL,
                                  "must be an object");
         }
@@ -138,7 +137,7 @@ cs_hint_phones(cs_check_t *ck, json_t *obj, const char *path,
 
 
 static int
-cs_hint_address(cs_check_t *ck, json_t *obj, const char *path,
+cs_hint_address(cs_check_t *ck, const cs_json_t *obj, const char *path,
     cs_patient_address_t *a)
 {
     cs_str_t  s;
@@ -172,12 +171,12 @@ cs_hint_address(cs_check_t *ck, json_t *obj, const char *path,
 
 /* Hint's patient fields, in the order of spec/external-apis.md. */
 static int
-cs_hint_patient(cs_check_t *ck, json_t *o, cs_patient_t *p)
+cs_hint_patient(cs_check_t *ck, const cs_json_t *o, cs_patient_t *p)
 {
-    json_t      *pr;
-    cs_str_t     sex, gender;
-    cs_date_t    d;
-    const char  *path = "object";
+    const cs_json_t  *pr;
+    cs_str_t          sex, gender;
+    cs_date_t         d;
+    const char       *path = "object";
 
     CS_TRY(cs_field_text(ck, o, path, "first_name", &p->first_name));
     CS_TRY(cs_field_text(ck, o, path, "middle_name", &p->middle_name));
@@ -229,12 +228,12 @@ cs_hint_patient(cs_check_t *ck, json_t *o, cs_patient_t *p)
 
 
 static int
-cs_hint_check(cs_check_t *ck, json_t *root, cs_event_t *ev)
+cs_hint_check(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
 {
-    int        patient;
-    json_t    *obj;
-    cs_str_t   s;
-    char       date[CS_TIME_DATE_LEN + 1];
+    int               patient;
+    const cs_json_t  *obj;
+    cs_str_t          s;
+    char              date[CS_TIME_DATE_LEN + 1];
 
     /* required */
 
@@ -279,8 +278,8 @@ cs_hint_check(cs_check_t *ck, json_t *root, cs_event_t *ev)
 
 
 int
-cs_hint_event(cs_check_t *ck, json_t *root, const cs_ingest_conf_t *conf,
-    cs_event_t *ev)
+cs_hint_event(cs_check_t *ck, const cs_json_t *root,
+    const cs_ingest_conf_t *conf, cs_event_t *ev)
 {
     memset(ev, 0, offsetof(cs_event_t, patient));
     cs_patient_init(&ev->patient);

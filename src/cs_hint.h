@@ -17,8 +17,6 @@
 #ifndef CS_HINT_H
 #define CS_HINT_H
 
-#include <jansson.h>
-
 #include "cs_event.h"
 #include "cs_field.h"
 #include "cs_ingest.h"
@@ -26,7 +24,7 @@
 #define CS_HINT_JOB_TYPE     "hint.patient"
 #define CS_HINT_IGNORED      "hint.ignored"   /* job_type label only */
 
-int cs_hint_event(cs_check_t *ck, json_t *root, const cs_ingest_conf_t *conf,
-    cs_event_t *ev);
+int cs_hint_event(cs_check_t *ck, const cs_json_t *root,
+    const cs_ingest_conf_t *conf, cs_event_t *ev);
 
 #endif /* CS_HINT_H */

@@ -31,37 +31,53 @@ cs_id_hex(const unsigned char *p, size_t n, char *out)
 }
 
 
+/*
+ * The two digests and one context are fetched once and kept for the
+ * process: fetching them for every digest cost OpenSSL more than the
+ * hashing of a webhook's few hundred bytes (see cs_id.h).
+ */
+static EVP_MD      *cs_id_sha256_md;
+static EVP_MD      *cs_id_sha1_md;
+static EVP_MD_CTX  *cs_id_ctx;
+
+
 /* One digest over an optional prefix and the pieces; md is large enough. */
 static int
-cs_id_digest(const EVP_MD *type, const unsigned char *prefix, size_t plen,
-    const cs_str_t *parts, size_t nparts, unsigned char *md)
+cs_id_digest(EVP_MD **type, const char *name, const unsigned char *prefix,
+    size_t plen, const cs_str_t *parts, size_t nparts, unsigned char *md)
 {
-    int          rc;
-    size_t       i;
-    EVP_MD_CTX  *ctx;
+    int     rc;
+    size_t  i;
 
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL) {
-        return -1;
+    if (*type == NULL) {
+        *type = EVP_MD_fetch(NULL, name, NULL);
+        if (*type == NULL) {
+            return -1;
+        }
     }
 
-    rc = EVP_DigestInit_ex(ctx, type, NULL);
+    if (cs_id_ctx == NULL) {
+        cs_id_ctx = EVP_MD_CTX_new();
+        if (cs_id_ctx == NULL) {
+            return -1;
+        }
+    }
+
+    rc = EVP_DigestInit_ex(cs_id_ctx, *type, NULL);
 
     if (rc && plen) {
-        rc = EVP_DigestUpdate(ctx, prefix, plen);
+        rc = EVP_DigestUpdate(cs_id_ctx, prefix, plen);
     }
 
     for (i = 0; rc && i < nparts; i++) {
         if (parts[i].len) {
-            rc = EVP_DigestUpdate(ctx, parts[i].data, parts[i].len);
+            rc = EVP_DigestUpdate(cs_id_ctx, parts[i].data, parts[i].len);
         }
     }
 
     if (rc) {
-        rc = EVP_DigestFinal_ex(ctx, md, NULL);
+        rc = EVP_DigestFinal_ex(cs_id_ctx, md, NULL);
     }
-
-    EVP_MD_CTX_free(ctx);
 
     return rc ? 0 : -1;
 }
@@ -73,7 +89,9 @@ cs_id_sha256_hex(const cs_str_t *parts, size_t nparts,
 {
     unsigned char  md[EVP_MAX_MD_SIZE];
 
-    if (cs_id_digest(EVP_sha256(), NULL, 0, parts, nparts, md) != 0) {
+    if (cs_id_digest(&cs_id_sha256_md, "SHA256", NULL, 0, parts, nparts, md)
+        != 0)
+    {
         return -1;
     }
 
@@ -90,7 +108,8 @@ cs_id_uuid5(const unsigned char ns[16], const cs_str_t *parts,
     char           hex[33];
     unsigned char  md[EVP_MAX_MD_SIZE];
 
-    if (cs_id_digest(EVP_sha1(), ns, 16, parts, nparts, md) != 0) {
+    if (cs_id_digest(&cs_id_sha1_md, "SHA1", ns, 16, parts, nparts, md) != 0)
+    {
         return -1;
     }
 

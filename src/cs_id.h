@@ -3,7 +3,9 @@
  *
  * Digests take their input as pieces so that callers hash "a\nb\nc"
  * without building it.  Functions that return int give 0, or -1 when
- * OpenSSL fails (out of memory).
+ * OpenSSL fails (out of memory).  The digests keep what they fetch from
+ * OpenSSL, and one context, for the whole process: not for concurrent use
+ * from threads (nothing in caresync hashes from two at once).
  */
 
 #ifndef CS_ID_H

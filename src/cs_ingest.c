@@ -8,13 +8,12 @@
  *   nul            a raw NUL byte or an escaped \u0000
  *   duplicate_key  an object with the same key twice
  *   too_deep       nested deeper than the configured depth
+ *   too_many_values  more JSON values than the configured number
  *   not_object     valid JSON, but not an object at the top
  */
 
 #include <stdio.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "cs_action.h"
 #include "cs_event.h"
@@ -22,13 +21,33 @@
 #include "cs_helparound.h"
 #include "cs_hint.h"
 #include "cs_ingest.h"
-#include "cs_json_arena.h"
-#include "cs_json_scan.h"
+#include "cs_json.h"
 #include "cs_time.h"
 
-#define CS_DEFAULT_DEPTH  32
+#define CS_DEFAULT_DEPTH   32
+
+/*
+ * The largest fixture, the enrollment, has 64 values; one that fills both
+ * of its arrays to the 100 entries the rules allow has about 760.  10000
+ * leaves room for fields we do not read while bounding the parser's work
+ * to under a megabyte of tree.
+ */
+#define CS_DEFAULT_VALUES  10000
+
+/* the fixtures' bodies are 1-3 KB; a raw copy this size is never one */
+#define CS_DEFAULT_RAW     65536
+
+/* room for the normalized patient, whatever the body's size */
+#define CS_JOB_ROOM        65536
+
+/*
+ * The parse of one body lives as long as cs_ingest(); its buffers are
+ * kept for the next one, up to this size (a larger body's are freed).
+ */
+#define CS_INGEST_KEEP     (256 * 1024)
 
 static const cs_ingest_conf_t  cs_ingest_defaults;
+static cs_json_doc_t           cs_ingest_doc;
 
 
 void
@@ -226,19 +245,32 @@ cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
 /* The envelope of spec/job.md, keys in its order. */
 static void
 cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
-    const cs_event_t *ev, const cs_buf_t *raw)
+    const cs_event_t *ev, const cs_json_doc_t *doc)
 {
+    int        keep_raw;
     char       at[CS_TIME_ISO_LEN + 1];
+    size_t     max_raw, raw_len;
     cs_buf_t  *b = &out->job;
+
+    raw_len = doc->compact_len;
+    max_raw = conf->max_raw ? conf->max_raw : CS_DEFAULT_RAW;
+    keep_raw = conf->keep_raw && raw_len <= max_raw;
+    out->raw_omitted = (conf->keep_raw && !keep_raw) ? raw_len : 0;
 
     cs_time_format_iso(cs_time_ms_valid((int64_t) out->now_ms)
                        ? (int64_t) out->now_ms : 0, at);
 
     /*
      * One allocation: the normalized patient is never much longer than
-     * the body it came from, and the raw copy is the body itself.
+     * the body it came from, and the raw copy is the body itself.  A body
+     * much larger than any patient is mostly what we do not read: the
+     * job lives as long as its request waits for Redis, so it is not
+     * given room for it (and grows in the rare case it needs to).
      */
-    (void) cs_buf_reserve(b, (conf->keep_raw ? 2 : 1) * raw->len + 1024);
+    (void) cs_buf_reserve(b, (keep_raw ? raw_len : 0)
+                             + (raw_len < CS_JOB_ROOM ? raw_len
+                                                      : CS_JOB_ROOM)
+                             + 1024);
 
     cs_buf_puts(b, "{\"v\":1,");
     cs_buf_json_key(b, "id");
@@ -274,10 +306,14 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
 
     cs_ingest_action(b, ev);
 
-    if (conf->keep_raw) {
+    if (keep_raw) {
         cs_buf_putc(b, ',');
         cs_buf_json_key(b, "raw");
-        cs_buf_put(b, raw->data, raw->len);
+        cs_json_compact(doc, b);
+
+    } else if (out->raw_omitted) {
+        /* so that a copy left out reads apart from one never asked for */
+        cs_buf_puts(b, ",\"raw_omitted\":\"too_large\"");
     }
 
     cs_buf_putc(b, '}');
@@ -322,41 +358,19 @@ cs_ingest_too_deep(cs_ingest_t *out, const char *dk, unsigned depth)
 }
 
 
-/* jansson's failure as one of our messages; its text may quote bytes. */
 static void
-cs_ingest_parse_error(cs_ingest_t *out, const char *dk,
-    const json_error_t *err, unsigned depth)
+cs_ingest_too_many(cs_ingest_t *out, const char *dk, size_t values)
 {
-    switch (json_error_code(err)) {
+    char  msg[64];
 
-    case json_error_invalid_utf8:
-        cs_ingest_body_400(out, dk, "bad_utf8", "body is not valid UTF-8");
-        break;
-
-    case json_error_duplicate_key:
-        cs_ingest_body_400(out, dk, "duplicate_key",
-                           "body has a duplicate key");
-        break;
-
-    case json_error_null_character:
-    case json_error_null_byte_in_key:
-        cs_ingest_body_400(out, dk, "nul", "body contains a NUL character");
-        break;
-
-    case json_error_stack_overflow:
-        /* only when max_depth is above jansson's own limit */
-        cs_ingest_too_deep(out, dk, depth);
-        break;
-
-    default:
-        cs_ingest_body_400(out, dk, "bad_json", "body is not valid JSON");
-    }
+    snprintf(msg, sizeof(msg), "body has more than %zu values", values);
+    cs_ingest_body_400(out, dk, "too_many_values", msg);
 }
 
 
 /* The source's rules for `kind`. */
 static int
-cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, json_t *root,
+cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, const cs_json_t *root,
     const cs_ingest_conf_t *conf, const cs_ingest_t *out, cs_event_t *ev)
 {
     switch (kind) {
@@ -381,13 +395,13 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     const unsigned char *body, size_t len, cs_ingest_t *out)
 {
     int                rc;
-    json_t            *root;
+    size_t             max_values;
     unsigned           depth;
-    cs_buf_t           compact;
     cs_check_t         ck;
     cs_event_t         ev;
     const char        *dk;
-    json_error_t       err;
+    cs_json_doc_t     *doc;
+    const cs_json_t   *root;
 
     if (conf == NULL) {
         conf = &cs_ingest_defaults;
@@ -398,6 +412,7 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     out->reason = NULL;
     out->job_type = NULL;
     out->idem_key[0] = '\0';
+    out->raw_omitted = 0;
     out->agent[0] = '\0';
     out->agent_len = 0;
     cs_buf_reset(&out->body);
@@ -406,23 +421,38 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
 
     dk = cs_ingest_data_key(kind);
     depth = conf->max_depth ? conf->max_depth : CS_DEFAULT_DEPTH;
-    root = NULL;
+    max_values = conf->max_values ? conf->max_values : CS_DEFAULT_VALUES;
+    doc = &cs_ingest_doc;
     rc = CS_OK;
 
-    cs_buf_init(&compact);
-    cs_json_arena_begin();
+    switch (cs_json_parse(doc, body, len, depth, max_values)) {
 
-    switch (cs_json_scan(body, len, depth, &compact)) {
-
-    case CS_SCAN_OK:
+    case CS_JSON_OK:
         break;
 
-    case CS_SCAN_NUL:
+    case CS_JSON_NUL:
         cs_ingest_body_400(out, dk, "nul", "body contains a NUL character");
         goto done;
 
-    case CS_SCAN_TOO_DEEP:
+    case CS_JSON_TOO_DEEP:
         cs_ingest_too_deep(out, dk, depth);
+        goto done;
+
+    case CS_JSON_TOO_MANY:
+        cs_ingest_too_many(out, dk, max_values);
+        goto done;
+
+    case CS_JSON_BAD_UTF8:
+        cs_ingest_body_400(out, dk, "bad_utf8", "body is not valid UTF-8");
+        goto done;
+
+    case CS_JSON_DUPLICATE:
+        cs_ingest_body_400(out, dk, "duplicate_key",
+                           "body has a duplicate key");
+        goto done;
+
+    case CS_JSON_SYNTAX:
+        cs_ingest_body_400(out, dk, "bad_json", "body is not valid JSON");
         goto done;
 
     default:
@@ -430,21 +460,9 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
         goto done;
     }
 
-    /* DECODE_ANY: a bare scalar is JSON, just not an object */
-    root = json_loadb(compact.data ? compact.data : "", compact.len,
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    root = cs_json_root(doc);
 
-    if (root == NULL) {
-        if (json_error_code(&err) == json_error_out_of_memory) {
-            rc = CS_ERROR;
-            goto done;
-        }
-
-        cs_ingest_parse_error(out, dk, &err, depth);
-        goto done;
-    }
-
-    if (!json_is_object(root)) {
+    if (!cs_json_is_object(root)) {
         cs_ingest_body_400(out, dk, "not_object",
                            "body must be a JSON object");
         goto done;
@@ -467,17 +485,12 @@ cs_ingest(cs_webhook_t kind, const cs_ingest_conf_t *conf,
     cs_ingest_answer(out, conf, &ev);
 
     if (out->enqueue) {
-        cs_ingest_job(out, conf, &ev, &compact);
+        cs_ingest_job(out, conf, &ev, doc);
     }
 
 done:
 
-    /* the tree goes with the arena, unless part of it spilled */
-    if (cs_json_arena_end()) {
-        json_decref(root);
-    }
-
-    cs_buf_free(&compact);
+    cs_json_trim(doc, CS_INGEST_KEEP);
 
     if (rc == CS_OK
         && (out->body.oom || out->job.oom || out->notes.oom))

@@ -9,6 +9,8 @@
  *     are never duplicates).  A Hint event of a type that is not synced
  *     is a 200 with `enqueue` 0, `job` empty, job_type "hint.ignored";
  *   - status 400: `body` is the exact 400 answer, `reason` a short label.
+ * A raw copy longer than `max_raw` is left out of the job, which then
+ * says "raw_omitted":"too_large" where "raw" would be.
  * Nothing here knows nginx, Redis, or the clock: the caller passes the
  * time and the job id in.  No PHI value is ever copied into `body`,
  * `reason` or `notes`.
@@ -41,7 +43,10 @@ typedef struct {
     const char  *partner_source;      /* externalIds source to prefer */
     size_t       partner_source_len;
     unsigned     max_depth;           /* JSON nesting limit, 0 = 32 */
+    size_t       max_values;          /* JSON values in a body, 0 = 10000 */
     int          keep_raw;            /* copy the body into job.raw */
+    size_t       max_raw;             /* a longer copy is left out and the
+                                         job says so, 0 = 64 KiB */
     const char  *status_base;         /* actions: status_url = this + id */
     size_t       status_base_len;
 } cs_ingest_conf_t;
@@ -61,6 +66,8 @@ typedef struct {
     cs_buf_t     job;                 /* the envelope, compact JSON */
     cs_buf_t     notes;               /* "path: why; …" of dropped optional
                                          values, field paths only */
+    size_t       raw_omitted;         /* keep_raw, but the copy of this
+                                         many bytes was over max_raw */
     char         agent[CS_INGEST_AGENT_MAX + 1];
                                       /* a queued action's "agent" as the
                                          job carries it (trimmed), NUL-

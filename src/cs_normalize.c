@@ -16,13 +16,6 @@
 #define CS_WORD_MAX  48
 
 
-int
-cs_norm_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-
 cs_str_t
 cs_norm_trim(cs_str_t s)
 {

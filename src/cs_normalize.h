@@ -19,7 +19,11 @@
 #define CS_EMAIL_MAX   254       /* RFC 5321 path limit */
 #define CS_ZIP_LEN     10        /* NNNNN-NNNN */
 
-int cs_norm_space(unsigned char c);
+static inline int
+cs_norm_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 /* Leading and trailing whitespace removed; a NULL view stays NULL. */
 cs_str_t cs_norm_trim(cs_str_t s);

@@ -5,6 +5,7 @@
  * whose members are all empty is rolled back rather than checked twice.
  */
 
+#include <stddef.h>
 #include <string.h>
 
 #include "cs_patient.h"
@@ -20,7 +21,7 @@ typedef struct {
 void
 cs_patient_init(cs_patient_t *p)
 {
-    memset(p, 0, sizeof(cs_patient_t));
+    memset(p, 0, offsetof(cs_patient_t, external_ids));
     memcpy(p->address.country, "US", 3);
 }
 

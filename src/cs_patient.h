@@ -79,7 +79,6 @@ typedef struct {
     cs_str_t                source_id;
     cs_str_t                external_id;
     size_t                  n_external_ids;
-    cs_patient_xid_t        external_ids[CS_FIELD_ARRAY_MAX];
     cs_str_t                first_name;
     cs_str_t                middle_name;
     cs_str_t                last_name;
@@ -98,7 +97,6 @@ typedef struct {
     cs_patient_insurance_t  primary;
     cs_patient_insurance_t  secondary;
     size_t                  n_consents;
-    cs_patient_consent_t    consents[CS_FIELD_ARRAY_MAX];
     char                    signature_at[CS_TIME_ISO_LEN + 1];
     cs_str_t                signature_image_id;
     cs_str_t                practitioner_id;
@@ -107,9 +105,17 @@ typedef struct {
     cs_str_t                payer_id;
     cs_str_t                membership_status;
     cs_str_t                external_link_id;
+
+    /*
+     * The lists last, most of the struct: they are not cleared, each
+     * entry is written whole as it is added, and only the first n_* are
+     * ever read.
+     */
+    cs_patient_xid_t        external_ids[CS_FIELD_ARRAY_MAX];
+    cs_patient_consent_t    consents[CS_FIELD_ARRAY_MAX];
 } cs_patient_t;
 
-/* All absent, country "US". */
+/* All absent, country "US"; the lists empty. */
 void cs_patient_init(cs_patient_t *p);
 
 /* Appends the patient object `{…}`. */

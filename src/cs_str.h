@@ -1,8 +1,9 @@
 /*
  * caresync core: a borrowed run of bytes.
  *
- * Values read out of a parsed body are views into jansson's strings; they
- * stay valid until the tree is released, so nothing is copied twice.
+ * Values read out of a parsed body are views into the body itself, or
+ * into the parse's scratch for a string that had escapes (cs_json.h);
+ * they stay valid as long as both, so nothing is copied twice.
  */
 
 #ifndef CS_STR_H

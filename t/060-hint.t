@@ -666,6 +666,7 @@ location = /webhook/hint {
     caresync_webhook hint;
     caresync_hmac_signature key=hint-secret;
     client_body_buffer_size 1k;
+    caresync_max_raw 1m;    # the copy shows the whole file was read
 }
 --- request eval
 hint_with(sub { $_[0]{object}{notes} = 'n' x 200_000 })

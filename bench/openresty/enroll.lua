@@ -57,7 +57,8 @@ if type(p.externalIds) == "table" and type(p.externalIds[1]) == "table" then
 end
 
 local r = redis:new()
-r:set_timeout(1000)
+-- as caresync_redis timeout=10s in t/lib/Caresync/Bench/Servers.pm
+r:set_timeout(10000)
 
 local ok = r:connect("127.0.0.1", tonumber(ngx.var.caresync_redis_port))
 if not ok then

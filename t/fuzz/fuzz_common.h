@@ -366,6 +366,31 @@ fz_json_depth(const json_t *v)
 }
 
 
+/* Values in v, v included; member names are not values. */
+static FZ_UNUSED size_t
+fz_json_count(const json_t *v)
+{
+    size_t       i, n;
+    json_t      *el;
+    const char  *key;
+
+    n = 1;
+
+    if (json_is_array(v)) {
+        json_array_foreach((json_t *) v, i, el) {
+            n += fz_json_count(el);
+        }
+
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *) v, key, el) {
+            n += fz_json_count(el);
+        }
+    }
+
+    return n;
+}
+
+
 /* `f` on every object key and string value, with the key it sits under. */
 typedef void (*fz_str_cb)(void *ctx, const char *parent_key, const char *key,
     const char *s, size_t n, int is_key);

@@ -11,17 +11,20 @@
  *   - body is valid JSON (duplicate keys rejected), an object, and exactly
  *     jansson's compact dump of itself (spec/inbound.md: compact answers);
  *   - the job, when queued, is valid JSON with v, id, type, received_at,
- *     idempotency_key as passed in / reported, and "raw" iff keep_raw,
- *     equal (as JSON) to the input;
+ *     idempotency_key as passed in / reported, and "raw" iff keep_raw and
+ *     the compact input is within max_raw, equal (as JSON) to the input;
+ *     with keep_raw and a longer input, "raw_omitted":"too_large" instead
+ *     and raw_omitted its length;
  *   - 400: {"errorMessage":"…"} plus at most "data" with the one id key
  *     the spec allows, whose value is that id as sent; the message, the
  *     reason and the notes are made only of the core's own literals
  *     (field paths, fixed texts) and numbers: no input string of 6 bytes
  *     or more appears in them unless it is itself such a piece;
  *   - body-level verdicts agree with jansson: input jansson rejects is a
- *     400 bad_json/bad_utf8/nul/duplicate_key/too_deep; input it accepts
- *     within the depth limit is never one of those; a 2xx body is never
- *     deeper than the limit;
+ *     400 bad_json/bad_utf8/nul/duplicate_key/too_deep/too_many_values;
+ *     input it accepts within the depth and value limits is never one of
+ *     those; a 2xx body is never deeper than the limit and never has more
+ *     values;
  *   - same input, same answer: again on the same (reused) cs_ingest_t,
  *     also after another body, and on the compact copy cs_json_scan()
  *     makes of the input.
@@ -209,18 +212,46 @@ fz_parse_answer(const char *what, const cs_buf_t *b)
 }
 
 
-/* The bytes are jansson's own compact rendering of what they parse to. */
+/*
+ * The bytes are jansson's own compact rendering of what they parse to,
+ * but for the hex digits of a \u escape: the core writes them in lower
+ * case, jansson in upper case, and both are the same JSON.
+ */
 static void
 fz_is_compact(const char *what, json_t *v, const cs_buf_t *b)
 {
-    char  *d;
+    char    *d, *got;
+    size_t   i, k;
 
     d = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-    FZ_CHECK(d && strlen(d) == b->len && memcmp(d, b->data, b->len) == 0,
+    got = malloc(b->len + 1);
+    FZ_CHECK(got != NULL, "%s", "out of memory");
+    if (b->len) {
+        memcpy(got, b->data, b->len);
+    }
+
+    for (i = 0; i + 5 < b->len; i++) {
+        if (got[i] == '\\' && got[i + 1] == '\\') {
+            i++;                        /* an escaped backslash */
+            continue;
+        }
+
+        if (got[i] == '\\' && got[i + 1] == 'u') {
+            for (k = i + 2; k < i + 6; k++) {
+                if (got[k] >= 'a' && got[k] <= 'f') {
+                    got[k] = (char) (got[k] - 'a' + 'A');
+                }
+            }
+            i += 5;
+        }
+    }
+
+    FZ_CHECK(d && strlen(d) == b->len && memcmp(d, got, b->len) == 0,
              "%s is not compact canonical JSON:\n    got  %s\n    want %s",
              what, fz_show(b->data, b->len), d ? d : "(null)");
 
+    free(got);
     free(d);
 }
 
@@ -289,8 +320,9 @@ fz_check_400(const fz_ingest_t *fz, json_t *input, json_t *body)
 static void
 fz_check_job(const fz_ingest_t *fz, json_t *input, json_t *job)
 {
-    size_t                   n;
-    json_t                  *raw, *v;
+    size_t                   n, max_raw;
+    json_t                  *raw, *omitted, *v;
+    cs_buf_t                 compact;
     const char              *s;
     char                     at[CS_TIME_ISO_LEN + 1];
     const cs_ingest_t       *out = fz->out;
@@ -322,14 +354,37 @@ fz_check_job(const fz_ingest_t *fz, json_t *input, json_t *job)
              "job.idempotency_key is not idem_key");
 
     raw = json_object_get(job, "raw");
+    omitted = json_object_get(job, "raw_omitted");
 
-    if (spec->raw == 1 && spec->conf.keep_raw) {
+    cs_buf_init(&compact);
+    FZ_CHECK(cs_json_scan(fz->in, fz->in_len, 1u << 30, SIZE_MAX, NULL,
+                          &compact) == CS_SCAN_OK,
+             "a queued body does not scan");
+    max_raw = spec->conf.max_raw ? spec->conf.max_raw : 65536;
+
+    if (spec->raw == 1 && spec->conf.keep_raw && compact.len <= max_raw) {
         FZ_CHECK(raw != NULL, "keep_raw, but no job.raw");
         FZ_CHECK(json_equal(raw, input), "job.raw is not the input");
+        FZ_CHECK(omitted == NULL && out->raw_omitted == 0,
+                 "job.raw and raw_omitted");
+
+    } else if (spec->raw == 1 && spec->conf.keep_raw) {
+        FZ_CHECK(raw == NULL, "job.raw of %zu bytes, max_raw %zu",
+                 compact.len, max_raw);
+        FZ_CHECK(json_is_string(omitted)
+                 && strcmp(json_string_value(omitted), "too_large") == 0,
+                 "no raw_omitted \"too_large\" for %zu bytes, max_raw %zu",
+                 compact.len, max_raw);
+        FZ_CHECK(out->raw_omitted == compact.len, "raw_omitted %zu, the "
+                 "copy is %zu bytes", out->raw_omitted, compact.len);
 
     } else if (spec->raw >= 0) {
         FZ_CHECK(raw == NULL, "job.raw without keep_raw");
+        FZ_CHECK(omitted == NULL && out->raw_omitted == 0,
+                 "raw_omitted without keep_raw");
     }
+
+    cs_buf_free(&compact);
 
     if (raw == NULL) {
         fz_is_compact("job", job, &out->job);
@@ -371,7 +426,8 @@ static int
 fz_body_reason(const char *r)
 {
     static const char  *const rs[] = {
-        "bad_json", "bad_utf8", "nul", "duplicate_key", "too_deep", NULL
+        "bad_json", "bad_utf8", "nul", "duplicate_key", "too_deep",
+        "too_many_values", NULL
     };
     size_t  i;
 
@@ -403,7 +459,7 @@ fz_ingest_call(const fz_ingest_spec_t *spec, const unsigned char *p,
 static FZ_UNUSED void
 fz_ingest_run(const fz_ingest_spec_t *spec, const unsigned char *p, size_t n)
 {
-    size_t        depth, limit;
+    size_t        depth, limit, values, vlimit;
     json_t       *input, *body, *job;
     cs_buf_t      compact;
     cs_ingest_t   out, again;
@@ -446,12 +502,15 @@ fz_ingest_run(const fz_ingest_spec_t *spec, const unsigned char *p, size_t n)
                        JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     depth = input ? fz_json_depth(input) : 0;
     limit = spec->conf.max_depth ? spec->conf.max_depth : 32;
+    values = input ? fz_json_count(input) : 0;
+    vlimit = spec->conf.max_values ? spec->conf.max_values : 10000;
 
     if (memchr(p, 0, n) != NULL) {
         /* jansson would stop at a raw NUL; the pre-scan never lets one in */
         FZ_CHECK(out.status == 400 && out.reason
                  && (strcmp(out.reason, "nul") == 0
-                     || strcmp(out.reason, "too_deep") == 0),
+                     || strcmp(out.reason, "too_deep") == 0
+                     || strcmp(out.reason, "too_many_values") == 0),
                  "a raw NUL byte answered %d reason %s", out.status,
                  out.reason ? out.reason : "-");
 
@@ -460,10 +519,11 @@ fz_ingest_run(const fz_ingest_spec_t *spec, const unsigned char *p, size_t n)
                  "jansson rejects the input (%s), yet status %d reason %s",
                  err.text, out.status, out.reason ? out.reason : "-");
 
-    } else if (depth <= limit) {
+    } else if (depth <= limit && values <= vlimit) {
         FZ_CHECK(!fz_body_reason(out.reason),
-                 "jansson accepts the input (depth %zu <= %zu), yet reason %s",
-                 depth, limit, out.reason);
+                 "jansson accepts the input (depth %zu <= %zu, %zu values "
+                 "<= %zu), yet reason %s", depth, limit, values, vlimit,
+                 out.reason);
 
         if (!json_is_object(input)) {
             FZ_CHECK(out.reason && strcmp(out.reason, "not_object") == 0,
@@ -471,8 +531,9 @@ fz_ingest_run(const fz_ingest_spec_t *spec, const unsigned char *p, size_t n)
         }
 
     } else {
-        FZ_CHECK(out.status == 400, "depth %zu > %zu answered %d", depth,
-                 limit, out.status);
+        FZ_CHECK(out.status == 400, "depth %zu (limit %zu), %zu values "
+                 "(limit %zu) answered %d", depth, limit, values, vlimit,
+                 out.status);
     }
 
     fz_no_leak(input, "notes", out.notes.data ? out.notes.data : "",
@@ -521,7 +582,9 @@ fz_ingest_run(const fz_ingest_spec_t *spec, const unsigned char *p, size_t n)
     /* the compact copy gives the same answer and job */
     cs_buf_init(&compact);
 
-    if (cs_json_scan(p, n, 1u << 30, &compact) == CS_SCAN_OK) {
+    if (cs_json_scan(p, n, 1u << 30, SIZE_MAX, NULL, &compact)
+        == CS_SCAN_OK)
+    {
         fz_ingest_call(spec, (const unsigned char *) compact.data,
                        compact.len, &again);
         fz_same("compact copy of the input", &out, &again);

@@ -3,7 +3,11 @@
  *
  * Input: one selector byte, then the body.
  *   bit 0     keep_raw
+ *   bit 1     max_values 40 (the patient fixtures have 43) instead of the
+ *             default
  *   bits 2-5  max_depth, from fz_depths[]
+ *   bit 6     max_raw 256 (the patient fixtures' copy is over 1000 bytes)
+ *             instead of the default
  *   bit 7     now_ms out of range
  *
  * Beyond the common invariants (fuzz_ingest_common.h): a 200 is exactly
@@ -134,6 +138,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spec.kind = CS_WEBHOOK_HINT;
     spec.conf.keep_raw = sel & 1;
     spec.conf.max_depth = fz_depths[(sel >> 2) & 15];
+    spec.conf.max_values = (sel & 2) ? 40 : 0;
+    spec.conf.max_raw = (sel & 0x40) ? 256 : 0;
     spec.now_ms = (sel & 0x80) ? UINT64_MAX - 5 : FZ_NOW_MS;
 
     spec.data_key = "id";

@@ -52,8 +52,9 @@ fuzz_ingest_helparound)
     done ;;
 
 fuzz_ingest_hint)
+    # +keep_raw, max_values 40, depth 32 / 2049, max_raw 256
     for f in $(fixtures hint helparound); do
-        for sel in 000 001 002 003 054 055 077; do
+        for sel in 000 001 002 003 054 055 077 101 103; do
             put $sel "$f"
         done
     done ;;
@@ -62,9 +63,16 @@ fuzz_ingest_action)
     for f in $(fixtures hint); do put 000 "$f"; done ;;
 
 fuzz_json_scan)
-    # depth index 0 (0), 3 (3), 7 (32), 15 (unlimited)
+    # depth index 0 (0), 3 (3), 7 (32), 15 (unlimited); values index
+    # 0 (unlimited), 10 (32), 13 (1000)
     for f in $(fixtures helparound hint healthsherpa salesforce); do
-        for sel in 000 003 007 017; do put $sel "$f"; done
+        for sel in 000 003 007 017 247 327; do put $sel "$f"; done
+    done ;;
+
+fuzz_json_diff)
+    # as fuzz_json_scan, and depth 2048 / 2049 (jansson's own limit)
+    for f in $(fixtures helparound hint healthsherpa salesforce); do
+        for sel in 000 003 007 015 016 247 327; do put $sel "$f"; done
     done ;;
 
 fuzz_time)

@@ -220,6 +220,39 @@ test_body_errors(void)
         free(p);
     }
     conf.max_depth = 0;
+
+    /* values: the default, 10000, then the configured number */
+    {
+        size_t  k;
+        char   *p = malloc(2 * 10000 + 16), *e;
+
+        e = p + sprintf(p, "{\"a\":[1");
+        for (k = 1; k < 9998; k++) {
+            memcpy(e, ",1", 2);
+            e += 2;
+        }
+        strcpy(e, "]}");
+        runs(ENROLL, p);            /* the object, the array, 9998 ones */
+        CHECK_400("event.supportProgramId is required", "missing_field");
+
+        strcpy(e, ",1]}");
+        runs(ENROLL, p);
+        CHECK_400("body has more than 10000 values", "too_many_values");
+        free(p);
+    }
+
+    conf.max_values = 3;
+    runs(ENROLL, "{\"a\":{\"b\":\"c\"}}");
+    CHECK_400("event.supportProgramId is required", "missing_field");
+    runs(ENROLL, "{\"a\":{\"b\":[]}}");
+    CHECK_400("event.supportProgramId is required", "missing_field");
+    runs(ENROLL, "{\"a\":{\"b\":[1]}}");
+    CHECK_400("body has more than 3 values", "too_many_values");
+
+    /* before the parser: what it would refuse is refused for this first */
+    runs(ENROLL, "[1,2,3,4,5 6");
+    CHECK_400("body has more than 3 values", "too_many_values");
+    conf.max_values = 0;
 }
 
 
@@ -267,11 +300,35 @@ test_enrollment(void)
     json_decref(orig);
     json_decref(job);
 
+    CHECK_INT(in.raw_omitted, 0);
+
     /* raw only when asked for */
     conf.keep_raw = 0;
     CHECK_INT(run(ENROLL, body, n), 200);
     CHECK_MEM(in.job.data, in.job.len, ENROLL_JOB "}");
+    CHECK_INT(in.raw_omitted, 0);
     conf.keep_raw = 1;
+
+    /* and only up to max_raw bytes of it: the compact copy is 1486 */
+    conf.max_raw = 1486;
+    CHECK_INT(run(ENROLL, body, n), 200);
+    CHECK_MEM(in.job.data + sizeof(ENROLL_JOB) - 1, 7, ",\"raw\":");
+    CHECK_INT(in.raw_omitted, 0);
+
+    conf.max_raw = 1485;
+    CHECK_INT(run(ENROLL, body, n), 200);
+    CHECK_MEM(in.body.data, in.body.len, ANSWER_200);
+    CHECK_MEM(in.job.data, in.job.len,
+              ENROLL_JOB ",\"raw_omitted\":\"too_large\"}");
+    CHECK_INT(in.raw_omitted, 1486);
+
+    /* the marker says a copy was asked for: none without keep_raw */
+    conf.keep_raw = 0;
+    CHECK_INT(run(ENROLL, body, n), 200);
+    CHECK_MEM(in.job.data, in.job.len, ENROLL_JOB "}");
+    CHECK_INT(in.raw_omitted, 0);
+    conf.keep_raw = 1;
+    conf.max_raw = 0;
 
     free(body);
 }
@@ -396,8 +453,14 @@ test_arena_spill(void)
     memcpy(p, body + 1, n - 1);     /* the fixture without its "{" */
     p += n - 1;
 
+    /* 40 001 values: more than the default allows */
+    CHECK_INT(run(ENROLL, big, p - big), 400);
+    CHECK_STR(in.reason, "too_many_values");
+
+    conf.max_values = 50000;
     CHECK_INT(run(ENROLL, big, p - big), 200);
     CHECK_MEM(in.body.data, in.body.len, ANSWER_200);
+    conf.max_values = 0;
 
     CHECK_INT(run(ENROLL, body, n), 200);
     CHECK_MEM(in.body.data, in.body.len, ANSWER_200);

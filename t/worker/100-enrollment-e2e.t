@@ -133,6 +133,9 @@ $second->{event}{patient}{email} = 'John.New@Example.org ';
 $second->{event}{patient}{call_time} = 'Evening';
 $second->{event}{patient}{caregiver}{email} = '';          # empty: kept
 delete $second->{event}{patient}{gender};                   # absent: kept
+# a member nobody reads, large enough that the edge leaves the raw copy
+# out of the job (caresync_max_raw): the worker must not need it
+$second->{padding} = 'x' x 70_000;
 # (the worker is stopped meanwhile so that the job can be read from the
 # stream before it is done and deleted)
 is(stop_worker($pid, 'TERM'), 0, 'worker exits cleanly');
@@ -140,6 +143,8 @@ my $before = scalar @{ sf_requests() };
 post_enrollment($J->encode($second));
 my ($job2, $raw2) = last_job();
 isnt($job2->{id}, $job->{id}, 'a new job');
+ok(!exists $job2->{raw} && ($job2->{raw_omitted} // '') eq 'too_large',
+   '... whose raw copy was left out as too large');
 $pid = start_worker($conf);
 $st = wait_status($job2->{id}, [qw(created updated skipped failed)]);
 is($st->{status}, 'updated', 'second enrollment: updated') or diag explain $st;

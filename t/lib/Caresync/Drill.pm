@@ -11,9 +11,15 @@ package Caresync::Drill;
 #     my ($queued, $doubled) = queued();   # { patient id => 1 }, count
 #
 #     my $n = nginx_start('servroot-x', redis => 'timeout=3s');
+#     # options, all optional: workers => 1 (default 2), and lines added
+#     # to the http block (http => …), to the server (server => …) and to
+#     # the enrollment location (location => …)
 #     # $n->{port}, {url}, {root}, {master}, {started},
+#     # $n->{log}->() (the error log so far),
 #     # $n->{cmd}->('-s', 'reload'), $n->{quit}->() (exited within 5 s),
 #     # $n->{alerts}->() (alert, crit and emerg lines of the error log)
+#
+#     my ($ok, $out) = nginx_check('servroot-y', http => …);   # nginx -t
 
 use strict;
 use warnings;
@@ -28,50 +34,15 @@ use Time::HiRes qw(sleep time);
 
 use Caresync::Test qw(fixture jobs redis_port);
 
-our @EXPORT = qw(load queued nginx_start);
+our @EXPORT = qw(load queued nginx_start nginx_check);
+
+my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
 # nginx with a real master and two workers, and one enrollment location.
 sub nginx_start {
     my ($name, %o) = @_;
-    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-    my $module = $ENV{TEST_NGINX_LOAD_MODULES}
-        || abs_path('build/ngx_http_caresync_module.so');
-    my $root = abs_path('t') . "/$name";
-    my $redis = redis_port();
-    my $params = $o{redis} // '';
-
-    my $port = do {
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                      LocalPort => 0, ReuseAddr => 1)
-            or die $!;
-        $s->sockport;
-    };
-
-    remove_tree($root);
-    make_path("$root/conf", "$root/logs");
-
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"CONF";
-load_module $module;
-master_process on;
-daemon on;
-worker_processes 2;
-error_log logs/error.log info;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    caresync_redis 127.0.0.1:$redis $params;
-    server {
-        listen 127.0.0.1:$port;
-        location = /webhook/user-enrollment {
-            caresync_webhook helparound_enrollment;
-            caresync_auth off;
-        }
-    }
-}
-CONF
-    close $fh;
+    my ($root, $port) = _nginx_conf($name, %o);
+    my $nginx = $NGINX;
 
     my %n = (root => $root, port => $port,
              url => "http://127.0.0.1:$port/webhook/user-enrollment");
@@ -99,12 +70,76 @@ CONF
         return !$alive->();
     };
 
+    $n{log} = sub {
+        open my $log, '<', "$root/logs/error.log" or die $!;
+        local $/;
+        return <$log>;
+    };
+
     $n{alerts} = sub {
         open my $log, '<', "$root/logs/error.log" or die $!;
         return grep { /\[(alert|emerg|crit)\]/ } <$log>;
     };
 
     return \%n;
+}
+
+# `nginx -t` of the same configuration: (passed, what it printed).
+sub nginx_check {
+    my ($name, %o) = @_;
+    my ($root) = _nginx_conf($name, %o);
+    my $out = qx{'$NGINX' -t -p '$root/' -c conf/nginx.conf 2>&1};
+    return ($? == 0, $out);
+}
+
+sub _nginx_conf {
+    my ($name, %o) = @_;
+    my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+        || abs_path('build/ngx_http_caresync_module.so');
+    my $root = abs_path('t') . "/$name";
+    my $redis = redis_port();
+    my $params = $o{redis} // '';
+    my $workers = $o{workers} // 2;
+    my ($http, $server, $location) = map { $o{$_} // '' }
+                                     qw(http server location);
+
+    my $port = do {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, ReuseAddr => 1)
+            or die $!;
+        $s->sockport;
+    };
+
+    remove_tree($root);
+    make_path("$root/conf", "$root/logs");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"CONF";
+load_module $module;
+master_process on;
+daemon on;
+worker_processes $workers;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    caresync_redis 127.0.0.1:$redis $params;
+    $http
+    server {
+        listen 127.0.0.1:$port;
+        $server
+        location = /webhook/user-enrollment {
+            caresync_webhook helparound_enrollment;
+            caresync_auth off;
+            $location
+        }
+    }
+}
+CONF
+    close $fh;
+
+    return ($root, $port);
 }
 
 sub load {

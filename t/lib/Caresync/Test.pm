@@ -92,6 +92,7 @@ use Test::More ();
 
 our @EXPORT = qw(
     redis_cmd redis_start redis_stop redis_running redis_port
+    redis_suspend redis_resume
     fixture fixture_json json_encode json_decode
     jobs job_count
     enrollment_with user_action_with hint_with post_body body_of
@@ -431,9 +432,23 @@ sub redis_start {
     die "redis-server did not start on port $redis_port:\n$log";
 }
 
+# Freezes redis-server (SIGSTOP): its port still accepts connections (the
+# kernel completes them) and takes bytes, but nothing is ever answered,
+# as with a Redis stuck or a host gone silent. redis_resume() lets it go
+# on (SIGCONT) with everything it was sent meanwhile.
+sub redis_suspend {
+    die "redis_suspend: redis-server is not running\n" unless redis_running();
+    kill 'STOP', $redis_pid;
+}
+
+sub redis_resume {
+    kill 'CONT', $redis_pid if $redis_pid;
+}
+
 sub redis_stop {
     return unless $redis_pid;
     if (redis_running()) {
+        kill 'CONT', $redis_pid;    # a suspended one cannot act on TERM
         kill 'TERM', $redis_pid;
         my $deadline = time + 5;
         while (time < $deadline) {
