@@ -204,14 +204,50 @@ cw_teardown(cw_worker_t *w)
 }
 
 
+/*
+ * Redis may start after us (compose, boot order): wait for it, saying so
+ * once and then every minute, rather than exit.  A refusal that is not
+ * about reaching it (AUTH, a key of the wrong type) is fatal.  -1: Redis
+ * is there; else the exit status (1 refused, 0 stopped while waiting).
+ */
+static int
+cw_wait_for_redis(cw_worker_t *w)
+{
+    int       attempt;
+    cw_err_t  err;
+
+    for (attempt = 0; ; attempt++) {
+        if (cw_redis_connect(&w->redis, &err) == 0
+            && cw_queue_ensure_group(&w->queue, &err) == 0)
+        {
+            return -1;
+        }
+
+        if (err.code != CW_E_REDIS_CONNECT) {
+            cw_exception("worker", "%s", err.message);
+            return 1;
+        }
+
+        if (attempt % 60 == 0) {
+            cw_error("worker", "waiting for Redis: %s", err.message);
+        }
+
+        if (cw_stop_signal) {
+            return 0;
+        }
+
+        (void) cw_http_poll(w->http, 1000);
+    }
+}
+
+
 int
 cw_run(const cw_conf_t *conf)
 {
-    int               free_slots, idle;
+    int               free_slots, idle, rc;
     long              wait;
-    cw_err_t          rerr;
     uint64_t          now, last_promote = 0, last_reclaim = 0;
-    int               batch, attempt;
+    int               batch;
     uint64_t          last_touch, deadline = 0, cpu0, t0, last_read = 0;
     cw_worker_t       w;
     struct sigaction  sa;
@@ -228,34 +264,10 @@ cw_run(const cw_conf_t *conf)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    /*
-     * Redis may start after us (compose, boot order): wait for it, saying
-     * so once and then every minute, rather than exit.  A refusal that is
-     * not about reaching it (AUTH, a key of the wrong type) is fatal.
-     */
-    for (attempt = 0; ; attempt++) {
-        if (cw_redis_connect(&w.redis, &rerr) == 0
-            && cw_queue_ensure_group(&w.queue, &rerr) == 0)
-        {
-            break;
-        }
-
-        if (rerr.code != CW_E_REDIS_CONNECT) {
-            cw_exception("worker", "%s", rerr.message);
-            cw_teardown(&w);
-            return 1;
-        }
-
-        if (attempt % 60 == 0) {
-            cw_error("worker", "waiting for Redis: %s", rerr.message);
-        }
-
-        if (cw_stop_signal) {
-            cw_teardown(&w);
-            return 0;
-        }
-
-        (void) cw_http_poll(w.http, 1000);
+    rc = cw_wait_for_redis(&w);
+    if (rc >= 0) {
+        cw_teardown(&w);
+        return rc;
     }
 
     cw_debug("worker", "started consumer=%s concurrency=%ld stream=%s",
