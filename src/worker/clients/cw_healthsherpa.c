@@ -53,6 +53,20 @@ typedef struct {
 } cw_hs_call_t;
 
 
+/* A call of the client; `done` gets its answer (NULL: an internal one). */
+static cw_hs_call_t *
+cw_hs_call(cw_hs_t *hs, cw_hs_done_pt done, void *data)
+{
+    cw_hs_call_t  *call;
+
+    call = cw_calloc(1, sizeof(*call));
+    call->hs = hs;
+    call->done = done;
+    call->data = data;
+    return call;
+}
+
+
 /* ---- token sealing: AES-256-GCM, the agent as additional data ---- */
 
 int
@@ -580,8 +594,7 @@ cw_hs_fetch(cw_auth_t *a)
         return;
     }
 
-    call = cw_calloc(1, sizeof(*call));
-    call->hs = hs;
+    call = cw_hs_call(hs, NULL, NULL);
     call->ag = ag;
 
     r = cw_hs_token_req(hs, call, cw_hs_refreshed);
@@ -651,10 +664,7 @@ cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
     cw_http_req_t  *r;
 
     /* call->ag is set once the checks pass: a failure needs none */
-    call = cw_calloc(1, sizeof(*call));
-    call->hs = hs;
-    call->done = done;
-    call->data = data;
+    call = cw_hs_call(hs, done, data);
 
     r = cw_hs_token_req(hs, call, cw_hs_exchanged);
 
@@ -888,10 +898,7 @@ cw_hs_search(cw_hs_t *hs, const char *agent, json_t *params,
     cw_hs_call_t   *call;
     cw_http_req_t  *r;
 
-    call = cw_calloc(1, sizeof(*call));
-    call->hs = hs;
-    call->done = done;
-    call->data = data;
+    call = cw_hs_call(hs, done, data);
 
     if (cw_hs_agent_known(hs, agent, &err) != 1) {
         /* before anything is kept for the agent */
