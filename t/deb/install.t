@@ -215,6 +215,8 @@ ok(wait_for(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1',
 open my $ef, '>', $ENVF or die;
 print $ef "CARESYNC_REDIS_PORT=$env->{redis_port}\n",
           "CARESYNC_SALESFORCE_LOGIN_URL=$env->{fake}\n",
+          # the stand-in answers an http instance_url on 127.0.0.1
+          "CARESYNC_SALESFORCE_INSTANCE_DOMAINS=http://127.0.0.1\n",
           "CARESYNC_SALESFORCE_CLIENT_ID=fake-client-id\n",
           "CARESYNC_SALESFORCE_CLIENT_SECRET=fake-client-secret\n",
           "CARESYNC_WORKER_SHUTDOWN_DEADLINE_MS=5000\n";
