@@ -782,6 +782,27 @@ sub line_matches {
     return (ref $pat && $line =~ /$pat/) || $line =~ /\Q$pat\E/;
 }
 
+# --- error_log / --- access_log: each pattern must match some line of
+# the log; one pass or fail per pattern.
+sub expect_lines {
+    my ($name, $pats, $lines, $file, $section, $dry_run, $idx) = @_;
+    for my $line (@$lines) {
+        for my $pat (@$pats) {
+            next unless defined $pat && line_matches($line, $pat);
+            Test::More::pass("$name - pattern \"$pat\" matches a line in "
+                             . "$file (req $idx)")
+                unless skip_if_dry($dry_run, "$name - $section");
+            undef $pat;
+        }
+    }
+    for my $pat (grep { defined } @$pats) {
+        Test::More::fail("$name - pattern \"$pat\" should match a line in "
+                         . "$file (req $idx)")
+            unless skip_if_dry($dry_run, "$name - $section");
+    }
+}
+
+
 sub check_error_log {
     my ($block, $dry_run, $repeated_idx) = @_;
     my $name = $block->name;
@@ -795,20 +816,8 @@ sub check_error_log {
         }
         $pats = pattern_list($pats);
         $lines ||= error_log_data();
-        for my $line (@$lines) {
-            for my $pat (@$pats) {
-                next unless defined $pat && line_matches($line, $pat);
-                Test::More::pass("$name - pattern \"$pat\" matches a line in "
-                                 . "error.log (req $repeated_idx)")
-                    unless skip_if_dry($dry_run, "$name - error_log");
-                undef $pat;
-            }
-        }
-        for my $pat (grep { defined } @$pats) {
-            Test::More::fail("$name - pattern \"$pat\" should match a line in "
-                             . "error.log (req $repeated_idx)")
-                unless skip_if_dry($dry_run, "$name - error_log");
-        }
+        expect_lines($name, $pats, $lines, 'error.log', 'error_log',
+                     $dry_run, $repeated_idx);
     }
 
     if (defined $block->no_error_log) {
@@ -879,20 +888,8 @@ sub check_access_log {
             } grep { defined } @$pats;
             last if !@missing || $dry_run || time >= $until;
         }
-        for my $line (@$lines) {
-            for my $pat (@$pats) {
-                next unless defined $pat && line_matches($line, $pat);
-                Test::More::pass("$name - pattern \"$pat\" matches a line in "
-                                 . "access.log (req $repeated_idx)")
-                    unless skip_if_dry($dry_run, "$name - access_log");
-                undef $pat;
-            }
-        }
-        for my $pat (grep { defined } @$pats) {
-            Test::More::fail("$name - pattern \"$pat\" should match a line in "
-                             . "access.log (req $repeated_idx)")
-                unless skip_if_dry($dry_run, "$name - access_log");
-        }
+        expect_lines($name, $pats, $lines, 'access.log', 'access_log',
+                     $dry_run, $repeated_idx);
     }
 
     if (defined $block->no_access_log) {
