@@ -67,6 +67,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_caresync_send(redisAsyncContext *ac,
     ngx_http_caresync_pending_t *p, ngx_uint_t eval);
+static ngx_int_t ngx_http_caresync_send_argv(redisAsyncContext *ac,
+    ngx_http_caresync_pending_t *p, ngx_uint_t n, const char **argv,
+    size_t *lens);
 static void ngx_http_caresync_reply_handler(redisAsyncContext *ac,
     void *reply, void *data);
 static void ngx_http_caresync_timeout_handler(ngx_event_t *ev);
@@ -232,7 +235,9 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     bl->commands++;
     bl->bytes += held;
 
-    if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
+    /* the vector sized above is the one sent: built once */
+
+    if (ngx_http_caresync_send_argv(ac, p, n, argv, lens) != NGX_OK) {
         ngx_http_caresync_pending_detach(p);
         return ngx_http_caresync_reply_unavailable(r);
     }
@@ -298,14 +303,23 @@ static ngx_int_t
 ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
     ngx_uint_t eval)
 {
-    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
-
     u_char       nkeys[NGX_INT_T_LEN];
     size_t       lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
     ngx_uint_t   n;
     const char  *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
 
     n = ngx_http_caresync_argv(&p->ctx->cmd, eval, nkeys, argv, lens);
+
+    return ngx_http_caresync_send_argv(ac, p, n, argv, lens);
+}
+
+
+static ngx_int_t
+ngx_http_caresync_send_argv(redisAsyncContext *ac,
+    ngx_http_caresync_pending_t *p, ngx_uint_t n, const char **argv,
+    size_t *lens)
+{
+    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
 
     /* hiredis copies the arguments into its output buffer right away */
 
