@@ -712,9 +712,13 @@ ngx_http_caresync_group_flush(ngx_event_t *ev)
 
         ngx_http_caresync_redis_drop();
 
+        /* as if sent and lost: see ngx_http_caresync_group_answer() */
+
         for (i = 0; i < g->n; i++) {
-            ngx_http_caresync_lost(g->jobs[i]);
+            ngx_http_caresync_sent(g->jobs[i], 0);
         }
+
+        ngx_http_caresync_group_answer(g, NULL);
 
         g->next = ngx_http_caresync_groups_free;
         ngx_http_caresync_groups_free = g;
@@ -927,14 +931,9 @@ ngx_http_caresync_group_reply(redisAsyncContext *ac, void *reply,
 {
     ngx_http_caresync_group_t  *g = data;
 
-    ngx_uint_t   i;
     redisReply  *rr = reply;
 
     ngx_http_caresync_backlog.bytes -= g->obuf;
-
-    for (i = 0; i < g->n; i++) {
-        ngx_http_caresync_received(g->jobs[i]);
-    }
 
     ngx_http_caresync_group_answer(g, rr);
 
@@ -986,6 +985,13 @@ ngx_http_caresync_group_answer(ngx_http_caresync_group_t *g, redisReply *rr)
 
     for (i = 0; i < g->n; i++) {
         p = g->jobs[i];
+
+        /*
+         * Each is done with Redis only now: answering one request may end
+         * others of the group (streams of one HTTP/2 connection), whose
+         * records must then stay for this loop to return.
+         */
+        ngx_http_caresync_received(p);
 
         if (p->r == NULL) {
             /* the request is gone; its job may still have been queued */
