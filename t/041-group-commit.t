@@ -175,23 +175,37 @@ sub own_answers {
 
 sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
 
+sub statuses { return join ' ', map { $_->{status} } @{ $_[0] } }
+
+# nginx with one worker and $count keep-alive clients, Redis empty.
+sub start {
+    my ($name, $count, $redis) = @_;
+    redis_cmd('FLUSHALL');
+    my $n = nginx_start("servroot-group-$name", workers => 1,
+                        redis => $redis // 'timeout=10s');
+    ok($n->{started}, "nginx starts (one worker, $count clients)");
+    my $c = clients($n, $count, $name);
+    redis_cmd('FLUSHALL');
+    return ($n, $c);
+}
+
+sub stop {
+    my ($n) = @_;
+    ok($n->{quit}->(), 'nginx exits');
+    is(scalar $n->{alerts}->(), 0, 'no alert in the error log');
+}
+
 # --- 1: many requests, one transaction; each its own answer and job ----
 
 {
-    redis_cmd('FLUSHALL');
-    my $n = nginx_start('servroot-group-1', workers => 1,
-                        redis => 'timeout=10s');
-    ok($n->{started}, 'nginx starts (one worker)');
-
-    my $c = clients($n, 20, 'a');
-    redis_cmd('FLUSHALL');
+    my ($n, $c) = start(1, 20);
 
     my @ids = map { sprintf 'hg1%03d', $_ } 1 .. 20;
     my $before = stats();
     my $answers = together($n, $c, [ map { body_for($_) } @ids ]);
     my $ran = ran($before);
 
-    is(join(' ', map { $_->{status} } @$answers), join(' ', ('200') x 20),
+    is(statuses($answers), join(' ', ('200') x 20),
        'twenty requests together: twenty 200s');
     is(own_answers($answers, @ids), 20,
        'each with its own answer (its patient\'s id)');
@@ -206,7 +220,7 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
     $before = stats();
     $answers = together($n, $c, [ map { body_for($_) } @ids ]);
     $ran = ran($before);
-    is(join(' ', map { $_->{status} } @$answers), join(' ', ('200') x 20),
+    is(statuses($answers), join(' ', ('200') x 20),
        'the same twenty again: 200s');
     is(own_answers($answers, @ids), 20, 'each answered as the first time');
     is($ran->{exec}, 1, 'one transaction again');
@@ -214,24 +228,17 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
     is(count_lines($n->{log}->(), qr/duplicate delivery, job \w+ not queued/),
        20, 'each repeat logged once');
 
-    ok($n->{quit}->(), 'nginx exits');
-    is(scalar $n->{alerts}->(), 0, 'no alert in the error log');
+    stop($n);
 }
 
 # --- 2: repeats inside a group, and of an earlier group ----------------
 
 {
-    redis_cmd('FLUSHALL');
-    my $n = nginx_start('servroot-group-2', workers => 1,
-                        redis => 'timeout=10s');
-    ok($n->{started}, 'nginx starts');
-
-    my $c = clients($n, 8, 'b');
-    redis_cmd('FLUSHALL');
+    my ($n, $c) = start(2, 8);
 
     my $before = stats();
     my $answers = together($n, $c, [ map { body_for($_) } qw(hg2a hg2b) ]);
-    is(join(' ', map { $_->{status} } @$answers), '200 200',
+    is(statuses($answers), '200 200',
        'a first group of two: 200s');
 
     # new, repeat within, new, repeat of the first group, new, new,
@@ -241,7 +248,7 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
     $answers = together($n, $c, [ map { body_for($_) } @sent ]);
     my $ran = ran($before);
 
-    is(join(' ', map { $_->{status} } @$answers), join(' ', ('200') x 8),
+    is(statuses($answers), join(' ', ('200') x 8),
        'a group with repeats in it: every request 200');
     is(own_answers($answers, @sent), 8,
        'a repeat is answered as a first delivery is');
@@ -258,20 +265,13 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
     is(join(' ', stream_ids()), 'hg2a hg2b hg2c hg2d hg2e hg2f',
        'and no job added');
 
-    ok($n->{quit}->(), 'nginx exits');
-    is(scalar $n->{alerts}->(), 0, 'no alert in the error log');
+    stop($n);
 }
 
 # --- 3: a client that goes away while its group waits ------------------
 
 {
-    redis_cmd('FLUSHALL');
-    my $n = nginx_start('servroot-group-3', workers => 1,
-                        redis => 'timeout=10s');
-    ok($n->{started}, 'nginx starts');
-
-    my $c = clients($n, 6, 'c');
-    redis_cmd('FLUSHALL');
+    my ($n, $c) = start(3, 6);
 
     my @ids = map { "hg3$_" } 1 .. 6;
 
@@ -286,67 +286,53 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
             redis_resume();
         });
 
-    is(join(' ', map { $_->{status} } @$answers[0, 1, 3, 4, 5]),
+    is(statuses([ @$answers[0, 1, 3, 4, 5] ]),
        '200 200 200 200 200', 'the others: 200');
     is(own_answers([ @$answers[0, 1, 3, 4, 5] ], @ids[0, 1, 3, 4, 5]), 5,
        'each with its own answer');
     is(join(' ', stream_ids()), "@ids",
        'every job once: the gone client\'s was sent before it went');
 
-    ok($n->{quit}->(), 'nginx exits');
-    is(scalar $n->{alerts}->(), 0, 'no alert in the error log');
+    stop($n);
 }
 
 # --- 4: the scripts flushed (SCRIPT FLUSH) between groups --------------
 
 {
-    redis_cmd('FLUSHALL');
-    my $n = nginx_start('servroot-group-4', workers => 1,
-                        redis => 'timeout=10s');
-    ok($n->{started}, 'nginx starts');
-
-    my $c = clients($n, 5, 'd');
-    redis_cmd('FLUSHALL');
+    my ($n, $c) = start(4, 5);
 
     my @first = map { "hg4a$_" } 1 .. 5;
     my @second = map { "hg4b$_" } 1 .. 5;
     my $answers = together($n, $c, [ map { body_for($_) } @first ]);
-    is(join(' ', map { $_->{status} } @$answers), '200 200 200 200 200',
+    is(statuses($answers), '200 200 200 200 200',
        'a first group: 200s');
 
     is(redis_cmd('SCRIPT', 'FLUSH'), 'OK', 'SCRIPT FLUSH');
     my $before = stats();
     $answers = together($n, $c, [ map { body_for($_) } @second ]);
     my $ran = ran($before);
-    is(join(' ', map { $_->{status} } @$answers), '200 200 200 200 200',
+    is(statuses($answers), '200 200 200 200 200',
        'the next group, with Redis\'s scripts flushed: 200s');
     is($ran->{exec}, 1, 'in one transaction');
     is(join(' ', stream_ids()), "@first @second", 'every job in once');
 
     # and the marks of that group were set: its repeats are repeats
     $answers = together($n, $c, [ map { body_for($_) } @second ]);
-    is(join(' ', map { $_->{status} } @$answers), '200 200 200 200 200',
+    is(statuses($answers), '200 200 200 200 200',
        'its repeats: 200s');
     is(join(' ', stream_ids()), "@first @second", 'and no job added');
 
-    ok($n->{quit}->(), 'nginx exits');
-    is(scalar $n->{alerts}->(), 0, 'no alert in the error log');
+    stop($n);
 }
 
 # --- 5: the connection lost under a group ------------------------------
 
 {
-    redis_cmd('FLUSHALL');
-    my $n = nginx_start('servroot-group-5', workers => 1,
-                        redis => 'timeout=2s');
-    ok($n->{started}, 'nginx starts');
-
-    my $c = clients($n, 8, 'e');
-    redis_cmd('FLUSHALL');
+    my ($n, $c) = start(5, 8, 'timeout=2s');
 
     my @first = map { "hg5a$_" } 1 .. 4;
     my $answers = together($n, $c, [ map { body_for($_) } @first ]);
-    is(join(' ', map { $_->{status} } @$answers), '200 200 200 200',
+    is(statuses($answers), '200 200 200 200',
        'a first group: 200s');
 
     # a group in the socket of a Redis that is then stopped and started
@@ -363,7 +349,7 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
             sleep 0.3;
             redis_start();
         });
-    is(join(' ', map { $_->{status} } @$answers), '200 200 200 200',
+    is(statuses($answers), '200 200 200 200',
        'a group whose connection was lost: 200s once Redis is back');
     is(join(' ', stream_ids()), "@first @second",
        'every job once, the first group\'s untouched');
@@ -379,7 +365,7 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
     $answers = together($n, $c, [ map { body_for($_) } @third ],
         before => sub { redis_suspend() },
         after  => sub { sleep 0.3; $kill->() });
-    is(join(' ', map { $_->{status} } @$answers), '503 503 503 503',
+    is(statuses($answers), '503 503 503 503',
        'a group with no Redis to come back to: 503s');
     my $log = substr $n->{log}->(), $log_before;
     is(count_lines($log, qr/job \w+ waits for it to come back/), 4,
@@ -388,8 +374,7 @@ sub count_lines { my ($text, $re) = @_; return scalar(() = $text =~ /$re/g) }
     is(join(' ', stream_ids()), "@first @second",
        'the jobs answered 200 before are all there');
 
-    ok($n->{quit}->(), 'nginx exits');
-    is(scalar $n->{alerts}->(), 0, 'no alert in the error log');
+    stop($n);
 }
 
 done_testing();
