@@ -70,6 +70,11 @@
 /* "$<len>\r\n" of any argument, "*<n>\r\n" of any command */
 #define NGX_HTTP_CARESYNC_RESP_HDR   (1 + NGX_SIZE_T_LEN + 2)
 
+/* the headers of a job's XADD */
+#define NGX_HTTP_CARESYNC_XADD_HDR                                            \
+    (sizeof("*5\r\n$4\r\nXADD\r\n\r\n$1\r\n*\r\n$3\r\njob\r\n")             \
+     + 2 * NGX_HTTP_CARESYNC_RESP_HDR)
+
 /* what an argument of this size or more is sent from where it lies */
 #define NGX_HTTP_CARESYNC_RESP_COPY  256
 
@@ -149,7 +154,7 @@ static void ngx_http_caresync_sent(ngx_http_caresync_pending_t *p,
 static void ngx_http_caresync_received(ngx_http_caresync_pending_t *p);
 static size_t ngx_http_caresync_job_len(ngx_http_caresync_job_t *job);
 static size_t ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job,
-    u_char *buf);
+    u_char *h, ngx_str_t *parts);
 static void ngx_http_caresync_group_add(ngx_http_caresync_pending_t *p);
 static void ngx_http_caresync_group_flush(ngx_event_t *ev);
 static ngx_int_t ngx_http_caresync_group_send(redisAsyncContext *ac,
@@ -594,23 +599,44 @@ ngx_http_caresync_job_len(ngx_http_caresync_job_t *job)
 }
 
 
-/* "XADD <stream> * job $<len>\r\n": what precedes the job's bytes. */
+/*
+ * A job's XADD as five pieces: the stream's name and the job are sent
+ * from where they are, the headers around them written into h (two
+ * headers' worth, NGX_HTTP_CARESYNC_XADD_HDR).
+ */
 
 static size_t
-ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job, u_char *buf)
+ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job, u_char *h,
+    ngx_str_t *parts)
 {
     u_char  *p;
 
-    p = ngx_cpymem(buf, "*5\r\n$4\r\nXADD\r\n", sizeof("*5\r\n$4\r\nXADD\r\n")
-                                                - 1);
+    static ngx_str_t  crlf = ngx_string("\r\n");
+
+    p = ngx_cpymem(h, "*5\r\n$4\r\nXADD\r\n",
+                   sizeof("*5\r\n$4\r\nXADD\r\n") - 1);
     p = ngx_http_caresync_resp_hdr(p, '$', job->stream.len);
-    p = ngx_cpymem(p, job->stream.data, job->stream.len);
-    p = ngx_cpymem(p, "\r\n$1\r\n*\r\n$3\r\njob\r\n",
+
+    parts[0].data = h;
+    parts[0].len = p - h;
+
+    parts[1] = job->stream;
+
+    /* hiredis reads one byte past the name: "$" is there */
+
+    h = p;
+    p = ngx_cpymem(h, "\r\n$1\r\n*\r\n$3\r\njob\r\n",
                    sizeof("\r\n$1\r\n*\r\n$3\r\njob\r\n") - 1);
     p = ngx_http_caresync_resp_hdr(p, '$', job->job.len);
-    *p = '\0';
 
-    return p - buf;
+    parts[2].data = h;
+    parts[2].len = p - h;
+
+    parts[3] = job->job;
+    parts[4] = crlf;
+
+    return parts[0].len + parts[1].len + parts[2].len + parts[3].len
+           + parts[4].len;
 }
 
 
@@ -732,15 +758,13 @@ static ngx_int_t
 ngx_http_caresync_group_send(redisAsyncContext *ac,
     ngx_http_caresync_group_t *g)
 {
-    u_char                       *eval, head[512];
-    size_t                        size, len, elen;
-    ngx_str_t                     parts[3];
+    u_char                       *eval, head[NGX_HTTP_CARESYNC_XADD_HDR];
+    size_t                        size, elen;
+    ngx_str_t                     parts[5];
     ngx_uint_t                    i;
-    ngx_http_caresync_job_t      *job;
 
     static ngx_str_t  multi = ngx_string("*1\r\n$5\r\nMULTI\r\n");
     static ngx_str_t  exec = ngx_string("*1\r\n$4\r\nEXEC\r\n");
-    static ngx_str_t  crlf = ngx_string("\r\n");
 
     eval = ngx_http_caresync_group_eval(g, &elen);
     if (eval == NULL) {
@@ -752,13 +776,8 @@ ngx_http_caresync_group_send(redisAsyncContext *ac,
     size = multi.len + elen + exec.len;
 
     for (i = 0; i < g->n; i++) {
-        job = g->jobs[i]->ctx->cmd.job;
-
-        if (job->stream.len > sizeof(head) - 128) {
-            return NGX_ERROR;   /* the stream's name is no longer than this */
-        }
-
-        size += ngx_http_caresync_job_xadd(job, head) + job->job.len + 2;
+        size += ngx_http_caresync_job_xadd(g->jobs[i]->ctx->cmd.job, head,
+                                           parts);
     }
 
     if (ngx_http_caresync_redis_reserve(ac, size) != NGX_OK) {
@@ -773,17 +792,11 @@ ngx_http_caresync_group_send(redisAsyncContext *ac,
     }
 
     for (i = 0; i < g->n; i++) {
-        job = g->jobs[i]->ctx->cmd.job;
-
-        len = ngx_http_caresync_job_xadd(job, head);
-
-        parts[0].data = head;
-        parts[0].len = len;
-        parts[1] = job->job;
-        parts[2] = crlf;
+        (void) ngx_http_caresync_job_xadd(g->jobs[i]->ctx->cmd.job, head,
+                                          parts);
 
         if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
-                                         NULL, parts, 3)
+                                         NULL, parts, 5)
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -4,8 +4,9 @@
  * A webhook's job is deduplicated and queued atomically, in a group with
  * the other jobs of the same turn of the event loop (command.c): the
  * dedupe mark is set only together with the XADD, so a repeated delivery
- * can never find a mark without its job.  An action's job is queued together with
- * its first status record, so that its status URL answers from the start.
+ * can never find a mark without its job.  An action's job is queued
+ * together with its first status record, so that its status URL answers
+ * from the start.
  * The stream is never trimmed here: only the worker knows what it has
  * acknowledged.
  */
