@@ -301,8 +301,8 @@ if ($rounds > 0) {
     wrk($srv{$_}, $WRK_CONNS, 1, run_id()) for @SERVERS;
     $redis->{r}->cmd('DEL', $_->stream) for grep { $_->stream } values %srv;
 
-    my (%rps, %p99, @vs_or, @vs_ceil, @dp99, %extra, @trips, @groups,
-        @bad);
+    my (%rps, %p99, @vs_or, @vs_ceil, @dp99, @dmean, @little, %extra,
+        @trips, @groups, @bad);
     my $dups = 0;
 
     printf "  %5s  %-17s  %-17s  %-17s  %5s %6s %8s\n", 'round',
@@ -337,6 +337,11 @@ if ($rounds > 0) {
         push @vs_or, $r{caresync}{rps} / $r{openresty}{rps};
         push @vs_ceil, $r{caresync}{rps} / $r{ceiling}{rps};
         push @dp99, $r{caresync}{p99} - $r{ceiling}{p99};
+        push @dmean, $r{caresync}{mean} - $r{ceiling}{mean};
+        # a closed loop of $WRK_CONNS connections: mean latency is
+        # connections / throughput (Little's law)
+        push @little, 1000 * $WRK_CONNS
+                      * (1 / $r{caresync}{rps} - 1 / $r{ceiling}{rps});
         printf "  %5d  %s  %5.2f %6.2f %+8.2f\n", $round,
                join('  ', map { sprintf '%7.0f %6.2f ms', $r{$_}{rps},
                                         $r{$_}{p99} } @SERVERS),
@@ -351,6 +356,10 @@ if ($rounds > 0) {
     }
     printf "    caresync / ceiling throughput %s\n",
            spread('%.2f', @vs_ceil);
+    printf "    caresync − ceiling mean latency %s ms\n",
+           spread('%+.2f', @dmean);
+    printf "      %d / req/s of each predicts   %s ms\n", $WRK_CONNS,
+           spread('%+.2f', @little);
 
     my $n = @vs_or;
     if (@bad) {
