@@ -291,7 +291,7 @@ sub write_config {
     open my $fh, '>', $path or die;
     print $fh "# written by Caresync::Worker\n";
     for my $s (qw(redis worker http salesforce hint healthsherpa
-                  helparound)) {
+                  helparound metrics tracing)) {
         next unless %{ $sec{$s} // {} };
         print $fh "\n[$s]\n";
         print $fh "$_ = $sec{$s}{$_}\n" for sort keys %{ $sec{$s} };
