@@ -58,6 +58,46 @@ static struct {
 
 /* ---- the trace and the current one ---- */
 
+static int
+cw_trace_nibble(char c)
+{
+    return c >= 'a' ? c - 'a' + 10 : c - '0';
+}
+
+
+/*
+ * A job queued without a trace (a batch item, an operator's command): its
+ * trace id is derived from its id, so that every attempt of it, in any
+ * worker, is in the same trace.
+ */
+static int
+cw_trace_of_job(const char *job_id, cs_trace_t *tc)
+{
+    char      hex[CS_ID_SHA256_LEN + 1];
+    size_t    i;
+    cs_str_t  parts[2];
+
+    parts[0].data = "caresync trace\n";
+    parts[0].len = sizeof("caresync trace\n") - 1;
+    parts[1].data = job_id;
+    parts[1].len = strlen(job_id);
+
+    if (cs_id_sha256_hex(parts, 2, hex) != 0
+        || cs_trace_start(tc) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < sizeof(tc->trace_id); i++) {
+        tc->trace_id[i] = (unsigned char)
+            ((cw_trace_nibble(hex[2 * i]) << 4) | cw_trace_nibble(hex[2 * i + 1]));
+    }
+    tc->trace_id[15] |= 0x01;       /* never all zeros */
+
+    return 0;
+}
+
+
 cw_trace_t *
 cw_trace_new(const char *traceparent, const char *job_id, const char *type)
 {
@@ -72,7 +112,7 @@ cw_trace_new(const char *traceparent, const char *job_id, const char *type)
     {
         t->has_parent = 1;
 
-    } else if (cs_trace_start(&t->tc) != 0) {
+    } else if (cw_trace_of_job(job_id, &t->tc) != 0) {
         free(t);
         return NULL;
     }
@@ -218,9 +258,11 @@ cw_trace_word(const char *s, size_t n)
         }
     }
 
+    /* a word, maybe with one digit at its end (oauth2); ids have more */
     for (i = 0; i < n; i++) {
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
-              || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+              || s[i] == '_' || s[i] == '-' || s[i] == '.'
+              || (i == n - 1 && i > 0 && s[i] >= '0' && s[i] <= '9')))
         {
             return 0;
         }
