@@ -22,7 +22,7 @@ use File::Basename qw(basename dirname);
 our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
-                 kill_redis restart_redis no_phi_in_log);
+                 kill_redis restart_redis no_phi_in_log start_otlp_stub);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my @PIDS;
@@ -252,6 +252,18 @@ sub sf_requests {
 
 sub sf_contacts {
     return { map { $_->{Id} => $_ } @{ fake_get('/__fake/salesforce/contacts') } };
+}
+
+# A stand-in OTLP/HTTP collector (t/fakes/otlp_stub.py): its base URL.
+sub start_otlp_stub {
+    my $pf = "$ENV_->{dir}/otlp.port";
+    unlink $pf;
+    spawn("$ENV_->{dir}/otlp.log", 'python3', "$ROOT/t/fakes/otlp_stub.py",
+          '--port-file', $pf);
+    wait_for(sub { -s $pf }, 15) or die 'the OTLP stub did not start';
+    open my $fh, '<', $pf or die;
+    chomp(my $port = <$fh>);
+    return "http://127.0.0.1:$port";
 }
 
 # ---- config and worker processes ----
