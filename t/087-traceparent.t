@@ -145,3 +145,24 @@ enrollment_with()
 traceparent =~ ^00-(?!4bf92f3577b34da6a3ce929d0e0e4736)[0-9a-f]{32}-[0-9a-f]{16}-01$
 --- no_error_log
 caresync.*zz-sender-bytes
+
+
+
+=== TEST 10: the actions API takes the trace the same way
+--- config
+location /caresync/ {
+    caresync_api;
+    caresync_api_token t0ken;
+}
+--- more_headers
+Content-Type: application/json
+Authorization: Bearer t0ken
+traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+--- request eval
+post_body('/caresync/actions/healthsherpa-sync',
+          '{"contact_id":"003000000000001AAA","agent":"agent@example.com"}')
+--- error_code: 202
+--- jobs: 1
+--- job_fields
+type = healthsherpa.sync
+traceparent =~ ^00-4bf92f3577b34da6a3ce929d0e0e4736-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$
