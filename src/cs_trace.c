@@ -78,20 +78,21 @@ cs_trace_parse(const unsigned char *v, size_t len, cs_trace_t *t)
 }
 
 
+/* n random bytes, not all zero (an all-zero id is invalid) */
 static int
-cs_trace_new_span(cs_trace_t *t)
+cs_trace_random(unsigned char *p, size_t n)
 {
     size_t  i;
 
     do {
-        if (cs_id_random(t->span_id, sizeof(t->span_id)) != 0) {
+        if (cs_id_random(p, n) != 0) {
             return -1;
         }
 
-        for (i = 0; i < sizeof(t->span_id) && t->span_id[i] == 0; i++) {
+        for (i = 0; i < n && p[i] == 0; i++) {
             /* all zeros: draw again */
         }
-    } while (i == sizeof(t->span_id));
+    } while (i == n);
 
     return 0;
 }
@@ -100,27 +101,20 @@ cs_trace_new_span(cs_trace_t *t)
 int
 cs_trace_start(cs_trace_t *t)
 {
-    size_t  i;
-
-    do {
-        if (cs_id_random(t->trace_id, sizeof(t->trace_id)) != 0) {
-            return -1;
-        }
-
-        for (i = 0; i < sizeof(t->trace_id) && t->trace_id[i] == 0; i++) {
-            /* all zeros: draw again */
-        }
-    } while (i == sizeof(t->trace_id));
-
     t->flags = CS_TRACE_SAMPLED;
-    return cs_trace_new_span(t);
+
+    if (cs_trace_random(t->trace_id, sizeof(t->trace_id)) != 0) {
+        return -1;
+    }
+
+    return cs_trace_random(t->span_id, sizeof(t->span_id));
 }
 
 
 int
 cs_trace_child(cs_trace_t *t)
 {
-    return cs_trace_new_span(t);
+    return cs_trace_random(t->span_id, sizeof(t->span_id));
 }
 
 

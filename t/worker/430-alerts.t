@@ -85,8 +85,7 @@ my $port = start_nginx(
     . 'location = /webhook/user-enrollment '
     . '{ caresync_webhook helparound_enrollment; caresync_auth off; }');
 ok($port, 'nginx with the module started') or BAIL_OUT('no nginx');
-my $fixture = slurp(($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
-                    . '/helparound/enrollment.json');
+my $fixture = fixture_text('helparound/enrollment.json');
 my $http = HTTP::Tiny->new(timeout => 10);
 is($http->post("http://127.0.0.1:$port/webhook/user-enrollment",
                { content => $fixture,

@@ -109,29 +109,43 @@ cw_m_status(const char *status)
 }
 
 
+/*
+ * The entry of `name` in a table whose entries begin with their name
+ * (cw_m_type_t, cw_m_vendor_t), added when new; a full table gives its
+ * last entry (more names than slots cannot happen: the sets are ours).
+ */
+static void *
+cw_m_intern(void *table, size_t size, int *n, int cap, const char *name)
+{
+    int    i;
+    char  *e = table;
+
+    for (i = 0; i < *n; i++, e += size) {
+        if (strcmp(e, name) == 0) {
+            return e;
+        }
+    }
+
+    if (*n == cap) {
+        return e - size;
+    }
+
+    snprintf(e, CW_M_NAME, "%s", name);
+    (*n)++;
+    return e;
+}
+
+
 /* A type a handler is registered for, else "unknown": never a sender's */
 static cw_m_type_t *
 cw_m_type(const char *type)
 {
-    int  i;
-
     if (type == NULL || cw_jobs_find(type) == NULL) {
         type = "unknown";
     }
 
-    for (i = 0; i < cw_m.ntypes; i++) {
-        if (strcmp(cw_m.types[i].name, type) == 0) {
-            return &cw_m.types[i];
-        }
-    }
-
-    if (cw_m.ntypes == CW_M_TYPES) {
-        /* more handlers than slots: cannot happen with CW_MAX_HANDLERS */
-        return &cw_m.types[CW_M_TYPES - 1];
-    }
-
-    snprintf(cw_m.types[cw_m.ntypes].name, CW_M_NAME, "%s", type);
-    return &cw_m.types[cw_m.ntypes++];
+    return cw_m_intern(cw_m.types, sizeof(cw_m_type_t), &cw_m.ntypes,
+                       CW_M_TYPES, type);
 }
 
 
@@ -139,20 +153,8 @@ cw_m_type(const char *type)
 static cw_m_vendor_t *
 cw_m_vendor(const char *name)
 {
-    int  i;
-
-    for (i = 0; i < cw_m.nvendors; i++) {
-        if (strcmp(cw_m.vendors[i].name, name) == 0) {
-            return &cw_m.vendors[i];
-        }
-    }
-
-    if (cw_m.nvendors == CW_M_VENDORS) {
-        return &cw_m.vendors[CW_M_VENDORS - 1];
-    }
-
-    snprintf(cw_m.vendors[cw_m.nvendors].name, CW_M_NAME, "%s", name);
-    return &cw_m.vendors[cw_m.nvendors++];
+    return cw_m_intern(cw_m.vendors, sizeof(cw_m_vendor_t), &cw_m.nvendors,
+                       CW_M_VENDORS, name);
 }
 
 
@@ -446,56 +448,51 @@ cw_m_int(redisReply *rep)
 }
 
 
+/* the value of `key` in a [key, value, ...] reply, or NULL */
+static redisReply *
+cw_m_field(redisReply *kv, const char *key)
+{
+    size_t  j;
+
+    for (j = 0; kv->type == REDIS_REPLY_ARRAY && j + 1 < kv->elements;
+         j += 2)
+    {
+        if (kv->element[j]->type == REDIS_REPLY_STRING
+            && strcmp(kv->element[j]->str, key) == 0)
+        {
+            return kv->element[j + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
 /* XINFO GROUPS: the `workers` group's lag (Redis 7) and pending */
 static int
 cw_m_group(redisReply *rep, long long *lag, long long *pending)
 {
-    size_t       i, j;
-    redisReply  *g, *k, *v;
-    int          found = 0;
+    size_t       i;
+    redisReply  *name, *v;
 
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
         return -1;
     }
 
     for (i = 0; i < rep->elements; i++) {
-        g = rep->element[i];
-        if (g->type != REDIS_REPLY_ARRAY) {
+        name = cw_m_field(rep->element[i], "name");
+
+        if (name == NULL || name->type != REDIS_REPLY_STRING
+            || strcmp(name->str, CW_QUEUE_GROUP) != 0)
+        {
             continue;
         }
 
-        for (j = 0; j + 1 < g->elements; j += 2) {
-            k = g->element[j];
-            v = g->element[j + 1];
-            if (k->type != REDIS_REPLY_STRING) {
-                continue;
-            }
+        *pending = cw_m_int(cw_m_field(rep->element[i], "pending"));
 
-            if (strcmp(k->str, "name") == 0) {
-                found = v->type == REDIS_REPLY_STRING
-                        && strcmp(v->str, CW_QUEUE_GROUP) == 0;
-            }
-        }
-
-        if (!found) {
-            continue;
-        }
-
-        for (j = 0; j + 1 < g->elements; j += 2) {
-            k = g->element[j];
-            v = g->element[j + 1];
-            if (k->type != REDIS_REPLY_STRING) {
-                continue;
-            }
-
-            if (strcmp(k->str, "pending") == 0) {
-                *pending = cw_m_int(v);
-
-            } else if (strcmp(k->str, "lag") == 0) {
-                /* nil when Redis cannot tell (after deletions): 0 */
-                *lag = v->type == REDIS_REPLY_INTEGER ? v->integer : 0;
-            }
-        }
+        /* nil when Redis cannot tell (after deletions): 0 */
+        v = cw_m_field(rep->element[i], "lag");
+        *lag = v && v->type == REDIS_REPLY_INTEGER ? v->integer : 0;
 
         return 0;
     }

@@ -58,13 +58,6 @@ static struct {
 
 /* ---- the trace and the current one ---- */
 
-static int
-cw_trace_nibble(char c)
-{
-    return c >= 'a' ? c - 'a' + 10 : c - '0';
-}
-
-
 /*
  * A job queued without a trace (a batch item, an operator's command): its
  * trace id is derived from its id, so that every attempt of it, in any
@@ -73,8 +66,7 @@ cw_trace_nibble(char c)
 static int
 cw_trace_of_job(const char *job_id, cs_trace_t *tc)
 {
-    char      hex[CS_ID_SHA256_LEN + 1];
-    size_t    i;
+    char      hex[CS_ID_SHA256_LEN + 1], tp[CS_TRACE_LEN + 1];
     cs_str_t  parts[2];
 
     parts[0].data = "caresync trace\n";
@@ -82,17 +74,16 @@ cw_trace_of_job(const char *job_id, cs_trace_t *tc)
     parts[1].data = job_id;
     parts[1].len = strlen(job_id);
 
-    if (cs_id_sha256_hex(parts, 2, hex) != 0
-        || cs_trace_start(tc) != 0)
-    {
+    if (cs_id_sha256_hex(parts, 2, hex) != 0) {
         return -1;
     }
 
-    for (i = 0; i < sizeof(tc->trace_id); i++) {
-        tc->trace_id[i] = (unsigned char)
-            ((cw_trace_nibble(hex[2 * i]) << 4) | cw_trace_nibble(hex[2 * i + 1]));
+    /* the digest's first half as a trace id; the span is the caller's */
+    snprintf(tp, sizeof(tp), "00-%.32s-0000000000000001-01", hex);
+
+    if (cs_trace_parse((const unsigned char *) tp, CS_TRACE_LEN, tc) != 0) {
+        return cs_trace_start(tc);      /* an all-zero half: 2^-128 */
     }
-    tc->trace_id[15] |= 0x01;       /* never all zeros */
 
     return 0;
 }

@@ -22,7 +22,8 @@ use File::Basename qw(basename dirname);
 our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
-                 kill_redis restart_redis no_phi_in_log start_otlp_stub);
+                 kill_redis restart_redis no_phi_in_log start_otlp_stub
+                 fixture_text);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my @PIDS;
@@ -252,6 +253,16 @@ sub sf_requests {
 
 sub sf_contacts {
     return { map { $_->{Id} => $_ } @{ fake_get('/__fake/salesforce/contacts') } };
+}
+
+# The text of a fixture of the shared contract, e.g.
+# fixture_text('helparound/enrollment.json'); CARESYNC_FIXTURES moves them.
+sub fixture_text {
+    my ($rel) = @_;
+    my $path = ($ENV{CARESYNC_FIXTURES} // "$ROOT/../shared/fixtures") . "/$rel";
+    open my $fh, '<', $path or die "$path: $!";
+    local $/;
+    return <$fh>;
 }
 
 # A stand-in OTLP/HTTP collector (t/fakes/otlp_stub.py): its base URL.
