@@ -12,6 +12,7 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep);
+use JSON::PP;
 use Caresync::Worker;
 
 my $env = start_env();
@@ -198,6 +199,45 @@ is($rc, 1, 'an address without a port is refused');
                                             'metrics.allow_remote' => 'on'),
                                'check');
 unlike($err, qr/metrics\./, '... allowed with metrics.allow_remote = on');
+
+# batch progress: per status, never per batch
+my $hs = JSON::PP->new->decode(fixture_text('healthsherpa/search-match.json'))
+         ->{data}{contact};
+fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
+fake_post('/__fake/salesforce/contacts', [
+    { Id => '003Hs00001AbCdEIAV', FirstName => 'John', LastName => 'Doe',
+      Birthdate => '1955-03-01' },
+    { Id => '003Hs00001XyZwVIAV', FirstName => 'Maria', LastName => 'Lopez',
+      Email => 'maria@example.org' } ]);
+my (undef, $bout) = worker_cmd($conf, 'batch', 'healthsherpa', '--csv',
+    ($ENV{CARESYNC_FIXTURES} // Caresync::Worker::root() . '/../shared/fixtures')
+    . '/salesforce/report-export.csv');
+my ($batch) = $bout =~ /^batch (\S+) queued/m;
+ok($batch, 'a batch of the report export queued');
+# two workers run now: the items are in one or the other's counters
+sub both {
+    my ($series) = @_;
+    my $n = 0;
+    $n += sample(scrape($_)->{content} // '', $series) // 0 for $mport, $mport2;
+    return $n;
+}
+ok(wait_for(sub { both('caresync_worker_batch_items_total{status="matched"}')
+                  + both('caresync_worker_batch_items_total{status="no_match"}') == 2 }, 20),
+   'batch items counted by status, over both workers');
+is(both('caresync_worker_batch_items_total{status="matched"}'), 1,
+   '... one matched');
+my $bm = scrape($mport)->{content} . scrape($mport2)->{content};
+unlike($bm, qr/\Q$batch\E|003Hs|John|Lopez/, '... no batch id, contact id or name');
+
+# Redis lost: the scrape still answers, and says so
+kill_redis();
+ok(wait_for(sub { (scrape($mport)->{content} // '') =~ /^caresync_worker_redis_up 0$/m }, 10),
+   'Redis down: caresync_worker_redis_up 0');
+unlike(scrape($mport)->{content}, qr/caresync_worker_stream_lag/,
+       '... and no stale queue figures');
+restart_redis();
+ok(wait_for(sub { (scrape($mport)->{content} // '') =~ /^caresync_worker_redis_up 1$/m }, 15),
+   'Redis back: caresync_worker_redis_up 1');
 
 is(stop_worker($pid2), 0, 'the second worker stops cleanly');
 is(stop_worker($pid), 0, 'the first worker stops cleanly');

@@ -246,6 +246,8 @@ cw_wait_for_redis(cw_worker_t *w)
             return 0;
         }
 
+        /* scrapes meanwhile say so: caresync_worker_redis_up 0 */
+        cw_metrics_serve(&w->redis, w->conf, 0);
         (void) cw_http_poll(w->http, 1000);
     }
 }
