@@ -138,8 +138,13 @@ unlike($m, qr/Maria|Metric/, 'no name in the scrape');
 # the responder: GET /metrics only, bounded
 is(HTTP::Tiny->new->get("http://127.0.0.1:$mport/other")->{status}, 404,
    'another path: 404');
-is(HTTP::Tiny->new->post("http://127.0.0.1:$mport/metrics")->{status}, 405,
-   'POST: 405');
+my $post = HTTP::Tiny->new->post("http://127.0.0.1:$mport/metrics");
+is($post->{status}, 405, 'POST: 405');
+is($post->{headers}{allow}, 'GET, HEAD', '... saying what is allowed');
+my $head = HTTP::Tiny->new->head("http://127.0.0.1:$mport/metrics");
+is($head->{status}, 200, 'HEAD: 200');
+is($head->{content} // '', '', '... without a body');
+ok($head->{headers}{'content-length'} > 100, '... its length that of the GET');
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mport)
     or die;
 print $s 'GET /metrics HTTP/1.1' . "\r\nX: " . ('a' x 5000);

@@ -146,4 +146,7 @@ is(join(',', keys %tr), $st->{trace_id},
    '... a job queued without a trace keeps one trace over its attempts');
 
 is(stop_worker($pid), 0, 'the worker stops cleanly');
+no_phi_in_log(name => 'traced log lines',
+              files => [$log], stream => $conf, jobs => [ $job->{id} ],
+              pattern => qr/John|Doe|test\@gmail|2027953213|ds43/);
 done_testing();

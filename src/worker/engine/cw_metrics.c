@@ -640,8 +640,9 @@ cw_m_answer(cw_m_conn_t *k, int status, const char *reason,
     cs_buf_reset(&k->out);
     cw_buf_printf(&k->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                   "Content-Length: %zu\r\nConnection: close\r\n"
-                  "Cache-Control: no-store\r\n\r\n", status, reason, ctype,
-                  body ? body->len : 0);
+                  "Cache-Control: no-store\r\n%s\r\n", status, reason, ctype,
+                  body ? body->len : 0,
+                  status == 405 ? "Allow: GET, HEAD\r\n" : "");
     if (body && body->len) {
         cs_buf_put(&k->out, body->data, body->len);
     }
