@@ -146,6 +146,23 @@ is(join(',', keys %tr), $st->{trace_id},
    '... a job queued without a trace keeps one trace over its attempts');
 
 is(stop_worker($pid), 0, 'the worker stops cleanly');
+# the timeline is bounded: the last 32 attempts of a job that has more
+my $many = write_config('worker.max_attempts' => 40,
+                        'worker.backoff_base_ms' => 1,
+                        'worker.backoff_max_ms' => 2,
+                        'worker.consumer' => 'many');
+fake_post('/__fake/inject', [
+    { app => 'salesforce', path => '/query.*ha-tr40\b', times => -1,
+      status => 503, body => 'busy' }]);
+my $forty = seed_job(user_action_job(source_id => 'ha-tr40'));
+my ($pid40) = start_worker($many, 'many');
+is(wait_status($forty, 'failed', 60)->{attempts}, 40, 'a job failed after 40 attempts');
+my $entries = redis()->cmd('LRANGE', "{caresync}:timeline:$forty", 0, -1);
+is(scalar @$entries, 32, '... its timeline keeps 32 of them');
+is($J->decode($entries->[0])->{attempt}, 9, '... the oldest dropped first');
+is($J->decode($entries->[-1])->{status}, 'failed', '... the last one, the final status');
+is(stop_worker($pid40), 0, 'that worker stops cleanly');
+
 no_phi_in_log(name => 'traced log lines',
               files => [$log], stream => $conf, jobs => [ $job->{id} ],
               pattern => qr/John|Doe|test\@gmail|2027953213|ds43/);
