@@ -14,9 +14,11 @@
 #     if every request was answered 200 and queued exactly one job.
 #  2. Wall clock: short wrk rounds, the three servers in turn (the order
 #     rotates), ratios and p99 differences taken per round, their median
-#     printed with its spread.
-#  3. Accounting over those rounds: Redis round trips, jobs − 200s, jobs
-#     queued twice.
+#     printed with its spread; the difference of the mean latencies beside
+#     what the throughputs predict for it (connections / req/s).
+#  3. Accounting over those rounds: Redis round trips (EXEC for a group
+#     of jobs, EVALSHA for any other command), jobs per group and Redis's
+#     time per group, jobs − 200s, jobs queued twice.
 #  4. The soak: RSS of caresync's nginx worker after 10 k and after 1 M
 #     requests.
 # Then every figure against its bar, PASS or MISS.
@@ -91,8 +93,9 @@ sub xlen {
 sub round_trips {
     my ($redis) = @_;
     my $c = commandstats($redis->{r});
+    my $u = commandstats($redis->{r}, 'usec');
     return { trips => ($c->{exec} // 0) + ($c->{evalsha} // 0),
-             groups => $c->{exec} // 0 };
+             groups => $c->{exec} // 0, usec => $u->{exec} // 0 };
 }
 
 # What round_trips() counted between two of its answers.
@@ -302,7 +305,7 @@ if ($rounds > 0) {
     $redis->{r}->cmd('DEL', $_->stream) for grep { $_->stream } values %srv;
 
     my (%rps, %p99, @vs_or, @vs_ceil, @dp99, @dmean, @little, %extra,
-        @trips, @groups, @bad);
+        @trips, @groups, @group_usec, @bad);
     my $dups = 0;
 
     printf "  %5s  %-17s  %-17s  %-17s  %5s %6s %8s\n", 'round',
@@ -327,6 +330,8 @@ if ($rounds > 0) {
                 my $t = trips_since($redis, $cmds);
                 push @trips, $jobs ? $t->{trips} / $jobs : 0;
                 push @groups, $t->{groups} ? $jobs / $t->{groups} : 0;
+                push @group_usec, $t->{groups} ? $t->{usec} / $t->{groups}
+                                               : 0;
                 $dups += $redis->{r}->cmd('EVAL', $DUPS, 1, $s->stream);
             }
             # Redis's memory is not what is measured
@@ -382,6 +387,8 @@ if ($rounds > 0) {
            spread('%.3f', @trips);
     printf "  jobs per group (EXEC)                       %s\n",
            spread('%.1f', @groups);
+    printf "  Redis's time per group (EXEC's usec)        %s µs\n",
+           spread('%.0f', @group_usec);
     figure('Redis round trips per job, wall-clock rounds',
            spread('%.3f', @trips), '≤ 1', verdict(max(@trips), '<=', 1));
     for my $name (grep { $extra{$_} } @SERVERS) {
