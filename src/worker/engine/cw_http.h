@@ -90,6 +90,10 @@ struct cw_http_req_s {
     unsigned          auth_gen;
     int               auth_retried;
     long              retry_after_ms; /* the answer's Retry-After, -1 */
+    char             *audit_what;   /* a write (cw_http_req_audit()) */
+    char             *audit_record;
+    char             *audit_fields;
+    char              tag[132];     /* the job it is for (cw_http_tag()) */
     cw_http_req_t    *next;         /* in a queue */
     cw_http_req_t    *iprev, *inext;  /* in flight */
 };
@@ -123,6 +127,25 @@ void cw_http_req_url(cw_http_req_t *req, const char *url);
 void cw_http_req_header(cw_http_req_t *req, const char *line);
 /* The body as compact JSON (the reference is not taken). */
 void cw_http_req_json(cw_http_req_t *req, json_t *body);
+/*
+ * Marks the request as a write to audit once it succeeds: `what` is the
+ * object written ("Contact", "patient"), `record` its id when known (else
+ * the answer's `id`), and the NAMES of the fields come from `body` (its
+ * keys; a collection's: every record's), never a value.  The hook set by
+ * cw_http_on_write() gets them with the job the request is for.
+ */
+void cw_http_req_audit(cw_http_req_t *req, const char *what,
+    const char *record, json_t *body);
+typedef void (*cw_http_write_pt)(void *data, const char *job,
+    const char *target, const char *record, const char *fields);
+void cw_http_on_write(cw_http_t *http, cw_http_write_pt fn, void *data);
+/*
+ * The job on whose behalf requests are made from now on (NULL: none):
+ * a request takes it when created, and the layer sets it again around
+ * the request's `done`, so the requests a job's steps make are its own.
+ */
+void cw_http_tag(cw_http_t *http, const char *job);
+
 /* Queues the request; `done` is always called later, never from here. */
 void cw_http_send(cw_http_req_t *req);
 /* Completes the request on the next turn with the error already in err. */

@@ -88,6 +88,13 @@ void cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
  */
 int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
 
+/*
+ * The patient key of a queued envelope, as its handler would name it when
+ * the job starts (erasure finds a patient's queued jobs with it): 0 with
+ * p filled, -1 when it names none.
+ */
+int cw_jobs_patient_of(json_t *env, cw_patient_t *p);
+
 /* A handler's patient key "<what>:<id>" with the id at env.<obj>.<key>. */
 int cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
     const char *obj, const char *key);

@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cw_audit.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
+#include "engine/cw_retain.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_util.h"
 #include "cw_worker.h"
@@ -171,6 +173,10 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         cw_error("worker", "TLS verification is off (http.verify_tls)");
     }
 
+    /* every CRM or vendor write a job makes goes to the audit trail */
+    cw_audit_hook_init(&w->redis, conf);
+    cw_http_on_write(w->http, cw_audit_write, NULL);
+
     cw_jobs_init();
     return 0;
 }
@@ -191,6 +197,7 @@ cw_teardown(cw_worker_t *w)
     }
 
     (void) cw_redis_flush(&w->redis);
+    cw_audit_hook_init(NULL, NULL);
     cw_log_setup(CW_LOG_DEBUG, NULL, NULL, 0);
 
     if (w->crm) {
@@ -246,7 +253,7 @@ cw_run(const cw_conf_t *conf)
 {
     int               free_slots, idle, rc;
     long              wait;
-    uint64_t          now, last_promote = 0, last_reclaim = 0;
+    uint64_t          now, last_promote = 0, last_reclaim = 0, last_prune = 0;
     int               batch;
     uint64_t          last_touch, deadline = 0, cpu0, t0, last_read = 0;
     cw_worker_t       w;
@@ -304,6 +311,13 @@ cw_run(const cw_conf_t *conf)
             if (now - last_promote >= 250) {
                 (void) cw_queue_promote(&w.queue, 1000);
                 last_promote = now;
+            }
+
+            if (now - last_prune
+                >= (uint64_t) conf->retain.prune_interval_ms)
+            {
+                cw_retain_tick(&w.redis, conf);
+                last_prune = now;
             }
 
             free_slots = (int) conf->worker.concurrency - w.njobs;

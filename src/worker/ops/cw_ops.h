@@ -27,6 +27,10 @@ int cw_ops_connect(const cw_conf_t *c, cw_redis_t *r);
 void cw_ops_close(cw_redis_t *r);
 void cw_ops_http_conf(const cw_conf_t *c, int max_total, cw_http_conf_t *hc);
 int cw_ops_csv_ids(const char *csv, cw_csv_ids_t *ids);
+/* the value of `field` in a stream entry's [f, v, f, v ...], or NULL */
+const char *cw_ops_field(redisReply *fv, const char *field);
+/* ISO-8601 or 90s / 15m / 2h / 1d back from now, to epoch ms; 0 or -1 */
+int cw_ops_since(const char *s, long long *ms);
 int cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
     char **ids, size_t n, char id[CW_BATCH_ID_LEN]);
 

@@ -1,0 +1,613 @@
+/*
+ * caresync-worker: erasing a patient (cw_ops_erase.h).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cs_id.h"
+#include "engine/cw_audit.h"
+#include "engine/cw_jobs.h"
+#include "engine/cw_queue.h"
+#include "engine/cw_status.h"
+#include "engine/cw_util.h"
+#include "ops/cw_ops.h"
+#include "ops/cw_ops_erase.h"
+
+#define CW_ERASE_PAGE  200
+#define CW_ERASE_KEY   512
+
+static const char  *cw_erase_kinds[] = {
+    "queued", "retrying", "parked", "archived", "dead", "dedupe",
+    "status", "batch", "keys"
+};
+
+/* the patient keys an id can be (cw_lock.h) */
+static const char  *cw_erase_whats[] = { "ha", "hint", "crm" };
+
+typedef struct {
+    cw_redis_t        *r;
+    const cw_conf_t   *c;
+    const char        *id;
+    cw_patient_t       names[3];
+    int                nnames;
+    char             **jobs;       /* ids of the jobs about the patient */
+    size_t             njobs, cjobs;
+    char             **marks;      /* their idempotency keys */
+    size_t             nmarks, cmarks;
+    cw_erase_res_t    *res;
+} cw_erase_t;
+
+
+const char *
+cw_erase_kind_name(cw_erase_kind_e k)
+{
+    return k < CW_ERASE_NKINDS ? cw_erase_kinds[k] : "?";
+}
+
+
+static int
+cw_erase_has(char **v, size_t n, const char *s)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(v[i], s) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+cw_erase_add(char ***v, size_t *n, size_t *cap, const char *s)
+{
+    if (s && *s && !cw_erase_has(*v, *n, s)) {
+        cw_strs_push(v, n, cap, s);
+    }
+}
+
+
+/*
+ * Whether a stored job (its id as stored, and its envelope) is about the
+ * patient; a match adds its id and idempotency key to what goes.
+ */
+static int
+cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
+    size_t len)
+{
+    int           i, hit = 0;
+    json_t       *env, *action;
+    const char   *v;
+    cw_patient_t  p;
+
+    env = job ? json_loadb(job, len, 0, NULL) : NULL;
+    if (job_id == NULL) {
+        job_id = json_string_value(json_object_get(env, "id"));
+    }
+
+    if (job_id && cw_erase_has(e->jobs, e->njobs, job_id)) {
+        hit = 1;
+    }
+
+    if (!hit && env && cw_jobs_patient_of(env, &p) == 0) {
+        for (i = 0; i < e->nnames; i++) {
+            if (strcmp(p.name, e->names[i].name) == 0) {
+                hit = 1;
+            }
+        }
+    }
+
+    /* an action's ids are readable in every envelope */
+    action = json_object_get(env, "action");
+    if (!hit && (((v = cw_json_str(action, "contact_id")) != NULL
+                  && strcmp(v, e->id) == 0)
+                 || ((v = cw_json_str(action, "patient_id")) != NULL
+                     && strcmp(v, e->id) == 0)))
+    {
+        hit = 1;
+    }
+
+    if (hit) {
+        cw_erase_add(&e->jobs, &e->njobs, &e->cjobs, job_id);
+        cw_erase_add(&e->marks, &e->nmarks, &e->cmarks,
+                     cw_json_str(env, "idempotency_key"));
+    }
+
+    if (env) {
+        json_decref(env);
+    }
+
+    return hit;
+}
+
+
+/* DEL of one key: 1 when it was there, 0 when not, -1 Redis */
+static int
+cw_erase_del(cw_erase_t *e, const char *key)
+{
+    int          n = -1;
+    redisReply  *rep;
+
+    rep = cw_redis_cmd(e->r, "DEL %s", key);
+    if (rep && rep->type == REDIS_REPLY_INTEGER) {
+        n = (int) rep->integer;
+    }
+    if (rep) {
+        freeReplyObject(rep);
+    }
+
+    return n;
+}
+
+
+/* A stream's entries about the patient go (acknowledged first: `ack`) */
+static int
+cw_erase_stream(cw_erase_t *e, const char *key, cw_erase_kind_e kind,
+    int ack)
+{
+    int          last = 0;
+    size_t       i, n;
+    char         start[64], cnt[16];
+    redisReply  *rep, *x, *fv;
+
+    strcpy(start, "-");
+    snprintf(cnt, sizeof(cnt), "%d", CW_ERASE_PAGE);
+
+    while (!last) {
+        rep = cw_redis_cmd(e->r, "XRANGE %s %s + COUNT %s", key, start, cnt);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        n = rep->elements;
+        last = n < CW_ERASE_PAGE;
+
+        for (i = 0; i < n; i++) {
+            x = rep->element[i];
+            fv = x->element[1];
+
+            if (!cw_erase_about(e, cw_ops_field(fv, "job_id"),
+                                cw_ops_field(fv, "job"),
+                                cw_ops_field(fv, "job")
+                                ? strlen(cw_ops_field(fv, "job")) : 0))
+            {
+                continue;
+            }
+
+            if (ack) {
+                cw_redis_append(e->r, "XACK %s %s %s", key, CW_QUEUE_GROUP,
+                                x->element[0]->str);
+            }
+            cw_redis_append(e->r, "XDEL %s %s", key, x->element[0]->str);
+            e->res->n[kind]++;
+        }
+
+        if (n) {
+            snprintf(start, sizeof(start), "(%s",
+                     rep->element[n - 1]->element[0]->str);
+        }
+
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(e->r) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* The retry set: members "<order>\t<envelope>" */
+static int
+cw_erase_retries(cw_erase_t *e)
+{
+    size_t       i;
+    char         cursor[32];
+    const char  *m, *tab;
+    redisReply  *rep, *list;
+
+    strcpy(cursor, "0");
+
+    do {
+        rep = cw_redis_cmd(e->r, "ZSCAN %s %s COUNT %d", e->c->key.retry,
+                           cursor, CW_ERASE_PAGE);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+            || rep->elements != 2)
+        {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        list = rep->element[1];
+
+        /* [member, score, member, score ...] */
+        for (i = 0; i + 1 < list->elements; i += 2) {
+            m = list->element[i]->str;
+            tab = strchr(m, '\t');
+            tab = tab ? tab + 1 : m;
+
+            if (cw_erase_about(e, NULL, tab, strlen(tab))) {
+                cw_redis_append(e->r, "ZREM %s %b", e->c->key.retry, m,
+                                list->element[i]->len);
+                e->res->n[CW_ERASE_RETRYING]++;
+            }
+        }
+
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(e->r) != 0) {
+            return -1;
+        }
+
+    } while (strcmp(cursor, "0") != 0);
+
+    return 0;
+}
+
+
+/* Jobs parked behind the patient's keys: "<order>\t<kind>\t<id>\t<env>" */
+static int
+cw_erase_parked(cw_erase_t *e, const char *wait)
+{
+    size_t       i;
+    char         id[132];
+    const char  *m, *a, *b, *env;
+    redisReply  *rep;
+
+    rep = cw_redis_cmd(e->r, "ZRANGE %s 0 -1", wait);
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return -1;
+    }
+
+    for (i = 0; i < rep->elements; i++) {
+        m = rep->element[i]->str;
+        a = strchr(m, '\t');
+        a = a ? strchr(a + 1, '\t') : NULL;
+        b = a ? strchr(a + 1, '\t') : NULL;
+        if (b == NULL) {
+            continue;
+        }
+
+        env = b + 1;
+        snprintf(id, sizeof(id), "%.*s", (int) (b - a - 1), a + 1);
+        cw_erase_add(&e->jobs, &e->njobs, &e->cjobs, id);
+        (void) cw_erase_about(e, id, env, strlen(env));
+        e->res->n[CW_ERASE_PARKED]++;
+    }
+
+    freeReplyObject(rep);
+    return 0;
+}
+
+
+/* Batch rows: results (item -> status) and items naming the id */
+static int
+cw_erase_batches(cw_erase_t *e)
+{
+    size_t       i, n;
+    char         cursor[32], match[CW_ERASE_KEY], *sfx;
+    redisReply  *rep, *x;
+
+    snprintf(match, sizeof(match), "%s:batch:*:results", e->c->redis.prefix);
+    strcpy(cursor, "0");
+
+    do {
+        rep = cw_redis_cmd(e->r, "SCAN %s MATCH %s COUNT 500", cursor, match);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+            || rep->elements != 2)
+        {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+
+        for (i = 0; i < rep->element[1]->elements; i++) {
+            snprintf(match, sizeof(match), "%s",
+                     rep->element[1]->element[i]->str);
+
+            x = cw_redis_cmd(e->r, "HDEL %s %s", match, e->id);
+            n = x && x->type == REDIS_REPLY_INTEGER ? (size_t) x->integer : 0;
+            if (x) {
+                freeReplyObject(x);
+            }
+
+            /* the batch's input list, :items beside :results */
+            sfx = strrchr(match, ':');
+            if (sfx) {
+                strcpy(sfx, ":items");
+                x = cw_redis_cmd(e->r, "LREM %s 0 %s", match, e->id);
+                n += x && x->type == REDIS_REPLY_INTEGER
+                     ? (size_t) x->integer : 0;
+                if (x) {
+                    freeReplyObject(x);
+                }
+            }
+
+            e->res->n[CW_ERASE_BATCH] += (long long) n;
+        }
+
+        freeReplyObject(rep);
+        snprintf(match, sizeof(match), "%s:batch:*:results",
+                 e->c->redis.prefix);
+
+    } while (strcmp(cursor, "0") != 0);
+
+    return 0;
+}
+
+
+/* A key of the patient's: {prefix}:<what>:<name> */
+static void
+cw_erase_pkey(cw_erase_t *e, const char *what, const char *name, char *out)
+{
+    snprintf(out, CW_ERASE_KEY, "%s:%s:%s", e->c->redis.prefix, what, name);
+}
+
+
+/* The index's jobs, and whether one of them runs (then: refuse) */
+static int
+cw_erase_check(cw_erase_t *e)
+{
+    int          i, retrying = 0, locked = 0;
+    size_t       j;
+    char         key[CW_ERASE_KEY];
+    redisReply  *rep;
+
+    for (i = 0; i < e->nnames; i++) {
+        cw_status_index_key(e->c->redis.prefix, e->names[i].name, key,
+                            sizeof(key));
+        rep = cw_redis_cmd(e->r, "SMEMBERS %s", key);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        for (j = 0; j < rep->elements; j++) {
+            cw_erase_add(&e->jobs, &e->njobs, &e->cjobs,
+                         rep->element[j]->str);
+        }
+        freeReplyObject(rep);
+
+        cw_erase_pkey(e, "lock", e->names[i].name, key);
+        rep = cw_redis_cmd(e->r, "EXISTS %s", key);
+        if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
+            locked = 1;
+        }
+        if (rep) {
+            freeReplyObject(rep);
+        }
+    }
+
+    for (j = 0; j < e->njobs; j++) {
+        cw_status_key(e->c->redis.prefix, e->jobs[j], key, sizeof(key));
+        rep = cw_redis_cmd(e->r, "HGET %s status", key);
+        if (rep && rep->type == REDIS_REPLY_STRING) {
+            if (strcmp(rep->str, "running") == 0) {
+                snprintf(e->res->running, sizeof(e->res->running), "%s",
+                         e->jobs[j]);
+                freeReplyObject(rep);
+                return 1;
+            }
+            retrying |= strcmp(rep->str, "retrying") == 0;
+        }
+        if (rep) {
+            freeReplyObject(rep);
+        }
+    }
+
+    /* a turn held by no job we know of: one is starting right now */
+    if (locked && !retrying) {
+        snprintf(e->res->running, sizeof(e->res->running), "%s",
+                 "(starting)");
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static int
+cw_erase_keys(cw_erase_t *e)
+{
+    int          i, n;
+    size_t       j;
+    char         key[CW_ERASE_KEY], waiting[CW_ERASE_KEY];
+    static const char  *per[] = { "lock", "last", "wait" };
+
+    snprintf(waiting, sizeof(waiting), "%s:waiting", e->c->redis.prefix);
+
+    for (i = 0; i < e->nnames; i++) {
+        cw_erase_pkey(e, "wait", e->names[i].name, key);
+        if (cw_erase_parked(e, key) != 0) {
+            return -1;
+        }
+
+        for (j = 0; j < sizeof(per) / sizeof(per[0]); j++) {
+            cw_erase_pkey(e, per[j], e->names[i].name, key);
+            if ((n = cw_erase_del(e, key)) < 0) {
+                return -1;
+            }
+            e->res->n[CW_ERASE_KEYS] += n;
+        }
+
+        cw_status_index_key(e->c->redis.prefix, e->names[i].name, key,
+                            sizeof(key));
+        if ((n = cw_erase_del(e, key)) < 0) {
+            return -1;
+        }
+        e->res->n[CW_ERASE_KEYS] += n;
+
+        cw_redis_append(e->r, "SREM %s %s", waiting, e->names[i].name);
+    }
+
+    return cw_redis_flush(e->r);
+}
+
+
+int
+cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
+    cw_erase_res_t *res)
+{
+    int          rc;
+    size_t       i, j;
+    char         key[CW_ERASE_KEY];
+    cw_erase_t   e;
+
+    memset(res, 0, sizeof(*res));
+    memset(&e, 0, sizeof(e));
+    e.r = r;
+    e.c = c;
+    e.id = id;
+    e.res = res;
+
+    for (i = 0; i < 3; i++) {
+        if (cw_patient_key(&e.names[e.nnames], cw_erase_whats[i], id) != 0) {
+            return -2;
+        }
+        e.nnames++;
+    }
+
+    cw_jobs_init();
+
+    rc = cw_erase_check(&e);
+
+    /* the parked jobs first: their ids name their status records */
+    if (rc == 0) {
+        rc = cw_erase_keys(&e) != 0
+             || cw_erase_stream(&e, c->key.jobs, CW_ERASE_QUEUED, 1) != 0
+             || cw_erase_retries(&e) != 0
+             || cw_erase_stream(&e, c->key.archive, CW_ERASE_ARCHIVED, 0)
+                != 0
+             || cw_erase_stream(&e, c->key.dead, CW_ERASE_DEAD, 0) != 0
+             || cw_erase_batches(&e) != 0 ? -1 : 0;
+    }
+
+    for (j = 0; rc == 0 && j < e.njobs; j++) {
+        cw_status_key(c->redis.prefix, e.jobs[j], key, sizeof(key));
+        if ((i = (size_t) cw_erase_del(&e, key)) == (size_t) -1) {
+            rc = -1;
+        } else {
+            res->n[CW_ERASE_STATUS] += (long long) i;
+        }
+    }
+
+    for (j = 0; rc == 0 && j < e.nmarks; j++) {
+        snprintf(key, sizeof(key), "%s:dedupe:%s", c->redis.prefix,
+                 e.marks[j]);
+        if ((i = (size_t) cw_erase_del(&e, key)) == (size_t) -1) {
+            rc = -1;
+        } else {
+            res->n[CW_ERASE_DEDUPE] += (long long) i;
+        }
+    }
+
+    for (j = 0; j < e.njobs; j++) {
+        free(e.jobs[j]);
+    }
+    for (j = 0; j < e.nmarks; j++) {
+        free(e.marks[j]);
+    }
+    free(e.jobs);
+    free(e.marks);
+
+    return rc;
+}
+
+
+int
+cw_ops_erase(const cw_conf_t *c, int argc, char **argv)
+{
+    int             rc, k;
+    char            digest[CS_ID_SHA256_LEN + 1], counts[256];
+    size_t          off = 0;
+    cs_str_t        part;
+    cw_redis_t      r;
+    cw_erase_res_t  res;
+
+    if (argc != 2 || strcmp(argv[0], "--patient") != 0) {
+        fprintf(stderr, "usage: caresync-worker erase --patient "
+                "<source patient id | CRM contact id> [--actor NAME]\n"
+                "`caresync-worker erase --help` for details\n");
+        return 2;
+    }
+
+    if (cw_ops_connect(c, &r) != 0) {
+        return 1;
+    }
+
+    rc = cw_erase(&r, c, argv[1], &res);
+
+    if (rc == -2) {
+        fprintf(stderr, "caresync-worker: `%.64s` is not a patient id: ids "
+                "are letters, digits and - _ . : (at most 128)\n", argv[1]);
+        cw_ops_close(&r);
+        return 2;
+    }
+
+    if (rc == 1) {
+        fprintf(stderr, "caresync-worker: refused: job %s for this patient "
+                "is running; nothing was removed. Run erase again when it "
+                "has ended (`caresync-worker jobs show %s`)\n", res.running,
+                res.running);
+        cw_ops_close(&r);
+        return 1;
+    }
+
+    for (k = 0; k < CW_ERASE_NKINDS; k++) {
+        printf("removed %s %lld\n", cw_erase_kind_name(k), res.n[k]);
+        off += (size_t) snprintf(counts + off, sizeof(counts) - off,
+                                 "%s%s=%lld", k ? "," : "",
+                                 cw_erase_kind_name(k), res.n[k]);
+        if (off >= sizeof(counts)) {
+            off = sizeof(counts) - 1;
+        }
+    }
+
+    /* the trail says that it happened, not whom it was about */
+    part.data = argv[1];
+    part.len = strlen(argv[1]);
+    if (cs_id_sha256_hex(&part, 1, digest) != 0) {
+        strcpy(digest, "-");
+    }
+
+    if (cw_audit_op(&r, c, NULL, "erase", "patient_sha256", digest,
+                    "result", rc == 0 ? "done" : "partial", "removed",
+                    counts, NULL) != 0)
+    {
+        fprintf(stderr, "caresync-worker: the erasure is not in the audit "
+                "trail: Redis refused the entry\n");
+        rc = -1;
+    }
+
+    if (rc != 0) {
+        fprintf(stderr, "caresync-worker: Redis failed during the erasure; "
+                "part may remain. Check Redis (`caresync-worker check`) and "
+                "run it again\n");
+        cw_ops_close(&r);
+        return 1;
+    }
+
+    cw_ops_close(&r);
+    return 0;
+}
