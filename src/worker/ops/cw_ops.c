@@ -69,7 +69,7 @@ cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
 
     if (rc == 0) {
         snprintf(count, sizeof(count), "%zu", n);
-        if (cw_audit_op(&r, c, NULL, "batch start", "batch", id, "kind",
+        if (cw_audit_op(&r, c, NULL, "batch start", "batch", id, "batch_kind",
                         spec->kind, "item", spec->item, "agent", spec->agent,
                         "count", count, NULL) != 0)
         {

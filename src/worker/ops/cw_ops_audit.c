@@ -49,7 +49,8 @@ cw_oa_entry(cw_oa_chain_t *ch, redisReply *e)
         } else {
             f[n].name = k;
             f[n++].value = v;
-            if (strcmp(k, "kind") == 0) {
+            /* the entry's own kind is its second field (cw_audit.h) */
+            if (n == 2 && strcmp(k, "kind") == 0) {
                 kind = v;
             } else if (strcmp(k, "start") == 0) {
                 start = v;
