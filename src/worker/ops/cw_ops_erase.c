@@ -19,10 +19,11 @@
 
 #define CW_ERASE_PAGE  200
 #define CW_ERASE_KEY   512
+#define CW_ERASE_IDS   8       /* the id and the ones its jobs linked */
 
 static const char  *cw_erase_kinds[] = {
     "queued", "retrying", "parked", "archived", "dead", "dedupe",
-    "status", "batch", "keys"
+    "status", "batch", "keys", "log"
 };
 
 /* the patient keys an id can be (cw_lock.h) */
@@ -31,8 +32,9 @@ static const char  *cw_erase_whats[] = { "ha", "hint", "crm" };
 typedef struct {
     cw_redis_t        *r;
     const cw_conf_t   *c;
-    const char        *id;
-    cw_patient_t       names[3];
+    char              *ids[CW_ERASE_IDS];
+    int                nids;
+    cw_patient_t       names[3 * CW_ERASE_IDS];
     int                nnames;
     char             **jobs;       /* ids of the jobs about the patient */
     size_t             njobs, cjobs;
@@ -105,12 +107,14 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
 
     /* an action's ids are readable in every envelope */
     action = json_object_get(env, "action");
-    if (!hit && (((v = cw_json_str(action, "contact_id")) != NULL
-                  && strcmp(v, e->id) == 0)
-                 || ((v = cw_json_str(action, "patient_id")) != NULL
-                     && strcmp(v, e->id) == 0)))
-    {
-        hit = 1;
+    for (i = 0; !hit && i < e->nids; i++) {
+        if (((v = cw_json_str(action, "contact_id")) != NULL
+             && strcmp(v, e->ids[i]) == 0)
+            || ((v = cw_json_str(action, "patient_id")) != NULL
+                && strcmp(v, e->ids[i]) == 0))
+        {
+            hit = 1;
+        }
     }
 
     if (hit) {
@@ -300,6 +304,7 @@ cw_erase_parked(cw_erase_t *e, const char *wait)
 static int
 cw_erase_batches(cw_erase_t *e)
 {
+    int          k;
     size_t       i, n;
     char         cursor[32], match[CW_ERASE_KEY], *sfx;
     redisReply  *rep, *x;
@@ -324,25 +329,29 @@ cw_erase_batches(cw_erase_t *e)
             snprintf(match, sizeof(match), "%s",
                      rep->element[1]->element[i]->str);
 
-            x = cw_redis_cmd(e->r, "HDEL %s %s", match, e->id);
-            n = x && x->type == REDIS_REPLY_INTEGER ? (size_t) x->integer : 0;
-            if (x) {
-                freeReplyObject(x);
-            }
-
-            /* the batch's input list, :items beside :results */
-            sfx = strrchr(match, ':');
-            if (sfx) {
-                strcpy(sfx, ":items");
-                x = cw_redis_cmd(e->r, "LREM %s 0 %s", match, e->id);
-                n += x && x->type == REDIS_REPLY_INTEGER
-                     ? (size_t) x->integer : 0;
+            for (k = 0; k < e->nids; k++) {
+                x = cw_redis_cmd(e->r, "HDEL %s %s", match, e->ids[k]);
+                n = x && x->type == REDIS_REPLY_INTEGER ? (size_t) x->integer
+                                                        : 0;
                 if (x) {
                     freeReplyObject(x);
                 }
-            }
 
-            e->res->n[CW_ERASE_BATCH] += (long long) n;
+                /* the batch's input list, :items beside :results */
+                sfx = strrchr(match, ':');
+                if (sfx && strcmp(sfx, ":results") == 0) {
+                    strcpy(sfx, ":items");
+                    x = cw_redis_cmd(e->r, "LREM %s 0 %s", match, e->ids[k]);
+                    n += x && x->type == REDIS_REPLY_INTEGER
+                         ? (size_t) x->integer : 0;
+                    if (x) {
+                        freeReplyObject(x);
+                    }
+                    strcpy(sfx, ":results");
+                }
+
+                e->res->n[CW_ERASE_BATCH] += (long long) n;
+            }
         }
 
         freeReplyObject(rep);
@@ -363,57 +372,112 @@ cw_erase_pkey(cw_erase_t *e, const char *what, const char *name, char *out)
 }
 
 
-/* The index's jobs, and whether one of them runs (then: refuse) */
+/* One more id of the patient's, with its three keys; -1: not an id */
 static int
-cw_erase_check(cw_erase_t *e)
+cw_erase_add_id(cw_erase_t *e, const char *id)
 {
-    int          i, retrying = 0, locked = 0;
-    size_t       j;
-    char         key[CW_ERASE_KEY];
-    redisReply  *rep;
+    int  i;
 
-    for (i = 0; i < e->nnames; i++) {
-        cw_status_index_key(e->c->redis.prefix, e->names[i].name, key,
-                            sizeof(key));
-        rep = cw_redis_cmd(e->r, "SMEMBERS %s", key);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
-        }
-
-        for (j = 0; j < rep->elements; j++) {
-            cw_erase_add(&e->jobs, &e->njobs, &e->cjobs,
-                         rep->element[j]->str);
-        }
-        freeReplyObject(rep);
-
-        cw_erase_pkey(e, "lock", e->names[i].name, key);
-        rep = cw_redis_cmd(e->r, "EXISTS %s", key);
-        if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
-            locked = 1;
-        }
-        if (rep) {
-            freeReplyObject(rep);
+    for (i = 0; i < e->nids; i++) {
+        if (strcmp(e->ids[i], id) == 0) {
+            return 0;
         }
     }
 
-    for (j = 0; j < e->njobs; j++) {
-        cw_status_key(e->c->redis.prefix, e->jobs[j], key, sizeof(key));
-        rep = cw_redis_cmd(e->r, "HGET %s status", key);
-        if (rep && rep->type == REDIS_REPLY_STRING) {
-            if (strcmp(rep->str, "running") == 0) {
-                snprintf(e->res->running, sizeof(e->res->running), "%s",
-                         e->jobs[j]);
-                freeReplyObject(rep);
-                return 1;
-            }
-            retrying |= strcmp(rep->str, "retrying") == 0;
+    if (e->nids == CW_ERASE_IDS) {
+        return 0;
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (cw_patient_key(&e->names[e->nnames + i], cw_erase_whats[i], id)
+            != 0)
+        {
+            return -1;
         }
-        if (rep) {
+    }
+
+    e->nnames += 3;
+    e->ids[e->nids++] = cw_strdup(id);
+    return 0;
+}
+
+
+/*
+ * The jobs of the index, the ids they linked and those ids' jobs, and
+ * whether one of them runs (then: refuse); 0, 1 refused, -1 Redis.
+ */
+static int
+cw_erase_check(cw_erase_t *e)
+{
+    int          i, retrying = 0, locked = 0, names = 0;
+    size_t       j, jobs = 0;
+    char         key[CW_ERASE_KEY];
+    redisReply  *rep;
+
+    while (names < e->nnames) {
+        for (i = names; i < e->nnames; i++) {
+            cw_status_index_key(e->c->redis.prefix, e->names[i].name, key,
+                                sizeof(key));
+            rep = cw_redis_cmd(e->r, "SMEMBERS %s", key);
+            if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+                if (rep) {
+                    freeReplyObject(rep);
+                }
+                return -1;
+            }
+
+            for (j = 0; j < rep->elements; j++) {
+                cw_erase_add(&e->jobs, &e->njobs, &e->cjobs,
+                             rep->element[j]->str);
+            }
+            freeReplyObject(rep);
+
+            cw_erase_pkey(e, "lock", e->names[i].name, key);
+            rep = cw_redis_cmd(e->r, "EXISTS %s", key);
+            if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
+                locked = 1;
+            }
+            if (rep) {
+                freeReplyObject(rep);
+            }
+        }
+
+        names = e->nnames;
+
+        for (j = jobs; j < e->njobs; j++) {
+            cw_status_key(e->c->redis.prefix, e->jobs[j], key, sizeof(key));
+            rep = cw_redis_cmd(e->r, "HMGET %s status crm_contact_id "
+                               "hint_patient_id", key);
+            if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+                || rep->elements != 3)
+            {
+                if (rep) {
+                    freeReplyObject(rep);
+                }
+                return -1;
+            }
+
+            if (rep->element[0]->type == REDIS_REPLY_STRING) {
+                if (strcmp(rep->element[0]->str, "running") == 0) {
+                    snprintf(e->res->running, sizeof(e->res->running), "%s",
+                             e->jobs[j]);
+                    freeReplyObject(rep);
+                    return 1;
+                }
+                retrying |= strcmp(rep->element[0]->str, "retrying") == 0;
+            }
+
+            /* the contact, the Hint patient: the same person */
+            for (i = 1; i < 3; i++) {
+                if (rep->element[i]->type == REDIS_REPLY_STRING) {
+                    (void) cw_erase_add_id(e, rep->element[i]->str);
+                }
+            }
+
             freeReplyObject(rep);
         }
+
+        jobs = e->njobs;
     }
 
     /* a turn held by no job we know of: one is starting right now */
@@ -421,6 +485,88 @@ cw_erase_check(cw_erase_t *e)
         snprintf(e->res->running, sizeof(e->res->running), "%s",
                  "(starting)");
         return 1;
+    }
+
+    return 0;
+}
+
+
+/* `s` names `id` as a whole word of the id alphabet */
+static int
+cw_erase_names(const char *s, const char *id)
+{
+    size_t       n = strlen(id);
+    const char  *p;
+
+#define CW_ID_CHAR(c)                                                         \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z')                 \
+     || ((c) >= '0' && (c) <= '9') || (c) == '-' || (c) == '_' || (c) == '.')
+
+    for (p = strstr(s, id); p; p = strstr(p + 1, id)) {
+        if ((p == s || !CW_ID_CHAR(p[-1])) && !CW_ID_CHAR(p[n])) {
+            return 1;
+        }
+    }
+
+#undef CW_ID_CHAR
+
+    return 0;
+}
+
+
+/* The sync log's lines naming an id or a job of the patient's */
+static int
+cw_erase_log(cw_erase_t *e)
+{
+    int          i, last = 0, hit;
+    size_t       j, n, k;
+    char         start[64];
+    const char  *msg;
+    redisReply  *rep, *x;
+
+    strcpy(start, "-");
+
+    while (!last) {
+        rep = cw_redis_cmd(e->r, "XRANGE %s %s + COUNT %d", e->c->key.log,
+                           start, CW_ERASE_PAGE * 5);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        n = rep->elements;
+        last = n < CW_ERASE_PAGE * 5;
+
+        for (j = 0; j < n; j++) {
+            x = rep->element[j];
+            msg = cw_ops_field(x->element[1], "msg");
+            hit = 0;
+
+            for (i = 0; msg && !hit && i < e->nids; i++) {
+                hit = cw_erase_names(msg, e->ids[i]);
+            }
+            for (k = 0; msg && !hit && k < e->njobs; k++) {
+                hit = cw_erase_names(msg, e->jobs[k]);
+            }
+
+            if (hit) {
+                cw_redis_append(e->r, "XDEL %s %s", e->c->key.log,
+                                x->element[0]->str);
+                e->res->n[CW_ERASE_LOG]++;
+            }
+        }
+
+        if (n) {
+            snprintf(start, sizeof(start), "(%s",
+                     rep->element[n - 1]->element[0]->str);
+        }
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(e->r) != 0) {
+            return -1;
+        }
     }
 
     return 0;
@@ -478,14 +624,10 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
     memset(&e, 0, sizeof(e));
     e.r = r;
     e.c = c;
-    e.id = id;
     e.res = res;
 
-    for (i = 0; i < 3; i++) {
-        if (cw_patient_key(&e.names[e.nnames], cw_erase_whats[i], id) != 0) {
-            return -2;
-        }
-        e.nnames++;
+    if (cw_erase_add_id(&e, id) != 0) {
+        return -2;
     }
 
     cw_jobs_init();
@@ -522,8 +664,16 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
         }
     }
 
+    /* last: the log's lines of every job found */
+    if (rc == 0 && cw_erase_log(&e) != 0) {
+        rc = -1;
+    }
+
     for (j = 0; j < e.njobs; j++) {
         free(e.jobs[j]);
+    }
+    for (j = 0; j < (size_t) e.nids; j++) {
+        free(e.ids[j]);
     }
     for (j = 0; j < e.nmarks; j++) {
         free(e.marks[j]);

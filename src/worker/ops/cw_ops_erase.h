@@ -7,10 +7,12 @@
  * about the patient when its id is in the patient's index
  * ({prefix}:patient:<key>, cw_status.h: every job that held the patient's
  * key or linked the contact), when its handler names the patient's key
- * (cw_jobs_patient_of()), or when its action names the id.  Removed:
- * queued, retrying, parked, archived and dead jobs, their dedupe marks
- * and status records, batch rows naming the id, and the per-patient keys
- * (lock, wait, last, index).  Never the CRM's or a vendor's data, and
+ * (cw_jobs_patient_of()), or when its action names the id; the contact
+ * and Hint patient those jobs linked (their status records) are the same
+ * patient, and are sought too.  Removed: queued, retrying, parked,
+ * archived and dead jobs, their dedupe marks and status records, batch
+ * rows naming the ids, the per-patient keys (lock, wait, last, index),
+ * and the sync log's lines naming an id or one of the jobs.  Never the CRM's or a vendor's data, and
  * never the audit trail, which records the erasure itself (with the
  * SHA-256 of the id, not the id).
  */
@@ -30,6 +32,7 @@ typedef enum {
     CW_ERASE_STATUS,
     CW_ERASE_BATCH,
     CW_ERASE_KEYS,
+    CW_ERASE_LOG,
     CW_ERASE_NKINDS
 } cw_erase_kind_e;
 
