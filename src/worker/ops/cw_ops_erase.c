@@ -482,8 +482,7 @@ cw_erase_check(cw_erase_t *e)
 
     /* a turn held by no job we know of: one is starting right now */
     if (locked && !retrying) {
-        snprintf(e->res->running, sizeof(e->res->running), "%s",
-                 "(starting)");
+        e->res->running[0] = '\0';
         return 1;
     }
 
@@ -611,9 +610,39 @@ cw_erase_keys(cw_erase_t *e)
 }
 
 
+/* The trail says that it happened, and what went, not whom it was about */
+static int
+cw_erase_audit(cw_erase_t *e, const char *actor, int rc)
+{
+    int       k;
+    char      digest[CS_ID_SHA256_LEN + 1], counts[256];
+    size_t    off = 0;
+    cs_str_t  part;
+
+    for (k = 0; k < CW_ERASE_NKINDS; k++) {
+        off += (size_t) snprintf(counts + off, sizeof(counts) - off,
+                                 "%s%s=%lld", k ? "," : "",
+                                 cw_erase_kind_name(k), e->res->n[k]);
+        if (off >= sizeof(counts)) {
+            off = sizeof(counts) - 1;
+        }
+    }
+
+    part.data = e->ids[0];
+    part.len = strlen(e->ids[0]);
+    if (cs_id_sha256_hex(&part, 1, digest) != 0) {
+        strcpy(digest, "-");
+    }
+
+    return cw_audit_op(e->r, e->c, actor, "erase", "patient_sha256", digest,
+                       "result", rc == 0 ? "done" : "partial", "removed",
+                       counts, NULL);
+}
+
+
 int
 cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
-    cw_erase_res_t *res)
+    const char *actor, cw_erase_res_t *res)
 {
     int          rc;
     size_t       i, j;
@@ -669,6 +698,12 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
         rc = -1;
     }
 
+    if (rc == 0 || rc == -1) {
+        if (cw_erase_audit(&e, actor, rc) != 0 && rc == 0) {
+            rc = -3;
+        }
+    }
+
     for (j = 0; j < e.njobs; j++) {
         free(e.jobs[j]);
     }
@@ -689,9 +724,6 @@ int
 cw_ops_erase(const cw_conf_t *c, int argc, char **argv)
 {
     int             rc, k;
-    char            digest[CS_ID_SHA256_LEN + 1], counts[256];
-    size_t          off = 0;
-    cs_str_t        part;
     cw_redis_t      r;
     cw_erase_res_t  res;
 
@@ -706,7 +738,7 @@ cw_ops_erase(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    rc = cw_erase(&r, c, argv[1], &res);
+    rc = cw_erase(&r, c, argv[1], NULL, &res);
 
     if (rc == -2) {
         fprintf(stderr, "caresync-worker: `%.64s` is not a patient id: ids "
@@ -715,39 +747,31 @@ cw_ops_erase(const cw_conf_t *c, int argc, char **argv)
         return 2;
     }
 
-    if (rc == 1) {
+    if (rc == 1 && res.running[0]) {
         fprintf(stderr, "caresync-worker: refused: job %s for this patient "
                 "is running; nothing was removed. Run erase again when it "
                 "has ended (`caresync-worker jobs show %s`)\n", res.running,
                 res.running);
+    } else if (rc == 1) {
+        fprintf(stderr, "caresync-worker: refused: a job for this patient "
+                "is starting (it holds the patient's turn); nothing was "
+                "removed. Run erase again in a moment\n");
+    }
+
+    if (rc == 1) {
         cw_ops_close(&r);
         return 1;
     }
 
     for (k = 0; k < CW_ERASE_NKINDS; k++) {
         printf("removed %s %lld\n", cw_erase_kind_name(k), res.n[k]);
-        off += (size_t) snprintf(counts + off, sizeof(counts) - off,
-                                 "%s%s=%lld", k ? "," : "",
-                                 cw_erase_kind_name(k), res.n[k]);
-        if (off >= sizeof(counts)) {
-            off = sizeof(counts) - 1;
-        }
     }
 
-    /* the trail says that it happened, not whom it was about */
-    part.data = argv[1];
-    part.len = strlen(argv[1]);
-    if (cs_id_sha256_hex(&part, 1, digest) != 0) {
-        strcpy(digest, "-");
-    }
-
-    if (cw_audit_op(&r, c, NULL, "erase", "patient_sha256", digest,
-                    "result", rc == 0 ? "done" : "partial", "removed",
-                    counts, NULL) != 0)
-    {
+    if (rc == -3) {
         fprintf(stderr, "caresync-worker: the erasure is not in the audit "
                 "trail: Redis refused the entry\n");
-        rc = -1;
+        cw_ops_close(&r);
+        return 1;
     }
 
     if (rc != 0) {

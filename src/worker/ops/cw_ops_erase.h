@@ -38,7 +38,8 @@ typedef enum {
 
 typedef struct {
     long long    n[CW_ERASE_NKINDS];
-    char         running[132];     /* refused: the job that runs */
+    char         running[132];     /* refused: the job that runs, or ""
+                                      when one is starting */
 } cw_erase_res_t;
 
 /* The kinds' names, as printed ("queued", "retrying", ...). */
@@ -47,10 +48,12 @@ const char *cw_erase_kind_name(cw_erase_kind_e k);
 /*
  * 0 erased (counts in res), 1 refused (a job for the patient runs:
  * res->running; nothing removed), -1 Redis failed (part may be removed:
- * run it again), -2 the id is not one.
+ * run it again), -2 the id is not one, -3 erased but the audit entry
+ * could not be written.  The audit entry, by `actor` (NULL:
+ * cw_audit_actor()), is written here, for every caller.
  */
 int cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
-    cw_erase_res_t *res);
+    const char *actor, cw_erase_res_t *res);
 
 /* `erase --patient <id>` */
 int cw_ops_erase(const cw_conf_t *conf, int argc, char **argv);

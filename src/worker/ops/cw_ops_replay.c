@@ -145,7 +145,9 @@ int
 cw_replay(cw_redis_t *r, const cw_conf_t *c, const cw_replay_spec_t *s,
     cw_replay_each_pt each, void *data, cw_replay_res_t *res)
 {
-    long  limit = s->limit > 0 ? s->limit : CW_REPLAY_LIMIT;
+    int    rc = 0;
+    long   limit = s->limit > 0 ? s->limit : CW_REPLAY_LIMIT;
+    char   count[24], t0[CS_TIME_ISO_LEN + 1], t1[CS_TIME_ISO_LEN + 1];
 
     memset(res, 0, sizeof(*res));
 
@@ -153,17 +155,37 @@ cw_replay(cw_redis_t *r, const cw_conf_t *c, const cw_replay_spec_t *s,
         && cw_replay_stream(r, c, s, c->key.archive, "archive", 0, each,
                             data, res, limit) != 0)
     {
-        return -1;
+        rc = -1;
     }
 
-    if (s->dead && !res->more
+    if (rc == 0 && s->dead && !res->more
         && cw_replay_stream(r, c, s, c->key.dead, "dead", 1, each, data,
                             res, limit) != 0)
     {
-        return -1;
+        rc = -1;
     }
 
-    return 0;
+    if (s->dry_run) {
+        return rc;
+    }
+
+    /* what was queued, also when Redis failed half way */
+    snprintf(count, sizeof(count), "%ld", res->queued);
+    cs_time_format_iso(s->since_ms, t0);
+    cs_time_format_iso(s->until_ms ? s->until_ms : (long long) cw_now_ms(),
+                       t1);
+
+    if (cw_audit_op(r, c, s->actor, s->action ? s->action : "replay",
+                    "since", s->since_ms ? t0 : NULL,
+                    "until", s->since_ms ? t1 : NULL,
+                    "type", s->type, "source", s->source, "job", s->job_id,
+                    "count", count, "result", rc == 0 ? "done" : "partial",
+                    NULL) != 0 && rc == 0)
+    {
+        rc = -2;
+    }
+
+    return rc;
 }
 
 
@@ -188,10 +210,8 @@ cw_replay_usage(void)
 int
 cw_ops_replay(const cw_conf_t *c, int argc, char **argv)
 {
-    int               i, rc = 0, since = 0;
+    int               i, rc, since = 0;
     char             *end;
-    char              count[24], t0[CS_TIME_ISO_LEN + 1];
-    char              t1[CS_TIME_ISO_LEN + 1];
     cw_redis_t        r;
     cw_replay_res_t   res;
     cw_replay_spec_t  s;
@@ -251,14 +271,14 @@ cw_ops_replay(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    if (cw_replay(&r, c, &s, cw_replay_print,
-                  s.dry_run ? "would replay" : "replayed", &res) != 0)
-    {
+    rc = cw_replay(&r, c, &s, cw_replay_print,
+                   s.dry_run ? "would replay" : "replayed", &res);
+
+    if (rc == -1) {
         fprintf(stderr, "caresync-worker: Redis failed during the replay; "
                 "the jobs printed above were queued. Check Redis "
                 "(`caresync-worker check`) and run it again with --since "
                 "after the last one\n");
-        rc = 1;
     }
 
     printf("%s %ld job(s)\n", s.dry_run ? "would replay" : "replayed",
@@ -269,21 +289,12 @@ cw_ops_replay(const cw_conf_t *c, int argc, char **argv)
                res.next);
     }
 
-    if (!s.dry_run) {
-        snprintf(count, sizeof(count), "%ld", res.queued);
-        cs_time_format_iso(s.since_ms, t0);
-        cs_time_format_iso(s.until_ms ? s.until_ms
-                                      : (long long) cw_now_ms(), t1);
-        if (cw_audit_op(&r, c, NULL, "replay", "since", t0, "until", t1,
-                        "type", s.type, "source", s.source, "count", count,
-                        NULL) != 0)
-        {
-            fprintf(stderr, "caresync-worker: the replay is not in the "
-                    "audit trail: Redis refused the entry\n");
-            rc = 1;
-        }
+    if (rc == -2) {
+        fprintf(stderr, "caresync-worker: the replay is not in the audit "
+                "trail: Redis refused the entry\n");
     }
 
+    rc = rc ? 1 : 0;
     cw_ops_close(&r);
     return rc;
 }

@@ -13,7 +13,9 @@
  * the archive (it is history).
  *
  * cw_replay() is the one way to do it: the `replay` and `dlq replay`
- * commands call it, and so can a job that carries an operator's request.
+ * commands call it, and so can a job that carries an operator's request;
+ * it writes the audit entry itself (unless a dry run), so no caller can
+ * forget it.
  */
 #ifndef CW_OPS_REPLAY_H
 #define CW_OPS_REPLAY_H
@@ -34,6 +36,8 @@ typedef struct {
     int          dead;             /* look in the dead-letter queue */
     int          dry_run;          /* say what, queue nothing */
     long         limit;            /* at most; 0: CW_REPLAY_LIMIT */
+    const char  *action;           /* audited as: "replay", "dlq replay" */
+    const char  *actor;            /* who asked; NULL: cw_audit_actor() */
 } cw_replay_spec_t;
 
 typedef struct {
@@ -46,7 +50,10 @@ typedef struct {
 typedef void (*cw_replay_each_pt)(void *data, const char *job_id,
     const char *from);
 
-/* 0, or -1 when Redis failed (what was queued before stays queued) */
+/*
+ * 0, or -1 when Redis failed (what was queued before stays queued), -2
+ * when all was queued but the audit entry could not be written.
+ */
 int cw_replay(cw_redis_t *r, const cw_conf_t *c, const cw_replay_spec_t *s,
     cw_replay_each_pt each, void *data, cw_replay_res_t *res);
 
