@@ -83,6 +83,8 @@ is(stop_worker($pid), 0, 'worker stopped');
 
 # queued, not read by any worker yet
 my $q = queue(job('ha-e1'));
+# the edge's standard-webhooks mark of one of its events
+$r->cmd('SET', '{caresync}:message:' . ('f' x 64), $a);
 # a batch naming the contact
 $r->cmd('HSET', '{caresync}:batch:bE1:results', $cid, "matched\tj\tm",
         $other, "matched\tj\tm");
@@ -106,7 +108,7 @@ is($got{archived}, 1, 'archived: 1 (job a)');
 is($got{dead}, 1, 'dead: 1');
 # the queued one was never started: it has none yet
 is($got{status}, 4, 'status records: 4');
-is($got{dedupe}, 5, 'dedupe marks: 5');
+is($got{dedupe}, 6, 'dedupe and message marks: 6');
 is($got{batch}, 2, 'batch rows: the result and the item of its contact');
 ok($got{keys} >= 3, "its keys: lock, wait, index ($got{keys})");
 ok($got{log} >= 5, "log lines: $got{log}");

@@ -38,8 +38,6 @@ typedef struct {
     int                nnames;
     char             **jobs;       /* ids of the jobs about the patient */
     size_t             njobs, cjobs;
-    char             **marks;      /* their idempotency keys */
-    size_t             nmarks, cmarks;
     cw_erase_res_t    *res;
 } cw_erase_t;
 
@@ -77,7 +75,7 @@ cw_erase_add(char ***v, size_t *n, size_t *cap, const char *s)
 
 /*
  * Whether a stored job (its id as stored, and its envelope) is about the
- * patient; a match adds its id and idempotency key to what goes.
+ * patient; a match adds its id to what goes.
  */
 static int
 cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
@@ -119,8 +117,6 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
 
     if (hit) {
         cw_erase_add(&e->jobs, &e->njobs, &e->cjobs, job_id);
-        cw_erase_add(&e->marks, &e->nmarks, &e->cmarks,
-                     cw_json_str(env, "idempotency_key"));
     }
 
     if (env) {
@@ -610,6 +606,80 @@ cw_erase_keys(cw_erase_t *e)
 }
 
 
+/*
+ * The edge's marks of an event already queued ({prefix}:dedupe:<key>,
+ * {prefix}:message:<digest>) hold the id of the job they queued: those of
+ * the patient's jobs go.
+ */
+static int
+cw_erase_marks(cw_erase_t *e, const char *what)
+{
+    size_t       i, n;
+    char         cursor[32], match[CW_ERASE_KEY];
+    const char **argv;
+    redisReply  *rep, *keys, *vals;
+
+    snprintf(match, sizeof(match), "%s:%s:*", e->c->redis.prefix, what);
+    strcpy(cursor, "0");
+
+    do {
+        rep = cw_redis_cmd(e->r, "SCAN %s MATCH %s COUNT 500", cursor, match);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+            || rep->elements != 2)
+        {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        keys = rep->element[1];
+        n = keys->elements;
+
+        if (n) {
+            argv = cw_calloc(n + 1, sizeof(char *));
+            argv[0] = "MGET";
+            for (i = 0; i < n; i++) {
+                argv[i + 1] = keys->element[i]->str;
+            }
+            vals = cw_redis_cmdv(e->r, (int) n + 1, argv, NULL);
+            free(argv);
+
+            if (vals == NULL || vals->type != REDIS_REPLY_ARRAY
+                || vals->elements != n)
+            {
+                if (vals) {
+                    freeReplyObject(vals);
+                }
+                freeReplyObject(rep);
+                return -1;
+            }
+
+            for (i = 0; i < n; i++) {
+                if (vals->element[i]->type == REDIS_REPLY_STRING
+                    && cw_erase_has(e->jobs, e->njobs, vals->element[i]->str))
+                {
+                    cw_redis_append(e->r, "DEL %s", keys->element[i]->str);
+                    e->res->n[CW_ERASE_DEDUPE]++;
+                }
+            }
+
+            freeReplyObject(vals);
+        }
+
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(e->r) != 0) {
+            return -1;
+        }
+
+    } while (strcmp(cursor, "0") != 0);
+
+    return 0;
+}
+
+
 /* The trail says that it happened, and what went, not whom it was about */
 static int
 cw_erase_audit(cw_erase_t *e, const char *actor, int rc)
@@ -683,14 +753,10 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
         }
     }
 
-    for (j = 0; rc == 0 && j < e.nmarks; j++) {
-        snprintf(key, sizeof(key), "%s:dedupe:%s", c->redis.prefix,
-                 e.marks[j]);
-        if ((i = (size_t) cw_erase_del(&e, key)) == (size_t) -1) {
-            rc = -1;
-        } else {
-            res->n[CW_ERASE_DEDUPE] += (long long) i;
-        }
+    if (rc == 0 && (cw_erase_marks(&e, "dedupe") != 0
+                    || cw_erase_marks(&e, "message") != 0))
+    {
+        rc = -1;
     }
 
     /* last: the log's lines of every job found */
@@ -710,11 +776,7 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
     for (j = 0; j < (size_t) e.nids; j++) {
         free(e.ids[j]);
     }
-    for (j = 0; j < e.nmarks; j++) {
-        free(e.marks[j]);
-    }
     free(e.jobs);
-    free(e.marks);
 
     return rc;
 }

@@ -10,7 +10,8 @@
  * (cw_jobs_patient_of()), or when its action names the id; the contact
  * and Hint patient those jobs linked (their status records) are the same
  * patient, and are sought too.  Removed: queued, retrying, parked,
- * archived and dead jobs, their dedupe marks and status records, batch
+ * archived and dead jobs, the edge's marks that hold their ids (dedupe,
+ * message), their status records, batch
  * rows naming the ids, the per-patient keys (lock, wait, last, index),
  * and the sync log's lines naming an id or one of the jobs.  Never the CRM's or a vendor's data, and
  * never the audit trail, which records the erasure itself (with the
