@@ -157,6 +157,89 @@ cw_ops_field(redisReply *fv, const char *field)
 }
 
 
+int
+cw_ops_xrange(cw_redis_t *r, const char *key, const char *start,
+    const char *end, int page, cw_ops_entry_pt each, void *data)
+{
+    int          rc = 0, last = 0;
+    char         from[64], cnt[16];
+    size_t       i, n;
+    redisReply  *rep;
+
+    snprintf(from, sizeof(from), "%s", start);
+    snprintf(cnt, sizeof(cnt), "%d", page);
+
+    while (!last && rc == 0) {
+        rep = cw_redis_cmd(r, "XRANGE %s %s %s COUNT %s", key, from, end,
+                           cnt);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        n = rep->elements;
+        last = n < (size_t) page;
+
+        for (i = 0; i < n && rc == 0; i++) {
+            rc = each(data, rep->element[i]);
+        }
+
+        if (n) {
+            snprintf(from, sizeof(from), "(%s",
+                     rep->element[n - 1]->element[0]->str);
+        }
+
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(r) != 0) {
+            return -1;
+        }
+    }
+
+    return rc;
+}
+
+
+int
+cw_ops_scan(cw_redis_t *r, const char *key, const char *match,
+    cw_ops_page_pt each, void *data)
+{
+    int          rc = 0;
+    char         cursor[32];
+    redisReply  *rep;
+
+    strcpy(cursor, "0");
+
+    do {
+        rep = key ? cw_redis_cmd(r, "ZSCAN %s %s COUNT 500", key, cursor)
+                  : cw_redis_cmd(r, "SCAN %s MATCH %s COUNT 500", cursor,
+                                 match);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+            || rep->elements != 2
+            || rep->element[0]->type != REDIS_REPLY_STRING)
+        {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        rc = each(data, rep->element[1]);
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(r) != 0) {
+            return -1;
+        }
+
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+
+    return rc;
+}
+
+
 /* ---- jobs show ---- */
 
 int
@@ -260,6 +343,26 @@ cw_ops_dlq_replayed(void *data, const char *job_id, const char *from)
 }
 
 
+/* dlq list: one dead job a line */
+static int
+cw_ops_dlq_line(void *data, redisReply *e)
+{
+    char         at[CS_TIME_ISO_LEN + 1];
+    redisReply  *fv = e->element[1];
+    const char  *job_id = cw_ops_field(fv, "job_id");
+
+    cw_ops_ms_iso(cw_ops_field(fv, "failed_at"), at);
+    printf("%s %s type=%s attempts=%s failed_at=%s error=\"%s\"\n",
+           e->element[0]->str, job_id ? job_id : "-",
+           cw_ops_field(fv, "type") ? cw_ops_field(fv, "type") : "-",
+           cw_ops_field(fv, "attempts") ? cw_ops_field(fv, "attempts") : "-",
+           at, cw_ops_field(fv, "error") ? cw_ops_field(fv, "error") : "");
+
+    (*(int *) data)++;
+    return 0;
+}
+
+
 /* dlq replay <job-id> | --all: cw_replay() on the dead-letter queue */
 static int
 cw_ops_dlq_replay(const cw_conf_t *c, cw_redis_t *r, const char *which)
@@ -310,11 +413,8 @@ int
 cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
 {
     int          rc = 0, found = 0;
-    size_t       i;
-    char         at[CS_TIME_ISO_LEN + 1];
     cw_redis_t   r;
-    redisReply  *rep, *e, *fv, *x;
-    const char  *job_id;
+    redisReply  *x;
 
     if (argc < 1 || (strcmp(argv[0], "list") == 0 && argc != 1)
         || (strcmp(argv[0], "replay") == 0 && argc != 2)
@@ -336,30 +436,13 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         return rc;
     }
 
-    /* bounded: the dead-letter queue is at most retention.dead_max */
-    rep = cw_redis_cmd(&r, "XRANGE %s - +", c->key.dead);
-    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+    /* a page at a time: the queue holds up to retention.dead_max */
+    if (cw_ops_xrange(&r, c->key.dead, "-", "+", 500, cw_ops_dlq_line,
+                      &found) != 0)
+    {
         fprintf(stderr, "caresync-worker: cannot read %s\n", c->key.dead);
-        if (rep) {
-            freeReplyObject(rep);
-        }
         cw_ops_close(&r);
         return 1;
-    }
-
-    for (i = 0; i < rep->elements; i++) {
-        e = rep->element[i];
-        fv = e->element[1];
-        job_id = cw_ops_field(fv, "job_id");
-
-        cw_ops_ms_iso(cw_ops_field(fv, "failed_at"), at);
-        printf("%s %s type=%s attempts=%s failed_at=%s error=\"%s\"\n",
-               e->element[0]->str, job_id ? job_id : "-",
-               cw_ops_field(fv, "type") ? cw_ops_field(fv, "type") : "-",
-               cw_ops_field(fv, "attempts")
-               ? cw_ops_field(fv, "attempts") : "-", at,
-               cw_ops_field(fv, "error") ? cw_ops_field(fv, "error") : "");
-        found++;
     }
 
     x = cw_redis_cmd(&r, "ZCARD %s", c->key.retry);
@@ -371,7 +454,6 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         freeReplyObject(x);
     }
 
-    freeReplyObject(rep);
     cw_ops_close(&r);
     return rc;
 }

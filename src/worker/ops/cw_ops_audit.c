@@ -3,6 +3,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -25,7 +26,7 @@ typedef struct {
 
 /* One entry checked against the one before; 0, or 1 with the break said */
 static int
-cw_oa_entry(cw_oa_chain_t *ch, redisReply *e)
+cw_oa_entry(void *data, redisReply *e)
 {
     int               n = 0;
     size_t            i;
@@ -33,6 +34,7 @@ cw_oa_entry(cw_oa_chain_t *ch, redisReply *e)
     const char       *id = e->element[0]->str, *prev = NULL, *stored = NULL;
     const char       *kind = NULL, *start = NULL, *first = NULL;
     redisReply       *fv = e->element[1];
+    cw_oa_chain_t    *ch = data;
     cw_audit_field_t  f[CW_OA_FIELDS];
 
     for (i = 0; i + 1 < fv->elements; i += 2) {
@@ -99,64 +101,48 @@ cw_oa_entry(cw_oa_chain_t *ch, redisReply *e)
 }
 
 
-/* Pages through the stream from `start`: verify (json 0) or export */
+/* One entry a line, a JSON object with its fields in order, for a SIEM */
+static int
+cw_oa_export(void *data, redisReply *e)
+{
+    size_t       j;
+    char        *line;
+    json_t      *o;
+    redisReply  *fv = e->element[1];
+
+    o = json_object();
+    json_object_set_new(o, "id", json_string(e->element[0]->str));
+    for (j = 0; j + 1 < fv->elements; j += 2) {
+        json_object_set_new(o, fv->element[j]->str,
+                            json_string(fv->element[j + 1]->str));
+    }
+
+    line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (line) {
+        printf("%s\n", line);
+        free(line);
+    }
+
+    json_decref(o);
+    return 0;
+}
+
+
+/* The whole stream from `from`: verified (json 0) or exported */
 static int
 cw_oa_walk(const cw_conf_t *c, cw_redis_t *r, const char *from, int json)
 {
-    int            rc = 0, last = 0;
-    size_t         i, j, n;
-    char           start[64], *line;
-    json_t        *o;
-    redisReply    *rep, *e, *fv;
+    int            rc;
     cw_oa_chain_t  ch;
 
     memset(&ch, 0, sizeof(ch));
-    snprintf(start, sizeof(start), "%s", from);
 
-    while (!last && rc == 0) {
-        rep = cw_redis_cmd(r, "XRANGE %s %s + COUNT %d", c->key.audit, start,
-                           CW_OA_PAGE);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-            fprintf(stderr, "caresync-worker: cannot read %s\n",
-                    c->key.audit);
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return 1;
-        }
+    rc = cw_ops_xrange(r, c->key.audit, from, "+", CW_OA_PAGE,
+                       json ? cw_oa_export : cw_oa_entry, &ch);
 
-        n = rep->elements;
-        last = n < CW_OA_PAGE;
-
-        for (i = 0; i < n && rc == 0; i++) {
-            e = rep->element[i];
-
-            if (!json) {
-                rc = cw_oa_entry(&ch, e);
-                continue;
-            }
-
-            /* one JSON object a line, its fields in order, for a SIEM */
-            o = json_object();
-            json_object_set_new(o, "id", json_string(e->element[0]->str));
-            fv = e->element[1];
-            for (j = 0; j + 1 < fv->elements; j += 2) {
-                json_object_set_new(o, fv->element[j]->str,
-                                    json_string(fv->element[j + 1]->str));
-            }
-            line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (line) {
-                printf("%s\n", line);
-                free(line);
-            }
-            json_decref(o);
-        }
-
-        if (n) {
-            snprintf(start, sizeof(start), "(%s",
-                     rep->element[n - 1]->element[0]->str);
-        }
-        freeReplyObject(rep);
+    if (rc < 0) {
+        fprintf(stderr, "caresync-worker: cannot read %s\n", c->key.audit);
+        return 1;
     }
 
     if (json || rc != 0) {

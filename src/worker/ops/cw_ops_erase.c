@@ -39,6 +39,9 @@ typedef struct {
     char             **jobs;       /* ids of the jobs about the patient */
     size_t             njobs, cjobs;
     cw_erase_res_t    *res;
+    const char        *key;        /* the stream being walked */
+    cw_erase_kind_e    kind;
+    int                ack;
 } cw_erase_t;
 
 
@@ -146,113 +149,63 @@ cw_erase_del(cw_erase_t *e, const char *key)
 }
 
 
+/* One entry of a stream: deleted (acknowledged first) when it is about it */
+static int
+cw_erase_entry(void *data, redisReply *x)
+{
+    redisReply   *fv = x->element[1];
+    const char   *job = cw_ops_field(fv, "job");
+    cw_erase_t   *e = data;
+
+    if (!cw_erase_about(e, cw_ops_field(fv, "job_id"), job,
+                        job ? strlen(job) : 0))
+    {
+        return 0;
+    }
+
+    if (e->ack) {
+        cw_redis_append(e->r, "XACK %s %s %s", e->key, CW_QUEUE_GROUP,
+                        x->element[0]->str);
+    }
+    cw_redis_append(e->r, "XDEL %s %s", e->key, x->element[0]->str);
+    e->res->n[e->kind]++;
+    return 0;
+}
+
+
 /* A stream's entries about the patient go (acknowledged first: `ack`) */
 static int
 cw_erase_stream(cw_erase_t *e, const char *key, cw_erase_kind_e kind,
     int ack)
 {
-    int          last = 0;
-    size_t       i, n;
-    char         start[64], cnt[16];
-    redisReply  *rep, *x, *fv;
+    e->key = key;
+    e->kind = kind;
+    e->ack = ack;
 
-    strcpy(start, "-");
-    snprintf(cnt, sizeof(cnt), "%d", CW_ERASE_PAGE);
-
-    while (!last) {
-        rep = cw_redis_cmd(e->r, "XRANGE %s %s + COUNT %s", key, start, cnt);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
-        }
-
-        n = rep->elements;
-        last = n < CW_ERASE_PAGE;
-
-        for (i = 0; i < n; i++) {
-            x = rep->element[i];
-            fv = x->element[1];
-
-            if (!cw_erase_about(e, cw_ops_field(fv, "job_id"),
-                                cw_ops_field(fv, "job"),
-                                cw_ops_field(fv, "job")
-                                ? strlen(cw_ops_field(fv, "job")) : 0))
-            {
-                continue;
-            }
-
-            if (ack) {
-                cw_redis_append(e->r, "XACK %s %s %s", key, CW_QUEUE_GROUP,
-                                x->element[0]->str);
-            }
-            cw_redis_append(e->r, "XDEL %s %s", key, x->element[0]->str);
-            e->res->n[kind]++;
-        }
-
-        if (n) {
-            snprintf(start, sizeof(start), "(%s",
-                     rep->element[n - 1]->element[0]->str);
-        }
-
-        freeReplyObject(rep);
-
-        if (cw_redis_flush(e->r) != 0) {
-            return -1;
-        }
-    }
-
-    return 0;
+    return cw_ops_xrange(e->r, key, "-", "+", CW_ERASE_PAGE, cw_erase_entry,
+                         e);
 }
 
 
-/* The retry set: members "<order>\t<envelope>" */
+/* A page of the retry set: [member, score, ...], "<order>\t<envelope>" */
 static int
-cw_erase_retries(cw_erase_t *e)
+cw_erase_retry_page(void *data, redisReply *list)
 {
     size_t       i;
-    char         cursor[32];
     const char  *m, *tab;
-    redisReply  *rep, *list;
+    cw_erase_t  *e = data;
 
-    strcpy(cursor, "0");
+    for (i = 0; i + 1 < list->elements; i += 2) {
+        m = list->element[i]->str;
+        tab = strchr(m, '\t');
+        tab = tab ? tab + 1 : m;
 
-    do {
-        rep = cw_redis_cmd(e->r, "ZSCAN %s %s COUNT %d", e->c->key.retry,
-                           cursor, CW_ERASE_PAGE);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
-            || rep->elements != 2)
-        {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
+        if (cw_erase_about(e, NULL, tab, strlen(tab))) {
+            cw_redis_append(e->r, "ZREM %s %b", e->c->key.retry, m,
+                            list->element[i]->len);
+            e->res->n[CW_ERASE_RETRYING]++;
         }
-
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        list = rep->element[1];
-
-        /* [member, score, member, score ...] */
-        for (i = 0; i + 1 < list->elements; i += 2) {
-            m = list->element[i]->str;
-            tab = strchr(m, '\t');
-            tab = tab ? tab + 1 : m;
-
-            if (cw_erase_about(e, NULL, tab, strlen(tab))) {
-                cw_redis_append(e->r, "ZREM %s %b", e->c->key.retry, m,
-                                list->element[i]->len);
-                e->res->n[CW_ERASE_RETRYING]++;
-            }
-        }
-
-        freeReplyObject(rep);
-
-        if (cw_redis_flush(e->r) != 0) {
-            return -1;
-        }
-
-    } while (strcmp(cursor, "0") != 0);
+    }
 
     return 0;
 }
@@ -296,65 +249,53 @@ cw_erase_parked(cw_erase_t *e, const char *wait)
 }
 
 
-/* Batch rows: results (item -> status) and items naming the id */
+/* The integer reply of a command now, 0 when there is none */
+static long long
+cw_erase_count(cw_erase_t *e, const char *cmd, const char *key,
+    const char *arg)
+{
+    long long    n = 0;
+    redisReply  *x;
+
+    x = strcmp(cmd, "LREM") == 0
+        ? cw_redis_cmd(e->r, "LREM %s 0 %s", key, arg)
+        : cw_redis_cmd(e->r, "%s %s %s", cmd, key, arg);
+
+    if (x && x->type == REDIS_REPLY_INTEGER) {
+        n = x->integer;
+    }
+    if (x) {
+        freeReplyObject(x);
+    }
+
+    return n;
+}
+
+
+/* A page of batches' result keys: the rows, and the items, naming an id */
 static int
-cw_erase_batches(cw_erase_t *e)
+cw_erase_batch_page(void *data, redisReply *keys)
 {
     int          k;
-    size_t       i, n;
-    char         cursor[32], match[CW_ERASE_KEY], *sfx;
-    redisReply  *rep, *x;
+    size_t       i;
+    char         items[CW_ERASE_KEY], *sfx;
+    cw_erase_t  *e = data;
 
-    snprintf(match, sizeof(match), "%s:batch:*:results", e->c->redis.prefix);
-    strcpy(cursor, "0");
-
-    do {
-        rep = cw_redis_cmd(e->r, "SCAN %s MATCH %s COUNT 500", cursor, match);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
-            || rep->elements != 2)
-        {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
+    for (i = 0; i < keys->elements; i++) {
+        /* the batch's input list, :items beside :results */
+        snprintf(items, sizeof(items), "%s", keys->element[i]->str);
+        sfx = strrchr(items, ':');
+        if (sfx == NULL || strcmp(sfx, ":results") != 0) {
+            continue;
         }
+        strcpy(sfx, ":items");
 
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-
-        for (i = 0; i < rep->element[1]->elements; i++) {
-            snprintf(match, sizeof(match), "%s",
-                     rep->element[1]->element[i]->str);
-
-            for (k = 0; k < e->nids; k++) {
-                x = cw_redis_cmd(e->r, "HDEL %s %s", match, e->ids[k]);
-                n = x && x->type == REDIS_REPLY_INTEGER ? (size_t) x->integer
-                                                        : 0;
-                if (x) {
-                    freeReplyObject(x);
-                }
-
-                /* the batch's input list, :items beside :results */
-                sfx = strrchr(match, ':');
-                if (sfx && strcmp(sfx, ":results") == 0) {
-                    strcpy(sfx, ":items");
-                    x = cw_redis_cmd(e->r, "LREM %s 0 %s", match, e->ids[k]);
-                    n += x && x->type == REDIS_REPLY_INTEGER
-                         ? (size_t) x->integer : 0;
-                    if (x) {
-                        freeReplyObject(x);
-                    }
-                    strcpy(sfx, ":results");
-                }
-
-                e->res->n[CW_ERASE_BATCH] += (long long) n;
-            }
+        for (k = 0; k < e->nids; k++) {
+            e->res->n[CW_ERASE_BATCH] +=
+                cw_erase_count(e, "HDEL", keys->element[i]->str, e->ids[k])
+                + cw_erase_count(e, "LREM", items, e->ids[k]);
         }
-
-        freeReplyObject(rep);
-        snprintf(match, sizeof(match), "%s:batch:*:results",
-                 e->c->redis.prefix);
-
-    } while (strcmp(cursor, "0") != 0);
+    }
 
     return 0;
 }
@@ -509,59 +450,26 @@ cw_erase_names(const char *s, const char *id)
 }
 
 
-/* The sync log's lines naming an id or a job of the patient's */
+/* A line of the sync log: deleted when it names an id or a job of it */
 static int
-cw_erase_log(cw_erase_t *e)
+cw_erase_log_line(void *data, redisReply *x)
 {
-    int          i, last = 0, hit;
-    size_t       j, n, k;
-    char         start[64];
-    const char  *msg;
-    redisReply  *rep, *x;
+    int          i, hit = 0;
+    size_t       k;
+    const char  *msg = cw_ops_field(x->element[1], "msg");
+    cw_erase_t  *e = data;
 
-    strcpy(start, "-");
+    for (i = 0; msg && !hit && i < e->nids; i++) {
+        hit = cw_erase_names(msg, e->ids[i]);
+    }
+    for (k = 0; msg && !hit && k < e->njobs; k++) {
+        hit = cw_erase_names(msg, e->jobs[k]);
+    }
 
-    while (!last) {
-        rep = cw_redis_cmd(e->r, "XRANGE %s %s + COUNT %d", e->c->key.log,
-                           start, CW_ERASE_PAGE * 5);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
-        }
-
-        n = rep->elements;
-        last = n < CW_ERASE_PAGE * 5;
-
-        for (j = 0; j < n; j++) {
-            x = rep->element[j];
-            msg = cw_ops_field(x->element[1], "msg");
-            hit = 0;
-
-            for (i = 0; msg && !hit && i < e->nids; i++) {
-                hit = cw_erase_names(msg, e->ids[i]);
-            }
-            for (k = 0; msg && !hit && k < e->njobs; k++) {
-                hit = cw_erase_names(msg, e->jobs[k]);
-            }
-
-            if (hit) {
-                cw_redis_append(e->r, "XDEL %s %s", e->c->key.log,
-                                x->element[0]->str);
-                e->res->n[CW_ERASE_LOG]++;
-            }
-        }
-
-        if (n) {
-            snprintf(start, sizeof(start), "(%s",
-                     rep->element[n - 1]->element[0]->str);
-        }
-        freeReplyObject(rep);
-
-        if (cw_redis_flush(e->r) != 0) {
-            return -1;
-        }
+    if (hit) {
+        cw_redis_append(e->r, "XDEL %s %s", e->c->key.log,
+                        x->element[0]->str);
+        e->res->n[CW_ERASE_LOG]++;
     }
 
     return 0;
@@ -607,76 +515,61 @@ cw_erase_keys(cw_erase_t *e)
 
 
 /*
- * The edge's marks of an event already queued ({prefix}:dedupe:<key>,
- * {prefix}:message:<digest>) hold the id of the job they queued: those of
- * the patient's jobs go.
+ * A page of the edge's marks of an event already queued
+ * ({prefix}:dedupe:<key>, {prefix}:message:<digest>): each holds the id of
+ * the job it queued; those of the patient's jobs go.
  */
 static int
-cw_erase_marks(cw_erase_t *e, const char *what)
+cw_erase_mark_page(void *data, redisReply *keys)
 {
-    size_t       i, n;
-    char         cursor[32], match[CW_ERASE_KEY];
-    const char **argv;
-    redisReply  *rep, *keys, *vals;
+    size_t        i, n = keys->elements;
+    const char  **argv;
+    redisReply   *vals;
+    cw_erase_t   *e = data;
 
-    snprintf(match, sizeof(match), "%s:%s:*", e->c->redis.prefix, what);
-    strcpy(cursor, "0");
+    if (n == 0) {
+        return 0;
+    }
 
-    do {
-        rep = cw_redis_cmd(e->r, "SCAN %s MATCH %s COUNT 500", cursor, match);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
-            || rep->elements != 2)
-        {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
-        }
+    argv = cw_calloc(n + 1, sizeof(char *));
+    argv[0] = "MGET";
+    for (i = 0; i < n; i++) {
+        argv[i + 1] = keys->element[i]->str;
+    }
+    vals = cw_redis_cmdv(e->r, (int) n + 1, argv, NULL);
+    free(argv);
 
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        keys = rep->element[1];
-        n = keys->elements;
-
-        if (n) {
-            argv = cw_calloc(n + 1, sizeof(char *));
-            argv[0] = "MGET";
-            for (i = 0; i < n; i++) {
-                argv[i + 1] = keys->element[i]->str;
-            }
-            vals = cw_redis_cmdv(e->r, (int) n + 1, argv, NULL);
-            free(argv);
-
-            if (vals == NULL || vals->type != REDIS_REPLY_ARRAY
-                || vals->elements != n)
-            {
-                if (vals) {
-                    freeReplyObject(vals);
-                }
-                freeReplyObject(rep);
-                return -1;
-            }
-
-            for (i = 0; i < n; i++) {
-                if (vals->element[i]->type == REDIS_REPLY_STRING
-                    && cw_erase_has(e->jobs, e->njobs, vals->element[i]->str))
-                {
-                    cw_redis_append(e->r, "DEL %s", keys->element[i]->str);
-                    e->res->n[CW_ERASE_DEDUPE]++;
-                }
-            }
-
+    if (vals == NULL || vals->type != REDIS_REPLY_ARRAY
+        || vals->elements != n)
+    {
+        if (vals) {
             freeReplyObject(vals);
         }
+        return -1;
+    }
 
-        freeReplyObject(rep);
-
-        if (cw_redis_flush(e->r) != 0) {
-            return -1;
+    for (i = 0; i < n; i++) {
+        if (vals->element[i]->type == REDIS_REPLY_STRING
+            && cw_erase_has(e->jobs, e->njobs, vals->element[i]->str))
+        {
+            cw_redis_append(e->r, "DEL %s", keys->element[i]->str);
+            e->res->n[CW_ERASE_DEDUPE]++;
         }
+    }
 
-    } while (strcmp(cursor, "0") != 0);
-
+    freeReplyObject(vals);
     return 0;
+}
+
+
+/* SCAN of one kind of key, `{prefix}:<what>:*`, a page at a time */
+static int
+cw_erase_scan(cw_erase_t *e, const char *what, cw_ops_page_pt page)
+{
+    char  match[CW_ERASE_KEY];
+
+    snprintf(match, sizeof(match), "%s:%s:*", e->c->redis.prefix, what);
+    return cw_ops_scan(e->r, NULL, match, page, e);
 }
 
 
@@ -737,11 +630,13 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
     if (rc == 0) {
         rc = cw_erase_keys(&e) != 0
              || cw_erase_stream(&e, c->key.jobs, CW_ERASE_QUEUED, 1) != 0
-             || cw_erase_retries(&e) != 0
+             || cw_ops_scan(r, c->key.retry, NULL, cw_erase_retry_page, &e)
+                != 0
              || cw_erase_stream(&e, c->key.archive, CW_ERASE_ARCHIVED, 0)
                 != 0
              || cw_erase_stream(&e, c->key.dead, CW_ERASE_DEAD, 0) != 0
-             || cw_erase_batches(&e) != 0 ? -1 : 0;
+             || cw_erase_scan(&e, "batch", cw_erase_batch_page) != 0
+             ? -1 : 0;
     }
 
     for (j = 0; rc == 0 && j < e.njobs; j++) {
@@ -753,14 +648,16 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
         }
     }
 
-    if (rc == 0 && (cw_erase_marks(&e, "dedupe") != 0
-                    || cw_erase_marks(&e, "message") != 0))
+    if (rc == 0 && (cw_erase_scan(&e, "dedupe", cw_erase_mark_page) != 0
+                    || cw_erase_scan(&e, "message", cw_erase_mark_page) != 0))
     {
         rc = -1;
     }
 
     /* last: the log's lines of every job found */
-    if (rc == 0 && cw_erase_log(&e) != 0) {
+    if (rc == 0 && cw_ops_xrange(r, c->key.log, "-", "+", CW_ERASE_PAGE * 5,
+                                 cw_erase_log_line, &e) != 0)
+    {
         rc = -1;
     }
 

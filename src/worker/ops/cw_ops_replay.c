@@ -51,93 +51,88 @@ cw_replay_match(const cw_replay_spec_t *s, redisReply *fv)
 }
 
 
-/* One stream: XRANGE by pages, each page's matches queued in one flush. */
+typedef struct {
+    cw_redis_t              *r;
+    const cw_conf_t         *c;
+    const cw_replay_spec_t  *s;
+    const char              *key;
+    const char              *what;      /* "archive", "dead" */
+    int                      dead;
+    cw_replay_each_pt        each;
+    void                    *data;
+    cw_replay_res_t         *res;
+    long                     limit;
+} cw_replay_walk_t;
+
+
+/* One stored job: queued again (appended; flushed a page at a time) */
 static int
-cw_replay_stream(cw_redis_t *r, const cw_conf_t *c, const cw_replay_spec_t *s,
-    const char *key, const char *what, int dead, cw_replay_each_pt each,
-    void *data, cw_replay_res_t *res, long limit)
+cw_replay_entry(void *data, redisReply *e)
 {
-    int          last_page = 0;
-    size_t       i, n;
-    char         start[64], end[32], cnt[16], from[96];
-    char         skey[CW_STATUS_KEY_MAX];
-    redisReply  *rep, *e, *fv;
-    const char  *job_id, *job;
+    char               from[96], skey[CW_STATUS_KEY_MAX];
+    redisReply        *fv = e->element[1];
+    const char        *job_id, *job;
+    cw_replay_walk_t  *w = data;
 
-    snprintf(start, sizeof(start), "%lld", s->since_ms);
-    if (s->until_ms > 0) {
-        snprintf(end, sizeof(end), "%lld", s->until_ms);
-    } else {
-        strcpy(end, "+");
+    job_id = cw_ops_field(fv, "job_id");
+    job = cw_ops_field(fv, "job");
+
+    if (job == NULL || job_id == NULL || !cw_replay_match(w->s, fv)) {
+        return 0;
     }
-    snprintf(cnt, sizeof(cnt), "%d", CW_REPLAY_PAGE);
 
-    while (!last_page) {
-        rep = cw_redis_cmd(r, "XRANGE %s %s %s COUNT %s", key, start, end,
-                           cnt);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            return -1;
+    if (w->res->queued == w->limit) {
+        w->res->more = 1;
+        snprintf(w->res->next, sizeof(w->res->next), "%s",
+                 e->element[0]->str);
+        return 1;
+    }
+
+    snprintf(from, sizeof(from), "%s:%s", w->what, e->element[0]->str);
+
+    if (!w->s->dry_run) {
+        /* back on the queue, as it was queued, with its link */
+        cw_status_key(w->c->redis.prefix, job_id, skey, sizeof(skey));
+        cw_redis_append(w->r, "MULTI");
+        cw_redis_append(w->r, "XADD %s * job %s replay_of %s",
+                        w->c->key.jobs, job, from);
+        cw_status_requeued(w->r, skey, from);
+        if (w->dead) {
+            cw_redis_append(w->r, "XDEL %s %s", w->key, e->element[0]->str);
         }
+        cw_redis_append(w->r, "EXEC");
+    }
 
-        n = rep->elements;
-        last_page = n < CW_REPLAY_PAGE;
+    w->res->queued++;
 
-        for (i = 0; i < n; i++) {
-            e = rep->element[i];
-            fv = e->element[1];
-            job_id = cw_ops_field(fv, "job_id");
-            job = cw_ops_field(fv, "job");
-
-            if (job == NULL || job_id == NULL || !cw_replay_match(s, fv)) {
-                continue;
-            }
-
-            if (res->queued == limit) {
-                res->more = 1;
-                snprintf(res->next, sizeof(res->next), "%s",
-                         e->element[0]->str);
-                last_page = 1;
-                break;
-            }
-
-            snprintf(from, sizeof(from), "%s:%s", what, e->element[0]->str);
-
-            if (!s->dry_run) {
-                /* back on the queue, as it was queued, with its link */
-                cw_status_key(c->redis.prefix, job_id, skey, sizeof(skey));
-                cw_redis_append(r, "MULTI");
-                cw_redis_append(r, "XADD %s * job %s replay_of %s",
-                                c->key.jobs, job, from);
-                cw_status_requeued(r, skey, from);
-                if (dead) {
-                    cw_redis_append(r, "XDEL %s %s", key, e->element[0]->str);
-                }
-                cw_redis_append(r, "EXEC");
-            }
-
-            res->queued++;
-
-            if (each) {
-                each(data, job_id, from);
-            }
-        }
-
-        if (n) {
-            snprintf(start, sizeof(start), "(%s",
-                     rep->element[n - 1]->element[0]->str);
-        }
-
-        freeReplyObject(rep);
-
-        if (cw_redis_flush(r) != 0) {
-            return -1;
-        }
+    if (w->each) {
+        w->each(w->data, job_id, from);
     }
 
     return 0;
+}
+
+
+/* One stream, by pages of CW_REPLAY_PAGE, each page's jobs in one flush */
+static int
+cw_replay_stream(cw_replay_walk_t *w, const char *key, const char *what,
+    int dead)
+{
+    char  start[32], end[32];
+
+    w->key = key;
+    w->what = what;
+    w->dead = dead;
+
+    snprintf(start, sizeof(start), "%lld", w->s->since_ms);
+    if (w->s->until_ms > 0) {
+        snprintf(end, sizeof(end), "%lld", w->s->until_ms);
+    } else {
+        strcpy(end, "+");
+    }
+
+    return cw_ops_xrange(w->r, key, start, end, CW_REPLAY_PAGE,
+                         cw_replay_entry, w) < 0 ? -1 : 0;
 }
 
 
@@ -145,22 +140,27 @@ int
 cw_replay(cw_redis_t *r, const cw_conf_t *c, const cw_replay_spec_t *s,
     cw_replay_each_pt each, void *data, cw_replay_res_t *res)
 {
-    int    rc = 0;
-    long   limit = s->limit > 0 ? s->limit : CW_REPLAY_LIMIT;
-    char   count[24], t0[CS_TIME_ISO_LEN + 1], t1[CS_TIME_ISO_LEN + 1];
+    int               rc = 0;
+    char              count[24], t0[CS_TIME_ISO_LEN + 1];
+    char              t1[CS_TIME_ISO_LEN + 1];
+    cw_replay_walk_t  w;
 
     memset(res, 0, sizeof(*res));
 
-    if (s->archive
-        && cw_replay_stream(r, c, s, c->key.archive, "archive", 0, each,
-                            data, res, limit) != 0)
-    {
+    w.r = r;
+    w.c = c;
+    w.s = s;
+    w.each = each;
+    w.data = data;
+    w.res = res;
+    w.limit = s->limit > 0 ? s->limit : CW_REPLAY_LIMIT;
+
+    if (s->archive && cw_replay_stream(&w, c->key.archive, "archive", 0)) {
         rc = -1;
     }
 
     if (rc == 0 && s->dead && !res->more
-        && cw_replay_stream(r, c, s, c->key.dead, "dead", 1, each, data,
-                            res, limit) != 0)
+        && cw_replay_stream(&w, c->key.dead, "dead", 1) != 0)
     {
         rc = -1;
     }
