@@ -10,6 +10,7 @@ use Test::More;
 use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time);
+use Digest::SHA qw(sha256_hex);
 use Caresync::Worker;
 
 my $env = start_env();
@@ -129,12 +130,29 @@ is(scalar(grep { ($_->{f}{action} // '') eq 'erase' } @{ entries() }), 9,
 is($rc, 0, 'audit verify: the chain holds') or diag $out;
 like($out, qr/^ok: \d+ entries/m, '... and says so');
 
+# ---- the hash is the one docs/phi-and-retention.md defines ----
+
+my ($agree, $prev) = (0, '0' x 64);
+for my $x (@{ entries() }) {
+    my @l = @{ $x->{l} };
+    my $bytes = "caresync-audit-v1\n$prev\n";
+    for (my $i = 0; $i < @l - 4; $i += 2) {
+        $bytes .= "$l[$i]=" . length($l[$i + 1]) . ":$l[$i + 1]\n";
+    }
+    last unless $x->{f}{prev} eq $prev
+                && sha256_hex($bytes) eq $x->{f}{hash};
+    $agree++;
+    $prev = $x->{f}{hash};
+}
+is($agree, scalar @{ entries() },
+   'every hash recomputed from the documented bytes agrees');
+
 # ---- no field value in the trail ----
 
 my $n_fields = 0;
 for my $x (@{ entries() }) {
     my %f = %{ $x->{f} };
-    delete @f{qw(at prev hash)};
+    delete @f{qw(at prev hash patient_sha256)};    # times and digests
     $n_fields++ if ($f{fields} // '') =~ /\w/;
     my $bad = grep { /$PHI/ } values %f;
     ok(!$bad, "entry $x->{id} holds no PHI value") or last;
