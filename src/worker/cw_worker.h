@@ -58,6 +58,7 @@
 
 #include <stdint.h>
 
+#include "engine/cw_audit.h"
 #include "engine/cw_config.h"
 #include "crm/cw_crm.h"
 #include "engine/cw_http.h"
@@ -72,6 +73,7 @@ typedef struct {
     cw_queue_t        queue;
     cw_http_t        *http;
     cw_crm_t         *crm;          /* NULL when no CRM is configured */
+    cw_audit_sink_t   audit;        /* where the HTTP layer's writes go */
 
     cw_job_t         *jobs;         /* in flight */
     int               njobs;

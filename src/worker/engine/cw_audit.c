@@ -21,9 +21,13 @@
 static const char  cw_audit_genesis[CW_AUDIT_HASH_LEN + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+/* the writes of one turn, appended together (cw_audit_flush()) */
+#define CW_AUDIT_PENDING  256
+
 /*
- * KEYS: audit.  ARGV: prev, hash, then the fields.  The hash of the last
- * entry is its last field (`hash`, as every entry ends).
+ * KEYS: audit.  ARGV: prev, the number of entries, then for each: its
+ * hash, its number of fields, the fields.  The hash of the last entry is
+ * its `hash` field (every entry ends with prev and hash).
  */
 static cw_script_t  cw_audit_lua = {
     "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]\n"
@@ -35,18 +39,31 @@ static cw_script_t  cw_audit_lua = {
     "  end\n"
     "end\n"
     "if head ~= ARGV[1] then return {0, head} end\n"
-    "local a = {}\n"
-    "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
-    "a[#a + 1] = 'prev'; a[#a + 1] = ARGV[1]\n"
-    "a[#a + 1] = 'hash'; a[#a + 1] = ARGV[2]\n"
-    "return {1, redis.call('XADD', KEYS[1], '*', unpack(a))}\n",
+    "local i, prev, id = 3, ARGV[1], ''\n"
+    "for k = 1, tonumber(ARGV[2]) do\n"
+    "  local hash, nf = ARGV[i], tonumber(ARGV[i + 1])\n"
+    "  local a = {}\n"
+    "  for j = i + 2, i + 1 + 2 * nf do a[#a + 1] = ARGV[j] end\n"
+    "  i = i + 2 + 2 * nf\n"
+    "  a[#a + 1] = 'prev'; a[#a + 1] = prev\n"
+    "  a[#a + 1] = 'hash'; a[#a + 1] = hash\n"
+    "  id = redis.call('XADD', KEYS[1], '*', unpack(a))\n"
+    "  prev = hash\n"
+    "end\n"
+    "return {1, id}\n",
     "", 0
 };
 
+/* an entry waiting to be appended: its fields, `at` and `kind` first */
+typedef struct {
+    int                n;
+    cw_audit_field_t   f[CW_AUDIT_FIELDS + 2];
+} cw_audit_entry_t;
+
 static char              cw_audit_actor_name[128];
 static char              cw_audit_head[CW_AUDIT_HASH_LEN + 1];
-static cw_redis_t       *cw_audit_hook_redis;
-static const cw_conf_t  *cw_audit_hook_conf;
+static cw_audit_entry_t  cw_audit_pending[CW_AUDIT_PENDING];
+static int               cw_audit_npending;
 
 
 void
@@ -86,45 +103,91 @@ cw_audit_hash(const char *prev, const cw_audit_field_t *f, int n,
 }
 
 
-int
-cw_audit_append(cw_redis_t *r, const cw_conf_t *c, const char *kind,
+/* A copy of the fields, stamped now, with its kind */
+static void
+cw_audit_entry(cw_audit_entry_t *e, const char *kind,
     const cw_audit_field_t *f, int n)
 {
-    int               i, try, argc, rc = -1;
-    char              at[CS_TIME_ISO_LEN + 1], hash[CW_AUDIT_HASH_LEN + 1];
-    const char       *argv[2 * CW_AUDIT_FIELDS + 12];
-    size_t            lens[2 * CW_AUDIT_FIELDS + 12];
-    redisReply       *rep;
-    cw_audit_field_t  all[CW_AUDIT_FIELDS + 2];
+    int   i;
+    char  at[CS_TIME_ISO_LEN + 1];
 
     if (n > CW_AUDIT_FIELDS) {
         n = CW_AUDIT_FIELDS;
     }
 
+    cs_time_format_iso((int64_t) cw_now_ms(), at);
+    e->f[0].name = cw_strdup("at");
+    e->f[0].value = cw_strdup(at);
+    e->f[1].name = cw_strdup("kind");
+    e->f[1].value = cw_strdup(kind);
+
+    for (i = 0; i < n; i++) {
+        e->f[i + 2].name = cw_strdup(f[i].name);
+        e->f[i + 2].value = cw_strdup(f[i].value);
+    }
+
+    e->n = n + 2;
+}
+
+
+static void
+cw_audit_entry_free(cw_audit_entry_t *e)
+{
+    int  i;
+
+    for (i = 0; i < e->n; i++) {
+        free((char *) e->f[i].name);
+        free((char *) e->f[i].value);
+    }
+
+    e->n = 0;
+}
+
+
+/*
+ * Appends entries e[0 .. n) in order, chained onto the head: hashed here,
+ * appended by the script only onto the head they were hashed against.
+ */
+static int
+cw_audit_send(cw_redis_t *r, const cw_conf_t *c, cw_audit_entry_t *e, int n)
+{
+    int           i, k, try, argc, rc = -1;
+    char          (*hash)[CW_AUDIT_HASH_LEN + 1], nf[CW_AUDIT_PENDING][8];
+    char          count[16];
+    size_t       *lens;
+    const char  **argv, *prev;
+    redisReply   *rep;
+
     if (cw_audit_head[0] == '\0') {
         memcpy(cw_audit_head, cw_audit_genesis, sizeof(cw_audit_head));
     }
 
+    hash = cw_calloc((size_t) n, sizeof(*hash));
+    argc = 6 + n * (2 + 2 * (CW_AUDIT_FIELDS + 2));
+    argv = cw_calloc((size_t) argc, sizeof(*argv));
+    lens = cw_calloc((size_t) argc, sizeof(*lens));
+    snprintf(count, sizeof(count), "%d", n);
+
     for (try = 0; try < CW_AUDIT_TRIES; try++) {
-        cs_time_format_iso((int64_t) cw_now_ms(), at);
-        all[0].name = "at";
-        all[0].value = at;
-        all[1].name = "kind";
-        all[1].value = kind;
-        memcpy(all + 2, f, (size_t) n * sizeof(*f));
-
-        cw_audit_hash(cw_audit_head, all, n + 2, hash);
-
         cw_redis_script(r, &cw_audit_lua, argv, lens);
         argc = 2;
         argv[argc] = "1"; lens[argc++] = 1;
         argv[argc] = c->key.audit; lens[argc++] = strlen(c->key.audit);
         argv[argc] = cw_audit_head; lens[argc++] = CW_AUDIT_HASH_LEN;
-        argv[argc] = hash; lens[argc++] = CW_AUDIT_HASH_LEN;
+        argv[argc] = count; lens[argc++] = strlen(count);
 
-        for (i = 0; i < n + 2; i++) {
-            argv[argc] = all[i].name; lens[argc++] = strlen(all[i].name);
-            argv[argc] = all[i].value; lens[argc++] = strlen(all[i].value);
+        for (k = 0, prev = cw_audit_head; k < n; prev = hash[k++]) {
+            cw_audit_hash(prev, e[k].f, e[k].n, hash[k]);
+            snprintf(nf[k], sizeof(nf[k]), "%d", e[k].n);
+            argv[argc] = hash[k]; lens[argc++] = CW_AUDIT_HASH_LEN;
+            argv[argc] = nf[k]; lens[argc++] = strlen(nf[k]);
+
+            for (i = 0; i < e[k].n; i++) {
+                argv[argc] = e[k].f[i].name;
+                lens[argc++] = strlen(e[k].f[i].name);
+                argv[argc] = e[k].f[i].value;
+                lens[argc++] = strlen(e[k].f[i].value);
+            }
         }
 
         rep = cw_redis_cmdv(r, argc, argv, lens);
@@ -143,40 +206,82 @@ cw_audit_append(cw_redis_t *r, const cw_conf_t *c, const char *kind,
             || rep->element[0]->type != REDIS_REPLY_INTEGER
             || rep->element[1]->type != REDIS_REPLY_STRING)
         {
-            cw_error("audit", "cannot append to %s error=\"%s\"",
-                     c->key.audit, rep && rep->type == REDIS_REPLY_ERROR
-                                   ? rep->str : "no answer");
+            cw_error("audit", "cannot append to %s entries=%d error=\"%s\"",
+                     c->key.audit, n, rep && rep->type == REDIS_REPLY_ERROR
+                                      ? rep->str : "no answer");
             if (rep) {
                 freeReplyObject(rep);
             }
-            return -1;
+            goto done;
         }
 
         if (rep->element[0]->integer == 1) {
-            /* the new head is our hash */
-            memcpy(cw_audit_head, hash, sizeof(cw_audit_head));
+            /* the new head is the last entry's hash */
+            memcpy(cw_audit_head, hash[n - 1], sizeof(cw_audit_head));
             freeReplyObject(rep);
-            return 0;
+            rc = 0;
+            goto done;
         }
 
         /* another appender was first: chain after its entry */
-        if (rep->element[1]->len == CW_AUDIT_HASH_LEN) {
-            memcpy(cw_audit_head, rep->element[1]->str, CW_AUDIT_HASH_LEN);
-            cw_audit_head[CW_AUDIT_HASH_LEN] = '\0';
-
-        } else {
-            rc = -1;
+        if (rep->element[1]->len != CW_AUDIT_HASH_LEN) {
             freeReplyObject(rep);
             cw_error("audit", "the last entry of %s has no hash: run "
                      "`caresync-worker audit verify`", c->key.audit);
-            return rc;
+            goto done;
         }
 
+        memcpy(cw_audit_head, rep->element[1]->str, CW_AUDIT_HASH_LEN);
+        cw_audit_head[CW_AUDIT_HASH_LEN] = '\0';
         freeReplyObject(rep);
     }
 
     cw_error("audit", "cannot append to %s: %d appenders raced",
              c->key.audit, CW_AUDIT_TRIES);
+
+done:
+
+    free(hash);
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+
+int
+cw_audit_append(cw_redis_t *r, const cw_conf_t *c, const char *kind,
+    const cw_audit_field_t *f, int n)
+{
+    int               rc;
+    cw_audit_entry_t  e;
+
+    /* what was noted before goes first: the chain keeps the order */
+    (void) cw_audit_flush(r, c);
+
+    cw_audit_entry(&e, kind, f, n);
+    rc = cw_audit_send(r, c, &e, 1);
+    cw_audit_entry_free(&e);
+
+    return rc;
+}
+
+
+int
+cw_audit_flush(cw_redis_t *r, const cw_conf_t *c)
+{
+    int  i, rc;
+
+    if (cw_audit_npending == 0) {
+        return 0;
+    }
+
+    rc = cw_audit_send(r, c, cw_audit_pending, cw_audit_npending);
+
+    for (i = 0; i < cw_audit_npending; i++) {
+        cw_audit_entry_free(&cw_audit_pending[i]);
+    }
+
+    cw_audit_npending = 0;
     return rc;
 }
 
@@ -239,21 +344,15 @@ cw_audit_op(cw_redis_t *r, const cw_conf_t *c, const char *actor,
 
 
 void
-cw_audit_hook_init(cw_redis_t *r, const cw_conf_t *c)
-{
-    cw_audit_hook_redis = r;
-    cw_audit_hook_conf = c;
-}
-
-
-void
 cw_audit_write(void *data, const char *job, const char *target,
     const char *record, const char *fields)
 {
     cw_audit_field_t  f[4];
+    cw_audit_sink_t  *sink = data;
 
-    if (cw_audit_hook_redis == NULL) {
-        return;
+    /* a full turn's worth: appended now, in order */
+    if (cw_audit_npending == CW_AUDIT_PENDING) {
+        (void) cw_audit_flush(sink->redis, sink->conf);
     }
 
     f[0].name = "job";
@@ -265,8 +364,7 @@ cw_audit_write(void *data, const char *job, const char *target,
     f[3].name = "fields";
     f[3].value = fields ? fields : "";
 
-    (void) cw_audit_append(cw_audit_hook_redis, cw_audit_hook_conf, "write",
-                           f, 4);
+    cw_audit_entry(&cw_audit_pending[cw_audit_npending++], "write", f, 4);
 }
 
 

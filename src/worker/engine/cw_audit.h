@@ -22,6 +22,7 @@
  * `prev` the entry was hashed with, else answers the current one and the
  * caller hashes again; so workers and operators appending at once make
  * one chain.  Redis's Lua has no SHA-256, hence the hash is made here.
+ * One call may append several entries, chained in order.
  */
 #ifndef CW_AUDIT_H
 #define CW_AUDIT_H
@@ -43,7 +44,8 @@ void cw_audit_hash(const char *prev, const cw_audit_field_t *f, int n,
 
 /*
  * Appends `kind` and the fields (after `at`) to the chain; 0, or -1 when
- * Redis failed (logged).  Synchronous: it flushes the pipeline.
+ * Redis failed (logged).  Synchronous: it flushes the pipeline.  At most
+ * CW_AUDIT_FIELDS fields.
  */
 int cw_audit_append(cw_redis_t *r, const cw_conf_t *c, const char *kind,
     const cw_audit_field_t *f, int n);
@@ -62,12 +64,22 @@ void cw_audit_set_actor(const char *name);
 const char *cw_audit_actor(void);
 
 /*
- * A write a job made, for the HTTP layer's hook (cw_http_on_write()):
- * data is a cw_redis_t whose conf was given to cw_audit_hook_init().
+ * A write a job made, for the HTTP layer's hook (cw_http_on_write(), data
+ * a cw_audit_sink_t): noted, and appended with the others of the turn by
+ * cw_audit_flush(), which `run` calls once a turn and before it exits
+ * (one script call, not one round trip per write).  An operator's entry
+ * (cw_audit_append()) flushes what was noted first: the chain keeps the
+ * order things happened in.  Flush: 0, or -1 when Redis failed (logged;
+ * those entries are lost).
  */
-void cw_audit_hook_init(cw_redis_t *r, const cw_conf_t *c);
+typedef struct {
+    cw_redis_t        *redis;
+    const cw_conf_t   *conf;
+} cw_audit_sink_t;
+
 void cw_audit_write(void *data, const char *job, const char *target,
     const char *record, const char *fields);
+int cw_audit_flush(cw_redis_t *r, const cw_conf_t *c);
 
 /*
  * Prunes the entries before stream id `first` (the first one kept): an

@@ -174,8 +174,9 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
     }
 
     /* every CRM or vendor write a job makes goes to the audit trail */
-    cw_audit_hook_init(&w->redis, conf);
-    cw_http_on_write(w->http, cw_audit_write, NULL);
+    w->audit.redis = &w->redis;
+    w->audit.conf = conf;
+    cw_http_on_write(w->http, cw_audit_write, &w->audit);
 
     cw_jobs_init();
     return 0;
@@ -196,8 +197,8 @@ cw_teardown(cw_worker_t *w)
         cw_job_done(job, "running", NULL);
     }
 
+    (void) cw_audit_flush(&w->redis, w->conf);
     (void) cw_redis_flush(&w->redis);
-    cw_audit_hook_init(NULL, NULL);
     cw_log_setup(CW_LOG_DEBUG, NULL, NULL, 0);
 
     if (w->crm) {
@@ -368,6 +369,8 @@ cw_run(const cw_conf_t *conf)
         }
 
         (void) cw_http_poll(w.http, wait);
+        /* the turn's writes, in one append to the audit trail */
+        (void) cw_audit_flush(&w.redis, conf);
         (void) cw_redis_send(&w.redis);
         (void) cw_redis_drain(&w.redis);
     }
