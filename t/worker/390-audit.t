@@ -25,7 +25,8 @@ my $J = JSON::PP->new->canonical->utf8;
 my $path = ($ENV{CARESYNC_FIXTURES}
             // Caresync::Worker::root() . '/../shared/fixtures')
            . '/helparound/enrollment.json';
-my $fixture = do { local $/; open my $fh, '<', $path or die "$path: $!"; <$fh> };
+my $fixture = do { local $/; open my $fh, '<', $path or die "$path: $!";
+                   <$fh> };
 my $PHI = qr/John|Doe|test\@gmail|2027953213|12345|ds43|234234|hg89/;
 
 my $conf = write_config(

@@ -18,8 +18,9 @@
  * The configuration: --config FILE, else CARESYNC_WORKER_CONFIG, else
  * CW_CONF_DEFAULT when it exists, else the built-in defaults (with the
  * CARESYNC_<SECTION>_<KEY> variables in every case).  --actor NAME names
- * who runs an operator command in the audit trail (default: the OS user).  The manual is
- * docs/caresync-worker.8; keep it in step with the texts below.
+ * who runs an operator command in the audit trail (default: the OS
+ * user).  The manual is docs/caresync-worker.8; keep it in step with the
+ * texts below.
  */
 
 #include <stdio.h>

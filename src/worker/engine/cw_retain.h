@@ -48,7 +48,7 @@ int cw_retain_prune(cw_redis_t *r, const cw_conf_t *c,
  */
 void cw_retain_tick(cw_redis_t *r, const cw_conf_t *c);
 
-/* The longest any record about a job is kept, in s (its indexes live so long). */
+/* The longest any record of a job is kept, in s (its indexes last so long) */
 long cw_retain_longest(const cw_conf_t *c);
 
 #endif /* CW_RETAIN_H */

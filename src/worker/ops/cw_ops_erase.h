@@ -11,10 +11,10 @@
  * and Hint patient those jobs linked (their status records) are the same
  * patient, and are sought too.  Removed: queued, retrying, parked,
  * archived and dead jobs, the edge's marks that hold their ids (dedupe,
- * message), their status records, batch
- * rows naming the ids, the per-patient keys (lock, wait, last, index),
- * and the sync log's lines naming an id or one of the jobs.  Never the CRM's or a vendor's data, and
- * never the audit trail, which records the erasure itself (with the
+ * message), their status records, batch rows naming the ids, the
+ * per-patient keys (lock, wait, last, index), and the sync log's lines
+ * naming an id or one of the jobs.  Never the CRM's or a vendor's data,
+ * and never the audit trail, which records the erasure itself (with the
  * SHA-256 of the id, not the id).
  */
 #ifndef CW_OPS_ERASE_H
