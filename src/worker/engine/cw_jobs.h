@@ -33,7 +33,11 @@ struct cw_job_s {
     char                 order[CW_ORDER_LEN];  /* its place in the queue */
     char                 locks[CW_LOCK_MAX][CW_LOCK_NAME_MAX];
     int                  nlocks;       /* patient keys held */
-    char                *raw;          /* the envelope as queued */
+    char                *raw;          /* the envelope as queued: what a
+                                          retry, a dead letter and the
+                                          archive keep, byte for byte
+                                          (sealed when the edge seals;
+                                          never a decoded form) */
     size_t               raw_len;
     json_t              *env;          /* parsed, or NULL */
     char                 id[130];
