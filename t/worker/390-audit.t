@@ -240,7 +240,7 @@ for my $x (@$saved) {
 ($rc, $out) = verify();
 is($rc, 0, 'aged entries still verify') or diag $out;
 
-$r->cmd('DEL', '{caresync}:prune');
+$r->cmd('DEL', '{caresync}:prune', '{caresync}:prune:audit');
 my $pconf = write_config('retention.audit_s' => 3600,
                          'retention.prune_interval_ms' => 200);
 $pid = start_worker($pconf, 'pruner');

@@ -13,6 +13,8 @@
 
 /* the audit entries one pass removes past audit_max, at most */
 #define CW_RETAIN_AUDIT_PAGE  10000
+/* how often the audit trail is pruned, at most */
+#define CW_RETAIN_AUDIT_EVERY_MS  3600000
 
 
 void
@@ -108,6 +110,10 @@ failed:
     }
     return -1;
 }
+
+
+static int cw_retain_turn(cw_redis_t *r, const cw_conf_t *c,
+    const char *what, long ms);
 
 
 /* stream ids "ms-seq" in the stream's order: <0, 0, >0 */
@@ -237,7 +243,11 @@ cw_retain_prune(cw_redis_t *r, const cw_conf_t *c, cw_retain_pruned_t *out)
         out->dead = n;
     }
 
-    if (cw_retain_audit_first(r, c, first, sizeof(first)) != 0) {
+    /* the trail at most hourly: each prune of it is one anchor entry */
+    if (!cw_retain_turn(r, c, "prune:audit", CW_RETAIN_AUDIT_EVERY_MS)) {
+        first[0] = '\0';
+
+    } else if (cw_retain_audit_first(r, c, first, sizeof(first)) != 0) {
         return -1;
     }
 
@@ -259,25 +269,35 @@ cw_retain_prune(cw_redis_t *r, const cw_conf_t *c, cw_retain_pruned_t *out)
 }
 
 
+/* 1 when this worker takes the turn {prefix}:<what> for `ms` (SET NX PX) */
+static int
+cw_retain_turn(cw_redis_t *r, const cw_conf_t *c, const char *what, long ms)
+{
+    int          ours;
+    char         key[320], px[24];
+    redisReply  *rep;
+
+    snprintf(key, sizeof(key), "%s:%s", c->redis.prefix, what);
+    snprintf(px, sizeof(px), "%ld", ms);
+
+    rep = cw_redis_cmd(r, "SET %s %s NX PX %s", key, c->worker.consumer, px);
+
+    /* nil: another worker's turn; NULL: Redis is away */
+    ours = rep && rep->type == REDIS_REPLY_STATUS;
+    if (rep) {
+        freeReplyObject(rep);
+    }
+
+    return ours;
+}
+
+
 void
 cw_retain_tick(cw_redis_t *r, const cw_conf_t *c)
 {
-    char                 key[320], px[24];
-    redisReply          *rep;
-    cw_retain_pruned_t   p;
+    cw_retain_pruned_t  p;
 
-    snprintf(key, sizeof(key), "%s:prune", c->redis.prefix);
-    snprintf(px, sizeof(px), "%ld", c->retain.prune_interval_ms);
-
-    rep = cw_redis_cmd(r, "SET %s %s NX PX %s", key, c->worker.consumer, px);
-    if (rep == NULL || rep->type != REDIS_REPLY_STATUS) {
-        /* another worker's turn (nil), or Redis is away */
-        if (rep) {
-            freeReplyObject(rep);
-        }
-        return;
+    if (cw_retain_turn(r, c, "prune", c->retain.prune_interval_ms)) {
+        (void) cw_retain_prune(r, c, &p);
     }
-
-    freeReplyObject(rep);
-    (void) cw_retain_prune(r, c, &p);
 }

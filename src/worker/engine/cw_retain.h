@@ -12,7 +12,9 @@
  *                      retention.dead_s, at most retention.dead_max
  *   {prefix}:audit     the audit trail (cw_audit.h): pruned after
  *                      retention.audit_s, at most retention.audit_max,
- *                      with an anchor that keeps it verifiable
+ *                      with an anchor that keeps it verifiable; at most
+ *                      hourly ({prefix}:prune:audit), since each prune
+ *                      adds an anchor entry
  *   {prefix}:job:<id>  status records: expire worker.status_ttl_s after
  *                      their job ends (cw_status.h)
  *
