@@ -124,7 +124,20 @@ like($st->{replay_of}, qr/^dead:\d+-\d+$/, '... linked to its dead letter');
 is($r->cmd('XLEN', '{caresync}:dead'), 1,
    '... left the dead-letter queue once, and is back in it once');
 
+my $ttl = $r->cmd('TTL', "{caresync}:job:$ja");
+ok($ttl > 0 && $ttl <= 2592000, "finished status records expire ($ttl s)");
+
 is(stop_worker($pid), 0, 'worker stopped');
+
+# a replay of a range larger than a page (200) is read page by page
+$r->cmd('XADD', '{caresync}:archive', '*', 'job_id', "page-$_", 'type',
+        'x.page', 'status', 'updated', 'job', '{}') for 1 .. 450;
+($rc, $out) = worker_cmd($conf, 'replay', '--since', '1h', '--dry-run',
+                         '--type', 'x.page');
+like($out, qr/would replay 450 job\(s\)/, 'three pages, every entry');
+is(scalar(() = $out =~ /^would replay page-\d+ /mg), 450,
+   '... each named once');
+$r->cmd('XTRIM', '{caresync}:archive', 'MAXLEN', 0);
 
 # ---- pruning by age and bound ----
 

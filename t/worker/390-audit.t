@@ -97,6 +97,13 @@ ok($bid, 'a batch started') or diag $err;
 ($rc) = worker_cmd($conf, 'batch', 'abort', $bid);
 is($rc, 0, '... and aborted');
 
+# a dead job, replayed from the dead-letter queue
+my $dead = user_action_job(type => 'x.unknown');
+seed_job($dead);
+wait_status($dead->{id}, 'failed');
+($rc, $out, $err) = worker_cmd($conf, 'dlq', 'replay', $dead->{id});
+is($rc, 0, 'a dlq replay') or diag $err;
+
 my %op = map { $_->{f}{action} => $_->{f} }
          grep { $_->{f}{kind} eq 'op' } @{ entries() };
 is($op{replay}{actor}, 'ops-alice', 'replay audited, by --actor');
@@ -110,6 +117,8 @@ unlike(join(' ', values %{ $op{erase} }), qr/ha-nobody/, '... not the id');
 is($op{'batch start'}{batch}, $bid, 'batch start audited');
 is($op{'batch start'}{count}, 3, '... with its size');
 is($op{'batch abort'}{batch}, $bid, 'batch abort audited');
+is($op{'dlq replay'}{job}, $dead->{id}, 'dlq replay audited, with the job');
+is($op{'dlq replay'}{count}, 1, '... and its count');
 
 # ---- many appenders at once: one chain ----
 
