@@ -42,6 +42,8 @@
  *                             the patient index {prefix}:patient:<key>
  *   engine/cw_retain.c        the archive; pruning by age and bound
  *   engine/cw_audit.c         the audit trail: hash chain, cw_audit_op()
+ *   engine/cw_trace.c         the job's trace and timeline, OTLP export
+ *   engine/cw_metrics.c       Prometheus metrics and their responder
  *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
  *                             token cache, error classes
  *   engine/cw_err.h           the one error type: code, class, message

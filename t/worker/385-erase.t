@@ -109,6 +109,8 @@ is($got{archived}, 1, 'archived: 1 (job a)');
 is($got{dead}, 1, 'dead: 1');
 # the queued one was never started: it has none yet
 is($got{status}, 4, 'status records: 4');
+# the parked one has not ended an attempt: no timeline
+is($got{timeline}, 3, 'their timelines: 3');
 is($got{dedupe}, 6, 'dedupe and message marks: 6');
 is($got{batch}, 2, 'batch rows: the result and the item of its contact');
 ok($got{keys} >= 3, "its keys: lock, wait, index ($got{keys})");

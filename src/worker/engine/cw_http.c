@@ -41,8 +41,8 @@ struct cw_http_s {
     int              nfds;
     int              timer_set;
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
-    char             tag[132];      /* cw_http_tag() */
-    cw_http_write_pt  on_write;
+    const cw_http_observer_t  *obs;
+    cw_http_write_pt  on_write;     /* cw_http_on_write() */
     void            *on_write_data;
 };
 
@@ -257,7 +257,6 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
     r->done = done;
     r->data = data;
     r->retry_after_ms = -1;
-    memcpy(r->tag, http->tag, sizeof(r->tag));
     cw_err_clear(&r->err);
     cs_buf_init(&r->body);
     cs_buf_init(&r->resp);
@@ -267,7 +266,53 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
         cw_http_register_auth(http, auth);
     }
 
+    r->ctx = http->obs ? http->obs->take() : NULL;
+
     return r;
+}
+
+
+void
+cw_http_observe(cw_http_t *h, const cw_http_observer_t *o)
+{
+    h->obs = o;
+}
+
+
+/*
+ * The one end of every request: a write that succeeded is audited first
+ * (once: a resend after a 401 ends here only once), then `done` runs with
+ * the request's context current.
+ */
+static void
+cw_http_done(cw_http_req_t *r)
+{
+    void                      *prev;
+    char                       target[96];
+    const char                *record, *job;
+    cw_http_t                 *h = r->http;
+    const cw_http_observer_t  *o = h->obs;
+
+    if (r->audit_fields && r->err.cls == CW_ERR_NONE && h->on_write) {
+        record = r->audit_record;
+        if (record == NULL) {
+            record = json_string_value(json_object_get(r->json, "id"));
+        }
+
+        job = o && o->job && r->ctx ? o->job(r->ctx) : NULL;
+        snprintf(target, sizeof(target), "%s/%s", r->target->name,
+                 r->audit_what);
+        h->on_write(h->on_write_data, job, target, record, r->audit_fields);
+    }
+
+    if (o == NULL) {
+        r->done(r);
+        return;
+    }
+
+    prev = o->enter(r->ctx);
+    r->done(r);
+    o->leave(prev);
 }
 
 
@@ -312,14 +357,12 @@ cw_http_req_free(cw_http_req_t *r)
 
     cw_http_slist_wipe(r->hdrs);
     cw_http_slist_wipe(r->extra);
+
+    if (r->ctx) {
+        r->http->obs->drop(r->ctx);
+    }
+
     free(r);
-}
-
-
-void
-cw_http_tag(cw_http_t *http, const char *job)
-{
-    snprintf(http->tag, sizeof(http->tag), "%s", job ? job : "");
 }
 
 
@@ -413,37 +456,6 @@ cw_http_req_audit(cw_http_req_t *r, const char *what, const char *record,
     r->audit_fields = b.oom ? cw_strdup("?")
                             : cw_strndup(b.data ? b.data : "", b.len);
     cs_buf_free(&b);
-}
-
-
-/*
- * The one end of every request: its job is the current one while `done`
- * runs, and a write that succeeded is audited first (once: a resend
- * after a 401 ends here only once).
- */
-static void
-cw_http_complete(cw_http_req_t *r)
-{
-    char         saved[sizeof(r->tag)], target[96];
-    const char  *record;
-    cw_http_t   *h = r->http;
-
-    if (r->audit_fields && r->err.cls == CW_ERR_NONE && h->on_write) {
-        record = r->audit_record;
-        if (record == NULL) {
-            record = json_string_value(json_object_get(r->json, "id"));
-        }
-
-        snprintf(target, sizeof(target), "%s/%s", r->target->name,
-                 r->audit_what);
-        h->on_write(h->on_write_data, r->tag, target, record,
-                    r->audit_fields);
-    }
-
-    memcpy(saved, h->tag, sizeof(saved));
-    memcpy(h->tag, r->tag, sizeof(h->tag));
-    r->done(r);
-    memcpy(h->tag, saved, sizeof(h->tag));
 }
 
 
@@ -602,6 +614,10 @@ cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
                     : 0;
     a->gen++;
     cw_auth_release(a, NULL);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 1);
+    }
 }
 
 
@@ -609,6 +625,10 @@ void
 cw_auth_fail(cw_auth_t *a, const cw_err_t *err)
 {
     cw_auth_release(a, err);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 0);
+    }
 }
 
 
@@ -793,6 +813,16 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
     if (r->content_type) {
         snprintf(hdr, sizeof(hdr), "Content-Type: %s", r->content_type);
         r->hdrs = curl_slist_append(r->hdrs, hdr);
+    }
+
+    r->sent_ms = cw_mono_ms();
+
+    if (h->obs) {
+        hdr[0] = '\0';
+        h->obs->launch(r, hdr, sizeof(hdr));
+        if (hdr[0]) {
+            r->hdrs = curl_slist_append(r->hdrs, hdr);
+        }
     }
 
     if (r->auth && r->auth->token) {
@@ -1018,6 +1048,10 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
 
     cw_http_classify(r, rc);
 
+    if (h->obs) {
+        h->obs->end(r);
+    }
+
     curl_easy_reset(e);
     if (h->npool < CW_HTTP_POOL) {
         h->pool[h->npool++] = e;
@@ -1042,7 +1076,7 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
         return;
     }
 
-    cw_http_complete(r);
+    cw_http_done(r);
 }
 
 
@@ -1088,7 +1122,7 @@ cw_http_completions(cw_http_t *h)
             h->done_tail = NULL;
         }
         r->next = NULL;
-        cw_http_complete(r);
+        cw_http_done(r);
     }
 }
 
@@ -1308,7 +1342,7 @@ cw_http_cancel(cw_http_req_t *r)
     cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_SHUTDOWN,
                "the worker stopped before %s answered", r->target->name);
     r->status = 0;
-    cw_http_complete(r);
+    cw_http_done(r);
 }
 
 
@@ -1360,7 +1394,7 @@ cw_http_cancel_all(cw_http_t *h)
             if (h->done_head == NULL) {
                 h->done_tail = NULL;
             }
-            cw_http_complete(r);
+            cw_http_done(r);
         }
     }
 }

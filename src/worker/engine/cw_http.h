@@ -93,10 +93,37 @@ struct cw_http_req_s {
     char             *audit_what;   /* a write (cw_http_req_audit()) */
     char             *audit_record;
     char             *audit_fields;
-    char              tag[132];     /* the job it is for (cw_http_tag()) */
     cw_http_req_t    *next;         /* in a queue */
     cw_http_req_t    *iprev, *inext;  /* in flight */
+
+    /* the observer's (cw_http_observer_t) */
+    void             *ctx;          /* what it belongs to, held */
+    uint64_t          sent_ms;      /* monotonic, this try */
+    unsigned char     span_id[8];   /* this try's span */
 };
+
+/*
+ * What watches the requests (engine/cw_trace.c: the trace, the job's
+ * timeline and the metrics), without the layer knowing any of it.  A
+ * request holds the context that was current when it was made (`take`),
+ * and that context is current again while its `done` runs (`enter`,
+ * `leave`), so that follow-up requests and log lines belong to the same
+ * job.  `launch` may add one header line per try; `end` sees every try
+ * that reached the network, classified, before `done`.
+ */
+typedef struct {
+    void   *(*take)(void);
+    void    (*drop)(void *ctx);
+    void   *(*enter)(void *ctx);
+    void    (*leave)(void *prev);
+    void    (*launch)(cw_http_req_t *req, char *line, size_t n);
+    void    (*end)(cw_http_req_t *req);
+    void    (*auth)(cw_auth_t *a, int ok);    /* a token fetch ended */
+    /* the id of the job a context is for (the audit of a write), or NULL */
+    const char  *(*job)(void *ctx);
+} cw_http_observer_t;
+
+void cw_http_observe(cw_http_t *http, const cw_http_observer_t *o);
 
 typedef struct {
     long         timeout_ms;
@@ -139,13 +166,6 @@ void cw_http_req_audit(cw_http_req_t *req, const char *what,
 typedef void (*cw_http_write_pt)(void *data, const char *job,
     const char *target, const char *record, const char *fields);
 void cw_http_on_write(cw_http_t *http, cw_http_write_pt fn, void *data);
-/*
- * The job on whose behalf requests are made from now on (NULL: none):
- * a request takes it when created, and the layer sets it again around
- * the request's `done`, so the requests a job's steps make are its own.
- */
-void cw_http_tag(cw_http_t *http, const char *job);
-
 /* Queues the request; `done` is always called later, never from here. */
 void cw_http_send(cw_http_req_t *req);
 /* Completes the request on the next turn with the error already in err. */

@@ -124,8 +124,8 @@ static const cw_cmd_t  cw_cmds[] = {
     { "erase", "erase --patient <source patient id | CRM contact id>",
       "Remove everything caresync holds in Redis about one patient: its\n"
       "queued, retrying, parked, archived and dead jobs, their dedupe\n"
-      "marks and status records, batch rows naming the id, and the\n"
-      "patient's keys (lock, wait, last, index).  Prints what it removed,\n"
+      "marks, status records and timelines, batch rows naming the id, the\n"
+      "patient's keys (lock, wait, last, index) and the log's lines.  Prints what it removed,\n"
       "by kind and count.  Refuses, removing nothing, while a job for the\n"
       "patient runs.  Never touches the CRM or the vendors.  The audit\n"
       "trail records the erasure with the SHA-256 of the id.",

@@ -13,6 +13,7 @@
 #include "engine/cw_jobs.h"
 #include "engine/cw_queue.h"
 #include "engine/cw_status.h"
+#include "engine/cw_trace.h"
 #include "engine/cw_util.h"
 #include "ops/cw_ops.h"
 #include "ops/cw_ops_erase.h"
@@ -23,7 +24,7 @@
 
 static const char  *cw_erase_kinds[] = {
     "queued", "retrying", "parked", "archived", "dead", "dedupe",
-    "status", "batch", "keys", "log"
+    "status", "timeline", "batch", "keys", "log"
 };
 
 /* the patient keys an id can be (cw_lock.h) */
@@ -645,6 +646,13 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
             rc = -1;
         } else {
             res->n[CW_ERASE_STATUS] += (long long) i;
+        }
+
+        cw_trace_key(c->redis.prefix, e.jobs[j], key, sizeof(key));
+        if (rc == 0 && (i = (size_t) cw_erase_del(&e, key)) == (size_t) -1) {
+            rc = -1;
+        } else if (rc == 0) {
+            res->n[CW_ERASE_TIMELINE] += (long long) i;
         }
     }
 

@@ -11,7 +11,7 @@
  * and Hint patient those jobs linked (their status records) are the same
  * patient, and are sought too.  Removed: queued, retrying, parked,
  * archived and dead jobs, the edge's marks that hold their ids (dedupe,
- * message), their status records, batch rows naming the ids, the
+ * message), their status records and timelines, batch rows naming the ids, the
  * per-patient keys (lock, wait, last, index), and the sync log's lines
  * naming an id or one of the jobs.  Never the CRM's or a vendor's data,
  * and never the audit trail, which records the erasure itself (with the
@@ -31,6 +31,7 @@ typedef enum {
     CW_ERASE_DEAD,
     CW_ERASE_DEDUPE,
     CW_ERASE_STATUS,
+    CW_ERASE_TIMELINE,
     CW_ERASE_BATCH,
     CW_ERASE_KEYS,
     CW_ERASE_LOG,
