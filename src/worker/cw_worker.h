@@ -33,6 +33,7 @@
  *
  *   engine/cw_run.c           `run`: the loop, start-up, shutdown
  *   engine/cw_jobs.c          a job's life: start, handler, one end
+ *   engine/cw_env.c           a job's envelope, parsed once (cs_json.h)
  *   engine/cw_lock.c          one job at a time per patient, in queue order
  *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
  *   engine/cw_status.c        the status record {prefix}:job:<id>

@@ -100,10 +100,9 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     e->job = NULL;
     job->started_ms = cw_mono_ms();
 
-    job->env = json_loadb(job->raw, job->raw_len, 0, NULL);
-    id = job->env ? json_string_value(json_object_get(job->env, "id")) : NULL;
-    job->type = job->env
-                ? json_string_value(json_object_get(job->env, "type")) : NULL;
+    (void) cw_env_parse(&job->env, job->raw, job->raw_len);
+    id = cw_env_str(job->env.root, "id");
+    job->type = cw_env_str(job->env.root, "type");
 
     /* without a usable id the stream id names the job */
     snprintf(job->id, sizeof(job->id), "%s",
@@ -142,9 +141,7 @@ cw_job_free(cw_job_t *job)
         job->hfree(job);
     }
 
-    if (job->env) {
-        json_decref(job->env);
-    }
+    cw_env_free(&job->env);
 
     free(job->raw);
     free(job);
@@ -384,7 +381,7 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
 {
     memset(p, 0, sizeof(*p));
 
-    if (job->env == NULL || !json_is_object(job->env)) {
+    if (job->env.root == NULL) {
         return -1;
     }
 
@@ -403,7 +400,7 @@ cw_job_run(cw_job_t *job)
 {
     cw_worker_t  *w = job->w;
 
-    if (job->env == NULL || !json_is_object(job->env)) {
+    if (job->env.root == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,
                      "the queued job is not a JSON object (stream entry "
                      "%s): it cannot be processed", job->stream_id);
@@ -610,9 +607,8 @@ int
 cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
     const char *obj, const char *key)
 {
-    return cw_patient_key(p, what, cw_json_str(json_object_get(job->env,
-                                                               obj),
-                                               key));
+    return cw_patient_key(p, what, cw_env_str(cw_env_get(job->env.root, obj),
+                                              key));
 }
 
 

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "engine/cw_env.h"
 #include "engine/cw_http.h"
 #include "engine/cw_lock.h"
 #include "cw_worker.h"
@@ -35,7 +36,8 @@ struct cw_job_s {
     int                  nlocks;       /* patient keys held */
     char                *raw;          /* the envelope as queued */
     size_t               raw_len;
-    json_t              *env;          /* parsed, or NULL */
+    cw_env_t             env;          /* parsed once; env.root NULL:
+                                          not a JSON object */
     char                 id[130];
     const char          *type;
     long                 attempts;     /* including this one */

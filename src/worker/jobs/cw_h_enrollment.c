@@ -393,8 +393,9 @@ cw_en_media_list(json_t *patient)
 static void
 cw_en_start(cw_job_t *job)
 {
-    json_t   *patient;
-    cw_en_t  *en;
+    json_t           *pj;
+    cw_en_t          *en;
+    const cs_json_t  *patient;
 
     if (job->w->crm == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
@@ -408,25 +409,28 @@ cw_en_start(cw_job_t *job)
         return;
     }
 
-    patient = json_object_get(job->env, "patient");
+    patient = cw_env_get(job->env.root, "patient");
 
     en = cw_calloc(1, sizeof(*en));
     job->hdata = en;
     job->hfree = cw_en_free;
 
-    en->source_id = cw_json_str(patient, "source_id");
+    en->source_id = cw_env_str(patient, "source_id");
 
-    if (!json_is_object(patient) || en->source_id == NULL) {
+    if (!cs_json_is_object(patient) || en->source_id == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
                      "the enrollment job has no patient.source_id");
         return;
     }
 
-    en->want = cw_map_apply(&cw_en_map, patient);
-    en->media = cw_en_media_list(patient);
+    /* the mapping engine reads jansson values */
+    pj = cw_env_json(patient);
+    en->want = cw_map_apply(&cw_en_map, pj);
+    en->media = cw_en_media_list(pj);
+    json_decref(pj);
 
     cw_hac_find(&en->find, job, "enrollment",
-                cw_json_str(patient, "external_id"), en->source_id,
+                cw_env_str(patient, "external_id"), en->source_id,
                 cw_en_map.read, cw_en_found);
 }
 

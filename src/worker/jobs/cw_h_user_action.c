@@ -146,10 +146,10 @@ cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
 static void
 cw_ua_start(cw_job_t *job)
 {
-    int64_t      ms;
-    json_t      *patient, *action;
-    cw_ua_t     *ua;
-    const char  *at, *external_id, *source_id;
+    int64_t           ms;
+    cw_ua_t          *ua;
+    const char       *at, *external_id, *source_id;
+    const cs_json_t  *patient, *action;
 
     if (job->w->crm == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
@@ -161,19 +161,19 @@ cw_ua_start(cw_job_t *job)
     job->hdata = ua;
     job->hfree = cw_ua_free;
 
-    patient = json_object_get(job->env, "patient");
-    action = json_object_get(job->env, "action");
+    patient = cw_env_get(job->env.root, "patient");
+    action = cw_env_get(job->env.root, "action");
 
-    external_id = cw_json_str(patient, "external_id");
-    source_id = cw_json_str(patient, "source_id");
+    external_id = cw_env_str(patient, "external_id");
+    source_id = cw_env_str(patient, "source_id");
     ua->fields[0] = "Id";
     ua->fields[1] = job->w->conf->sf.field_tracker_view;
     ua->fields[2] = NULL;
 
     /* the time of the view; the time it reached us when it has none */
-    at = cw_json_str(action, "at");
+    at = cw_env_str(action, "at");
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
-        at = cw_json_str(job->env, "received_at");
+        at = cw_env_str(job->env.root, "received_at");
     }
 
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
