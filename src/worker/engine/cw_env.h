@@ -10,15 +10,13 @@
  * rare string with escapes, in a copy of its decoded bytes.  Handlers so
  * read plain C strings that live as long as the job.
  *
- * Vendors' JSON stays jansson (cw_http.h); cw_env_json() hands a part of
- * the envelope to what works on jansson values (the field maps).
+ * cw_json_from_tape() (cw_util.h) hands a part of the envelope to what
+ * works on jansson values (the field maps).
  */
 #ifndef CW_ENV_H
 #define CW_ENV_H
 
 #include <stddef.h>
-
-#include <jansson.h>
 
 #include "cs_json.h"
 
@@ -42,8 +40,5 @@ const cs_json_t *cw_env_get(const cs_json_t *o, const char *key);
 
 /* o[key] when it is a string with something in it, else NULL */
 const char *cw_env_str(const cs_json_t *o, const char *key);
-
-/* A jansson copy of v (new reference), NULL for NULL. */
-json_t *cw_env_json(const cs_json_t *v);
 
 #endif /* CW_ENV_H */

@@ -24,6 +24,9 @@
 #include "engine/cw_err.h"
 
 
+/* header lines of the layer's own a request (Accept, Expect, ...) */
+#define CW_HTTP_HDRS  4
+
 typedef struct cw_http_s      cw_http_t;
 typedef struct cw_http_req_s  cw_http_req_t;
 typedef struct cw_target_s    cw_target_t;
@@ -86,7 +89,13 @@ struct cw_http_req_s {
     /* the layer's */
     cw_http_t        *http;
     CURL             *easy;
-    struct curl_slist  *hdrs;
+    /*
+     * The header lines curl sends: nodes of the request's own, the last
+     * one linked to `extra`, so no list is allocated per request; the
+     * text of the lines that vary (a token) is in hdrtext, wiped.
+     */
+    struct curl_slist  hdrs[CW_HTTP_HDRS];
+    cs_buf_t          hdrtext;
     unsigned          auth_gen;
     int               auth_retried;
     long              retry_after_ms; /* the answer's Retry-After, -1 */

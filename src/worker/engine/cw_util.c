@@ -317,3 +317,52 @@ cw_parse_datetime(const char *s, int64_t *ms)
 
     return cs_time_parse_date(tmp, n, ms, NULL) == 0 ? 0 : -1;
 }
+
+
+json_t *
+cw_json_from_tape(const cs_json_t *v)
+{
+    size_t            i;
+    json_t           *j;
+    const cs_json_t  *el, *name;
+
+    if (v == NULL) {
+        return NULL;
+    }
+
+    switch (v->type) {
+
+    case CS_JSON_NULL:
+        return json_null();
+
+    case CS_JSON_FALSE:
+        return json_false();
+
+    case CS_JSON_TRUE:
+        return json_true();
+
+    case CS_JSON_INTEGER:
+        return json_integer(v->u.i);
+
+    case CS_JSON_REAL:
+        return json_real(v->u.r);
+
+    case CS_JSON_STRING:
+        return json_stringn_nocheck(v->u.s, v->len);
+
+    case CS_JSON_ARRAY:
+        j = json_array();
+        cs_json_array_foreach(v, i, el) {
+            json_array_append_new(j, cw_json_from_tape(el));
+        }
+        return j;
+
+    default:
+        j = json_object();
+        cs_json_object_foreach(v, i, name, el) {
+            json_object_setn_new_nocheck(j, name->u.s, name->len,
+                                         cw_json_from_tape(el));
+        }
+        return j;
+    }
+}

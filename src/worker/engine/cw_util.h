@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cs_buf.h"
+#include "cs_json.h"
 
 /* Wall clock (for records) and monotonic clock (for timers), in ms. */
 uint64_t cw_now_ms(void);
@@ -49,6 +50,13 @@ json_t *cw_json_trimmed(json_t *v);
 
 /* o[k] when it is a string with something in it, else NULL. */
 const char *cw_json_str(json_t *o, const char *k);
+
+/*
+ * A jansson copy of a value read with the core's parser (new reference;
+ * NULL for NULL): JSON is parsed with cs_json.h, and the code that keeps,
+ * edits or writes it back works on jansson values.
+ */
+json_t *cw_json_from_tape(const cs_json_t *v);
 
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);

@@ -424,7 +424,7 @@ cw_en_start(cw_job_t *job)
     }
 
     /* the mapping engine reads jansson values */
-    pj = cw_env_json(patient);
+    pj = cw_json_from_tape(patient);
     en->want = cw_map_apply(&cw_en_map, pj);
     en->media = cw_en_media_list(pj);
     json_decref(pj);
