@@ -46,10 +46,9 @@ struct cw_hs_s {
 };
 
 typedef struct {
-    cw_hs_t         *hs;
+    cw_call_t        c;             /* the client, the caller's data */
     cw_hs_agent_t   *ag;            /* token calls */
     cw_hs_done_pt    done;
-    void            *data;
 } cw_hs_call_t;
 
 
@@ -59,10 +58,8 @@ cw_hs_call(cw_hs_t *hs, cw_hs_done_pt done, void *data)
 {
     cw_hs_call_t  *call;
 
-    call = cw_calloc(1, sizeof(*call));
-    call->hs = hs;
+    call = cw_call_new(sizeof(*call), hs, 0, data);
     call->done = done;
-    call->data = data;
     return call;
 }
 
@@ -460,7 +457,7 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
                     (json_int_t) (ttl > 0 ? cw_now_ms() + (uint64_t) ttl * 1000
                                           : 0));
 
-    if (cw_hs_store(call->hs, call->ag->agent, rec) != 0) {
+    if (cw_hs_store(call->c.client, call->ag->agent, rec) != 0) {
         json_decref(rec);
         cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS,
                    "cannot store the HealthSherpa tokens in Redis");
@@ -650,7 +647,7 @@ cw_hs_exchanged(cw_http_req_t *r)
         call->ag->have_last = 0;
     }
 
-    call->done(call->data, &res);
+    call->done(call->c.data, &res);
     free(call);
     cw_http_req_free(r);
 }
@@ -825,9 +822,9 @@ cw_hs_searched(cw_http_req_t *r)
     memset(&res, 0, sizeof(res));
     res.err.retry_after_ms = r->err.retry_after_ms;
 
-    cw_hs_classify(call->hs, r, &res);
+    cw_hs_classify(call->c.client, r, &res);
 
-    call->done(call->data, &res);
+    call->done(call->c.data, &res);
     free(call);
     cw_http_req_free(r);
 }

@@ -1317,3 +1317,16 @@ cw_http_cancel_all(cw_http_t *h)
         }
     }
 }
+
+
+void *
+cw_call_new(size_t size, void *client, int op, void *data)
+{
+    cw_call_t  *c = cw_calloc(1, size);
+
+    c->client = client;
+    c->op = op;
+    c->data = data;
+
+    return c;
+}

@@ -169,6 +169,22 @@ int cw_http_id_ok(const char *s);
 int cw_http_url_id(cs_buf_t *url, const char *id, const char *what,
     cw_err_t *err);
 
+/*
+ * What every client keeps of one call while its request is out: the
+ * client, which of its operations it is (for messages) and the caller's
+ * argument.  A client's call type begins with it and adds the caller's
+ * completion, typed by that client's answer (cw_hint.c, cw_salesforce.c,
+ * cw_healthsherpa.c).  cw_call_new() makes one: `size` bytes of the
+ * client's type, zeroed, the head set.
+ */
+typedef struct {
+    void  *client;
+    int    op;
+    void  *data;
+} cw_call_t;
+
+void *cw_call_new(size_t size, void *client, int op, void *data);
+
 /* "Retry-After: 120" or an HTTP date; ms from now, -1 when unparsable. */
 long cw_http_retry_after(const char *v, size_t len);
 

@@ -13,7 +13,6 @@
 #include "engine/cw_status.h"
 #include "engine/cw_util.h"
 
-#define CW_MAX_HANDLERS  32
 #define CW_JOB_ID_MAX    128
 
 /*
@@ -22,43 +21,35 @@
  */
 #define CW_JOB_PARK_MS   200
 
-static const cw_handler_t  *cw_handlers[CW_MAX_HANDLERS];
-static int                  cw_nhandlers;
-
-
-void
-cw_jobs_register(const cw_handler_t *h)
-{
-    if (cw_nhandlers < CW_MAX_HANDLERS) {
-        cw_handlers[cw_nhandlers++] = h;
-    }
-}
-
-
-void
-cw_jobs_init(void)
-{
-    if (cw_nhandlers == 0) {
-        cw_h_user_action_register();
-        cw_h_enrollment_register();
-        cw_h_hint_patient_register();
-        cw_h_contact_changed_register();
-        cw_h_hint_sync_register();
-        cw_h_hint_unlink_register();
-        cw_h_healthsherpa_register();
-        cw_batch_register();
-    }
-}
+static const cw_handler_t  *const cw_handler_tables[] = {
+    cw_h_user_action,
+    cw_h_enrollment,
+    cw_h_hint_patient,
+    cw_h_contact_changed,
+    cw_h_hint_sync,
+    cw_h_hint_unlink,
+    cw_h_healthsherpa,
+    cw_h_batch_item,
+};
 
 
 const cw_handler_t *
 cw_jobs_find(const char *type)
 {
-    int  i;
+    size_t               i;
+    const cw_handler_t  *h;
 
-    for (i = 0; type && i < cw_nhandlers; i++) {
-        if (strcmp(cw_handlers[i]->type, type) == 0) {
-            return cw_handlers[i];
+    if (type == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < sizeof(cw_handler_tables) / sizeof(cw_handler_tables[0]);
+         i++)
+    {
+        for (h = cw_handler_tables[i]; h->type; h++) {
+            if (strcmp(h->type, type) == 0) {
+                return h;
+            }
         }
     }
 

@@ -59,8 +59,7 @@ struct cw_job_s {
     cw_job_t            *prev, *next;
 };
 
-void cw_jobs_init(void);
-void cw_jobs_register(const cw_handler_t *h);
+/* The handler of a job type, NULL for none. */
 const cw_handler_t *cw_jobs_find(const char *type);
 
 /* Takes a batch of stream entries: status `running`, then the handlers. */
@@ -94,14 +93,14 @@ int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
 int cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
     const char *obj, const char *key);
 
-/* handlers */
-void cw_h_user_action_register(void);
-void cw_h_enrollment_register(void);
-void cw_h_hint_patient_register(void);     /* hint.patient, batch_patient */
-void cw_h_contact_changed_register(void);
-void cw_h_hint_sync_register(void);        /* hint.sync, batch_contact */
-void cw_h_hint_unlink_register(void);
-void cw_h_healthsherpa_register(void);
-void cw_batch_register(void);              /* batch.item */
+/* The handlers: a table a file, each ended by a NULL type. */
+extern const cw_handler_t  cw_h_user_action[];
+extern const cw_handler_t  cw_h_enrollment[];
+extern const cw_handler_t  cw_h_hint_patient[];    /* + batch_patient */
+extern const cw_handler_t  cw_h_contact_changed[];
+extern const cw_handler_t  cw_h_hint_sync[];       /* + batch_contact */
+extern const cw_handler_t  cw_h_hint_unlink[];
+extern const cw_handler_t  cw_h_healthsherpa[];
+extern const cw_handler_t  cw_h_batch_item[];
 
 #endif /* CW_JOBS_H */

@@ -171,7 +171,6 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         cw_error("worker", "TLS verification is off (http.verify_tls)");
     }
 
-    cw_jobs_init();
     return 0;
 }
 

@@ -257,13 +257,7 @@ cw_batch_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_batch_item = {
-    "batch.item", cw_batch_start, cw_batch_patient
+const cw_handler_t  cw_h_batch_item[] = {
+    { "batch.item", cw_batch_start, cw_batch_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_batch_register(void)
-{
-    cw_jobs_register(&cw_h_batch_item);
-}

@@ -446,13 +446,7 @@ cw_en_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_enrollment = {
-    "helparound.enrollment", cw_en_start, cw_en_patient
+const cw_handler_t  cw_h_enrollment[] = {
+    { "helparound.enrollment", cw_en_start, cw_en_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_enrollment_register(void)
-{
-    cw_jobs_register(&cw_h_enrollment);
-}

@@ -469,13 +469,7 @@ cw_hss_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_healthsherpa = {
-    "healthsherpa.sync", cw_hss_start, cw_hss_patient
+const cw_handler_t  cw_h_healthsherpa[] = {
+    { "healthsherpa.sync", cw_hss_start, cw_hss_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_healthsherpa_register(void)
-{
-    cw_jobs_register(&cw_h_healthsherpa);
-}

@@ -367,15 +367,8 @@ cw_hp_batch_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_hint_patient[] = {
+const cw_handler_t  cw_h_hint_patient[] = {
     { "hint.patient", cw_hp_start, cw_hp_patient },
     { "hint.batch_patient", cw_hp_batch_start, cw_hp_batch_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_hint_patient_register(void)
-{
-    cw_jobs_register(&cw_h_hint_patient[0]);
-    cw_jobs_register(&cw_h_hint_patient[1]);
-}

@@ -205,13 +205,7 @@ cw_ua_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_user_action = {
-    "helparound.user_action", cw_ua_start, cw_ua_patient
+const cw_handler_t  cw_h_user_action[] = {
+    { "helparound.user_action", cw_ua_start, cw_ua_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_user_action_register(void)
-{
-    cw_jobs_register(&cw_h_user_action);
-}
