@@ -329,25 +329,10 @@ cw_en_upsert(cw_job_t *job)
 }
 
 
-static void
-cw_en_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
-    const char *field)
-{
-    switch (result) {
-
-    case CW_HAC_FOUND:
-        cw_en_compare(job, found);
-        return;
-
-    case CW_HAC_SEVERAL:
-        cw_en_ambiguous(job, found, field);
-        return;
-
-    default:
-        cw_en_upsert(job);
-        return;
-    }
-}
+/* none found: the upsert by the HelpAround id creates it */
+static const cw_hac_then_t  cw_en_then = {
+    cw_en_compare, cw_en_ambiguous, cw_en_upsert
+};
 
 
 /* The media ids of the patient, each once, named by what they show. */
@@ -431,7 +416,7 @@ cw_en_start(cw_job_t *job)
 
     cw_hac_find(&en->find, job, "enrollment",
                 cw_env_str(patient, "external_id"), en->source_id,
-                cw_en_map.read, cw_en_found);
+                cw_en_map.read, &cw_en_then);
 }
 
 

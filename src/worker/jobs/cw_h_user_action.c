@@ -116,31 +116,28 @@ cw_ua_compare(cw_job_t *job, json_t *record)
 }
 
 
+/* Never guess between duplicates. */
 static void
-cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
-    const char *field)
+cw_ua_ambiguous(cw_job_t *job, json_t *found, const char *field)
 {
-
-    switch (result) {
-
-    case CW_HAC_FOUND:
-        cw_ua_compare(job, found);
-        return;
-
-    case CW_HAC_SEVERAL:
-        /* never guess between duplicates */
-        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_AMBIGUOUS,
-                     "%zu CRM contacts match this patient (%s): merge the "
-                     "duplicates, then replay the job",
-                     json_array_size(found), field);
-        return;
-
-    default:
-        cw_job_done(job, "no_match",
-                    "No matching CRM contact found for this patient");
-        return;
-    }
+    cw_job_failf(job, CW_ERR_PERMANENT, CW_E_AMBIGUOUS,
+                 "%zu CRM contacts match this patient (%s): merge the "
+                 "duplicates, then replay the job",
+                 json_array_size(found), field);
 }
+
+
+static void
+cw_ua_none(cw_job_t *job)
+{
+    cw_job_done(job, "no_match",
+                "No matching CRM contact found for this patient");
+}
+
+
+static const cw_hac_then_t  cw_ua_then = {
+    cw_ua_compare, cw_ua_ambiguous, cw_ua_none
+};
 
 
 static void
@@ -192,7 +189,7 @@ cw_ua_start(cw_job_t *job)
     }
 
     cw_hac_find(&ua->find, job, "user_action", external_id, source_id,
-                ua->fields, cw_ua_found);
+                ua->fields, &cw_ua_then);
 }
 
 
