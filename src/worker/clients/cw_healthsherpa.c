@@ -413,7 +413,10 @@ cw_hs_no_token(cw_hs_t *hs, const char *agent, cw_err_t *err)
 }
 
 
-/* A token answer: stored, then the caller's done (or the auth's). */
+/*
+ * A token answer: stored, then the caller's done (or the auth's), with
+ * the access token and its lifetime when `access` is not NULL.
+ */
 static int
 cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
     cw_err_t *err, const char **access, long *expires_in)
@@ -465,8 +468,12 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
     }
 
     json_decref(rec);
-    *access = at;
-    *expires_in = (long) ttl;
+
+    if (access) {
+        *access = at;
+        *expires_in = (long) ttl;
+    }
+
     return 0;
 }
 
@@ -633,15 +640,13 @@ cw_hs_agent(cw_hs_t *hs, const char *agent)
 static void
 cw_hs_exchanged(cw_http_req_t *r)
 {
-    long           ttl;
     cw_hs_res_t    res;
-    const char    *at;
     cw_hs_call_t  *call = r->data;
 
     memset(&res, 0, sizeof(res));
     cw_err_clear(&res.err);
 
-    if (cw_hs_token_answer(call, r, NULL, &res.err, &at, &ttl) == 0) {
+    if (cw_hs_token_answer(call, r, NULL, &res.err, NULL, NULL) == 0) {
         /* the next request of this process uses the new pair */
         cw_auth_free(&call->ag->auth);
         call->ag->have_last = 0;

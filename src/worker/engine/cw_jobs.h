@@ -18,6 +18,9 @@
 #include "engine/cw_lock.h"
 #include "cw_worker.h"
 
+/* a contact's or a patient's id kept for the status record */
+#define CW_JOB_REF_LEN  64
+
 typedef struct {
     const char  *type;
     void       (*start)(cw_job_t *job);
@@ -44,8 +47,8 @@ struct cw_job_s {
     const cw_handler_t  *handler;
     void                *hdata;        /* the handler's state */
     void               (*hfree)(cw_job_t *job);
-    char                 crm_contact_id[64];
-    char                 hint_patient_id[64];  /* Hint jobs that know the
+    char                 crm_contact_id[CW_JOB_REF_LEN];
+    char                 hint_patient_id[CW_JOB_REF_LEN];  /* Hint jobs that know the
                                                   patient, for the record */
     uint64_t             started_ms;
     /*

@@ -78,6 +78,29 @@ cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s)
 }
 
 
+size_t
+cw_strs_push_ids(char ***v, size_t *n, size_t *cap, json_t *list,
+    const char *key, int (*ok)(const char *s))
+{
+    size_t       i, out = 0;
+    json_t      *rec;
+    const char  *id;
+
+    json_array_foreach(list, i, rec) {
+        id = json_string_value(json_object_get(rec, key));
+
+        if (id == NULL || !ok(id)) {
+            out++;
+            continue;
+        }
+
+        cw_strs_push(v, n, cap, id);
+    }
+
+    return out;
+}
+
+
 char *
 cw_strndup(const char *s, size_t n)
 {

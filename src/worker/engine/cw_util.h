@@ -24,6 +24,13 @@ char *cw_strndup(const char *s, size_t n);
 void *cw_calloc(size_t n, size_t size);
 /* Appends a copy of `s` to a growing array of strings (v, n, cap). */
 void cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s);
+/*
+ * Appends the string at `key` of each object of the array `list` that
+ * `ok` accepts (an id a list of records names); returns how many were
+ * left out.
+ */
+size_t cw_strs_push_ids(char ***v, size_t *n, size_t *cap, json_t *list,
+    const char *key, int (*ok)(const char *s));
 
 /* A random number in [0, n) for jitter (not for secrets). */
 uint64_t cw_rand(uint64_t n);

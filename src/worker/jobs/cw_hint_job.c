@@ -95,14 +95,21 @@ cw_hh_new_contact(cw_job_t *job, cw_hh_run_pt run)
  * hint_patient_id: a CRM user or an operator can go from the job to the
  * patient without reading the message.
  */
+/* an id in the handler's state and in the job's record, alike */
+static void
+cw_hh_keep(char *own, char *record, const char *id)
+{
+    snprintf(own, CW_JOB_REF_LEN, "%s", id ? id : "");
+    snprintf(record, CW_JOB_REF_LEN, "%s", own);
+}
+
+
 void
 cw_hh_pid(cw_job_t *job, const char *id)
 {
     cw_hh_t  *hh = job->hdata;
 
-    snprintf(hh->patient_id, sizeof(hh->patient_id), "%s", id ? id : "");
-    snprintf(job->hint_patient_id, sizeof(job->hint_patient_id), "%s",
-             hh->patient_id);
+    cw_hh_keep(hh->patient_id, job->hint_patient_id, id);
 }
 
 
@@ -111,9 +118,7 @@ cw_hh_cid(cw_job_t *job, const char *id)
 {
     cw_hh_t  *hh = job->hdata;
 
-    snprintf(hh->contact_id, sizeof(hh->contact_id), "%s", id ? id : "");
-    snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s",
-             hh->contact_id);
+    cw_hh_keep(hh->contact_id, job->crm_contact_id, id);
 }
 
 
