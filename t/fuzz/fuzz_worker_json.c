@@ -28,25 +28,44 @@
 static cs_json_doc_t  fz_ref;
 
 
+/* The tape's type of a jansson value. */
+static int
+fz_type(json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:  return CS_JSON_OBJECT;
+    case JSON_ARRAY:   return CS_JSON_ARRAY;
+    case JSON_STRING:  return CS_JSON_STRING;
+    case JSON_INTEGER: return CS_JSON_INTEGER;
+    case JSON_REAL:    return CS_JSON_REAL;
+    case JSON_TRUE:    return CS_JSON_TRUE;
+    case JSON_FALSE:   return CS_JSON_FALSE;
+    default:           return CS_JSON_NULL;
+    }
+}
+
+
 /* v is j; returns the entry after v and all it holds. */
 static const cs_json_t *
 fz_same(const cs_json_t *v, json_t *j)
 {
-    size_t            i;
+    size_t            i, n;
     double            d;
     json_t           *el;
     const char       *key;
-    const cs_json_t  *e;
+    const cs_json_t  *e = v + 1;
 
-    FZ_CHECK(j != NULL, "no jansson value for an entry of type %d", v->type);
+    FZ_CHECK(j != NULL && fz_type(j) == v->type,
+             "an entry of type %d copied as type %d", v->type,
+             j ? fz_type(j) : -1);
+
+    n = json_is_object(j) ? json_object_size(j) : json_array_size(j);
+    FZ_CHECK(cs_json_size(v) == n, "%zu entries copied as %zu",
+             cs_json_size(v), n);
 
     switch (v->type) {
 
     case CS_JSON_OBJECT:
-        FZ_CHECK(json_is_object(j) && json_object_size(j) == v->len,
-                 "an object of %u members copied as %zu", v->len,
-                 json_object_size(j));
-        e = v + 1;
         json_object_foreach(j, key, el) {
             FZ_CHECK(strlen(key) == e->len
                      && memcmp(key, e->u.s, e->len) == 0,
@@ -57,43 +76,30 @@ fz_same(const cs_json_t *v, json_t *j)
         return e;
 
     case CS_JSON_ARRAY:
-        FZ_CHECK(json_is_array(j) && json_array_size(j) == v->len,
-                 "an array of %u elements copied as %zu", v->len,
-                 json_array_size(j));
-        e = v + 1;
         json_array_foreach(j, i, el) {
             e = fz_same(e, el);
         }
         return e;
 
     case CS_JSON_STRING:
-        FZ_CHECK(json_is_string(j) && json_string_length(j) == v->len
+        FZ_CHECK(json_string_length(j) == v->len
                  && memcmp(json_string_value(j), v->u.s, v->len) == 0,
                  "a string copied otherwise: %s", fz_show(v->u.s, v->len));
-        return v + 1;
+        return e;
 
     case CS_JSON_INTEGER:
-        FZ_CHECK(json_is_integer(j) && json_integer_value(j) == v->u.i,
+        FZ_CHECK(json_integer_value(j) == v->u.i,
                  "an integer copied otherwise");
-        return v + 1;
+        return e;
 
     case CS_JSON_REAL:
-        d = json_is_real(j) ? json_real_value(j) : 0;
-        FZ_CHECK(json_is_real(j) && memcmp(&d, &v->u.r, sizeof(d)) == 0,
+        d = json_real_value(j);
+        FZ_CHECK(memcmp(&d, &v->u.r, sizeof(d)) == 0,
                  "a real copied otherwise");
-        return v + 1;
-
-    case CS_JSON_TRUE:
-        FZ_CHECK(json_is_true(j), "true copied otherwise");
-        return v + 1;
-
-    case CS_JSON_FALSE:
-        FZ_CHECK(json_is_false(j), "false copied otherwise");
-        return v + 1;
+        return e;
 
     default:
-        FZ_CHECK(json_is_null(j), "null copied otherwise");
-        return v + 1;
+        return e;
     }
 }
 
