@@ -38,13 +38,14 @@
  *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
  *   engine/cw_status.c        the status record {prefix}:job:<id>
  *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
- *                             token cache, error classes
+ *                             token cache, error classes, a client's call
  *   engine/cw_err.h           the one error type: code, class, message
  *   engine/cw_redis.c         one synchronous, pipelined Redis connection
  *   engine/cw_config.c        the configuration file and its table
  *   engine/cw_log.c           the sync log: stderr + {prefix}:log
  *   engine/cw_csv.c           CSV input (report exports)
- *   engine/cw_util.c          clocks, allocation, lists, escaping
+ *   engine/cw_util.c          clocks, allocation, lists, escaping, JSON
+ *                             read by cs_json.h copied into jansson
  *
  * Below this file: the running worker, shared by the loop and the jobs.
  */
