@@ -45,6 +45,7 @@ struct cw_http_s {
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
     cs_buf_t         url;           /* the URL being set (curl copies it) */
     cs_json_doc_t    doc;           /* answers are parsed into it */
+    const cw_http_observer_t  *obs;
 };
 
 
@@ -271,7 +272,34 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
         cw_http_register_auth(http, auth);
     }
 
+    r->ctx = http->obs ? http->obs->take() : NULL;
+
     return r;
+}
+
+
+void
+cw_http_observe(cw_http_t *h, const cw_http_observer_t *o)
+{
+    h->obs = o;
+}
+
+
+/* `done`, with the request's context current while it runs */
+static void
+cw_http_done(cw_http_req_t *r)
+{
+    void                      *prev;
+    const cw_http_observer_t  *o = r->http->obs;
+
+    if (o == NULL) {
+        r->done(r);
+        return;
+    }
+
+    prev = o->enter(r->ctx);
+    r->done(r);
+    o->leave(prev);
 }
 
 
@@ -326,6 +354,11 @@ cw_http_req_free(cw_http_req_t *r)
     cw_http_hdrtext_wipe(r);
     cs_buf_free(&r->hdrtext);
     cw_http_slist_wipe(r->extra);
+
+    if (r->ctx) {
+        r->http->obs->drop(r->ctx);
+    }
+
     free(r);
 }
 
@@ -485,6 +518,10 @@ cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
                     : 0;
     a->gen++;
     cw_auth_release(a, NULL);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 1);
+    }
 }
 
 
@@ -492,6 +529,10 @@ void
 cw_auth_fail(cw_auth_t *a, const cw_err_t *err)
 {
     cw_auth_release(a, err);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 0);
+    }
 }
 
 
@@ -657,6 +698,7 @@ static void
 cw_http_headers(cw_http_req_t *r)
 {
     int     i, n = 0;
+    char    line[256];
     size_t  off[CW_HTTP_HDRS];
 
     cw_http_hdrtext_wipe(r);
@@ -668,6 +710,15 @@ cw_http_headers(cw_http_req_t *r)
 
     if (r->content_type) {
         cw_http_hdr(r, off, &n, "Content-Type: ", r->content_type);
+    }
+
+    /* the observer's line (the trace context) */
+    if (r->http->obs) {
+        line[0] = '\0';
+        r->http->obs->launch(r, line, sizeof(line));
+        if (line[0]) {
+            cw_http_hdr(r, off, &n, line, NULL);
+        }
     }
 
     if (r->auth && r->auth->token) {
@@ -729,6 +780,7 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      r->timeout_ms ? r->timeout_ms : h->conf.timeout_ms);
 
+    r->sent_ms = cw_mono_ms();
     cw_http_headers(r);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 
@@ -972,6 +1024,10 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
 
     cw_http_classify(r, rc);
 
+    if (h->obs) {
+        h->obs->end(r);
+    }
+
     if (h->npool < CW_HTTP_POOL) {
         h->pool[h->npool++] = e;
     } else {
@@ -995,7 +1051,7 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
         return;
     }
 
-    r->done(r);
+    cw_http_done(r);
 }
 
 
@@ -1041,7 +1097,7 @@ cw_http_completions(cw_http_t *h)
             h->done_tail = NULL;
         }
         r->next = NULL;
-        r->done(r);
+        cw_http_done(r);
     }
 }
 
@@ -1261,7 +1317,7 @@ cw_http_cancel(cw_http_req_t *r)
     cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_SHUTDOWN,
                "the worker stopped before %s answered", r->target->name);
     r->status = 0;
-    r->done(r);
+    cw_http_done(r);
 }
 
 
@@ -1313,7 +1369,7 @@ cw_http_cancel_all(cw_http_t *h)
             if (h->done_head == NULL) {
                 h->done_tail = NULL;
             }
-            r->done(r);
+            cw_http_done(r);
         }
     }
 }

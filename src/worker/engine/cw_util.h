@@ -65,6 +65,10 @@ const char *cw_json_str(json_t *o, const char *k);
  */
 json_t *cw_json_from_tape(const cs_json_t *v);
 
+/* printf() appended to a buffer (metrics text, timeline lines). */
+void cw_buf_printf(cs_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);
 /*
