@@ -6,26 +6,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/time.h>
 
 #include <openssl/evp.h>
 
 #include "engine/cw_log.h"
 #include "engine/cw_redis.h"
+#include "engine/cw_sentinel.h"
 #include "engine/cw_util.h"
 
 
-void
-cw_redis_init(cw_redis_t *r, const char *host, int port,
-    const char *password, long db, long timeout_ms)
+int
+cw_redis_init(cw_redis_t *r, const cw_conf_t *c, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
-    r->host = cw_strdup(host);
-    r->port = port;
-    r->password = cw_strdup(password);
-    r->db = db;
-    r->timeout_ms = timeout_ms;
+    r->conf = c;
+    snprintf(r->host, sizeof(r->host), "%s", c->redis.host);
+    r->port = (int) c->redis.port;
+    r->timeout_ms = c->redis.timeout_ms;
+
+    if (c->redis.tls) {
+        r->tls = cw_rio_tls_create(c->redis.tls_ca, c->redis.tls_cert,
+                                   c->redis.tls_key, err, errlen);
+        if (r->tls == NULL) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+cw_redis_free(cw_redis_t *r)
+{
+    cw_rio_tls_free(r->tls);
+    r->tls = NULL;
 }
 
 
@@ -33,11 +48,15 @@ void
 cw_redis_close(cw_redis_t *r)
 {
     if (r->ctx) {
-        redisFree(r->ctx);
+        cw_rio_close(r->ctx);
         r->ctx = NULL;
     }
 
     r->pending = 0;
+    r->nsent = 0;
+    r->nread = 0;
+    r->nwaits = 0;
+    r->wait_head = 0;
 }
 
 
@@ -101,47 +120,143 @@ cw_redis_script(cw_redis_t *r, cw_script_t *s, const char **argv,
 }
 
 
+/* a hand-shake command on a connection not yet in use */
+static int
+cw_redis_hello(cw_rio_t *io, int argc, const char **argv, cw_err_t *err,
+    const char *what)
+{
+    redisReply  *rep = cw_rio_call(io, argc, argv);
+
+    if (rep == NULL) {
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+                   "%s failed: %s", what, cw_rio_error(io));
+        return -1;
+    }
+
+    return cw_redis_ok(rep, err, what);
+}
+
+
+/* With sentinels: the node must say it is the primary (ROLE). */
+static int
+cw_redis_primary(cw_redis_t *r, cw_rio_t *io, cw_err_t *err)
+{
+    int          ok;
+    const char  *argv[1] = { "ROLE" };
+    redisReply  *rep = cw_rio_call(io, 1, argv);
+
+    if (rep == NULL) {
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+                   "ROLE at %s:%d failed: %s", r->host, r->port,
+                   cw_rio_error(io));
+        return -1;
+    }
+
+    ok = rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+         && rep->element[0]->type == REDIS_REPLY_STRING
+         && strcmp(rep->element[0]->str, "master") == 0;
+
+    if (!ok) {
+        /* the sentinels have not caught up yet: ask again, soon */
+        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+                   "Redis at %s:%d is not the primary of \"%s\" (role %s)",
+                   r->host, r->port, r->conf->redis.master_name,
+                   rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+                   && rep->element[0]->type == REDIS_REPLY_STRING
+                   ? rep->element[0]->str : "unknown");
+    }
+
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+
 int
 cw_redis_connect(cw_redis_t *r, cw_err_t *err)
 {
-    struct timeval  tv;
+    int               port;
+    char              why[1024], db[24], host[sizeof(r->host)];
+    cw_rio_t         *io;
+    const char       *argv[2];
+    const cw_conf_t  *c = r->conf;
 
     cw_redis_close(r);
 
-    tv.tv_sec = r->timeout_ms / 1000;
-    tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+    if (c->redis.nsentinels) {
+        if (cw_sentinel_primary(c, r->tls, &r->sentinel, host, sizeof(host),
+                                &port, why, sizeof(why)) != 0)
+        {
+            cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT, "%s", why);
+            return -1;
+        }
 
-    r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
-    if (r->ctx == NULL || r->ctx->err) {
+        if (strcmp(host, r->host) != 0 || port != r->port) {
+            cw_error("redis", "primary of \"%s\" is %s:%d (was %s:%d), "
+                     "from sentinel %s:%d", c->redis.master_name, host, port,
+                     r->host, r->port, c->redis.sentinel_host[r->sentinel],
+                     c->redis.sentinel_port[r->sentinel]);
+            memcpy(r->host, host, sizeof(host));
+            r->port = port;
+        }
+    }
+
+    io = cw_rio_open(r->host, r->port, r->tls, c->redis.tls_server_name,
+                     r->timeout_ms, why, sizeof(why));
+    if (io == NULL) {
         cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
-                   "cannot connect to Redis at %s:%d: %s", r->host, r->port,
-                   r->ctx ? r->ctx->errstr : "out of memory");
-        cw_redis_close(r);
+                   "cannot connect to Redis at %s:%d%s: %s", r->host, r->port,
+                   r->tls ? " (TLS)" : "", why);
         return -1;
     }
 
+    if (c->redis.password) {
+        argv[0] = "AUTH";
+        argv[1] = c->redis.password;
+        if (cw_redis_hello(io, 2, argv, err, "Redis AUTH") != 0) {
+            goto failed;
+        }
+    }
+
+    if (c->redis.db) {
+        snprintf(db, sizeof(db), "%ld", c->redis.db);
+        argv[0] = "SELECT";
+        argv[1] = db;
+        if (cw_redis_hello(io, 2, argv, err, "Redis SELECT") != 0) {
+            goto failed;
+        }
+    }
+
+    if (c->redis.nsentinels && cw_redis_primary(r, io, err) != 0) {
+        goto failed;
+    }
+
+    /* ready: from here on, the log may append to it */
+    r->ctx = io;
     r->gen = ++cw_redis_gens;
-
-    /* also the read timeout: a hung Redis must not hang the worker */
-    (void) redisSetTimeout(r->ctx, tv);
-
-    if (r->password
-        && cw_redis_ok(redisCommand(r->ctx, "AUTH %s", r->password),
-                       err, "Redis AUTH") != 0)
-    {
-        cw_redis_close(r);
-        return -1;
-    }
-
-    if (r->db
-        && cw_redis_ok(redisCommand(r->ctx, "SELECT %ld", r->db),
-                       err, "Redis SELECT") != 0)
-    {
-        cw_redis_close(r);
-        return -1;
-    }
-
     return 0;
+
+failed:
+
+    cw_rio_close(io);
+    return -1;
+}
+
+
+/* WAITs that found fewer replicas than wanted, said at a safe point */
+static void
+cw_redis_wait_log(cw_redis_t *r)
+{
+    uint64_t  n = r->wait_short;
+
+    if (n == 0) {
+        return;
+    }
+
+    r->wait_short = 0;
+    cw_error("redis", "replicas confirmed=%lld wanted=%ld jobs=%llu "
+             "job_id=%s: the job's end is on the primary only, until its "
+             "replicas catch up", r->wait_got, r->conf->redis.replicas,
+             (unsigned long long) n, r->wait_job);
 }
 
 
@@ -163,7 +278,17 @@ cw_redis_ensure(cw_redis_t *r)
         cw_error("redis", "scripts gone from Redis (NOSCRIPT): reconnected");
     }
 
+    if (r->ctx && r->stale) {
+        /* not a primary any more (or not ready): ask again, paced */
+        r->stale = 0;
+        cw_redis_close(r);
+        r->retry_at = cw_mono_ms() + 200;
+        cw_error("redis", "Redis at %s:%d cannot take writes now: "
+                 "reconnecting", r->host, r->port);
+    }
+
     if (r->ctx) {
+        cw_redis_wait_log(r);
         return 0;
     }
 
@@ -196,34 +321,87 @@ cw_redis_ensure(cw_redis_t *r)
 static void
 cw_redis_lost(cw_redis_t *r)
 {
-    cw_error("redis", "connection lost error=\"%s\"",
-             r->ctx ? r->ctx->errstr : "");
+    cw_error("redis", "connection lost error=\"%s\"", cw_rio_error(r->ctx));
     cw_redis_close(r);
 }
 
 
-/* Redis lost our scripts: the next command reconnects (cw_script_t) */
+/* the pipeline is gone: said on stderr (the log would append to it) */
 static void
-cw_redis_note(cw_redis_t *r, redisReply *rep)
+cw_redis_broken(cw_redis_t *r)
 {
-    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
-    {
+    fprintf(stderr, "caresync-worker: redis pipeline lost: %s\n",
+            cw_rio_error(r->ctx));
+    cw_redis_close(r);
+    r->failed_flushes++;
+}
+
+
+/*
+ * Every reply read goes through here: NOSCRIPT (Redis lost our scripts),
+ * READONLY / LOADING / MASTERDOWN (not a primary that takes writes: a
+ * failover), and the answers of our WAITs.
+ */
+static void
+cw_redis_got(cw_redis_t *r, redisReply *rep)
+{
+    int  i;
+
+    r->pending--;
+    r->nread++;
+
+    if (r->nwaits && r->waits[r->wait_head].n == r->nread) {
+        i = r->wait_head;
+        r->wait_head = (r->wait_head + 1) % CW_REDIS_WAITS;
+        r->nwaits--;
+
+        if (rep->type == REDIS_REPLY_INTEGER
+            && rep->integer < r->conf->redis.replicas)
+        {
+            r->wait_short++;
+            r->wait_shortfalls++;
+            r->wait_got = rep->integer;
+            memcpy(r->wait_job, r->waits[i].job, sizeof(r->wait_job));
+        }
+    }
+
+    if (rep->type != REDIS_REPLY_ERROR) {
+        return;
+    }
+
+    if (strncmp(rep->str, "NOSCRIPT", 8) == 0) {
         r->noscript = 1;
+
+    } else if (strncmp(rep->str, "READONLY", 8) == 0
+               || strncmp(rep->str, "LOADING", 7) == 0
+               || strncmp(rep->str, "MASTERDOWN", 10) == 0)
+    {
+        r->stale = 1;
     }
 }
 
 
 /* An error reply is said on stderr (the log would append to Redis). */
 static int
-cw_redis_error_reply(cw_redis_t *r, redisReply *rep)
+cw_redis_error_reply(redisReply *rep)
 {
     if (rep->type != REDIS_REPLY_ERROR) {
         return 0;
     }
 
     fprintf(stderr, "caresync-worker: redis error reply: %s\n", rep->str);
-    cw_redis_note(r, rep);
     return 1;
+}
+
+
+/* Bytes of one command onto the pipeline. */
+static void
+cw_redis_put(cw_redis_t *r, const char *cmd, size_t len)
+{
+    if (cw_rio_put(r->ctx, cmd, len) == 0) {
+        r->pending++;
+        r->nsent++;
+    }
 }
 
 
@@ -245,27 +423,28 @@ cw_redis_read(cw_redis_t *r, redisReply **last)
 
     if (r->pending > 0) {
         r->roundtrips++;
+
+        if (cw_rio_send(r->ctx) != 0) {
+            cw_redis_broken(r);
+            return -1;
+        }
     }
 
     while (r->pending > 0) {
-        if (redisGetReply(r->ctx, &p) != REDIS_OK) {
-            /* the log would append to the pipeline we are dropping */
-            fprintf(stderr, "caresync-worker: redis pipeline lost: %s\n",
-                    r->ctx->errstr);
-            cw_redis_close(r);
-            r->failed_flushes++;
+        if (cw_rio_reply(r->ctx, &p, 1) != 0) {
+            cw_redis_broken(r);
             return -1;
         }
 
-        r->pending--;
         rep = p;
+        cw_redis_got(r, rep);
 
         if (last && r->pending == 0) {
             *last = rep;
             break;
         }
 
-        if (cw_redis_error_reply(r, rep)) {
+        if (cw_redis_error_reply(rep)) {
             rc = -1;
         }
 
@@ -286,20 +465,13 @@ cw_redis_flush(cw_redis_t *r)
 int
 cw_redis_send(cw_redis_t *r)
 {
-    int  done = 0;
-
     if (r->ctx == NULL || r->pending == 0) {
         return 0;
     }
 
-    while (!done) {
-        if (redisBufferWrite(r->ctx, &done) != REDIS_OK) {
-            fprintf(stderr, "caresync-worker: redis pipeline lost: %s\n",
-                    r->ctx->errstr);
-            cw_redis_close(r);
-            r->failed_flushes++;
-            return -1;
-        }
+    if (cw_rio_send(r->ctx) != 0) {
+        cw_redis_broken(r);
+        return -1;
     }
 
     return 0;
@@ -309,44 +481,27 @@ cw_redis_send(cw_redis_t *r)
 int
 cw_redis_drain(cw_redis_t *r)
 {
-    int          n;
     void        *p;
     redisReply  *rep;
 
     while (r->ctx && r->pending > 0) {
-        if (redisGetReplyFromReader(r->ctx, &p) != REDIS_OK) {
-            goto lost;
+        /* only what has arrived: never waits */
+        if (cw_rio_reply(r->ctx, &p, 0) != 0) {
+            cw_redis_broken(r);
+            return -1;
         }
 
         if (p == NULL) {
-            /* read only what has arrived: the socket itself blocks */
-            if (ioctl(r->ctx->fd, FIONREAD, &n) != 0 || n <= 0) {
-                break;
-            }
-
-            if (redisBufferRead(r->ctx) != REDIS_OK) {
-                goto lost;
-            }
-
-            continue;
+            break;
         }
 
-        r->pending--;
         rep = p;
-
-        (void) cw_redis_error_reply(r, rep);
+        cw_redis_got(r, rep);
+        (void) cw_redis_error_reply(rep);
         freeReplyObject(rep);
     }
 
     return 0;
-
-lost:
-
-    fprintf(stderr, "caresync-worker: redis pipeline lost: %s\n",
-            r->ctx->errstr);
-    cw_redis_close(r);
-    r->failed_flushes++;
-    return -1;
 }
 
 
@@ -356,7 +511,7 @@ cw_redis_skip(cw_redis_t *r, int n)
     redisReply  *rep;
 
     while (n-- > 0 && (rep = cw_redis_next(r)) != NULL) {
-        (void) cw_redis_error_reply(r, rep);
+        (void) cw_redis_error_reply(rep);
         freeReplyObject(rep);
     }
 }
@@ -371,15 +526,12 @@ cw_redis_next(cw_redis_t *r)
         return NULL;
     }
 
-    if (redisGetReply(r->ctx, &p) != REDIS_OK) {
-        fprintf(stderr, "caresync-worker: redis pipeline lost: %s\n",
-                r->ctx->errstr);
-        cw_redis_close(r);
+    if (cw_rio_send(r->ctx) != 0 || cw_rio_reply(r->ctx, &p, 1) != 0) {
+        cw_redis_broken(r);
         return NULL;
     }
 
-    r->pending--;
-    cw_redis_note(r, p);
+    cw_redis_got(r, p);
     return p;
 }
 
@@ -411,27 +563,49 @@ cw_redis_through(cw_redis_t *r, int before)
 redisReply *
 cw_redis_cmdv(cw_redis_t *r, int argc, const char **argv, const size_t *lens)
 {
-    int  before = r->ctx ? r->pending : 0;
+    int  before;
 
+    if (cw_redis_ensure(r) != 0) {
+        return NULL;
+    }
+
+    before = r->pending;
     cw_redis_appendv(r, argc, argv, lens);
     return cw_redis_through(r, before);
+}
+
+
+/* hiredis's formatter, for the format-string callers */
+static void
+cw_redis_vappend(cw_redis_t *r, const char *fmt, va_list ap)
+{
+    int    n;
+    char  *cmd;
+
+    n = redisvFormatCommand(&cmd, fmt, ap);
+    if (n < 0) {
+        return;
+    }
+
+    cw_redis_put(r, cmd, (size_t) n);
+    redisFreeCommand(cmd);
 }
 
 
 redisReply *
 cw_redis_cmd(cw_redis_t *r, const char *fmt, ...)
 {
-    int      before = r->ctx ? r->pending : 0;
+    int      before;
     va_list  ap;
 
     if (cw_redis_ensure(r) != 0) {
         return NULL;
     }
 
+    before = r->pending;
+
     va_start(ap, fmt);
-    if (redisvAppendCommand(r->ctx, fmt, ap) == REDIS_OK) {
-        r->pending++;
-    }
+    cw_redis_vappend(r, fmt, ap);
     va_end(ap);
 
     return cw_redis_through(r, before);
@@ -448,10 +622,45 @@ cw_redis_append(cw_redis_t *r, const char *fmt, ...)
     }
 
     va_start(ap, fmt);
-    if (redisvAppendCommand(r->ctx, fmt, ap) == REDIS_OK) {
-        r->pending++;
-    }
+    cw_redis_vappend(r, fmt, ap);
     va_end(ap);
+}
+
+
+void
+cw_redis_wait(cw_redis_t *r, const char *job_id)
+{
+    int       i;
+    char      n[8], ms[24];
+    long      replicas = r->conf->redis.replicas;
+    uint64_t  before;
+
+    if (replicas == 0 || cw_redis_ensure(r) != 0) {
+        return;
+    }
+
+    if (r->nwaits == CW_REDIS_WAITS) {
+        /* bounded: read what is pending (this empties the ring) */
+        (void) cw_redis_flush(r);
+        if (cw_redis_ensure(r) != 0) {
+            return;
+        }
+    }
+
+    snprintf(n, sizeof(n), "%ld", replicas);
+    snprintf(ms, sizeof(ms), "%ld", r->timeout_ms / 2 ? r->timeout_ms / 2
+                                                      : 1);
+    before = r->nsent;
+    cw_redis_args(r, 3, "WAIT", n, ms);
+
+    if (r->ctx == NULL || r->nsent == before) {
+        return;                     /* not appended */
+    }
+
+    i = (r->wait_head + r->nwaits) % CW_REDIS_WAITS;
+    r->waits[i].n = r->nsent;
+    snprintf(r->waits[i].job, sizeof(r->waits[i].job), "%s", job_id);
+    r->nwaits++;
 }
 
 
@@ -529,7 +738,5 @@ cw_redis_appendv(cw_redis_t *r, int argc, const char **argv,
         return;
     }
 
-    if (redisAppendFormattedCommand(r->ctx, out.data, out.len) == REDIS_OK) {
-        r->pending++;
-    }
+    cw_redis_put(r, out.data, out.len);
 }
