@@ -174,7 +174,7 @@ cw_redis_primary(cw_redis_t *r, cw_rio_t *io, cw_err_t *err)
 int
 cw_redis_connect(cw_redis_t *r, cw_err_t *err)
 {
-    int               port;
+    int               port, refused;
     char              why[1024], db[24], host[sizeof(r->host)];
     cw_rio_t         *io;
     const char       *argv[2];
@@ -201,9 +201,11 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
     }
 
     io = cw_rio_open(r->host, r->port, r->tls, c->redis.tls_server_name,
-                     r->timeout_ms, why, sizeof(why));
+                     r->timeout_ms, &refused, why, sizeof(why));
     if (io == NULL) {
-        cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT,
+        /* never a plaintext retry: TLS or nothing */
+        cw_err_set(err, refused ? CW_ERR_PERMANENT : CW_ERR_TRANSIENT,
+                   refused ? CW_E_REDIS_REFUSED : CW_E_REDIS_CONNECT,
                    "cannot connect to Redis at %s:%d%s: %s", r->host, r->port,
                    r->tls ? " (TLS)" : "", why);
         return -1;

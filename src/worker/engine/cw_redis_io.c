@@ -298,7 +298,8 @@ cw_rio_handshake(cw_rio_t *io, cw_rio_tls_t *tls, const char *name)
 
 cw_rio_t *
 cw_rio_open(const char *host, int port, cw_rio_tls_t *tls,
-    const char *server_name, long timeout_ms, char *err, size_t errlen)
+    const char *server_name, long timeout_ms, int *refused, char *err,
+    size_t errlen)
 {
     cw_rio_t  *io = cw_calloc(1, sizeof(*io));
 
@@ -306,23 +307,37 @@ cw_rio_open(const char *host, int port, cw_rio_tls_t *tls,
     io->timeout_ms = (int) timeout_ms;
     cs_buf_init(&io->out);
 
-    if (cw_rio_tcp(io, host, port) != 0
-        || (tls && cw_rio_handshake(io, tls, server_name ? server_name
-                                                         : host) != 0))
+    if (refused) {
+        *refused = 0;
+    }
+
+    if (cw_rio_tcp(io, host, port) != 0) {
+        goto failed;
+    }
+
+    if (tls && cw_rio_handshake(io, tls, server_name ? server_name
+                                                     : host) != 0)
     {
-        snprintf(err, errlen, "%s", io->err);
-        cw_rio_close(io);
-        return NULL;
+        /* a time-out is an outage; any other failure is a refusal */
+        if (refused && strstr(io->err, "timed out") == NULL) {
+            *refused = 1;
+        }
+        goto failed;
     }
 
     io->reader = redisReaderCreate();
     if (io->reader == NULL) {
-        snprintf(err, errlen, "out of memory");
-        cw_rio_close(io);
-        return NULL;
+        snprintf(io->err, sizeof(io->err), "out of memory");
+        goto failed;
     }
 
     return io;
+
+failed:
+
+    snprintf(err, errlen, "%s", io->err);
+    cw_rio_close(io);
+    return NULL;
 }
 
 

@@ -32,10 +32,13 @@ void cw_rio_tls_free(cw_rio_tls_t *tls);
 
 /*
  * A connection to host:port, TLS when `tls` is set; the certificate must
- * name `server_name` (NULL: the host).  NULL with the reason in err.
+ * name `server_name` (NULL: the host).  NULL with the reason in err, and
+ * *refused (may be NULL) set when the node was reached but the TLS hand
+ * shake failed: a wrong CA, name or port, which waiting will not fix.
  */
 cw_rio_t *cw_rio_open(const char *host, int port, cw_rio_tls_t *tls,
-    const char *server_name, long timeout_ms, char *err, size_t errlen);
+    const char *server_name, long timeout_ms, int *refused, char *err,
+    size_t errlen);
 void cw_rio_close(cw_rio_t *io);
 
 /* Queues bytes to send; -1 when out of memory. */

@@ -26,7 +26,7 @@ cw_sentinel_ask(const cw_conf_t *c, cw_rio_tls_t *tls, int i, char *host,
                                                      : CW_SENTINEL_TIMEOUT_MS;
 
     io = cw_rio_open(c->redis.sentinel_host[i], c->redis.sentinel_port[i],
-                     tls, c->redis.tls_server_name, t, why, n);
+                     tls, c->redis.tls_server_name, t, NULL, why, n);
     if (io == NULL) {
         return -1;
     }
