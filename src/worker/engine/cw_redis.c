@@ -178,6 +178,7 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
     char              why[1024], db[24], host[sizeof(r->host)];
     cw_rio_t         *io;
     const char       *argv[2];
+    redisReply       *rep;
     const cw_conf_t  *c = r->conf;
 
     cw_redis_close(r);
@@ -209,6 +210,23 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
                    "cannot connect to Redis at %s:%d%s: %s", r->host, r->port,
                    r->tls ? " (TLS)" : "", why);
         return -1;
+    }
+
+    /*
+     * TLS 1.3 says that the server refused our certificate only on the
+     * first read: a PING makes that a refusal here, not a lost link later
+     * (its answer may be NOAUTH: AUTH follows).
+     */
+    if (r->tls) {
+        argv[0] = "PING";
+        rep = cw_rio_call(io, 1, argv);
+        if (rep == NULL) {
+            cw_err_set(err, CW_ERR_PERMANENT, CW_E_REDIS_REFUSED,
+                       "Redis at %s:%d refused the TLS session: %s", r->host,
+                       r->port, cw_rio_error(io));
+            goto failed;
+        }
+        freeReplyObject(rep);
     }
 
     if (c->redis.password) {

@@ -273,7 +273,8 @@ cw_rio_handshake(cw_rio_t *io, cw_rio_tls_t *tls, const char *name)
             }
 
             snprintf(io->err, sizeof(io->err), "TLS handshake %s",
-                     rc == 0 ? "timed out" : strerror(errno));
+                     rc == 0 ? "timed out (is it a TLS port?)"
+                             : strerror(errno));
             return -1;
         }
 
@@ -390,6 +391,7 @@ static ssize_t
 cw_rio_io(cw_rio_t *io, int writing, char *buf, size_t len, short *want)
 {
     int      e;
+    char     why[200];
     ssize_t  n;
 
     if (io->ssl) {
@@ -407,11 +409,16 @@ cw_rio_io(cw_rio_t *io, int writing, char *buf, size_t len, short *want)
             return 0;
         }
 
-        snprintf(io->err, sizeof(io->err), "%s",
-                 e == SSL_ERROR_ZERO_RETURN ? "connection closed"
-                 : e == SSL_ERROR_SYSCALL && errno ? strerror(errno)
-                 : e == SSL_ERROR_SYSCALL ? "connection closed"
-                 : "TLS error");
+        if (e == SSL_ERROR_SSL) {
+            /* OpenSSL's reason: an alert of the server (a refused cert) */
+            snprintf(io->err, sizeof(io->err), "TLS error: %s",
+                     cw_rio_ssl_reason(why, sizeof(why), "unknown"));
+        } else {
+            snprintf(io->err, sizeof(io->err), "%s",
+                     e == SSL_ERROR_ZERO_RETURN ? "connection closed"
+                     : e == SSL_ERROR_SYSCALL && errno ? strerror(errno)
+                     : "connection closed");
+        }
         ERR_clear_error();
         return -1;
     }

@@ -558,7 +558,11 @@ cw_ops_check(const cw_conf_t *c)
 
     } else {
         rep = cw_redis_cmd(&r, "XINFO GROUPS %s", c->key.jobs);
-        if (rep && rep->type == REDIS_REPLY_ARRAY) {
+        if (rep == NULL) {
+            printf("redis: FAIL %s:%d: connection lost\n", r.host, r.port);
+            rc = 1;
+
+        } else if (rep->type == REDIS_REPLY_ARRAY) {
             printf("redis: ok %s:%d, stream %s has %zu consumer group(s)\n",
                    r.host, r.port, c->key.jobs,
                    rep->elements);
