@@ -98,7 +98,8 @@ sub rcli {
     if ($pid == 0) {
         delete $ENV{LD_PRELOAD};
         open STDERR, '>', '/dev/null';
-        exec 'redis-cli', '-h', '127.0.0.1', '-p', $node->{port}, @tls, @args;
+        exec 'redis-cli', '-h', $node->{host} // '127.0.0.1',
+             '-p', $node->{port}, @tls, @args;
         exit 127;
     }
     local $/;
@@ -113,8 +114,9 @@ sub dir_of {
     return $o{dir} // tempdir('cw-topo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 }
 
-# One redis-server: { pid, port, dir, log }.  %o: dir, port, args => [...]
-# (more redis-server options), tls => a start_tls_redis certificate set.
+# One redis-server: { pid, host, port, dir, log }.  %o: dir, port, bind
+# (default 127.0.0.1; any 127.x.y.z is loopback), args => [...] (more
+# redis-server options), tls => a start_tls_redis certificate set.
 sub start_redis_node {
     my (%o) = @_;
     my $dir = dir_of(%o);
@@ -122,14 +124,15 @@ sub start_redis_node {
     my $port = $o{port} // free_port_pair();
     my $ndir = "$dir/node$n";
     mkdir $ndir;
-    my @cmd = ('redis-server', '--bind', '127.0.0.1', '--save', '',
+    my $host = $o{bind} // '127.0.0.1';
+    my @cmd = ('redis-server', '--bind', $host, '--save', '',
                '--appendonly', 'no', '--dir', $ndir,
                '--protected-mode', 'no');
     # the last of an option wins: `args` may add a plaintext --port
     push @cmd, $o{tls} ? ('--port', 0, '--tls-port', $port) : ('--port', $port);
     push @cmd, @{ $o{args} // [] };
     my $node = { port => $port, dir => $ndir, log => "$ndir/redis.log",
-                 tls => $o{tls} };
+                 tls => $o{tls}, host => $host };
     $node->{pid} = spawn($node->{log}, @cmd);
     topology_wait(sub { rcli($node, 'PING') eq 'PONG' }, 10)
         or die "redis-server on $port did not start (see $node->{log})";
