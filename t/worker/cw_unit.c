@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "crm/cw_crm.h"
+#include "engine/cw_cluster.h"
 #include "engine/cw_http.h"
 #include "maps/cw_map.h"
 #include "crm/cw_salesforce.h"
@@ -223,6 +224,28 @@ cw_map_unit(void)
 }
 
 
+/* Redis Cluster's key slots (the vectors of the Cluster specification) */
+static void
+cw_cluster_unit(void)
+{
+    ok(cw_cluster_slot("123456789", 9) == 12739, "slot: CRC16 of 123456789");
+    ok(cw_cluster_slot("{caresync}", 10) == 4401
+       && cw_cluster_slot("{caresync}:jobs", 15) == 4401
+       && cw_cluster_slot("{caresync}:job:01ABC", 20) == 4401,
+       "slot: every key of {caresync} in one slot (4401)");
+    ok(cw_cluster_slot("{user1000}.following", 20)
+       == cw_cluster_slot("user1000", 8), "slot: the tag alone is hashed");
+    ok(cw_cluster_slot("foo{}{bar}", 10) == cw_cluster_slot("foo{}{bar}", 10)
+       && cw_cluster_slot("foo{}{bar}", 10)
+          != cw_cluster_slot("bar", 3), "slot: an empty tag hashes it all");
+    ok(cw_cluster_slot("foo{{bar}}zap", 13) == cw_cluster_slot("{bar", 4),
+       "slot: the first { and the next }");
+    ok(cw_cluster_tagged("{caresync}") && cw_cluster_tagged("x{a}")
+       && !cw_cluster_tagged("caresync") && !cw_cluster_tagged("{}x")
+       && !cw_cluster_tagged("{open"), "tagged: a non-empty {tag} only");
+}
+
+
 int
 main(void)
 {
@@ -306,6 +329,7 @@ main(void)
     cw_map_unit();
     cw_url_id_unit();
     cw_sf_where_unit();
+    cw_cluster_unit();
 
     cs_buf_free(&b);
     printf("1..%d\n", cw_n);

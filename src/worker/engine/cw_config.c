@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/cw_cluster.h"
 #include "engine/cw_config.h"
 #include "engine/cw_log.h"
 #include "engine/cw_util.h"
@@ -55,6 +56,7 @@ static const cw_key_t  cw_keys[] = {
     { "redis", "tls_key", CW_STR, S(redis.tls_key), NULL, 0, 0, 0 },
     { "redis", "tls_server_name", CW_STR, S(redis.tls_server_name), NULL, 0,
       0, 0 },
+    { "redis", "cluster", CW_BOOL, S(redis.cluster), "off", 0, 0, 1 },
     /* a bound: more replicas than this is a typo */
     { "redis", "replicas", CW_INT, S(redis.replicas), "0", 0, 0, 16 },
 
@@ -649,6 +651,26 @@ cw_conf_redis(cw_conf_t *c, char *err, size_t errlen)
             cw_conf_err(err, errlen, "redis.sentinels: no host:port");
             rc = -1;
         }
+    }
+
+    if (c->redis.cluster && c->redis.sentinels) {
+        cw_conf_err(err, errlen, "redis.cluster and redis.sentinels: a "
+                    "Cluster has no sentinels; choose one");
+        rc = -1;
+    }
+
+    /* a Cluster has database 0 only, and multi-key commands need one slot */
+    if (c->redis.cluster && c->redis.db != 0) {
+        cw_conf_err(err, errlen, "redis.cluster = on needs redis.db = 0");
+        rc = -1;
+    }
+
+    if (c->redis.cluster && c->redis.prefix
+        && !cw_cluster_tagged(c->redis.prefix))
+    {
+        cw_conf_err(err, errlen, "redis.cluster = on needs a prefix with a "
+                    "hash tag, e.g. {caresync}: every key in one slot");
+        rc = -1;
     }
 
     if (!c->redis.tls

@@ -43,6 +43,7 @@ typedef struct {
         char   *tls_key;
         char   *tls_server_name;
         long    replicas;            /* WAIT for these after a job's end */
+        long    cluster;             /* a Cluster client (cw_cluster.h) */
         /* derived: `sentinels` parsed */
         int     nsentinels;
         char   *sentinel_host[CW_SENTINELS_MAX];

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "engine/cw_cluster.h"
 #include "engine/cw_log.h"
 #include "engine/cw_redis.h"
 #include "engine/cw_sentinel.h"
@@ -23,6 +24,7 @@ cw_redis_init(cw_redis_t *r, const cw_conf_t *c, char *err, size_t errlen)
     snprintf(r->host, sizeof(r->host), "%s", c->redis.host);
     r->port = (int) c->redis.port;
     r->timeout_ms = c->redis.timeout_ms;
+    r->slot = cw_cluster_slot(c->redis.prefix, strlen(c->redis.prefix));
 
     if (c->redis.tls) {
         r->tls = cw_rio_tls_create(c->redis.tls_ca, c->redis.tls_cert,
@@ -171,45 +173,29 @@ cw_redis_primary(cw_redis_t *r, cw_rio_t *io, cw_err_t *err)
 }
 
 
-int
-cw_redis_connect(cw_redis_t *r, cw_err_t *err)
+/*
+ * A node, ready for commands: connected (TCP or TLS), authenticated, its
+ * database selected.  NULL with the reason in err.
+ */
+static cw_rio_t *
+cw_redis_node(cw_redis_t *r, const char *host, int port, cw_err_t *err)
 {
-    int               port, refused;
-    char              why[1024], db[24], host[sizeof(r->host)];
+    int               refused;
+    char              why[512], db[24];
     cw_rio_t         *io;
     const char       *argv[2];
     redisReply       *rep;
     const cw_conf_t  *c = r->conf;
 
-    cw_redis_close(r);
-
-    if (c->redis.nsentinels) {
-        if (cw_sentinel_primary(c, r->tls, &r->sentinel, host, sizeof(host),
-                                &port, why, sizeof(why)) != 0)
-        {
-            cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT, "%s", why);
-            return -1;
-        }
-
-        if (strcmp(host, r->host) != 0 || port != r->port) {
-            cw_error("redis", "primary of \"%s\" is %s:%d (was %s:%d), "
-                     "from sentinel %s:%d", c->redis.master_name, host, port,
-                     r->host, r->port, c->redis.sentinel_host[r->sentinel],
-                     c->redis.sentinel_port[r->sentinel]);
-            memcpy(r->host, host, sizeof(host));
-            r->port = port;
-        }
-    }
-
-    io = cw_rio_open(r->host, r->port, r->tls, c->redis.tls_server_name,
+    io = cw_rio_open(host, port, r->tls, c->redis.tls_server_name,
                      r->timeout_ms, &refused, why, sizeof(why));
     if (io == NULL) {
         /* never a plaintext retry: TLS or nothing */
         cw_err_set(err, refused ? CW_ERR_PERMANENT : CW_ERR_TRANSIENT,
                    refused ? CW_E_REDIS_REFUSED : CW_E_REDIS_CONNECT,
-                   "cannot connect to Redis at %s:%d%s: %s", r->host, r->port,
+                   "cannot connect to Redis at %s:%d%s: %s", host, port,
                    r->tls ? " (TLS)" : "", why);
-        return -1;
+        return NULL;
     }
 
     /*
@@ -222,8 +208,8 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
         rep = cw_rio_call(io, 1, argv);
         if (rep == NULL) {
             cw_err_set(err, CW_ERR_PERMANENT, CW_E_REDIS_REFUSED,
-                       "Redis at %s:%d refused the TLS session: %s", r->host,
-                       r->port, cw_rio_error(io));
+                       "Redis at %s:%d refused the TLS session: %s", host,
+                       port, cw_rio_error(io));
             goto failed;
         }
         freeReplyObject(rep);
@@ -246,19 +232,170 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
         }
     }
 
+    return io;
+
+failed:
+
+    cw_rio_close(io);
+    return NULL;
+}
+
+
+/* the owner of our slot as node chost:cport says; NULL: ask the next */
+static cw_rio_t *
+cw_redis_slot_owner(cw_redis_t *r, const char *chost, int cport,
+    cw_err_t *err)
+{
+    int          port;
+    char         host[sizeof(r->host)];
+    size_t       n;
+    cw_rio_t    *io;
+    const char  *argv[2] = { "CLUSTER", "SLOTS" };
+    redisReply  *rep;
+
+    io = cw_redis_node(r, chost, cport, err);
+    if (io == NULL) {
+        return NULL;
+    }
+
+    rep = cw_rio_call(io, 2, argv);
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR
+        || cw_cluster_owner(rep, r->slot, host, sizeof(host), &port) != 0)
+    {
+        /* not a Cluster node (or no owner yet): a person must look */
+        cw_err_set(err, rep ? CW_ERR_PERMANENT : CW_ERR_TRANSIENT,
+                   rep ? CW_E_REDIS_REFUSED : CW_E_REDIS_CONNECT,
+                   "Redis at %s:%d has no primary for slot %u of %s "
+                   "(redis.cluster = on): %s", chost, cport, r->slot,
+                   r->conf->redis.prefix,
+                   rep == NULL ? cw_rio_error(io)
+                   : rep->type == REDIS_REPLY_ERROR ? rep->str
+                   : "not in its slot map");
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        cw_rio_close(io);
+        return NULL;
+    }
+
+    freeReplyObject(rep);
+
+    /* "" or "?": the node does not know its own name; the one we used */
+    if (host[0] == '\0' || strcmp(host, "?") == 0) {
+        n = strnlen(chost, sizeof(host) - 1);
+        memcpy(host, chost, n);
+        host[n] = '\0';
+    }
+
+    if (strcmp(host, chost) != 0 || port != cport) {
+        cw_rio_close(io);
+        io = cw_redis_node(r, host, port, err);
+        if (io == NULL) {
+            return NULL;
+        }
+    }
+
+    if (strcmp(host, r->host) != 0 || port != r->port) {
+        cw_error("redis", "cluster: slot %u of %s is on %s:%d (was %s:%d)",
+                 r->slot, r->conf->redis.prefix, host, port, r->host,
+                 r->port);
+        memcpy(r->host, host, sizeof(host));
+        r->port = port;
+    }
+
+    return io;
+}
+
+
+/*
+ * With cluster = on: the primary of the prefix's slot, asked of the node
+ * a MOVED named, then of the last one, then of the configured one (a
+ * configuration endpoint).  Bounded: three nodes, each with the timeout.
+ */
+static cw_rio_t *
+cw_redis_cluster(cw_redis_t *r, cw_err_t *err)
+{
+    int               k, n = 0;
+    cw_rio_t         *io;
+    const cw_conf_t  *c = r->conf;
+    struct {
+        char          host[sizeof(r->host)];
+        int           port;
+    }                 cand[3];
+
+    if (r->moved_port) {
+        memcpy(cand[n].host, r->moved_host, sizeof(cand[n].host));
+        cand[n++].port = r->moved_port;
+        r->moved_port = 0;
+    }
+
+    memcpy(cand[n].host, r->host, sizeof(cand[n].host));
+    cand[n++].port = r->port;
+
+    if (strcmp(c->redis.host, r->host) != 0 || c->redis.port != r->port) {
+        snprintf(cand[n].host, sizeof(cand[n].host), "%s", c->redis.host);
+        cand[n++].port = (int) c->redis.port;
+    }
+
+    for (k = 0; k < n; k++) {
+        io = cw_redis_slot_owner(r, cand[k].host, cand[k].port, err);
+        if (io) {
+            return io;
+        }
+
+        if (err->code == CW_E_REDIS_REFUSED) {
+            break;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+cw_redis_connect(cw_redis_t *r, cw_err_t *err)
+{
+    int               port;
+    char              why[1024], host[sizeof(r->host)];
+    cw_rio_t         *io;
+    const cw_conf_t  *c = r->conf;
+
+    cw_redis_close(r);
+
+    if (c->redis.nsentinels) {
+        if (cw_sentinel_primary(c, r->tls, &r->sentinel, host, sizeof(host),
+                                &port, why, sizeof(why)) != 0)
+        {
+            cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT, "%s", why);
+            return -1;
+        }
+
+        if (strcmp(host, r->host) != 0 || port != r->port) {
+            cw_error("redis", "primary of \"%s\" is %s:%d (was %s:%d), "
+                     "from sentinel %s:%d", c->redis.master_name, host, port,
+                     r->host, r->port, c->redis.sentinel_host[r->sentinel],
+                     c->redis.sentinel_port[r->sentinel]);
+            memcpy(r->host, host, sizeof(host));
+            r->port = port;
+        }
+    }
+
+    io = c->redis.cluster ? cw_redis_cluster(r, err)
+                          : cw_redis_node(r, r->host, r->port, err);
+    if (io == NULL) {
+        return -1;
+    }
+
     if (c->redis.nsentinels && cw_redis_primary(r, io, err) != 0) {
-        goto failed;
+        cw_rio_close(io);
+        return -1;
     }
 
     /* ready: from here on, the log may append to it */
     r->ctx = io;
     r->gen = ++cw_redis_gens;
     return 0;
-
-failed:
-
-    cw_rio_close(io);
-    return -1;
 }
 
 
@@ -357,10 +494,41 @@ cw_redis_broken(cw_redis_t *r)
 }
 
 
+/* "MOVED <slot> <host>:<port>": the next connect asks that node first */
+static void
+cw_redis_moved(cw_redis_t *r, const char *p)
+{
+    long         port;
+    char        *end;
+    const char  *sp, *colon;
+
+    r->stale = 1;
+
+    sp = strchr(p, ' ');
+    colon = strrchr(p, ':');
+
+    if (sp == NULL || colon == NULL || colon < sp
+        || (size_t) (colon - sp - 1) >= sizeof(r->moved_host))
+    {
+        return;
+    }
+
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535) {
+        return;
+    }
+
+    memcpy(r->moved_host, sp + 1, (size_t) (colon - sp - 1));
+    r->moved_host[colon - sp - 1] = '\0';
+    r->moved_port = (int) port;
+}
+
+
 /*
  * Every reply read goes through here: NOSCRIPT (Redis lost our scripts),
  * READONLY / LOADING / MASTERDOWN (not a primary that takes writes: a
- * failover), and the answers of our WAITs.
+ * failover), MOVED / ASK / TRYAGAIN / CLUSTERDOWN (our slot moved or is
+ * moving), and the answers of our WAITs.
  */
 static void
 cw_redis_got(cw_redis_t *r, redisReply *rep)
@@ -394,9 +562,15 @@ cw_redis_got(cw_redis_t *r, redisReply *rep)
 
     } else if (strncmp(rep->str, "READONLY", 8) == 0
                || strncmp(rep->str, "LOADING", 7) == 0
-               || strncmp(rep->str, "MASTERDOWN", 10) == 0)
+               || strncmp(rep->str, "MASTERDOWN", 10) == 0
+               || strncmp(rep->str, "ASK ", 4) == 0
+               || strncmp(rep->str, "TRYAGAIN", 8) == 0
+               || strncmp(rep->str, "CLUSTERDOWN", 11) == 0)
     {
         r->stale = 1;
+
+    } else if (strncmp(rep->str, "MOVED ", 6) == 0) {
+        cw_redis_moved(r, rep->str + 6);
     }
 }
 

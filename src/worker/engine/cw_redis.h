@@ -6,7 +6,8 @@
  * one flush per turn) so that a job costs about one round trip, not one
  * per command.  A lost connection is re-established on the next call:
  * the name is resolved again, or the sentinels are asked again
- * (cw_sentinel.h), so a failover is followed.  The bytes go over TCP or
+ * (cw_sentinel.h), or the Cluster's slot map (cw_cluster.h), so a
+ * failover or a resharding is followed.  The bytes go over TCP or
  * TLS (cw_redis_io.h).
  */
 #ifndef CW_REDIS_H
@@ -39,7 +40,10 @@ typedef struct cw_redis_s {
     uint64_t       roundtrips;       /* blocking waits for a reply */
     unsigned       gen;              /* this connection, among all */
     int            noscript;         /* Redis lost our scripts: reconnect */
-    int            stale;            /* READONLY, LOADING: ask again */
+    int            stale;            /* READONLY, MOVED...: ask again */
+    unsigned       slot;             /* the prefix's Cluster slot */
+    char           moved_host[256];  /* where a MOVED pointed */
+    int            moved_port;       /* 0: none */
 
     /* WAIT (redis.replicas): which replies are WAITs, and shortfalls */
     uint64_t       nsent, nread;     /* commands and replies, this link */

@@ -16,6 +16,7 @@ package Caresync::RedisTopology;
 #
 #   my $c = start_cluster(dir => $dir, primaries => 3);
 #   # $c->{nodes}[i]{port}; cluster_slot_owner($c, $slot) -> node
+#   move_slot($c, $slot, $node)             # a resharding of one slot
 #
 #   my $t = start_tls_redis(dir => $dir, auth_clients => 'yes');
 #   # $t->{port} (TLS), $t->{plain_port}, $t->{ca}, $t->{other_ca},
@@ -31,7 +32,7 @@ use Exporter ();
 our @ISA = ('Exporter');
 our @EXPORT = qw(start_redis_node start_replicated start_sentinel_set
                  sentinel_primary wait_sentinel_primary kill_node
-                 start_cluster cluster_slot_owner start_tls_redis rcli
+                 start_cluster cluster_slot_owner move_slot start_tls_redis rcli
                  key_slot free_port_pair topology_wait);
 
 use File::Temp qw(tempdir);
@@ -292,6 +293,37 @@ sub start_cluster {
             or die "cluster node $n->{port} is not ok";
     }
     return { dir => $dir, nodes => \@nodes };
+}
+
+# Moves `slot` with its keys to node $to, as a resharding does
+# (IMPORTING / MIGRATING, MIGRATE in batches, then SETSLOT NODE on every
+# node).  `pause` (seconds) waits between the batches: a slot that moves
+# slowly, for clients to meet ASK in between.  Returns the keys moved.
+sub move_slot {
+    my ($c, $slot, $to, %o) = @_;
+    my $from = cluster_slot_owner($c, $slot) or die "no owner of $slot";
+    return 0 if $from->{port} == $to->{port};
+    my $fid = rcli($from, 'CLUSTER', 'MYID');
+    my $tid = rcli($to, 'CLUSTER', 'MYID');
+    rcli($to, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $fid) eq 'OK'
+        or die 'SETSLOT IMPORTING';
+    rcli($from, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $tid) eq 'OK'
+        or die 'SETSLOT MIGRATING';
+    my $moved = 0;
+    for (1 .. 10000) {
+        my @keys = split /\n/, rcli($from, 'CLUSTER', 'GETKEYSINSLOT',
+                                     $slot, $o{batch} // 1);
+        last unless @keys;
+        my $r = rcli($from, 'MIGRATE', '127.0.0.1', $to->{port}, '', 0, 5000,
+                     'KEYS', @keys);
+        die "MIGRATE: $r" unless $r eq 'OK';
+        $moved += @keys;
+        sleep $o{pause} if $o{pause};
+    }
+    for my $n (@{ $c->{nodes} }) {
+        rcli($n, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $tid);
+    }
+    return $moved;
 }
 
 # The node that serves `slot` now (CLUSTER SLOTS as the first node says).
