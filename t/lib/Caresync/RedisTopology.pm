@@ -24,6 +24,9 @@ package Caresync::RedisTopology;
 #
 #   rcli($node, 'INFO', 'replication')     # redis-cli, TLS when it is
 #   key_slot('{caresync:0}:jobs')           # Redis Cluster's CRC16 slot
+#   shard_of($idempotency_key, $n)          # an event's shard, 0..n-1
+#   shard_prefix('{caresync}', $i, $n)      # '{caresync:i}' ('{caresync}'
+#                                           # when n = 1)
 
 use strict;
 use warnings;
@@ -33,7 +36,8 @@ our @ISA = ('Exporter');
 our @EXPORT = qw(start_redis_node start_replicated start_sentinel_set
                  sentinel_primary wait_sentinel_primary kill_node
                  start_cluster cluster_slot_owner move_slot start_tls_redis rcli
-                 key_slot free_port_pair topology_wait);
+                 key_slot shard_of shard_prefix free_port_pair
+                 topology_wait);
 
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -244,19 +248,41 @@ sub wait_sentinel_primary {
     return $node;
 }
 
-# Redis Cluster's slot of a key: CRC16 (XMODEM) of its hash tag, mod 16384.
-sub key_slot {
-    my ($key) = @_;
-    if ($key =~ /\{([^}]+)\}/) { $key = $1 }
+# CRC16-CCITT (XMODEM), as Redis Cluster computes it
+sub crc16 {
+    my ($s) = @_;
     my $crc = 0;
-    for my $c (unpack 'C*', $key) {
+    for my $c (unpack 'C*', $s) {
         $crc ^= $c << 8;
         for (1 .. 8) {
             $crc = $crc & 0x8000 ? (($crc << 1) ^ 0x1021) & 0xffff
                                  : ($crc << 1) & 0xffff;
         }
     }
-    return $crc % 16384;
+    return $crc;
+}
+
+# Redis Cluster's slot of a key: CRC16 of its hash tag, mod 16384.
+sub key_slot {
+    my ($key) = @_;
+    if ($key =~ /\{([^}]+)\}/) { $key = $1 }
+    return crc16($key) % 16384;
+}
+
+# The shard of an event (docs/decisions.md, "Redis: failover, TLS,
+# Cluster and shards"): CRC16 of its dedupe key (the envelope's
+# idempotency_key), mod N.  And the prefix of shard i of N: N = 1 is the
+# prefix unchanged, else `{caresync}` becomes `{caresync:i}`.
+sub shard_of {
+    my ($dedupe_key, $n) = @_;
+    return $n > 1 ? crc16($dedupe_key) % $n : 0;
+}
+
+sub shard_prefix {
+    my ($prefix, $i, $n) = @_;
+    return $prefix if ($n // 1) <= 1;
+    $prefix =~ s/\{([^}]+)\}/{$1:$i}/ or die "no hash tag in $prefix";
+    return $prefix;
 }
 
 # `primaries` (default 3) cluster-enabled nodes made one cluster by
