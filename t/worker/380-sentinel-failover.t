@@ -4,7 +4,8 @@
 # and in flight; a sentinel promotes the replica; the worker finds the new
 # primary by itself, without a restart, and every job that was queued and
 # acknowledged (WAIT 1) before the kill, and every job queued after it,
-# ends on the new primary.  The failover and resume times are reported.
+# ends on the new primary.  Then a planned switch-over back (SENTINEL
+# FAILOVER) is followed too.  The failover and resume times are reported.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -89,7 +90,42 @@ my $p = redis()->cmd('XPENDING', '{caresync}:jobs', 'workers');
 is($p->[0], 0, 'nothing left pending on the new primary');
 is(redis()->cmd('XLEN', '{caresync}:dead'), 0, 'nothing dead-lettered');
 
+# a planned switch-over back (SENTINEL FAILOVER, as managed services do
+# for maintenance): the old node, back as a replica, is promoted; the
+# demoted primary drops its clients or answers READONLY, and the worker
+# asks the sentinels again until the node they name says it is the primary
+my $back = start_redis_node(dir => $env->{dir}, port => $old->{port});
+push @{ $set->{replicas} }, $back;
+ok(topology_wait(sub { rcli($back, 'INFO', 'replication')
+                       =~ /role:slave.*master_link_status:up/s }, 30),
+   'the old node is back, made a replica by the sentinels');
+ok(topology_wait(sub {
+       rcli($set->{sentinels}[0], 'SENTINEL', 'FAILOVER',
+            $set->{master_name}) eq 'OK' }, 30),
+   'SENTINEL FAILOVER accepted');
+my $t1 = time;
+ok(wait_sentinel_primary($set, $new->{port}, 30), "switched back");
+diag(sprintf "switch-over: the sentinels named it %.1f s after SENTINEL FAILOVER", time - $t1);
+point_at($back);
+my @back = map { seed_job(user_action_job(source_id => "ha-sen$_",
+                                          at => '2026-11-21T12:00:00Z')) }
+           1 .. 10;
+is(scalar(grep { (wait_status($_, $final, 30)->{status} // '') eq 'updated' }
+              @back), 10, 'jobs end on the primary after the switch-over');
+my $switched = time - $t1;
+diag(sprintf 'switch-over: jobs on the new primary %.1f s after SENTINEL '
+     . 'FAILOVER', $switched);
+# the old primary stays writable until the sentinels reconfigure it (about
+# 10 s): the worker asks them every second instead of waiting for that
+cmp_ok($switched, '<', 8, '... before the old primary is reconfigured');
+
 my $text = $all->();
+like($text, qr/primary of "cs-primary" is 127\.0\.0\.1:$old->{port} \(was (?#
+               )127\.0\.0\.1:$new->{port}\)/,
+     'the worker followed the switch-over');
+like($text, qr/the sentinels name 127\.0\.0\.1:$old->{port} the primary of (?#
+               )"cs-primary" now: leaving 127\.0\.0\.1:$new->{port}/,
+     '... by asking the sentinels while connected');
 like($text, qr/primary of "cs-primary" is 127\.0\.0\.1:$new->{port} \(was (?#
                )127\.0\.0\.1:$old->{port}\)/,
      'the worker logged the failover it followed');

@@ -41,6 +41,7 @@ cw_redis_init(cw_redis_t *r, const cw_conf_t *c, char *err, size_t errlen)
 void
 cw_redis_free(cw_redis_t *r)
 {
+    cw_sentinel_close(&r->sentinel);
     cw_rio_tls_free(r->tls);
     r->tls = NULL;
 }
@@ -374,8 +375,9 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
         if (strcmp(host, r->host) != 0 || port != r->port) {
             cw_error("redis", "primary of \"%s\" is %s:%d (was %s:%d), "
                      "from sentinel %s:%d", c->redis.master_name, host, port,
-                     r->host, r->port, c->redis.sentinel_host[r->sentinel],
-                     c->redis.sentinel_port[r->sentinel]);
+                     r->host, r->port,
+                     c->redis.sentinel_host[r->sentinel.next],
+                     c->redis.sentinel_port[r->sentinel.next]);
             memcpy(r->host, host, sizeof(host));
             r->port = port;
         }
@@ -428,14 +430,15 @@ cw_redis_ensure(cw_redis_t *r)
     cw_err_t  err;
     uint64_t  now;
 
-    if (r->ctx && r->noscript) {
+    /* never between MULTI and EXEC: the rest would run outside it */
+    if (r->ctx && r->noscript && !r->tx) {
         /* a new connection sends every script whole again */
         r->noscript = 0;
         cw_redis_close(r);
         cw_error("redis", "scripts gone from Redis (NOSCRIPT): reconnected");
     }
 
-    if (r->ctx && r->stale) {
+    if (r->ctx && r->stale && !r->tx) {
         /* not a primary any more (or not ready): ask again, paced */
         r->stale = 0;
         cw_redis_close(r);
@@ -585,6 +588,46 @@ cw_redis_error_reply(redisReply *rep)
 
     fprintf(stderr, "caresync-worker: redis error reply: %s\n", rep->str);
     return 1;
+}
+
+
+/* 1 MULTI, 2 EXEC, else 0 */
+static int
+cw_redis_tx_word(const char *w, size_t n)
+{
+    return n == 5 && memcmp(w, "MULTI", 5) == 0 ? 1
+           : n == 4 && memcmp(w, "EXEC", 4) == 0 ? 2 : 0;
+}
+
+
+/*
+ * 1: drop the command.  A transaction whose MULTI did not go to this
+ * connection (lost, reconnected in between) is dropped whole, EXEC
+ * included: its commands must not run one by one.  The job then ends
+ * nowhere and is reclaimed (cw_queue.h).
+ */
+static int
+cw_redis_tx(cw_redis_t *r, int word)
+{
+    int  drop;
+
+    if (word == 1) {
+        r->tx = 1;
+        r->tx_gen = r->ctx ? r->gen : 0;
+        return r->ctx == NULL;
+    }
+
+    if (!r->tx) {
+        return 0;
+    }
+
+    drop = r->ctx == NULL || r->tx_gen == 0 || r->tx_gen != r->gen;
+
+    if (word == 2) {
+        r->tx = 0;
+    }
+
+    return drop;
 }
 
 
@@ -809,9 +852,11 @@ cw_redis_cmd(cw_redis_t *r, const char *fmt, ...)
 void
 cw_redis_append(cw_redis_t *r, const char *fmt, ...)
 {
+    int      rc;
     va_list  ap;
 
-    if (cw_redis_ensure(r) != 0) {
+    rc = cw_redis_ensure(r);
+    if (cw_redis_tx(r, cw_redis_tx_word(fmt, strlen(fmt))) || rc != 0) {
         return;
     }
 
@@ -905,11 +950,16 @@ void
 cw_redis_appendv(cw_redis_t *r, int argc, const char **argv,
     const size_t *lens)
 {
-    int              i;
+    int              i, rc;
     size_t           n;
     static cs_buf_t  out;           /* one thread: reused, never shrunk */
 
-    if (cw_redis_ensure(r) != 0) {
+    rc = cw_redis_ensure(r);
+    if (cw_redis_tx(r, argc == 1 ? cw_redis_tx_word(argv[0], lens ? lens[0]
+                                                    : strlen(argv[0]))
+                               : 0)
+        || rc != 0)
+    {
         return;
     }
 
@@ -933,4 +983,38 @@ cw_redis_appendv(cw_redis_t *r, int argc, const char **argv,
     }
 
     cw_redis_put(r, out.data, out.len);
+}
+
+
+void
+cw_redis_check(cw_redis_t *r)
+{
+    int               port;
+    char              why[1024], host[sizeof(r->host)];
+    uint64_t          now;
+    const cw_conf_t  *c = r->conf;
+
+    if (c->redis.nsentinels == 0 || r->ctx == NULL || r->tx) {
+        return;
+    }
+
+    now = cw_mono_ms();
+    if (now < r->check_at) {
+        return;
+    }
+
+    r->check_at = now + CW_SENTINEL_CHECK_MS;
+
+    /* no sentinel answering is no news: keep the primary we have */
+    if (cw_sentinel_primary(c, r->tls, &r->sentinel, host, sizeof(host),
+                            &port, why, sizeof(why)) != 0
+        || (strcmp(host, r->host) == 0 && port == r->port))
+    {
+        return;
+    }
+
+    cw_error("redis", "the sentinels name %s:%d the primary of \"%s\" now: "
+             "leaving %s:%d", host, port, c->redis.master_name, r->host,
+             r->port);
+    cw_redis_close(r);
 }

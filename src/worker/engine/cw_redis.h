@@ -20,6 +20,7 @@
 #include "engine/cw_config.h"
 #include "engine/cw_err.h"
 #include "engine/cw_redis_io.h"
+#include "engine/cw_sentinel.h"
 
 /* WAITs whose replies are not read yet, at most (then a flush) */
 #define CW_REDIS_WAITS  1024
@@ -31,7 +32,10 @@ typedef struct cw_redis_s {
     char           host[256];        /* the node: configured or the primary */
     int            port;
     long           timeout_ms;
-    int            sentinel;         /* the one to ask first */
+    cw_sentinel_t  sentinel;         /* with redis.sentinels */
+    uint64_t       check_at;         /* next cw_redis_check() */
+    int            tx;               /* inside MULTI ... EXEC */
+    unsigned       tx_gen;           /* the connection its MULTI went to */
     int            pending;          /* appended, replies not read yet */
     int            failed_flushes;
     uint64_t       retry_at;         /* no reconnect before (monotonic ms) */
@@ -137,5 +141,13 @@ int cw_redis_drain(cw_redis_t *r);
  * and done again (docs/decisions.md).
  */
 void cw_redis_wait(cw_redis_t *r, const char *job_id);
+
+/*
+ * Between the loop's turns: with sentinels, at most every
+ * CW_SENTINEL_CHECK_MS, asks whether the primary is still this node, and
+ * drops the connection when it is not (the next command connects to the
+ * new one).  A planned switch-over is followed in about a second.
+ */
+void cw_redis_check(cw_redis_t *r);
 
 #endif /* CW_REDIS_H */

@@ -357,6 +357,7 @@ cw_run(const cw_conf_t *conf)
         (void) cw_http_poll(w.http, wait);
         (void) cw_redis_send(&w.redis);
         (void) cw_redis_drain(&w.redis);
+        cw_redis_check(&w.redis);
     }
 
     if (w.njobs) {

@@ -11,38 +11,14 @@
 #include "engine/cw_sentinel.h"
 
 
-/* one sentinel: 0 with the address, -1 with the reason in why */
+/* the answer of a connected sentinel: 0 with the address, -1 with why */
 static int
-cw_sentinel_ask(const cw_conf_t *c, cw_rio_tls_t *tls, int i, char *host,
+cw_sentinel_ask(const cw_conf_t *c, cw_rio_t *io, char *host,
     size_t hostlen, int *port, char *why, size_t n)
 {
     int          rc = -1;
-    long         t;
-    cw_rio_t    *io;
     const char  *argv[3];
     redisReply  *rep;
-
-    t = c->redis.timeout_ms < CW_SENTINEL_TIMEOUT_MS ? c->redis.timeout_ms
-                                                     : CW_SENTINEL_TIMEOUT_MS;
-
-    io = cw_rio_open(c->redis.sentinel_host[i], c->redis.sentinel_port[i],
-                     tls, c->redis.tls_server_name, t, NULL, why, n);
-    if (io == NULL) {
-        return -1;
-    }
-
-    if (c->redis.sentinel_password) {
-        argv[0] = "AUTH";
-        argv[1] = c->redis.sentinel_password;
-        rep = cw_rio_call(io, 2, argv);
-
-        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-            snprintf(why, n, "AUTH: %s", rep ? rep->str : cw_rio_error(io));
-            goto done;
-        }
-
-        freeReplyObject(rep);
-    }
 
     argv[0] = "SENTINEL";
     argv[1] = "get-master-addr-by-name";
@@ -51,7 +27,7 @@ cw_sentinel_ask(const cw_conf_t *c, cw_rio_tls_t *tls, int i, char *host,
 
     if (rep == NULL) {
         snprintf(why, n, "%s", cw_rio_error(io));
-        goto done;
+        return -1;
     }
 
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
@@ -73,20 +49,60 @@ cw_sentinel_ask(const cw_conf_t *c, cw_rio_tls_t *tls, int i, char *host,
         snprintf(why, n, "does not know master \"%s\"", c->redis.master_name);
     }
 
-done:
-
-    if (rep) {
-        freeReplyObject(rep);
-    }
-
-    cw_rio_close(io);
+    freeReplyObject(rep);
     return rc;
 }
 
 
+/* a connection to sentinel i, authenticated; NULL with why */
+static cw_rio_t *
+cw_sentinel_open(const cw_conf_t *c, cw_rio_tls_t *tls, int i, char *why,
+    size_t n)
+{
+    long         t;
+    cw_rio_t    *io;
+    const char  *argv[2];
+    redisReply  *rep;
+
+    t = c->redis.timeout_ms < CW_SENTINEL_TIMEOUT_MS ? c->redis.timeout_ms
+                                                     : CW_SENTINEL_TIMEOUT_MS;
+
+    io = cw_rio_open(c->redis.sentinel_host[i], c->redis.sentinel_port[i],
+                     tls, c->redis.tls_server_name, t, NULL, why, n);
+    if (io == NULL || c->redis.sentinel_password == NULL) {
+        return io;
+    }
+
+    argv[0] = "AUTH";
+    argv[1] = c->redis.sentinel_password;
+    rep = cw_rio_call(io, 2, argv);
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        snprintf(why, n, "AUTH: %s", rep ? rep->str : cw_rio_error(io));
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        cw_rio_close(io);
+        return NULL;
+    }
+
+    freeReplyObject(rep);
+    return io;
+}
+
+
+void
+cw_sentinel_close(cw_sentinel_t *s)
+{
+    cw_rio_close(s->io);
+    s->io = NULL;
+}
+
+
 int
-cw_sentinel_primary(const cw_conf_t *c, cw_rio_tls_t *tls, int *next,
-    char *host, size_t hostlen, int *port, char *err, size_t errlen)
+cw_sentinel_primary(const cw_conf_t *c, cw_rio_tls_t *tls,
+    cw_sentinel_t *s, char *host, size_t hostlen, int *port, char *err,
+    size_t errlen)
 {
     int     k, i, ns = c->redis.nsentinels;
     char    why[256];
@@ -95,20 +111,38 @@ cw_sentinel_primary(const cw_conf_t *c, cw_rio_tls_t *tls, int *next,
     snprintf(err, errlen, "no sentinel knows the primary of \"%s\":",
              c->redis.master_name);
 
-    for (k = 0; k < ns; k++) {
-        i = (*next + k) % ns;
-
-        if (cw_sentinel_ask(c, tls, i, host, hostlen, port, why,
+    /* the one kept: one round trip */
+    if (s->io) {
+        if (cw_sentinel_ask(c, s->io, host, hostlen, port, why,
                             sizeof(why)) == 0)
         {
-            *next = i;
             return 0;
         }
+
+        cw_sentinel_close(s);
+    }
+
+    for (k = 0; k < ns; k++) {
+        i = (s->next + k) % ns;
+
+        s->io = cw_sentinel_open(c, tls, i, why, sizeof(why));
+
+        if (s->io
+            && cw_sentinel_ask(c, s->io, host, hostlen, port, why,
+                               sizeof(why)) == 0)
+        {
+            s->next = i;
+            return 0;
+        }
+
+        cw_sentinel_close(s);
 
         len = strlen(err);
         snprintf(err + len, errlen - len, " sentinel %s:%d: %s;",
                  c->redis.sentinel_host[i], c->redis.sentinel_port[i], why);
     }
 
+    /* next time, start after the first that failed */
+    s->next = (s->next + 1) % ns;
     return -1;
 }
