@@ -240,6 +240,28 @@ cw_cluster_unit(void)
           != cw_cluster_slot("bar", 3), "slot: an empty tag hashes it all");
     ok(cw_cluster_slot("foo{{bar}}zap", 13) == cw_cluster_slot("{bar", 4),
        "slot: the first { and the next }");
+    {
+        int   port = 0;
+        char  host[16];
+
+        ok(cw_cluster_moved("MOVED 4401 127.0.0.1:7001", host, sizeof(host),
+                            &port) == 0
+           && strcmp(host, "127.0.0.1") == 0 && port == 7001,
+           "moved: the node it names");
+        ok(cw_cluster_moved("MOVED 4401 ::1:7001", host, sizeof(host),
+                            &port) == 0
+           && strcmp(host, "::1") == 0, "moved: an IPv6 address");
+        ok(cw_cluster_moved("MOVED 4401 127.0.0.1:0", host, sizeof(host),
+                            &port) != 0
+           && cw_cluster_moved("MOVED 4401 :7001", host, sizeof(host),
+                               &port) != 0
+           && cw_cluster_moved("MOVED 4401", host, sizeof(host), &port) != 0
+           && cw_cluster_moved("MOVED 1 a-very-long-host-name:1", host,
+                               sizeof(host), &port) != 0
+           && cw_cluster_moved("ASK 1 h:1", host, sizeof(host), &port) != 0
+           && cw_cluster_moved("MOVED 1 h:1x", host, sizeof(host), &port)
+              != 0, "moved: anything else refused");
+    }
     ok(cw_cluster_tagged("{caresync}") && cw_cluster_tagged("x{a}")
        && !cw_cluster_tagged("caresync") && !cw_cluster_tagged("{}x")
        && !cw_cluster_tagged("{open"), "tagged: a non-empty {tag} only");

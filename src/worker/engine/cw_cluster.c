@@ -2,6 +2,7 @@
  * caresync-worker: Redis Cluster's slots.
  */
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,4 +117,46 @@ cw_cluster_owner(const redisReply *slots, unsigned slot, char *host,
     }
 
     return -1;
+}
+
+
+int
+cw_cluster_moved(const char *err, char *host, size_t hostlen, int *port)
+{
+    long         p;
+    char        *end;
+    size_t       n;
+    const char  *sp, *colon;
+
+    if (strncmp(err, "MOVED ", 6) != 0) {
+        return -1;
+    }
+
+    sp = strchr(err + 6, ' ');
+    colon = strrchr(err, ':');
+
+    if (sp == NULL || colon == NULL || colon <= sp + 1) {
+        return -1;
+    }
+
+    n = (size_t) (colon - sp - 1);
+    if (n >= hostlen) {
+        return -1;
+    }
+
+    /* digits only: strtol() would take a sign or spaces too */
+    if (colon[1] < '0' || colon[1] > '9') {
+        return -1;
+    }
+
+    errno = 0;
+    p = strtol(colon + 1, &end, 10);
+    if (errno || *end != '\0' || p < 1 || p > 65535) {
+        return -1;
+    }
+
+    memcpy(host, sp + 1, n);
+    host[n] = '\0';
+    *port = (int) p;
+    return 0;
 }

@@ -31,4 +31,11 @@ int cw_cluster_tagged(const char *key);
 int cw_cluster_owner(const redisReply *slots, unsigned slot, char *host,
     size_t hostlen, int *port);
 
+/*
+ * The node of a "MOVED <slot> <host>:<port>" error: 0 with its address,
+ * -1 when the text is not one (nothing written then).
+ */
+int cw_cluster_moved(const char *err, char *host, size_t hostlen,
+    int *port);
+
 #endif /* CW_CLUSTER_H */

@@ -365,8 +365,8 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
     cw_redis_close(r);
 
     if (c->redis.nsentinels) {
-        if (cw_sentinel_primary(c, r->tls, &r->sentinel, host, sizeof(host),
-                                &port, why, sizeof(why)) != 0)
+        if (cw_sentinel_primary(c, r->tls, &r->sentinel, 0, host,
+                                sizeof(host), &port, why, sizeof(why)) != 0)
         {
             cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS_CONNECT, "%s", why);
             return -1;
@@ -401,7 +401,10 @@ cw_redis_connect(cw_redis_t *r, cw_err_t *err)
 }
 
 
-/* WAITs that found fewer replicas than wanted, said at a safe point */
+/*
+ * WAITs that found fewer replicas than wanted: said between two turns
+ * (cw_redis_check()), never while a caller counts its replies.
+ */
 static void
 cw_redis_wait_log(cw_redis_t *r)
 {
@@ -448,7 +451,6 @@ cw_redis_ensure(cw_redis_t *r)
     }
 
     if (r->ctx) {
-        cw_redis_wait_log(r);
         return 0;
     }
 
@@ -494,36 +496,6 @@ cw_redis_broken(cw_redis_t *r)
             cw_rio_error(r->ctx));
     cw_redis_close(r);
     r->failed_flushes++;
-}
-
-
-/* "MOVED <slot> <host>:<port>": the next connect asks that node first */
-static void
-cw_redis_moved(cw_redis_t *r, const char *p)
-{
-    long         port;
-    char        *end;
-    const char  *sp, *colon;
-
-    r->stale = 1;
-
-    sp = strchr(p, ' ');
-    colon = strrchr(p, ':');
-
-    if (sp == NULL || colon == NULL || colon < sp
-        || (size_t) (colon - sp - 1) >= sizeof(r->moved_host))
-    {
-        return;
-    }
-
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535) {
-        return;
-    }
-
-    memcpy(r->moved_host, sp + 1, (size_t) (colon - sp - 1));
-    r->moved_host[colon - sp - 1] = '\0';
-    r->moved_port = (int) port;
 }
 
 
@@ -573,7 +545,11 @@ cw_redis_got(cw_redis_t *r, redisReply *rep)
         r->stale = 1;
 
     } else if (strncmp(rep->str, "MOVED ", 6) == 0) {
-        cw_redis_moved(r, rep->str + 6);
+        /* the next connect asks the node it names first */
+        r->stale = 1;
+        r->moved_port = 0;
+        (void) cw_cluster_moved(rep->str, r->moved_host,
+                                sizeof(r->moved_host), &r->moved_port);
     }
 }
 
@@ -879,11 +855,15 @@ cw_redis_wait(cw_redis_t *r, const char *job_id)
     }
 
     if (r->nwaits == CW_REDIS_WAITS) {
-        /* bounded: read what is pending (this empties the ring) */
-        (void) cw_redis_flush(r);
-        if (cw_redis_ensure(r) != 0) {
-            return;
-        }
+        /*
+         * Bounded: replies this far behind are not read in the middle of
+         * a job's commands; this end is counted unconfirmed.
+         */
+        r->wait_short++;
+        r->wait_shortfalls++;
+        r->wait_got = 0;
+        snprintf(r->wait_job, sizeof(r->wait_job), "%s", job_id);
+        return;
     }
 
     snprintf(n, sizeof(n), "%ld", replicas);
@@ -994,7 +974,14 @@ cw_redis_check(cw_redis_t *r)
     uint64_t          now;
     const cw_conf_t  *c = r->conf;
 
-    if (c->redis.nsentinels == 0 || r->ctx == NULL || r->tx) {
+    if (r->tx) {
+        return;
+    }
+
+    /* a safe point: the log's XADD is not inside a job's commands */
+    cw_redis_wait_log(r);
+
+    if (c->redis.nsentinels == 0 || r->ctx == NULL) {
         return;
     }
 
@@ -1006,7 +993,7 @@ cw_redis_check(cw_redis_t *r)
     r->check_at = now + CW_SENTINEL_CHECK_MS;
 
     /* no sentinel answering is no news: keep the primary we have */
-    if (cw_sentinel_primary(c, r->tls, &r->sentinel, host, sizeof(host),
+    if (cw_sentinel_primary(c, r->tls, &r->sentinel, 1, host, sizeof(host),
                             &port, why, sizeof(why)) != 0
         || (strcmp(host, r->host) == 0 && port == r->port))
     {

@@ -143,10 +143,11 @@ int cw_redis_drain(cw_redis_t *r);
 void cw_redis_wait(cw_redis_t *r, const char *job_id);
 
 /*
- * Between the loop's turns: with sentinels, at most every
- * CW_SENTINEL_CHECK_MS, asks whether the primary is still this node, and
- * drops the connection when it is not (the next command connects to the
- * new one).  A planned switch-over is followed in about a second.
+ * Between the loop's turns: logs the WAIT shortfalls seen; with
+ * sentinels, at most every CW_SENTINEL_CHECK_MS, asks one sentinel whether
+ * the primary is still this node, and drops the connection when it is
+ * not (the next command connects to the new one).  A planned switch-over
+ * is followed in about a second.
  */
 void cw_redis_check(cw_redis_t *r);
 

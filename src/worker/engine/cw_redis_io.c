@@ -45,6 +45,126 @@ struct cw_rio_s {
 };
 
 
+/*
+ * The reply objects, as hiredis's own (freeReplyObject() frees them), but
+ * an array's count is checked before its table is allocated.
+ */
+static redisReply *
+cw_rio_obj(const redisReadTask *task, int type)
+{
+    redisReply  *r, *parent;
+
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    r->type = type;
+
+    if (task->parent) {
+        parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+
+    return r;
+}
+
+
+static void *
+cw_rio_string(const redisReadTask *task, char *str, size_t len)
+{
+    char        *copy;
+    redisReply  *r;
+
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    r = cw_rio_obj(task, task->type);
+    if (r == NULL) {
+        free(copy);
+        return NULL;
+    }
+
+    memcpy(copy, str, len);
+    copy[len] = '\0';
+    r->str = copy;
+    r->len = len;
+    return r;
+}
+
+
+static void *
+cw_rio_array(const redisReadTask *task, int elements)
+{
+    redisReply  *r;
+
+    /* a NULL is the reader's "out of memory": the link is dropped */
+    if (elements < 0 || elements > CW_RIO_MAX_ELEMENTS) {
+        return NULL;
+    }
+
+    r = cw_rio_obj(task, REDIS_REPLY_ARRAY);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    if (elements > 0) {
+        r->element = calloc((size_t) elements, sizeof(redisReply *));
+        if (r->element == NULL) {
+            if (task->parent) {
+                ((redisReply *) task->parent->obj)->element[task->idx] = NULL;
+            }
+            free(r);
+            return NULL;
+        }
+    }
+
+    r->elements = (size_t) elements;
+    return r;
+}
+
+
+static void *
+cw_rio_integer(const redisReadTask *task, long long value)
+{
+    redisReply  *r = cw_rio_obj(task, REDIS_REPLY_INTEGER);
+
+    if (r) {
+        r->integer = value;
+    }
+
+    return r;
+}
+
+
+static void *
+cw_rio_nil(const redisReadTask *task)
+{
+    return cw_rio_obj(task, REDIS_REPLY_NIL);
+}
+
+
+static void
+cw_rio_free_obj(void *p)
+{
+    freeReplyObject(p);
+}
+
+
+static redisReplyObjectFunctions  cw_rio_fns = {
+    cw_rio_string, cw_rio_array, cw_rio_integer, cw_rio_nil, cw_rio_free_obj
+};
+
+
+redisReader *
+cw_rio_reader(void)
+{
+    return redisReaderCreateWithFunctions(&cw_rio_fns);
+}
+
+
 /* the first error of OpenSSL's queue, or `what` */
 static const char *
 cw_rio_ssl_reason(char *buf, size_t n, const char *what)
@@ -326,7 +446,7 @@ cw_rio_open(const char *host, int port, cw_rio_tls_t *tls,
         goto failed;
     }
 
-    io->reader = redisReaderCreate();
+    io->reader = cw_rio_reader();
     if (io->reader == NULL) {
         snprintf(io->err, sizeof(io->err), "out of memory");
         goto failed;
@@ -503,6 +623,12 @@ cw_rio_fill(cw_rio_t *io, int wait)
         }
 
         if (n > 0) {
+            if (io->reader->len - io->reader->pos > CW_RIO_MAX_BUFFER) {
+                snprintf(io->err, sizeof(io->err), "a reply of more than "
+                         "%d MiB", CW_RIO_MAX_BUFFER >> 20);
+                return -1;
+            }
+
             if (redisReaderFeed(io->reader, buf, (size_t) n) != REDIS_OK) {
                 snprintf(io->err, sizeof(io->err), "out of memory");
                 return -1;

@@ -18,6 +18,17 @@
 
 #include <stddef.h>
 
+/*
+ * Bounds on what Redis may send: hiredis 0.14 allocates an array's
+ * element table from the count announced, before any element arrives,
+ * and keeps an unfinished reply's bytes; a reply over these is a protocol
+ * error (the connection is dropped), not gigabytes allocated.  The
+ * worker's largest answers are far below: 256 stream entries a read, a
+ * Cluster's slot map (at most 16384 ranges), a batch's item list.
+ */
+#define CW_RIO_MAX_ELEMENTS  (1024 * 1024)
+#define CW_RIO_MAX_BUFFER    (64 * 1024 * 1024)
+
 typedef struct cw_rio_s      cw_rio_t;
 typedef struct cw_rio_tls_s  cw_rio_tls_t;
 
@@ -40,6 +51,12 @@ cw_rio_t *cw_rio_open(const char *host, int port, cw_rio_tls_t *tls,
     const char *server_name, long timeout_ms, int *refused, char *err,
     size_t errlen);
 void cw_rio_close(cw_rio_t *io);
+
+/*
+ * hiredis's reply parser with the bounds above; its replies are
+ * redisReply objects freed by freeReplyObject().  NULL: out of memory.
+ */
+struct redisReader *cw_rio_reader(void);
 
 /* Queues bytes to send; -1 when out of memory. */
 int cw_rio_put(cw_rio_t *io, const char *buf, size_t len);

@@ -101,8 +101,8 @@ cw_sentinel_close(cw_sentinel_t *s)
 
 int
 cw_sentinel_primary(const cw_conf_t *c, cw_rio_tls_t *tls,
-    cw_sentinel_t *s, char *host, size_t hostlen, int *port, char *err,
-    size_t errlen)
+    cw_sentinel_t *s, int one, char *host, size_t hostlen, int *port,
+    char *err, size_t errlen)
 {
     int     k, i, ns = c->redis.nsentinels;
     char    why[256];
@@ -120,9 +120,14 @@ cw_sentinel_primary(const cw_conf_t *c, cw_rio_tls_t *tls,
         }
 
         cw_sentinel_close(s);
+
+        if (one) {
+            s->next = (s->next + 1) % ns;
+            return -1;
+        }
     }
 
-    for (k = 0; k < ns; k++) {
+    for (k = 0; k < (one ? 1 : ns); k++) {
         i = (s->next + k) % ns;
 
         s->io = cw_sentinel_open(c, tls, i, why, sizeof(why));

@@ -38,11 +38,12 @@ typedef struct {
 
 /*
  * The primary's address into host/port; 0, or -1 with every sentinel's
- * reason in err.
+ * reason in err.  `one`: the kept connection, else a single sentinel (the
+ * next in turn), so that a periodic check costs one bounded wait at most.
  */
 int cw_sentinel_primary(const cw_conf_t *c, cw_rio_tls_t *tls,
-    cw_sentinel_t *s, char *host, size_t hostlen, int *port, char *err,
-    size_t errlen);
+    cw_sentinel_t *s, int one, char *host, size_t hostlen, int *port,
+    char *err, size_t errlen);
 void cw_sentinel_close(cw_sentinel_t *s);
 
 #endif /* CW_SENTINEL_H */
