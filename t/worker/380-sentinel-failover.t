@@ -22,9 +22,7 @@ my $set = start_sentinel_set(dir => $env->{dir}, down_after_ms => 1000,
                              failover_timeout_ms => 5000);
 my $old = $set->{primary};
 # the helpers (seed_job, job_status) talk to the primary of the moment
-sub point_at { $env->{redis} = Caresync::Worker::Redis->new($_[0]{port})
-                   or die "cannot reach $_[0]{port}" }
-point_at($old);
+redis_at($old->{port});
 
 my $N = 90;
 fake_post('/__fake/config', { latency_ms => 20 });
@@ -61,7 +59,7 @@ my $promoted = time - $t0;
 ok($new, 'a sentinel promoted the replica');
 diag(sprintf 'failover: the sentinels named the new primary %.1f s after '
      . 'the kill', $promoted);
-point_at($new);
+redis_at($new->{port});
 
 my @after = map { seed_job(user_action_job(source_id => "ha-sen$_")) }
             61 .. $N;
@@ -106,7 +104,7 @@ ok(topology_wait(sub {
 my $t1 = time;
 ok(wait_sentinel_primary($set, $new->{port}, 30), "switched back");
 diag(sprintf "switch-over: the sentinels named it %.1f s after SENTINEL FAILOVER", time - $t1);
-point_at($back);
+redis_at($back->{port});
 my @back = map { seed_job(user_action_job(source_id => "ha-sen$_",
                                           at => '2026-11-21T12:00:00Z')) }
            1 .. 10;

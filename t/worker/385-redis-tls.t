@@ -15,7 +15,7 @@ use Caresync::RedisTopology;
 my $env = start_env();
 my $t = start_tls_redis(dir => $env->{dir}, auth_clients => 'yes');
 # the test seeds through the same server's plaintext port
-$env->{redis} = Caresync::Worker::Redis->new($t->{plain_port}) or die;
+redis_at($t->{plain_port});
 
 fake_post('/__fake/salesforce/contacts', [
     map { { LastName => "T$_", HelpAround_Patient_Id__c => "ha-tls$_" } }

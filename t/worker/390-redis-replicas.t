@@ -14,7 +14,7 @@ use Caresync::RedisTopology;
 my $env = start_env();
 my $set = start_replicated(dir => $env->{dir}, replicas => 1);
 my ($primary, $replica) = ($set->{primary}, $set->{replicas}[0]);
-$env->{redis} = Caresync::Worker::Redis->new($primary->{port}) or die;
+redis_at($primary->{port});
 
 fake_post('/__fake/salesforce/contacts', [
     map { { LastName => "W$_", HelpAround_Patient_Id__c => "ha-wait$_" } }

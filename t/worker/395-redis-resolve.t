@@ -8,7 +8,6 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use IO::Socket::INET;
 use Caresync::Worker;
 use Caresync::RedisTopology;
 
@@ -48,10 +47,7 @@ is(wait_status($j, [qw(updated failed)])->{status}, 'updated',
 
 point_name('127.0.0.2');
 kill_redis();
-my $rb = bless { s => IO::Socket::INET->new(PeerAddr => '127.0.0.2',
-                                            PeerPort => $b->{port})
-                      // die "127.0.0.2: $!" }, 'Caresync::Worker::Redis';
-$env->{redis} = $rb;
+redis_at($b->{port}, '127.0.0.2');
 $j = seed_job(user_action_job(source_id => 'ha-dns-b'));
 is(wait_status($j, [qw(updated failed)], 20)->{status}, 'updated',
    'after the name moved: the job on the other node (127.0.0.2) ends');

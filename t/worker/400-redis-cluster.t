@@ -22,9 +22,7 @@ my $owner = cluster_slot_owner($c, $slot);
 my ($seed) = grep { $_->{port} != $owner->{port} } @{ $c->{nodes} };
 my ($next) = grep { $_->{port} != $owner->{port}
                     && $_->{port} != $seed->{port} } @{ $c->{nodes} };
-sub point_at { $env->{redis} = Caresync::Worker::Redis->new($_[0]{port})
-                   or die }
-point_at($owner);
+redis_at($owner->{port});
 
 my $N = 60;
 fake_post('/__fake/config', { latency_ms => 20 });
@@ -52,7 +50,7 @@ my $moved = move_slot($c, $slot, $next, pause => 0.01);
 cmp_ok($moved, '>', 0, "the slot moved with its $moved keys");
 is(cluster_slot_owner($c, $slot)->{port}, $next->{port},
    'another primary serves it now');
-point_at($next);
+redis_at($next->{port});
 my @after = map { seed_job(user_action_job(source_id => "ha-clu$_")) }
             41 .. $N;
 

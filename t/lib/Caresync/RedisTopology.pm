@@ -37,7 +37,7 @@ our @EXPORT = qw(start_redis_node start_replicated start_sentinel_set
                  sentinel_primary wait_sentinel_primary kill_node
                  start_cluster cluster_slot_owner move_slot start_tls_redis rcli
                  key_slot shard_of shard_prefix free_port_pair
-                 topology_wait);
+                 topology_wait spawn_process forget_process);
 
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -65,23 +65,26 @@ sub free_port_pair {
     die 'no free port pair';
 }
 
+# Polls `$cond` every 20 ms until true or `$timeout` seconds (default 10)
+# pass; its value, or undef (Caresync::Worker's wait_for too).
 sub topology_wait {
     my ($cond, $timeout) = @_;
     my $end = time + ($timeout // 10);
     while (time < $end) {
         my $v = $cond->();
         return $v if $v;
-        sleep 0.05;
+        sleep 0.02;
     }
     return undef;
 }
 
-sub spawn {
+# Starts @cmd with stdout and stderr appended to $log; the process is
+# killed when the test ends unless forget_process() is told it is gone.
+# The one way the test helpers start a process (Caresync::Worker too).
+sub spawn_process {
     my ($log, @cmd) = @_;
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        # the ASan runtime preloaded for nginx is not for Redis
-        delete $ENV{LD_PRELOAD};
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $log or die;
         open STDERR, '>>', $log or die;
@@ -89,6 +92,18 @@ sub spawn {
     }
     push @PIDS, $pid;
     return $pid;
+}
+
+sub forget_process {
+    my ($pid) = @_;
+    @PIDS = grep { $_ != $pid } @PIDS;
+}
+
+# Redis processes: without the ASan runtime preloaded for nginx
+sub spawn {
+    my ($log, @cmd) = @_;
+    delete local $ENV{LD_PRELOAD};
+    return spawn_process($log, @cmd);
 }
 
 # redis-cli against a node (TLS when the node is); the output, chomped.
@@ -149,7 +164,7 @@ sub kill_node {
     my ($node) = @_;
     kill 'KILL', $node->{pid};
     waitpid($node->{pid}, 0);
-    @PIDS = grep { $_ != $node->{pid} } @PIDS;
+    forget_process($node->{pid});
     $node->{dead} = 1;
 }
 
