@@ -109,6 +109,8 @@ sub spawn {
 # redis-cli against a node (TLS when the node is); the output, chomped.
 sub rcli {
     my ($node, @args) = @_;
+    my @auth = $node->{password} ? ('--no-auth-warning', '-a',
+                                    $node->{password}) : ();
     my @tls = $node->{tls}
         ? ('--tls', '--cacert', $node->{tls}{ca},
            '--cert', $node->{tls}{client_cert},
@@ -119,7 +121,7 @@ sub rcli {
         delete $ENV{LD_PRELOAD};
         open STDERR, '>', '/dev/null';
         exec 'redis-cli', '-h', $node->{host} // '127.0.0.1',
-             '-p', $node->{port}, @tls, @args;
+             '-p', $node->{port}, @auth, @tls, @args;
         exit 127;
     }
     local $/;
@@ -136,7 +138,8 @@ sub dir_of {
 
 # One redis-server: { pid, host, port, dir, log }.  %o: dir, port, bind
 # (default 127.0.0.1; any 127.x.y.z is loopback), args => [...] (more
-# redis-server options), tls => a start_tls_redis certificate set.
+# redis-server options), tls => a start_tls_redis certificate set,
+# password => what rcli() authenticates with (args set requirepass).
 sub start_redis_node {
     my (%o) = @_;
     my $dir = dir_of(%o);
@@ -152,7 +155,7 @@ sub start_redis_node {
     push @cmd, $o{tls} ? ('--port', 0, '--tls-port', $port) : ('--port', $port);
     push @cmd, @{ $o{args} // [] };
     my $node = { port => $port, dir => $ndir, log => "$ndir/redis.log",
-                 tls => $o{tls}, host => $host };
+                 tls => $o{tls}, host => $host, password => $o{password} };
     $node->{pid} = spawn($node->{log}, @cmd);
     topology_wait(sub { rcli($node, 'PING') eq 'PONG' }, 10)
         or die "redis-server on $port did not start (see $node->{log})";
@@ -168,15 +171,20 @@ sub kill_node {
     $node->{dead} = 1;
 }
 
-# A primary and `replicas` replicas (default 1), linked and in sync.
+# A primary and `replicas` replicas (default 1), linked and in sync;
+# `password`: every node requires it (and replicas use it).
 sub start_replicated {
     my (%o) = @_;
     my $dir = dir_of(%o);
-    my $primary = start_redis_node(dir => $dir);
+    my @auth = $o{password} ? ('--requirepass', $o{password},
+                               '--masterauth', $o{password}) : ();
+    my $primary = start_redis_node(dir => $dir, args => \@auth,
+                                   password => $o{password});
     my @replicas;
     for (1 .. ($o{replicas} // 1)) {
-        push @replicas, start_redis_node(dir => $dir, args => [
-            '--replicaof', '127.0.0.1', $primary->{port}]);
+        push @replicas, start_redis_node(dir => $dir, args => [@auth,
+            '--replicaof', '127.0.0.1', $primary->{port}],
+            password => $o{password});
     }
     for my $r (@replicas) {
         topology_wait(sub { rcli($r, 'INFO', 'replication')
@@ -189,7 +197,8 @@ sub start_replicated {
 # A primary, its replicas and `sentinels` sentinels (default 3, quorum 2)
 # that all see each other and the replicas: ready for a failover drill.
 # down_after_ms (default 1000) and failover_timeout_ms (default 5000) are
-# what bound the drill's failover time.
+# what bound the drill's failover time; password (the data nodes') and
+# sentinel_password (the sentinels' own requirepass).
 sub start_sentinel_set {
     my (%o) = @_;
     my $set = start_replicated(%o);
@@ -213,10 +222,12 @@ sentinel monitor $name 127.0.0.1 $set->{primary}{port} $quorum
 sentinel down-after-milliseconds $name @{[ $o{down_after_ms} // 1000 ]}
 sentinel failover-timeout $name @{[ $o{failover_timeout_ms} // 5000 ]}
 sentinel parallel-syncs $name 1
+@{[ $o{password} ? "sentinel auth-pass $name $o{password}" : '' ]}
+@{[ $o{sentinel_password} ? "requirepass $o{sentinel_password}" : '' ]}
 CONF
         close $fh;
         my $s = { port => $port, dir => $sdir, log => "$sdir/sentinel.log",
-                  sentinel => 1 };
+                  sentinel => 1, password => $o{sentinel_password} };
         $s->{pid} = spawn($s->{log}, 'redis-sentinel', "$sdir/sentinel.conf");
         push @sentinels, $s;
     }
