@@ -15,13 +15,16 @@
 #
 # Env: BENCH_JOBS (default 6000), BENCH_C (64), BENCH_FAKE_PROCS (4),
 # BENCH_LATENCY_MS (50), BENCH_SHAPES ("skip update"; one of them for a
-# profile: CARESYNC_WORKER may name a wrapper that runs valgrind).
+# profile: CARESYNC_WORKER may name a wrapper that runs valgrind),
+# BENCH_REPLICAS (0; N: a replica of the bench's Redis is started and the
+# worker WAITs for N after each job's end, redis.replicas: its cost).
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Caresync::Worker;
+use Caresync::RedisTopology qw(start_redis_node rcli);
 use JSON::PP;
 use POSIX qw(sysconf _SC_CLK_TCK);
 use Time::HiRes qw(time sleep);
@@ -31,8 +34,15 @@ my $C       = $ENV{BENCH_C} // 64;
 my $PROCS   = $ENV{BENCH_FAKE_PROCS} // 4;
 my $LAT     = $ENV{BENCH_LATENCY_MS} // 50;
 my $TCK     = sysconf(_SC_CLK_TCK);
+my $REPL    = $ENV{BENCH_REPLICAS} // 0;
 
 my $env = start_env(latency_ms => $LAT, procs => $PROCS, bench => 1);
+if ($REPL) {
+    my $r = start_redis_node(dir => $env->{dir}, args => [
+        '--replicaof', '127.0.0.1', $env->{redis_port}]);
+    wait_for(sub { rcli($r, 'INFO', 'replication')
+                   =~ /master_link_status:up/ }, 15) or die 'no replica';
+}
 
 # utime + stime in seconds; in list context (total, user, system)
 sub cpu_of {
@@ -88,6 +98,8 @@ sub run_shape {
     seed($N, $shape);
 
     my $conf = write_config('worker.concurrency' => $C,
+                            # absent at 0: an older worker compares too
+                            $REPL ? ('redis.replicas' => $REPL) : (),
                             'worker.log_level' => 'error',
                             'salesforce.max_concurrency' => $C * 2,
                             'http.timeout_ms' => 10000);
@@ -115,8 +127,8 @@ sub run_shape {
     my $jps = $N / $wall;
     my $ceiling = $C / ($requests_per_job * $LAT / 1000);
     my $bar = 0.8 * $C / ($LAT / 1000);
-    printf "%-7s jobs=%d C=%d latency=%dms requests/job=%d\n",
-           $shape, $N, $C, $LAT, $requests_per_job;
+    printf "%-7s jobs=%d C=%d latency=%dms requests/job=%d replicas=%d\n",
+           $shape, $N, $C, $LAT, $requests_per_job, $REPL;
     printf "        %s, last status=%s, dead=%d\n",
            $done ? 'all finished' : 'TIMED OUT', $st{status} // '-', $dead;
     printf "        wall=%.2fs  jobs/s=%.0f  (ceiling C/(%d x %.2fs) = %.0f,"
