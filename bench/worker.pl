@@ -19,7 +19,9 @@
 # BENCH_ROUNDS (1): rounds of every shape, the figures are their medians;
 # BENCH_BASELINE: another worker binary (an older build) run in the same
 # rounds, alternating which goes first, for the ratio of the two round by
-# round (on a shared machine only such ratios compare builds).
+# round (on a shared machine only such ratios compare builds);
+# BENCH_REPLICAS (0; N: a replica of the bench's Redis is started and the
+# worker WAITs for N after each job's end, redis.replicas: its cost).
 #
 # At the end: each figure with its bar and PASS or FAIL (spec/bars.md,
 # "Worker": jobs/s >= 80 % of C / 0.05 s, CPU per job <= 200 us; the
@@ -31,6 +33,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Caresync::Worker;
+use Caresync::RedisTopology qw(start_redis_node rcli);
 use JSON::PP;
 use POSIX qw(sysconf _SC_CLK_TCK);
 use Time::HiRes qw(time sleep);
@@ -40,8 +43,15 @@ my $C       = $ENV{BENCH_C} // 64;
 my $PROCS   = $ENV{BENCH_FAKE_PROCS} // 4;
 my $LAT     = $ENV{BENCH_LATENCY_MS} // 50;
 my $TCK     = sysconf(_SC_CLK_TCK);
+my $REPL    = $ENV{BENCH_REPLICAS} // 0;
 
 my $env = start_env(latency_ms => $LAT, procs => $PROCS, bench => 1);
+if ($REPL) {
+    my $r = start_redis_node(dir => $env->{dir}, args => [
+        '--replicaof', '127.0.0.1', $env->{redis_port}]);
+    wait_for(sub { rcli($r, 'INFO', 'replication')
+                   =~ /master_link_status:up/ }, 15) or die 'no replica';
+}
 
 # utime + stime in seconds; in list context (total, user, system)
 sub cpu_of {
@@ -105,6 +115,8 @@ sub run_shape {
     seed($N, $shape);
 
     my $conf = write_config('worker.concurrency' => $C,
+                            # absent at 0: an older worker compares too
+                            $REPL ? ('redis.replicas' => $REPL) : (),
                             'worker.log_level' => 'error',
                             'salesforce.max_concurrency' => $C * 2,
                             'http.timeout_ms' => 10000);
@@ -131,8 +143,8 @@ sub run_shape {
 
     my $jps = $N / $wall;
     my $ceiling = $C / ($requests_per_job * $LAT / 1000);
-    printf "%-7s %s jobs=%d C=%d latency=%dms requests/job=%d\n",
-           $shape, $who, $N, $C, $LAT, $requests_per_job;
+    printf "%-7s %s jobs=%d C=%d latency=%dms requests/job=%d replicas=%d\n",
+           $shape, $who, $N, $C, $LAT, $requests_per_job, $REPL;
     printf "        %s, last status=%s, dead=%d\n",
            $done ? 'all finished' : 'TIMED OUT', $st{status} // '-', $dead;
     printf "        wall=%.2fs  jobs/s=%.0f  (ceiling C/(%d x %.2fs) = %.0f,"

@@ -49,6 +49,10 @@
  *                             token cache, error classes, a client's call
  *   engine/cw_err.h           the one error type: code, class, message
  *   engine/cw_redis.c         one synchronous, pipelined Redis connection
+ *   engine/cw_redis_io.c      its bytes: TCP or TLS (OpenSSL), bounded
+ *                             waits, hiredis's reader for the protocol
+ *   engine/cw_sentinel.c      the primary, as the Redis Sentinels say
+ *   engine/cw_cluster.c       Redis Cluster: key slots, the slot map
  *   engine/cw_config.c        the configuration file and its table
  *   engine/cw_log.c           the sync log: stderr + {prefix}:log
  *   engine/cw_csv.c           CSV input (report exports)

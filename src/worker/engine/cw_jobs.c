@@ -247,6 +247,7 @@ cw_job_end(cw_job_t *job, cw_status_t *st, int dead, const char *err,
 
     cw_queue_ack(&w->queue, job->stream_id);
     cw_redis_args(&w->redis, 1, "EXEC");
+    cw_redis_wait(&w->redis, job->id);
 }
 
 

@@ -3,10 +3,12 @@
  */
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cs_time.h"
@@ -389,6 +391,31 @@ cw_json_from_tape(const cs_json_t *v)
         }
         return j;
     }
+}
+
+
+int
+cw_file_private(const char *path, char *why, size_t n)
+{
+    struct stat  st;
+
+    if (stat(path, &st) != 0) {
+        snprintf(why, n, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, n, "%s is not a regular file", path);
+        return -1;
+    }
+
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, n, "%s is open to its group or others (mode %03o): "
+                 "chmod 600 it", path, (unsigned) (st.st_mode & 0777));
+        return -1;
+    }
+
+    return 0;
 }
 
 

@@ -81,6 +81,12 @@ void cw_form_add(cs_buf_t *b, const char *k, const char *v);
 /* The whole file in a NUL-terminated heap string; NULL on error. */
 char *cw_read_file(const char *path, size_t *len);
 
+/*
+ * A secret file (a private key): a regular file that neither its group
+ * nor others may read or write.  0, or -1 with the reason in `why`.
+ */
+int cw_file_private(const char *path, char *why, size_t n);
+
 /* "2026-11-21T10:00:00.000+0000" or "...Z" or "...+00:00" to ms; -1 bad */
 int cw_parse_datetime(const char *s, int64_t *ms);
 
