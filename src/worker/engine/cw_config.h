@@ -13,6 +13,9 @@
 
 #include "engine/cw_log.h"
 
+/* redis.sentinels: at most this many (each is tried in turn, bounded) */
+#define CW_SENTINELS_MAX  16
+
 /* salesforce.auth: the OAuth 2.0 flow (cw_conf_sf_auth_name() for logs) */
 typedef enum {
     CW_SF_AUTH_CLIENT_CREDENTIALS = 0,
@@ -29,6 +32,22 @@ typedef struct {
         long    db;
         long    timeout_ms;
         char   *prefix;
+        /* Sentinel: the primary is asked of these (cw_sentinel.h) */
+        char   *sentinels;           /* "host:port host:port ..." */
+        char   *master_name;
+        char   *sentinel_password;
+        /* TLS (cw_redis_io.h): verification is always on */
+        long    tls;
+        char   *tls_ca;
+        char   *tls_cert;
+        char   *tls_key;
+        char   *tls_server_name;
+        long    replicas;            /* WAIT for these after a job's end */
+        long    cluster;             /* a Cluster client (cw_cluster.h) */
+        /* derived: `sentinels` parsed */
+        int     nsentinels;
+        char   *sentinel_host[CW_SENTINELS_MAX];
+        int     sentinel_port[CW_SENTINELS_MAX];
     } redis;
 
     /* [worker] */

@@ -389,7 +389,7 @@ static void
 cw_hss_start(cw_job_t *job)
 {
     char              err[256];
-    json_t           *action = json_object_get(job->env, "action");
+    const cs_json_t  *action = cw_env_get(job->env.root, "action");
     cw_err_t          aerr;
     cw_hss_t         *hss;
     const char       *cid;
@@ -410,7 +410,7 @@ cw_hss_start(cw_job_t *job)
         }
     }
 
-    cid = cw_json_str(action, "contact_id");
+    cid = cw_env_str(action, "contact_id");
     if (cid == NULL || !job->w->crm->is_contact_id(cid)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
                      "the job has no valid action.contact_id");
@@ -423,13 +423,13 @@ cw_hss_start(cw_job_t *job)
     job->hdata = hss;
     job->hfree = cw_hss_free;
 
-    hss->batch_id = cw_json_str(action, "batch_id");
+    hss->batch_id = cw_env_str(action, "batch_id");
 
     /*
      * v1 needs the agent's HealthSherpa email: a CRM user id cannot be
      * sent, so the configured agent stands in for it.
      */
-    hss->agent = cw_json_str(action, "agent");
+    hss->agent = cw_env_str(action, "agent");
     if (hss->agent == NULL
         || (c->hs.version == 1 && strchr(hss->agent, '@') == NULL))
     {
@@ -469,13 +469,7 @@ cw_hss_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_healthsherpa = {
-    "healthsherpa.sync", cw_hss_start, cw_hss_patient
+const cw_handler_t  cw_h_healthsherpa[] = {
+    { "healthsherpa.sync", cw_hss_start, cw_hss_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_healthsherpa_register(void)
-{
-    cw_jobs_register(&cw_h_healthsherpa);
-}

@@ -17,16 +17,18 @@ use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
+# processes are started, and killed at the end, by the topology helpers
+use Caresync::RedisTopology ();
 use File::Basename qw(basename dirname);
 
-our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
+our @EXPORT = qw(start_env redis redis_at fake_get fake_post write_config
+                 start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
                  kill_redis restart_redis no_phi_in_log start_otlp_stub
                  fixture_text);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
-my @PIDS;
 my $ENV_;
 my %LOGS;
 my $JSON = JSON::PP->new->canonical->utf8;
@@ -69,30 +71,10 @@ sub free_port {
     return $p;
 }
 
-sub spawn {
-    my ($out, @cmd) = @_;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $out or die;
-        open STDERR, '>>', $out or die;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-    push @PIDS, $pid;
-    return $pid;
-}
+sub spawn { Caresync::RedisTopology::spawn_process(@_) }
 
 # Polls `$cond` every 20 ms until true or `$timeout` seconds pass.
-sub wait_for {
-    my ($cond, $timeout) = @_;
-    my $end = time + ($timeout // 10);
-    while (time < $end) {
-        my $v = $cond->();
-        return $v if $v;
-        sleep 0.02;
-    }
-    return undef;
-}
+sub wait_for { Caresync::RedisTopology::topology_wait(@_) }
 
 # ---- a minimal RESP client ----
 
@@ -197,6 +179,17 @@ sub start_env {
 }
 
 sub redis { $ENV_->{redis} }
+
+# The helpers (seed_job, job_status, redis()) talk to this node from now
+# on: a primary after a failover, a Cluster node, a TLS server's plain port.
+sub redis_at {
+    my ($port, $host) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $host // '127.0.0.1',
+                                  PeerPort => $port, Proto => 'tcp',
+                                  Timeout => 5)
+        or die "redis at " . ($host // '127.0.0.1') . ":$port: $!";
+    return $ENV_->{redis} = bless { s => $s }, 'Caresync::Worker::Redis';
+}
 sub env { $ENV_ }
 
 sub run_redis {
@@ -216,7 +209,7 @@ sub run_redis {
 sub kill_redis {
     kill 'KILL', $ENV_->{redis_pid};
     waitpid($ENV_->{redis_pid}, 0);
-    @PIDS = grep { $_ != $ENV_->{redis_pid} } @PIDS;
+    Caresync::RedisTopology::forget_process($ENV_->{redis_pid});
 }
 
 sub restart_redis {
@@ -341,7 +334,7 @@ sub stop_worker {
     wait_for(sub { my $r = waitpid($pid, WNOHANG); $st = $?; $r == $pid },
              $timeout // 15) or do { kill 'KILL', $pid; waitpid($pid, 0);
                                      return -1 };
-    @PIDS = grep { $_ != $pid } @PIDS;
+    Caresync::RedisTopology::forget_process($pid);
     # the ASan/UBSan build reports into the worker's log: make it count
     my $log = $LOGS{$pid};
     if ($log && open my $fh, '<', $log) {
@@ -542,19 +535,6 @@ sub no_phi_in_log {
                      . join(', ', grep { defined } @hits[0 .. 9]))
         if @hits;
     return $ok;
-}
-
-END {
-    local $?;
-    for my $pid (@PIDS) {
-        kill 'TERM', $pid;
-    }
-    for my $pid (@PIDS) {
-        my $t = time + 3;
-        while (time < $t && waitpid($pid, WNOHANG) == 0) { sleep 0.02 }
-        if (waitpid($pid, WNOHANG) == 0) { kill 'KILL', $pid;
-                                           waitpid($pid, 0) }
-    }
 }
 
 1;

@@ -13,7 +13,7 @@ package Caresync::Bench::Servers;
 #   $s->{port}, $s->{url}, $s->stream, $s->worker_pid
 #
 # Processes started here are stopped when the script ends
-# (Caresync::Worker's spawn and END).
+# (Caresync::Worker's spawn; Caresync::RedisTopology's END kills them).
 
 use strict;
 use warnings;
