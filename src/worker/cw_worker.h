@@ -8,6 +8,7 @@
  *   ops/cw_ops.c              jobs show, dlq, log, check (sync-rules §D)
  *   ops/cw_ops_batch.c        batch healthsherpa|status|abort|report, oauth
  *   ops/cw_ops_hint.c         batch hint-to-crm, batch crm-to-hint
+ *   ops/cw_ops_crypto.c       crypto status: what each job key protects
  *
  *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
@@ -41,6 +42,7 @@
  *   engine/cw_err.h           the one error type: code, class, message
  *   engine/cw_redis.c         one synchronous, pipelined Redis connection
  *   engine/cw_config.c        the configuration file and its table
+ *   engine/cw_crypto.c        the job key ring, sealed jobs opened
  *   engine/cw_log.c           the sync log: stderr + {prefix}:log
  *   engine/cw_csv.c           CSV input (report exports)
  *   engine/cw_util.c          clocks, allocation, lists, escaping

@@ -11,6 +11,7 @@
 #ifndef CW_CONFIG_H
 #define CW_CONFIG_H
 
+#include "cs_seal.h"
 #include "engine/cw_log.h"
 
 /* salesforce.auth: the OAuth 2.0 flow (cw_conf_sf_auth_name() for logs) */
@@ -136,6 +137,13 @@ typedef struct {
         long    rps;
         long    enrich_with_healthsherpa;
     } ha;
+
+    /* [crypto]: the job key ring (cw_crypto.h) */
+    struct {
+        char   *keys;                /* "id:/path ...", the last seals */
+        long    allow_clear;         /* PHI in the clear gets through */
+        cs_seal_ring_t  *ring;       /* derived: the keys, read at load */
+    } crypto;
 
     /* derived: the Redis keys under the prefix */
     struct {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs_time.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
 #include "engine/cw_status.h"
@@ -100,7 +101,10 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     e->job = NULL;
     job->started_ms = cw_mono_ms();
 
-    job->env = json_loadb(job->raw, job->raw_len, 0, NULL);
+    /* sealed PHI opened for the handler; job->raw stays as queued */
+    job->refused = cw_crypto_open(w->conf, job->raw, job->raw_len,
+                                  &job->text, &job->text_len);
+    job->env = json_loadb(job->text, job->text_len, 0, NULL);
     id = job->env ? json_string_value(json_object_get(job->env, "id")) : NULL;
     job->type = job->env
                 ? json_string_value(json_object_get(job->env, "type")) : NULL;
@@ -146,6 +150,8 @@ cw_job_free(cw_job_t *job)
         json_decref(job->env);
     }
 
+    free(job->refused);
+    cw_crypto_close(job->text, job->text_len, job->raw);
     free(job->raw);
     free(job);
 }
@@ -384,7 +390,7 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
 {
     memset(p, 0, sizeof(*p));
 
-    if (job->env == NULL || !json_is_object(job->env)) {
+    if (job->refused || job->env == NULL || !json_is_object(job->env)) {
         return -1;
     }
 
@@ -402,6 +408,11 @@ static void
 cw_job_run(cw_job_t *job)
 {
     cw_worker_t  *w = job->w;
+
+    if (job->refused) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_SEALED, "%s", job->refused);
+        return;
+    }
 
     if (job->env == NULL || !json_is_object(job->env)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,

@@ -36,6 +36,10 @@ struct cw_job_s {
     char                *raw;          /* the envelope as queued */
     size_t               raw_len;
     json_t              *env;          /* parsed, or NULL */
+    char                *text;         /* the envelope in the clear:
+                                          raw, or raw opened (cw_crypto.h) */
+    size_t               text_len;
+    char                *refused;      /* why it cannot be opened, or NULL */
     char                 id[130];
     const char          *type;
     long                 attempts;     /* including this one */

@@ -70,6 +70,19 @@ package Caresync::Test;
 #
 # The checks run from an add_response_body_check hook, so they do not run
 # for blocks with --- ignore_response (they are refused there).
+#
+# Job keys: loading this also writes a job key (mode 0600) and sets
+# $ENV{TEST_NGINX_JOB_KEY} to its path, so that config sections can say
+# `caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;`; job_key_file(ID) writes
+# another one (rotation).  jobs() opens every sealed envelope with the
+# keys written so far, with Python's `cryptography` (an AES-256-GCM apart
+# from the module's, so the format is checked, not just round-tripped),
+# and --- jobs adds one test: no PHI pattern (phi_patterns()) is readable
+# in any entry of {prefix}:jobs as Redis holds it.  A block that queues
+# in the clear on purpose says so:
+#
+#   --- jobs_in_clear         the same search must find PHI in the jobs
+#                             (the proof that the search can fail).
 
 use strict;
 use warnings;
@@ -94,7 +107,7 @@ our @EXPORT = qw(
     redis_cmd redis_start redis_stop redis_running redis_port
     redis_suspend redis_resume
     fixture fixture_json json_encode json_decode
-    jobs job_count
+    jobs job_count raw_jobs job_key_file job_key_hex open_sealed
     enrollment_with user_action_with hint_with post_body body_of
     nested_json chunked_body
     hmac_signature standard_webhook_signature standard_webhook_headers
@@ -122,6 +135,7 @@ my $REPLY_TIMEOUT = 10;     # seconds; a paused Redis answers late
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 my ($redis_port, $redis_pid, $redis_dir);
+my %job_keys;           # id => hex, what jobs() opens sealed jobs with
 my $redis_password;     # sent as AUTH by redis_cmd() while it is set
 my $parent_pid = $$;
 my %block_state;
@@ -476,23 +490,90 @@ sub job_count {
     return $n;
 }
 
-# The decoded envelopes (field "job") of {prefix}:jobs, oldest first.
-sub jobs {
+# The "job" fields of {prefix}:jobs as Redis holds them, oldest first.
+sub raw_jobs {
     my ($prefix) = @_;
     my $key = _jobs_key($prefix);
     my $entries = redis_cmd('XRANGE', $key, '-', '+');
     die "redis: XRANGE $key: $entries->{error}\n" if ref $entries eq 'HASH';
-    my @jobs;
+    my @raw;
     for my $e (@{ $entries || [] }) {
         my ($id, $fields) = @$e;
         my %f = @$fields;
         die "stream entry $id of $key has no \"job\" field\n"
             unless defined $f{job};
-        my $job = eval { json_decode($f{job}) };
-        die "stream entry $id of $key: \"job\" is not valid JSON: $@" if $@;
+        push @raw, $f{job};
+    }
+    return @raw;
+}
+
+# The decoded envelopes of {prefix}:jobs, oldest first, sealed ones opened.
+sub jobs {
+    my ($prefix) = @_;
+    my @raw = raw_jobs($prefix);
+    my @open = open_sealed(@raw);
+    my @jobs;
+    for my $i (0 .. $#raw) {
+        my $job = eval { json_decode($open[$i]) };
+        die "entry $i of " . _jobs_key($prefix)
+            . ": \"job\" is not valid JSON: $@" if $@;
         push @jobs, $job;
     }
     return @jobs;
+}
+
+# A job key file (mode 0600, 64 hex characters and a newline) for ID;
+# its key opens jobs from now on.  Returns the path.
+sub job_key_file {
+    my ($id, $hex) = @_;
+    $hex //= unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
+    my $path = "$redis_dir/job-$id.key";
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh "$hex\n";
+    close $fh or die "$path: $!";
+    chmod 0600, $path or die "$path: $!";
+    $job_keys{$id} = $hex;
+    return $path;
+}
+
+sub job_key_hex { $job_keys{$_[0]} }
+
+# Envelopes in, the same opened (sealed ones; others as they are).  A
+# sealed one that does not open dies, naming its key id.
+my $OPEN_PY = <<'PY';
+import base64, json, os, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+keys = dict(k.split("=") for k in os.environ["CS_JOB_KEYS"].split())
+for line in sys.stdin.buffer:
+    data = base64.b64decode(line)
+    i = data.find(b',"sealed":{"kid":"')
+    if i < 0:
+        out = data
+    else:
+        s = json.loads(data)["sealed"]
+        if s["kid"] not in keys:
+            sys.exit("sealed under key %s, which the test does not have" % s["kid"])
+        pt = AESGCM(bytes.fromhex(keys[s["kid"]])).decrypt(
+            base64.b64decode(s["iv"]), base64.b64decode(s["ct"]), data[:i])
+        out = data[:i] + pt + b"}"
+    sys.stdout.write(base64.b64encode(out).decode() + "\n")
+PY
+
+sub open_sealed {
+    my (@raw) = @_;
+    return @raw unless grep { index($_, ',"sealed":{"kid":"') >= 0 } @raw;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $in, '>', "$dir/in" or die "$dir/in: $!";
+    print $in MIME::Base64::encode_base64($_, '') . "\n" for @raw;
+    close $in;
+    local $ENV{CS_JOB_KEYS} = join ' ', map { "$_=$job_keys{$_}" }
+                                        sort keys %job_keys;
+    open my $py, '>', "$dir/open.py" or die "$dir/open.py: $!";
+    print $py $OPEN_PY;
+    close $py;
+    my @out = `python3 $dir/open.py < $dir/in 2>&1`;
+    die "opening sealed jobs: @out" if $? || @out != @raw;
+    return map { MIME::Base64::decode_base64($_) } @out;
 }
 
 # ---------------------------------------------------------------------------
@@ -530,7 +611,7 @@ sub _check_jobs {
     my $prefix = $block->jobs_prefix // $DEFAULT_PREFIX;
     my @field_lines = grep { /\S/ && !/^\s*#/ }
                       split /\n/, $block->job_fields // '';
-    my $ntests = (defined $block->jobs ? 2 : 0) + @field_lines;
+    my $ntests = (defined $block->jobs ? 3 : 0) + @field_lines;
     return unless $ntests;
 
     if ($dry_run) {
@@ -545,8 +626,22 @@ sub _check_jobs {
 
     if (defined $block->jobs) {
         if ($err) {
-            Test::More::fail("$name - jobs: $err") for 1 .. 2;
+            Test::More::fail("$name - jobs: $err") for 1 .. 3;
         } else {
+            # what Redis holds, before any opening: no PHI to read there
+            my @raw = raw_jobs($prefix);
+            my @phi = grep {
+                my $p = $_;
+                grep { ref $p ? $_ =~ $p : index($_, $p) >= 0 } @raw
+            } phi_patterns();
+            if (defined $block->jobs_in_clear) {
+                Test::More::ok(@raw && @phi, "$name - the search finds "
+                               . "the PHI of jobs queued in the clear");
+            } else {
+                # counted, not shown: the output holds no PHI either
+                Test::More::is(scalar @phi, 0, "$name - no PHI pattern "
+                               . "readable in $prefix:jobs");
+            }
             Test::More::is(scalar @jobs, scalar $block->jobs,
                            "$name - $prefix:jobs has " . $block->jobs . " entries");
             my $keys = eval { redis_cmd('KEYS', '*') } || [];
@@ -866,6 +961,7 @@ _become_subreaper();
 $redis_dir = tempdir('caresync-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 $redis_port = _free_port();
 $ENV{TEST_NGINX_REDIS_PORT} = $redis_port;
+$ENV{TEST_NGINX_JOB_KEY} = job_key_file('t1');
 redis_start();
 
 # Plain Test::More files (the drills) use Redis and the helpers only.

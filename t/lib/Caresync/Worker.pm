@@ -4,6 +4,12 @@ package Caresync::Worker;
 # and the fake APIs on free loopback ports, a config file, worker
 # processes, jobs seeded in the format of spec/job.md, and bounded waits.
 # Everything started here is killed when the test ends.
+#
+# Job keys: job_key(ID) writes a key file (0600) in the test's directory.
+# start_nginx() gives the module `caresync_job_key` lines for the ids of
+# its job_keys option (default: w1), and from then on write_config() gives
+# the worker the same keys as crypto.keys (its crypto.keys option, or
+# undef, overrides them), so an end-to-end test runs sealed jobs.
 
 use strict;
 use warnings;
@@ -22,7 +28,8 @@ use File::Basename qw(basename dirname);
 our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
-                 kill_redis restart_redis no_phi_in_log);
+                 kill_redis restart_redis no_phi_in_log job_key
+                 worker_keys);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my @PIDS;
@@ -195,6 +202,22 @@ sub start_env {
     return $ENV_;
 }
 
+# A job key file for ID (64 hex characters, mode 0600); its path.
+sub job_key {
+    my ($id) = @_;
+    my $path = "$ENV_->{dir}/job-$id.key";
+    return $path if -e $path;
+    my $hex = unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh "$hex\n";
+    close $fh;
+    chmod 0600, $path or die "$path: $!";
+    return $path;
+}
+
+# crypto.keys for the ids given: "id:/path id:/path".
+sub worker_keys { join ' ', map { "$_:" . job_key($_) } @_ }
+
 sub redis { $ENV_->{redis} }
 sub env { $ENV_ }
 
@@ -282,6 +305,8 @@ sub write_config {
                           agent_email => 'agent@example.org' },
     );
     $ENV{CW_TEST_SF_SECRET} //= 'fake-client-secret';
+    $sec{crypto}{keys} = worker_keys(@{ $ENV_->{job_keys} })
+        if $ENV_->{job_keys};
     for my $k (keys %o) {
         my ($s, $key) = split /\./, $k, 2;
         if (defined $o{$k}) { $sec{$s}{$key} = $o{$k} }
@@ -291,7 +316,7 @@ sub write_config {
     open my $fh, '>', $path or die;
     print $fh "# written by Caresync::Worker\n";
     for my $s (qw(redis worker http salesforce hint healthsherpa
-                  helparound)) {
+                  helparound crypto)) {
         next unless %{ $sec{$s} // {} };
         print $fh "\n[$s]\n";
         print $fh "$_ = $sec{$s}{$_}\n" for sort keys %{ $sec{$s} };
@@ -369,7 +394,12 @@ sub start_nginx {
 
     my $dir = "$ENV_->{dir}/nginx";
     mkdir $dir; mkdir "$dir/logs";
-    my $port = free_port();
+    my $port = $o{port} // free_port();
+    my @keys = @{ $o{job_keys} // ['w1'] };
+    $ENV_->{job_keys} = [@keys];
+    my $key_lines = join "\n    ",
+                    map { "caresync_job_key $_ file:" . job_key($_) . ';' }
+                    @keys;
     open my $fh, '>', "$dir/nginx.conf" or die;
     print $fh <<"CONF";
 load_module $module;
@@ -383,6 +413,7 @@ http {
     access_log @{[ $o{access_log} ? "$dir/logs/access.log" : 'off' ]};
     client_body_temp_path $dir/tmp;
     caresync_redis 127.0.0.1:$ENV_->{redis_port} timeout=1s;
+    $key_lines
     server {
         listen 127.0.0.1:$port;
         $locations
