@@ -404,7 +404,7 @@ sub start_nginx {
     print $fh <<"CONF";
 load_module $module;
 daemon off;
-master_process off;
+master_process @{[ $o{master} ? 'on' : 'off' ]};
 worker_processes 1;
 error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
