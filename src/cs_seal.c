@@ -96,7 +96,7 @@ cs_seal_b64_encode(const unsigned char *p, size_t n, char *out)
 
 /*
  * Strict: a multiple of 4 characters of the alphabet, "=" only as the
- * last one or two; -1 otherwise.  Returns the bytes written to `out`
+ * last one or two, no bits set that padding leaves over; -1 otherwise.  Returns the bytes written to `out`
  * (room for 3 * n / 4).
  */
 static long
@@ -130,6 +130,13 @@ cs_seal_b64_decode(const unsigned char *s, size_t n, unsigned char *out)
         }
 
         if ((a | b | c | d) & 0xc0) {
+            return -1;
+        }
+
+        /* one text for one value: the bits padding leaves over are 0 */
+        if (i + 4 == n
+            && ((pad == 1 && (c & 3)) || (pad == 2 && (b & 15))))
+        {
             return -1;
         }
 
@@ -420,44 +427,42 @@ typedef struct {
 } cs_seal_parts_t;
 
 
+/* The last place lit[0..len) is found in p[0..n), or NULL. */
 static const unsigned char *
-cs_seal_find(const unsigned char *p, size_t n, const char *lit, size_t len)
+cs_seal_find_last(const unsigned char *p, size_t n, const char *lit,
+    size_t len)
 {
-    const unsigned char  *q, *end;
+    const unsigned char  *q;
 
     if (n < len) {
         return NULL;
     }
 
-    end = p + n - len;
-
-    for (q = p; q <= end; q++) {
-        q = memchr(q, lit[0], (size_t) (end - q) + 1);
-        if (q == NULL) {
-            return NULL;
-        }
-
-        if (memcmp(q, lit, len) == 0) {
+    for (q = p + n - len; ; q--) {
+        if (*q == (unsigned char) lit[0] && memcmp(q, lit, len) == 0) {
             return q;
         }
-    }
 
-    return NULL;
+        if (q == p) {
+            return NULL;
+        }
+    }
 }
 
 
 /*
- * The member as cs_seal_job() writes it, and nothing after it.  A comma
- * and a quote never stand side by side inside a JSON string (the quote
- * would be escaped), so the first ,"sealed":{"kid":" is the member's.
+ * The member as cs_seal_job() writes it, and nothing after it.  Nothing
+ * the member holds after its start can look like its start (the key id,
+ * the base64: no quote or comma among them), so the last
+ * ,"sealed":{"kid":" is the member's, whatever the head holds.
  */
 static int
 cs_seal_parse(const unsigned char *p, size_t n, cs_seal_parts_t *s)
 {
     const unsigned char  *q, *end, *kid;
 
-    q = cs_seal_find(p, n, CS_SEAL_OPEN_TAG,
-                     cs_seal_lit_len(CS_SEAL_OPEN_TAG));
+    q = cs_seal_find_last(p, n, CS_SEAL_OPEN_TAG,
+                          cs_seal_lit_len(CS_SEAL_OPEN_TAG));
     if (q == NULL) {
         return CS_SEAL_PLAIN;
     }

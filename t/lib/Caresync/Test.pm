@@ -548,7 +548,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 keys = dict(k.split("=") for k in os.environ["CS_JOB_KEYS"].split())
 for line in sys.stdin.buffer:
     data = base64.b64decode(line)
-    i = data.find(b',"sealed":{"kid":"')
+    i = data.rfind(b',"sealed":{"kid":"')
     if i < 0:
         out = data
     else:
