@@ -28,6 +28,9 @@
 #   BENCH_ROUNDS              wall-clock rounds (15; 0 skips 2 and 3)
 #   BENCH_ROUND_SECONDS       seconds per server and round (2)
 #   BENCH_SOAK                soak requests (1000000; 0 skips 4)
+#   BENCH_SEAL                caresync seals each job's PHI under a job key
+#                             (caresync_job_key), as in production (1; 0:
+#                             caresync_job_key off, to measure the seal)
 # It exits 1 when it refused a figure: requests that did not succeed.
 
 use strict;

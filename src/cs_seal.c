@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "cs_b64.h"
 #include "cs_id.h"
 #include "cs_seal.h"
 
@@ -22,148 +23,12 @@
 /* base64 of the 12-byte iv: 16 characters, no padding needed */
 #define CS_SEAL_IV_B64     16
 
-static const char  cs_seal_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/*
- * Two base64 characters for each 12 bits: a sealed job is mostly its
- * base64, and this table halves the work per character (the edge's cost
- * per request is bounded, docs/performance.md).
- */
-static uint16_t  cs_seal_b64_pairs[4096];
-
-/* 0-63, or 0xff for a byte not of the alphabet */
-static uint8_t   cs_seal_b64_value[256];
-static int       cs_seal_tables_ready;
-
-
-static void
-cs_seal_tables(void)
-{
-    size_t  i;
-
-    if (cs_seal_tables_ready) {
-        return;
-    }
-
-    for (i = 0; i < 4096; i++) {
-        unsigned char  pair[2];
-
-        pair[0] = (unsigned char) cs_seal_b64[i >> 6];
-        pair[1] = (unsigned char) cs_seal_b64[i & 63];
-        memcpy(&cs_seal_b64_pairs[i], pair, 2);
-    }
-
-    memset(cs_seal_b64_value, 0xff, sizeof(cs_seal_b64_value));
-
-    for (i = 0; i < 64; i++) {
-        cs_seal_b64_value[(unsigned char) cs_seal_b64[i]] = (uint8_t) i;
-    }
-
-    cs_seal_tables_ready = 1;
-}
-
-
-/* Standard base64 with padding; `out` has room for 4 * ceil(n / 3). */
-static size_t
-cs_seal_b64_encode(const unsigned char *p, size_t n, char *out)
-{
-    char      *o = out;
-    uint32_t   v;
-
-    for (; n >= 3; p += 3, n -= 3, o += 4) {
-        v = ((uint32_t) p[0] << 16) | ((uint32_t) p[1] << 8) | p[2];
-        memcpy(o, &cs_seal_b64_pairs[v >> 12], 2);
-        memcpy(o + 2, &cs_seal_b64_pairs[v & 0xfff], 2);
-    }
-
-    if (n) {
-        v = (uint32_t) p[0] << 16;
-        if (n == 2) {
-            v |= (uint32_t) p[1] << 8;
-        }
-
-        o[0] = cs_seal_b64[v >> 18];
-        o[1] = cs_seal_b64[(v >> 12) & 63];
-        o[2] = n == 2 ? cs_seal_b64[(v >> 6) & 63] : '=';
-        o[3] = '=';
-        o += 4;
-    }
-
-    return (size_t) (o - out);
-}
-
-
-/*
- * Strict: a multiple of 4 characters of the alphabet, "=" only as the
- * last one or two, no bits set that padding leaves over; -1 otherwise.  Returns the bytes written to `out`
- * (room for 3 * n / 4).
- */
-static long
-cs_seal_b64_decode(const unsigned char *s, size_t n, unsigned char *out)
-{
-    size_t          i, pad;
-    uint32_t        v;
-    unsigned char  *o = out;
-    uint8_t         a, b, c, d;
-
-    if (n % 4) {
-        return -1;
-    }
-
-    pad = 0;
-    if (n && s[n - 1] == '=') {
-        pad = (s[n - 2] == '=') ? 2 : 1;
-    }
-
-    for (i = 0; i < n; i += 4) {
-        a = cs_seal_b64_value[s[i]];
-        b = cs_seal_b64_value[s[i + 1]];
-
-        if (i + 4 == n && pad) {
-            c = pad == 2 ? 0 : cs_seal_b64_value[s[i + 2]];
-            d = 0;
-
-        } else {
-            c = cs_seal_b64_value[s[i + 2]];
-            d = cs_seal_b64_value[s[i + 3]];
-        }
-
-        if ((a | b | c | d) & 0xc0) {
-            return -1;
-        }
-
-        /* one text for one value: the bits padding leaves over are 0 */
-        if (i + 4 == n
-            && ((pad == 1 && (c & 3)) || (pad == 2 && (b & 15))))
-        {
-            return -1;
-        }
-
-        v = ((uint32_t) a << 18) | ((uint32_t) b << 12)
-            | ((uint32_t) c << 6) | d;
-
-        *o++ = (unsigned char) (v >> 16);
-
-        if (i + 4 < n || pad < 2) {
-            *o++ = (unsigned char) (v >> 8);
-        }
-
-        if (i + 4 < n || pad < 1) {
-            *o++ = (unsigned char) v;
-        }
-    }
-
-    return (long) (o - out);
-}
-
 
 void
 cs_seal_ring_init(cs_seal_ring_t *ring)
 {
     memset(ring, 0, sizeof(cs_seal_ring_t));
     cs_buf_init(&ring->scratch);
-    cs_seal_tables();
 }
 
 
@@ -379,7 +244,7 @@ cs_seal_job(cs_seal_ring_t *ring, cs_buf_t *job, size_t split)
     }
 
     n += CS_SEAL_TAG_LEN;
-    b64 = (n + 2) / 3 * 4;
+    b64 = cs_b64_encoded_len(n);
 
     /* the plaintext's bytes are overwritten by what is longer than them */
     job->len = split;
@@ -396,9 +261,9 @@ cs_seal_job(cs_seal_ring_t *ring, cs_buf_t *job, size_t split)
     cs_buf_put(job, CS_SEAL_OPEN_TAG, cs_seal_lit_len(CS_SEAL_OPEN_TAG));
     cs_buf_put(job, k->id, k->id_len);
     cs_buf_put(job, CS_SEAL_IV_TAG, cs_seal_lit_len(CS_SEAL_IV_TAG));
-    job->len += cs_seal_b64_encode(iv, sizeof(iv), job->data + job->len);
+    job->len += cs_b64_encode(iv, sizeof(iv), job->data + job->len);
     cs_buf_put(job, CS_SEAL_CT_TAG, cs_seal_lit_len(CS_SEAL_CT_TAG));
-    job->len += cs_seal_b64_encode(ct, n, job->data + job->len);
+    job->len += cs_b64_encode(ct, n, job->data + job->len);
     cs_buf_put(job, CS_SEAL_END, cs_seal_lit_len(CS_SEAL_END));
 
     return CS_SEAL_OK;
@@ -553,8 +418,7 @@ cs_seal_open(cs_seal_ring_t *ring, const unsigned char *p, size_t n,
     cs_buf_t *out, char kid[CS_SEAL_KID_MAX + 1])
 {
     int              rc, len;
-    long             got;
-    size_t           i, pt;
+    size_t           i, pt, got;
     unsigned char    iv[CS_SEAL_IV_LEN + 3];
     unsigned char   *ct, *dst;
     cs_seal_parts_t  s;
@@ -589,7 +453,9 @@ cs_seal_open(cs_seal_ring_t *ring, const unsigned char *p, size_t n,
         return CS_SEAL_UNKNOWN_KEY;
     }
 
-    if (cs_seal_b64_decode(s.iv, CS_SEAL_IV_B64, iv) != CS_SEAL_IV_LEN
+    if (cs_b64_decode((const char *) s.iv, CS_SEAL_IV_B64, CS_B64_STRICT,
+                      iv, &got) != 0
+        || got != CS_SEAL_IV_LEN
         || s.ct_len > (size_t) INT32_MAX)
     {
         return CS_SEAL_MALFORMED;
@@ -597,18 +463,20 @@ cs_seal_open(cs_seal_ring_t *ring, const unsigned char *p, size_t n,
 
     /* the ciphertext, decoded, then the plaintext beside it */
     cs_buf_reset(&ring->scratch);
-    if (cs_buf_reserve(&ring->scratch, s.ct_len / 4 * 3 + 3) != 0) {
+    if (cs_buf_reserve(&ring->scratch, cs_b64_decoded_max(s.ct_len)) != 0) {
         return CS_SEAL_NOMEM;
     }
 
     ct = (unsigned char *) ring->scratch.data;
-    got = cs_seal_b64_decode(s.ct, s.ct_len, ct);
 
-    if (got < CS_SEAL_TAG_LEN) {
+    if (cs_b64_decode((const char *) s.ct, s.ct_len, CS_B64_STRICT, ct,
+                      &got) != 0
+        || got < CS_SEAL_TAG_LEN)
+    {
         return CS_SEAL_MALFORMED;
     }
 
-    pt = (size_t) got - CS_SEAL_TAG_LEN;
+    pt = got - CS_SEAL_TAG_LEN;
 
     if (cs_buf_reserve(out, s.head + pt + 1) != 0) {
         return CS_SEAL_NOMEM;
