@@ -268,22 +268,34 @@ cs_b64_decode(const char *s, size_t n, int mode, unsigned char *out,
         return -1;
     }
 
-    acc = 0;
     k = 0;
 
-    for (i = 0; i < n; i++) {
+    /* whole groups of 4: one check of the four values, three bytes out */
+    for (i = 0; n - i >= 4; i += 4) {
+        uint32_t  a = val[(unsigned char) s[i]];
+        uint32_t  b = val[(unsigned char) s[i + 1]];
+        uint32_t  c = val[(unsigned char) s[i + 2]];
+        uint32_t  d = val[(unsigned char) s[i + 3]];
+
+        if ((a | b | c | d) & 0x80) {
+            return -1;
+        }
+
+        acc = a << 18 | b << 12 | c << 6 | d;
+        out[k] = (unsigned char) (acc >> 16);
+        out[k + 1] = (unsigned char) (acc >> 8);
+        out[k + 2] = (unsigned char) acc;
+        k += 3;
+    }
+
+    acc = 0;
+
+    for (; i < n; i++) {
         if (val[(unsigned char) s[i]] == 0xff) {
             return -1;
         }
 
         acc = acc << 6 | val[(unsigned char) s[i]];
-
-        if (i % 4 == 3) {
-            out[k++] = (unsigned char) (acc >> 16);
-            out[k++] = (unsigned char) (acc >> 8);
-            out[k++] = (unsigned char) acc;
-            acc = 0;
-        }
     }
 
     rest = n % 4;

@@ -2,6 +2,8 @@
  * caresync core: sealing and opening a job's PHI (see cs_seal.h).
  */
 
+#define _GNU_SOURCE                 /* memrchr() */
+
 #include <stdint.h>
 #include <string.h>
 
@@ -292,26 +294,34 @@ typedef struct {
 } cs_seal_parts_t;
 
 
-/* The last place lit[0..len) is found in p[0..n), or NULL. */
+/*
+ * The last place lit[0..len) is found in p[0..n), or NULL; the places
+ * its first byte is at are found with memrchr() (a sealed member holds
+ * two commas after its start, the base64 none).
+ */
 static const unsigned char *
 cs_seal_find_last(const unsigned char *p, size_t n, const char *lit,
     size_t len)
 {
+    size_t                m;
     const unsigned char  *q;
 
     if (n < len) {
         return NULL;
     }
 
-    for (q = p + n - len; ; q--) {
-        if (*q == (unsigned char) lit[0] && memcmp(q, lit, len) == 0) {
-            return q;
-        }
-
-        if (q == p) {
+    for (m = n - len + 1; m; m = (size_t) (q - p)) {
+        q = memrchr(p, lit[0], m);
+        if (q == NULL) {
             return NULL;
         }
+
+        if (memcmp(q, lit, len) == 0) {
+            return q;
+        }
     }
+
+    return NULL;
 }
 
 
