@@ -69,30 +69,10 @@ cs_seal_kid_ok(const char *s, size_t n)
 }
 
 
-static int
-cs_seal_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
-    return -1;
-}
-
-
 int
 cs_seal_key_hex(const char *s, size_t n, unsigned char key[CS_SEAL_KEY_LEN])
 {
-    int            hi, lo;
-    size_t         i;
+    int            rc;
     unsigned char  k[CS_SEAL_KEY_LEN];
 
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '
@@ -101,26 +81,15 @@ cs_seal_key_hex(const char *s, size_t n, unsigned char key[CS_SEAL_KEY_LEN])
         n--;
     }
 
-    if (n != CS_SEAL_KEY_HEX) {
-        return -1;
+    rc = n == CS_SEAL_KEY_HEX ? cs_id_unhex(s, n, k) : -1;
+
+    if (rc == 0) {
+        memcpy(key, k, CS_SEAL_KEY_LEN);
     }
 
-    for (i = 0; i < CS_SEAL_KEY_LEN; i++) {
-        hi = cs_seal_hex_digit(s[2 * i]);
-        lo = cs_seal_hex_digit(s[2 * i + 1]);
-
-        if (hi < 0 || lo < 0) {
-            OPENSSL_cleanse(k, sizeof(k));
-            return -1;
-        }
-
-        k[i] = (unsigned char) (hi << 4 | lo);
-    }
-
-    memcpy(key, k, CS_SEAL_KEY_LEN);
     OPENSSL_cleanse(k, sizeof(k));
 
-    return 0;
+    return rc;
 }
 
 

@@ -14,6 +14,7 @@
 #include <openssl/params.h>
 
 #include "cs_b64.h"
+#include "cs_id.h"
 #include "cs_normalize.h"
 #include "cs_sig.h"
 
@@ -46,38 +47,11 @@ cs_sig_result_name(cs_sig_result_t rc)
 
 
 static int
-cs_sig_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;                                  /* either case */
-
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-
-static int
 cs_sig_hex_decode(const char *s, size_t n, unsigned char *out,
     size_t *out_len)
 {
-    int     hi, lo;
-    size_t  i;
-
-    if (n % 2) {
+    if (cs_id_unhex(s, n, out) != 0) {
         return -1;
-    }
-
-    for (i = 0; i < n; i += 2) {
-        hi = cs_sig_hexval((unsigned char) s[i]);
-        lo = cs_sig_hexval((unsigned char) s[i + 1]);
-
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-
-        out[i / 2] = (unsigned char) (hi << 4 | lo);
     }
 
     *out_len = n / 2;

@@ -27,7 +27,7 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(sleep);
-use Caresync::Phi qw(phi_patterns);
+use Caresync::Phi qw(phi_hits);
 use Caresync::Worker;
 use Caresync::Hint;
 
@@ -50,13 +50,6 @@ sub fixture {
 }
 
 # ---- the scan ---------------------------------------------------------
-
-# How many PHI patterns a text holds (the values are never printed).
-sub phi_hits {
-    my ($text) = @_;
-    return scalar grep { ref $_ ? $text =~ $_ : index($text, $_) >= 0 }
-                  phi_patterns();
-}
 
 sub slurp {
     my ($path) = @_;

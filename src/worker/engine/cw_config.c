@@ -231,11 +231,7 @@ cw_conf_choices(const cw_key_t *k)
 }
 
 
-static void
-cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
 {
     size_t   n = strlen(err);

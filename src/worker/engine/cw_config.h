@@ -162,6 +162,10 @@ const char *cw_conf_sf_auth_name(cw_sf_auth_e auth);
  * go to `err` (one line each, all of them) and the result is -1.
  */
 int cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen);
+
+/* Appends one line to the errors of a load (cw_crypto.c adds its own). */
+void cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void cw_conf_free(cw_conf_t *c);
 
 #endif /* CW_CONFIG_H */

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,30 +16,6 @@
 #include "engine/cw_util.h"
 
 #define CW_CRYPTO_FILE_MAX  4096
-
-
-static void
-cw_crypto_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-cw_crypto_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    size_t   n = strlen(err);
-    va_list  ap;
-
-    if (n + 2 >= errlen) {
-        return;
-    }
-
-    va_start(ap, fmt);
-    vsnprintf(err + n, errlen - n - 1, fmt, ap);
-    va_end(ap);
-
-    n = strlen(err);
-    err[n] = '\n';
-    err[n + 1] = '\0';
-}
 
 
 /* One key file into key; the same rule as nginx's secret files. */
@@ -55,7 +30,7 @@ cw_crypto_read(const char *path, unsigned char key[CS_SEAL_KEY_LEN],
 
     fd = open(path, O_RDONLY | O_NOCTTY);
     if (fd < 0) {
-        cw_crypto_err(err, errlen, "crypto.keys: cannot open %s: %s", path,
+        cw_conf_err(err, errlen, "crypto.keys: cannot open %s: %s", path,
                       strerror(errno));
         return -1;
     }
@@ -64,14 +39,14 @@ cw_crypto_read(const char *path, unsigned char key[CS_SEAL_KEY_LEN],
         || st.st_size > CW_CRYPTO_FILE_MAX)
     {
         close(fd);
-        cw_crypto_err(err, errlen, "crypto.keys: %s is not a regular file "
+        cw_conf_err(err, errlen, "crypto.keys: %s is not a regular file "
                       "of at most %d bytes", path, CW_CRYPTO_FILE_MAX);
         return -1;
     }
 
     if (st.st_mode & 077) {
         close(fd);
-        cw_crypto_err(err, errlen, "crypto.keys: %s may be read or written "
+        cw_conf_err(err, errlen, "crypto.keys: %s may be read or written "
                       "by group or others (mode %04o): chmod 600 it, owned "
                       "by the user the worker runs as", path,
                       (unsigned) (st.st_mode & 07777));
@@ -82,7 +57,7 @@ cw_crypto_read(const char *path, unsigned char key[CS_SEAL_KEY_LEN],
     close(fd);
 
     if (n < 0) {
-        cw_crypto_err(err, errlen, "crypto.keys: cannot read %s: %s", path,
+        cw_conf_err(err, errlen, "crypto.keys: cannot read %s: %s", path,
                       strerror(errno));
         return -1;
     }
@@ -91,7 +66,7 @@ cw_crypto_read(const char *path, unsigned char key[CS_SEAL_KEY_LEN],
     explicit_bzero(text, sizeof(text));
 
     if (rc != 0) {
-        cw_crypto_err(err, errlen, "crypto.keys: %s does not hold a key of "
+        cw_conf_err(err, errlen, "crypto.keys: %s does not hold a key of "
                       "64 hex characters (as `openssl rand -hex 32` writes "
                       "it)", path);
         return -1;
@@ -126,7 +101,7 @@ cw_crypto_load(cw_conf_t *c, char *err, size_t errlen)
         colon = strchr(tok, ':');
 
         if (colon == NULL || colon[1] == '\0') {
-            cw_crypto_err(err, errlen, "crypto.keys: `%s` is not "
+            cw_conf_err(err, errlen, "crypto.keys: `%s` is not "
                           "<key id>:<file>", tok);
             rc = -1;
             continue;
@@ -135,7 +110,7 @@ cw_crypto_load(cw_conf_t *c, char *err, size_t errlen)
         *colon = '\0';
 
         if (!cs_seal_kid_ok(tok, strlen(tok))) {
-            cw_crypto_err(err, errlen, "crypto.keys: key id `%.40s` must be "
+            cw_conf_err(err, errlen, "crypto.keys: key id `%.40s` must be "
                           "1 to %d letters, digits, `.`, `_` or `-`", tok,
                           CS_SEAL_KID_MAX);
             rc = -1;
@@ -151,13 +126,13 @@ cw_crypto_load(cw_conf_t *c, char *err, size_t errlen)
         explicit_bzero(key, sizeof(key));
 
         if (r == CS_SEAL_DUPLICATE) {
-            cw_crypto_err(err, errlen, "crypto.keys: key id `%s` is listed "
+            cw_conf_err(err, errlen, "crypto.keys: key id `%s` is listed "
                           "twice, or its key is listed under another id",
                           tok);
             rc = -1;
 
         } else if (r == CS_SEAL_FULL) {
-            cw_crypto_err(err, errlen, "crypto.keys: at most %d keys",
+            cw_conf_err(err, errlen, "crypto.keys: at most %d keys",
                           CS_SEAL_KEYS_MAX);
             rc = -1;
         }
@@ -166,7 +141,7 @@ cw_crypto_load(cw_conf_t *c, char *err, size_t errlen)
     free(list);
 
     if (rc == 0 && ring->n == 0) {
-        cw_crypto_err(err, errlen, "crypto.keys names no key");
+        cw_conf_err(err, errlen, "crypto.keys names no key");
         rc = -1;
     }
 

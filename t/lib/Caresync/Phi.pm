@@ -6,6 +6,8 @@ package Caresync::Phi;
 # server: loading it starts nothing.
 #
 #   phi_patterns()   strings (matched anywhere) and regexps (whole words)
+#   phi_hits(TEXT)   how many of them TEXT holds (a count: never show
+#                    which, the output holds no PHI either)
 #   phi_values()     made-up PHI for variant bodies: use these so that
 #                    they are searched for too
 
@@ -13,7 +15,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(phi_patterns phi_values);
+our @EXPORT_OK = qw(phi_patterns phi_values phi_hits);
 
 
 # Values of the fixtures (and of the suites' variant bodies) that identify
@@ -62,5 +64,11 @@ sub phi_patterns {
     } @PHI;
 }
 
+
+sub phi_hits {
+    my ($text) = @_;
+    return scalar grep { ref $_ ? $text =~ $_ : index($text, $_) >= 0 }
+                  phi_patterns();
+}
 
 1;

@@ -83,6 +83,10 @@ package Caresync::Test;
 #
 #   --- jobs_in_clear         the same search must find PHI in the jobs
 #                             (the proof that the search can fail).
+#   --- raw_job_fields        lines as in --- job_fields, checked against
+#                             the last job as Redis holds it (not opened):
+#                               sealed.kid = t1
+#                               patient = ABSENT
 
 use strict;
 use warnings;
@@ -613,7 +617,9 @@ sub _check_jobs {
     my $prefix = $block->jobs_prefix // $DEFAULT_PREFIX;
     my @field_lines = grep { /\S/ && !/^\s*#/ }
                       split /\n/, $block->job_fields // '';
-    my $ntests = (defined $block->jobs ? 3 : 0) + @field_lines;
+    my @raw_lines = grep { /\S/ && !/^\s*#/ }
+                    split /\n/, $block->raw_job_fields // '';
+    my $ntests = (defined $block->jobs ? 3 : 0) + @field_lines + @raw_lines;
     return unless $ntests;
 
     if ($dry_run) {
@@ -632,16 +638,13 @@ sub _check_jobs {
         } else {
             # what Redis holds, before any opening: no PHI to read there
             my @raw = raw_jobs($prefix);
-            my @phi = grep {
-                my $p = $_;
-                grep { ref $p ? $_ =~ $p : index($_, $p) >= 0 } @raw
-            } phi_patterns();
+            my $phi = Caresync::Phi::phi_hits(join "\n", @raw);
             if (defined $block->jobs_in_clear) {
-                Test::More::ok(@raw && @phi, "$name - the search finds "
+                Test::More::ok(@raw && $phi, "$name - the search finds "
                                . "the PHI of jobs queued in the clear");
             } else {
                 # counted, not shown: the output holds no PHI either
-                Test::More::is(scalar @phi, 0, "$name - no PHI pattern "
+                Test::More::is($phi, 0, "$name - no PHI pattern "
                                . "readable in $prefix:jobs");
             }
             Test::More::is(scalar @jobs, scalar $block->jobs,
@@ -654,17 +657,22 @@ sub _check_jobs {
         }
     }
 
-    for my $line (@field_lines) {
+    my @queued = $err || !@jobs ? ()
+               : eval { map { json_decode($_) } raw_jobs($prefix) };
+    my @checks = ((map { [$_, 'job', $jobs[-1]] } @field_lines),
+                  (map { [$_, 'queued job', $queued[-1]] } @raw_lines));
+    for my $c (@checks) {
+        my ($line, $what, $doc) = @$c;
         my ($path, $op, $want) =
             $line =~ /^\s*(\S+)\s*(=~|=)\s*(.*?)\s*$/
             or do { Test::More::fail("$name - bad job_fields line: $line"); next };
-        my $desc = "$name - job $path $op $want";
-        if ($err || !@jobs) {
+        my $desc = "$name - $what $path $op $want";
+        if ($err || !@jobs || !$doc) {
             Test::More::fail($desc);
             Test::More::diag($err || "no job in $prefix:jobs");
             next;
         }
-        my ($exists, $got) = _path_value($jobs[-1], $path);
+        my ($exists, $got) = _path_value($doc, $path);
         if ($op eq '=~') {
             Test::More::like($exists ? $got : '(absent)', qr/$want/, $desc);
         } elsif ($want eq 'ABSENT') {
@@ -759,6 +767,7 @@ sub _preprocess {
         . "drop --- ignore_response\n"
         if defined $block->ignore_response
            && (defined $block->jobs || defined $block->job_fields
+               || defined $block->raw_job_fields
                || defined $block->job_record);
 
     my $ok = eval {
