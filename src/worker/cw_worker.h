@@ -37,6 +37,8 @@
  *   engine/cw_lock.c          one job at a time per patient, in queue order
  *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
  *   engine/cw_status.c        the status record {prefix}:job:<id>
+ *   engine/cw_trace.c         the job's trace and timeline, OTLP export
+ *   engine/cw_metrics.c       Prometheus metrics and their responder
  *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
  *                             token cache, error classes
  *   engine/cw_err.h           the one error type: code, class, message

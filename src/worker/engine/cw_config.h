@@ -145,6 +145,20 @@ typedef struct {
         cs_seal_ring_t  *ring;       /* derived: the keys, read at load */
     } crypto;
 
+    /* [metrics]: Prometheus text of `run` (engine/cw_metrics.h) */
+    struct {
+        char   *listen;              /* "127.0.0.1:9187"; NULL: off */
+        long    allow_remote;        /* a non-loopback address, knowingly */
+    } metrics;
+
+    /* [tracing]: OTLP/HTTP export of the jobs' spans (cw_trace.h) */
+    struct {
+        char   *otlp_endpoint;       /* ".../v1/traces"; NULL: off */
+        char   *service_name;
+        long    otlp_timeout_ms;
+        long    otlp_max_spans;      /* buffered at most; more: dropped */
+    } tracing;
+
     /* derived: the Redis keys under the prefix */
     struct {
         char   *jobs;

@@ -41,6 +41,7 @@ struct cw_http_s {
     int              nfds;
     int              timer_set;
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
+    const cw_http_observer_t  *obs;
 };
 
 
@@ -263,7 +264,34 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
         cw_http_register_auth(http, auth);
     }
 
+    r->ctx = http->obs ? http->obs->take() : NULL;
+
     return r;
+}
+
+
+void
+cw_http_observe(cw_http_t *h, const cw_http_observer_t *o)
+{
+    h->obs = o;
+}
+
+
+/* `done`, with the request's context current while it runs */
+static void
+cw_http_done(cw_http_req_t *r)
+{
+    void                      *prev;
+    const cw_http_observer_t  *o = r->http->obs;
+
+    if (o == NULL) {
+        r->done(r);
+        return;
+    }
+
+    prev = o->enter(r->ctx);
+    r->done(r);
+    o->leave(prev);
 }
 
 
@@ -305,6 +333,11 @@ cw_http_req_free(cw_http_req_t *r)
 
     cw_http_slist_wipe(r->hdrs);
     cw_http_slist_wipe(r->extra);
+
+    if (r->ctx) {
+        r->http->obs->drop(r->ctx);
+    }
+
     free(r);
 }
 
@@ -464,6 +497,10 @@ cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
                     : 0;
     a->gen++;
     cw_auth_release(a, NULL);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 1);
+    }
 }
 
 
@@ -471,6 +508,10 @@ void
 cw_auth_fail(cw_auth_t *a, const cw_err_t *err)
 {
     cw_auth_release(a, err);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 0);
+    }
 }
 
 
@@ -655,6 +696,16 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
     if (r->content_type) {
         snprintf(hdr, sizeof(hdr), "Content-Type: %s", r->content_type);
         r->hdrs = curl_slist_append(r->hdrs, hdr);
+    }
+
+    r->sent_ms = cw_mono_ms();
+
+    if (h->obs) {
+        hdr[0] = '\0';
+        h->obs->launch(r, hdr, sizeof(hdr));
+        if (hdr[0]) {
+            r->hdrs = curl_slist_append(r->hdrs, hdr);
+        }
     }
 
     if (r->auth && r->auth->token) {
@@ -880,6 +931,10 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
 
     cw_http_classify(r, rc);
 
+    if (h->obs) {
+        h->obs->end(r);
+    }
+
     curl_easy_reset(e);
     if (h->npool < CW_HTTP_POOL) {
         h->pool[h->npool++] = e;
@@ -904,7 +959,7 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
         return;
     }
 
-    r->done(r);
+    cw_http_done(r);
 }
 
 
@@ -950,7 +1005,7 @@ cw_http_completions(cw_http_t *h)
             h->done_tail = NULL;
         }
         r->next = NULL;
-        r->done(r);
+        cw_http_done(r);
     }
 }
 
@@ -1170,7 +1225,7 @@ cw_http_cancel(cw_http_req_t *r)
     cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_SHUTDOWN,
                "the worker stopped before %s answered", r->target->name);
     r->status = 0;
-    r->done(r);
+    cw_http_done(r);
 }
 
 
@@ -1222,7 +1277,7 @@ cw_http_cancel_all(cw_http_t *h)
             if (h->done_head == NULL) {
                 h->done_tail = NULL;
             }
-            r->done(r);
+            cw_http_done(r);
         }
     }
 }

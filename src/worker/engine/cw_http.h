@@ -92,7 +92,33 @@ struct cw_http_req_s {
     long              retry_after_ms; /* the answer's Retry-After, -1 */
     cw_http_req_t    *next;         /* in a queue */
     cw_http_req_t    *iprev, *inext;  /* in flight */
+
+    /* the observer's (cw_http_observer_t) */
+    void             *ctx;          /* what it belongs to, held */
+    uint64_t          sent_ms;      /* monotonic, this try */
+    unsigned char     span_id[8];   /* this try's span */
 };
+
+/*
+ * What watches the requests (engine/cw_trace.c: the trace, the job's
+ * timeline and the metrics), without the layer knowing any of it.  A
+ * request holds the context that was current when it was made (`take`),
+ * and that context is current again while its `done` runs (`enter`,
+ * `leave`), so that follow-up requests and log lines belong to the same
+ * job.  `launch` may add one header line per try; `end` sees every try
+ * that reached the network, classified, before `done`.
+ */
+typedef struct {
+    void   *(*take)(void);
+    void    (*drop)(void *ctx);
+    void   *(*enter)(void *ctx);
+    void    (*leave)(void *prev);
+    void    (*launch)(cw_http_req_t *req, char *line, size_t n);
+    void    (*end)(cw_http_req_t *req);
+    void    (*auth)(cw_auth_t *a, int ok);    /* a token fetch ended */
+} cw_http_observer_t;
+
+void cw_http_observe(cw_http_t *http, const cw_http_observer_t *o);
 
 typedef struct {
     long         timeout_ms;

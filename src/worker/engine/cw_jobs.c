@@ -11,7 +11,9 @@
 #include "engine/cw_crypto.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
+#include "engine/cw_metrics.h"
 #include "engine/cw_status.h"
+#include "engine/cw_trace.h"
 #include "engine/cw_util.h"
 
 #define CW_MAX_HANDLERS  32
@@ -113,6 +115,12 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     snprintf(job->id, sizeof(job->id), "%s",
              id && cw_job_id_ok(id) ? id : job->stream_id);
 
+    /* the edge's trace, checked again (anything can XADD a job) */
+    job->trace = cw_trace_new(job->env ? cw_json_str(job->env, "traceparent")
+                                       : NULL, job->id, job->type);
+    job->received_at = job->env ? cw_json_str(job->env, "received_at")
+                                : NULL;
+
     job->next = w->jobs;
     if (w->jobs) {
         w->jobs->prev = job;
@@ -152,6 +160,7 @@ cw_job_free(cw_job_t *job)
 
     free(job->refused);
     cw_crypto_close(job->text, job->text_len, job->raw);
+    cw_trace_drop(job->trace);
     free(job->raw);
     free(job);
 }
@@ -191,16 +200,26 @@ cw_job_unlock(cw_job_t *job, long long keep_ms)
 
 /* Status, then the queue operation, then XACK/XDEL: all or nothing. */
 static void
-cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
-    long long retry_due)
+cw_job_end(cw_job_t *job, cw_status_t *st, int dead, const char *err,
+    long long retry_due, const cw_err_t *cause)
 {
-    char          key[CW_STATUS_KEY_MAX];
-    cw_worker_t  *w = job->w;
+    char            key[CW_STATUS_KEY_MAX];
+    cw_worker_t    *w = job->w;
+    cw_trace_end_t  te;
 
     cw_job_key(job, key, sizeof(key));
+    st->trace_id = cw_trace_id(job->trace);
 
     cw_redis_args(&w->redis, 1, "MULTI");
     cw_status_write(&w->redis, key, st);
+
+    te.attempt = job->attempts;
+    te.status = st->status;
+    te.err = cause;
+    te.stream_id = job->stream_id;
+    te.received_at = job->received_at;
+    te.ttl_s = w->conf->worker.status_ttl_s;
+    cw_trace_end(job->trace, &w->redis, w->conf, job->id, &te);
 
     if (retry_due) {
         cw_queue_retry(&w->queue, job->order, job->raw, job->raw_len,
@@ -244,7 +263,9 @@ cw_job_done(cw_job_t *job, const char *status, const char *message)
                                                  : NULL;
     st.ttl_s = job->w->conf->worker.status_ttl_s;
 
-    cw_job_end(job, &st, 0, NULL, 0);
+    cw_job_end(job, &st, 0, NULL, 0, NULL);
+    cw_metrics_job_end(cw_job_type(job), status,
+                       cw_mono_ms() - job->started_ms, job->hend != NULL);
 
     cw_debug("job", "done job_id=%s type=%s status=%s attempts=%ld ms=%llu",
              job->id, cw_job_type(job), status, job->attempts,
@@ -316,7 +337,8 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
         st.next_attempt_at = next;
 
         cw_job_end(job, &st, 0, NULL,
-                   (long long) cw_now_ms() + delay);
+                   (long long) cw_now_ms() + delay, err);
+        cw_metrics_retry(cw_job_type(job));
 
         cw_error("job", "retrying job_id=%s type=%s attempts=%ld "
                  "delay_ms=%lld code=%s http_status=%ld error=\"%s\"",
@@ -351,7 +373,10 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
      * Permanent failures go to the dead-letter queue too: once the cause
      * is fixed (a field, a credential), `dlq replay` runs them again.
      */
-    cw_job_end(job, &st, 1, st.last_error, 0);
+    cw_job_end(job, &st, 1, st.last_error, 0, err);
+    cw_metrics_job_end(cw_job_type(job), "failed",
+                       cw_mono_ms() - job->started_ms, job->hend != NULL);
+    cw_metrics_dead(cw_job_type(job));
 
     cw_log(err->cls == CW_ERR_TRANSIENT ? CW_LOG_ERROR : CW_LOG_EXCEPTION,
            "job", "failed job_id=%s type=%s attempts=%ld code=%s "
@@ -466,11 +491,15 @@ cw_job_started(cw_redis_t *r)
 }
 
 
+static void cw_jobs_turn(cw_worker_t *w, cw_job_t *job, cw_turn_e turn,
+    const cw_patient_t *pat, const char *by);
+
+
 void
 cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
 {
     int             i, old;
-    char            key[CW_STATUS_KEY_MAX], msg[CW_JOB_ID_MAX + 64];
+    char            key[CW_STATUS_KEY_MAX];
     char          (*by)[CW_JOB_ID_MAX + 1];
     cw_job_t      **jobs;
     cw_turn_e       turn, *turns;
@@ -536,52 +565,66 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
     }
 
     for (i = 0; i < n; i++) {
-        cw_job_t  *job = jobs[i];
+        cw_job_t    *job = jobs[i];
+        cw_trace_t  *prev;
 
-        turn = turns[i];
-
-        if (turn == CW_TURN_OURS || turn == CW_TURN_SUPERSEDED_HELD) {
-            if (pat[i].name[0]) {
-                memcpy(job->locks[job->nlocks++], pat[i].name,
-                       sizeof(pat[i].name));
-            }
-        }
-
-        if (turn == CW_TURN_ERROR || job->attempts == 0) {
-            /* Redis went away: leave the entry pending for a reclaim */
-            cw_error("job", "cannot record the start, leaving it pending "
-                     "job_id=%s", job->id);
-            w->started--;
-            job->nlocks = 0;
-            cw_job_free(job);
-            continue;
-        }
-
-        if (turn == CW_TURN_PARKED) {
-            cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
-                     cw_job_type(job), pat[i].name);
-            w->started--;
-            w->parked++;
-            cw_job_free(job);
-            continue;
-        }
-
-        if (turn != CW_TURN_OURS) {
-            /* the newer job reads, or has read, what this one would */
-            snprintf(msg, sizeof(msg), "superseded by job %s", by[i]);
-            cw_debug("job", "superseded job_id=%s type=%s by=%s", job->id,
-                     cw_job_type(job), by[i]);
-            cw_job_done(job, "skipped", msg);
-            continue;
-        }
-
-        cw_job_run(job);
+        /* what the job does from here, and logs, is under its trace */
+        prev = cw_trace_enter(job->trace);
+        cw_jobs_turn(w, job, turns[i], &pat[i], by[i]);
+        cw_trace_leave(prev);
     }
 
     free(by);
     free(turns);
     free(pat);
     free(jobs);
+}
+
+
+/* A job of the batch, once its start was recorded: run it, or not. */
+static void
+cw_jobs_turn(cw_worker_t *w, cw_job_t *job, cw_turn_e turn,
+    const cw_patient_t *pat, const char *by)
+{
+    char  msg[CW_JOB_ID_MAX + 64];
+
+    if (turn == CW_TURN_OURS || turn == CW_TURN_SUPERSEDED_HELD) {
+        if (pat->name[0]) {
+            memcpy(job->locks[job->nlocks++], pat->name, sizeof(pat->name));
+        }
+    }
+
+    if (turn == CW_TURN_ERROR || job->attempts == 0) {
+        /* Redis went away: leave the entry pending for a reclaim */
+        cw_error("job", "cannot record the start, leaving it pending "
+                 "job_id=%s", job->id);
+        w->started--;
+        job->nlocks = 0;
+        cw_job_free(job);
+        return;
+    }
+
+    if (turn == CW_TURN_PARKED) {
+        cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
+                 cw_job_type(job), pat->name);
+        w->started--;
+        w->parked++;
+        cw_job_free(job);
+        return;
+    }
+
+    cw_metrics_attempt(cw_job_type(job));
+
+    if (turn != CW_TURN_OURS) {
+        /* the newer job reads, or has read, what this one would */
+        snprintf(msg, sizeof(msg), "superseded by job %s", by);
+        cw_debug("job", "superseded job_id=%s type=%s by=%s", job->id,
+                 cw_job_type(job), by);
+        cw_job_done(job, "skipped", msg);
+        return;
+    }
+
+    cw_job_run(job);
 }
 
 

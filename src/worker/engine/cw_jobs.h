@@ -50,6 +50,8 @@ struct cw_job_s {
     char                 hint_patient_id[64];  /* Hint jobs that know the
                                                   patient, for the record */
     uint64_t             started_ms;
+    struct cw_trace_s   *trace;        /* its trace, NULL: none */
+    const char          *received_at;  /* the envelope's, in env */
     /*
      * Called once with the final status (never for `retrying`), before
      * the status is written, so that a batch item's result joins the same

@@ -18,6 +18,8 @@
 
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
+#include "engine/cw_metrics.h"
+#include "engine/cw_trace.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_util.h"
 #include "cw_worker.h"
@@ -159,6 +161,13 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         return -1;
     }
 
+    cw_trace_install(w->http, conf);
+
+    if (cw_metrics_open(conf, err, sizeof(err)) != 0) {
+        cw_exception("worker", "%s", err);
+        return -1;
+    }
+
     if (conf->sf.login_url) {
         w->crm = cw_salesforce_create(w->http, conf, err, sizeof(err));
         if (w->crm == NULL) {
@@ -198,6 +207,7 @@ cw_teardown(cw_worker_t *w)
     }
 
     cw_http_destroy(w->http);
+    cw_metrics_close();
     cw_redis_close(&w->redis);
     free(w->redis.host);
     free(w->redis.password);
@@ -236,6 +246,8 @@ cw_wait_for_redis(cw_worker_t *w)
             return 0;
         }
 
+        /* scrapes meanwhile say so: caresync_worker_redis_up 0 */
+        cw_metrics_serve(&w->redis, w->conf, 0);
         (void) cw_http_poll(w->http, 1000);
     }
 }
@@ -297,6 +309,11 @@ cw_run(const cw_conf_t *conf)
         }
 
         if (w.stopping && (w.njobs == 0 || now >= deadline)) {
+            /* the last spans, bounded by the export's own timeout */
+            cw_trace_tick(1);
+            while (cw_trace_exporting() && cw_http_poll(w.http, 50) > 0) {
+                /* until it is answered or times out */
+            }
             break;
         }
 
@@ -356,6 +373,10 @@ cw_run(const cw_conf_t *conf)
         (void) cw_http_poll(w.http, wait);
         (void) cw_redis_send(&w.redis);
         (void) cw_redis_drain(&w.redis);
+
+        /* a scrape and an export wait at most one turn, jobs never */
+        cw_metrics_serve(&w.redis, conf, w.njobs);
+        cw_trace_tick(0);
     }
 
     if (w.njobs) {

@@ -44,7 +44,7 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
 {
     int          argc = 0;
     char         now[CS_TIME_ISO_LEN + 1], ttl[24];
-    const char  *argv[20];
+    const char  *argv[24];
 
     cw_status_now(now);
 
@@ -66,6 +66,7 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
     CW_ST_FIELD("crm_contact_id", st->crm_contact_id);
     CW_ST_FIELD("hint_patient_id", st->hint_patient_id);
     CW_ST_FIELD("next_attempt_at", st->next_attempt_at);
+    CW_ST_FIELD("trace_id", st->trace_id);
 
 #undef CW_ST_FIELD
 

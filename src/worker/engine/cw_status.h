@@ -33,6 +33,7 @@ typedef struct {
     const char  *crm_contact_id;
     const char  *hint_patient_id;
     const char  *next_attempt_at;
+    const char  *trace_id;          /* the job's trace (cw_trace.h) */
     long         ttl_s;
     int          retried;           /* an earlier attempt may have left
                                        next_attempt_at */

@@ -16,6 +16,7 @@
 #include "engine/cw_redis.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_status.h"
+#include "engine/cw_trace.h"
 #include "engine/cw_util.h"
 
 
@@ -145,6 +146,102 @@ cw_ops_field(redisReply *fv, const char *field)
 
 /* ---- jobs show ---- */
 
+static const char *
+cw_ops_jstr(json_t *o, const char *k)
+{
+    const char  *v = json_string_value(json_object_get(o, k));
+
+    return v ? v : "-";
+}
+
+
+/* One attempt of the timeline (cw_trace.h), as a person reads it */
+static void
+cw_ops_attempt(json_t *e, int first)
+{
+    long         attempt;
+    size_t       i;
+    json_t      *calls, *call;
+
+    attempt = (long) json_integer_value(json_object_get(e, "attempt"));
+
+    if (first && json_object_get(e, "received_at")) {
+        printf("  %s  received by the edge\n",
+               cw_ops_jstr(e, "received_at"));
+    }
+
+    if (json_object_get(e, "queued_at")) {
+        printf("  %s  queued%s\n", cw_ops_jstr(e, "queued_at"),
+               attempt > 1 ? " again" : "");
+    }
+
+    printf("  %s  attempt %ld started\n", cw_ops_jstr(e, "started_at"),
+           attempt);
+
+    calls = json_object_get(e, "calls");
+    json_array_foreach(calls, i, call) {
+        printf("  %s    %s %s -> %lld (%lld ms)\n", cw_ops_jstr(call, "at"),
+               cw_ops_jstr(call, "method"), cw_ops_jstr(call, "url"),
+               (long long) json_integer_value(json_object_get(call,
+                                                              "status")),
+               (long long) json_integer_value(json_object_get(call, "ms")));
+    }
+
+    if (json_integer_value(json_object_get(e, "calls_dropped")) > 0) {
+        printf("  %*s    ... and %lld more calls\n", CS_TIME_ISO_LEN, "",
+               (long long) json_integer_value(json_object_get(
+                   e, "calls_dropped")));
+    }
+
+    printf("  %s  attempt %ld ended: %s", cw_ops_jstr(e, "ended_at"),
+           attempt, cw_ops_jstr(e, "status"));
+    if (json_object_get(e, "error")) {
+        printf(" (%s", cw_ops_jstr(e, "error"));
+        if (json_object_get(e, "http_status")) {
+            printf(", HTTP %lld", (long long) json_integer_value(
+                                      json_object_get(e, "http_status")));
+        }
+        printf(")");
+    }
+    printf("\n");
+}
+
+
+static void
+cw_ops_timeline(const cw_conf_t *c, cw_redis_t *r, const char *id)
+{
+    size_t       i;
+    char         key[CW_STATUS_KEY_MAX];
+    json_t      *e;
+    redisReply  *rep;
+
+    cw_trace_key(c->redis.prefix, id, key, sizeof(key));
+    rep = cw_redis_cmd(r, "LRANGE %s 0 -1", key);
+
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+    {
+        printf("timeline: (none: the job has not ended an attempt yet, or "
+               "it expired)\n");
+
+    } else {
+        printf("timeline:\n");
+
+        for (i = 0; i < rep->elements; i++) {
+            e = json_loadb(rep->element[i]->str, rep->element[i]->len, 0,
+                           NULL);
+            if (e) {
+                cw_ops_attempt(e, i == 0);
+                json_decref(e);
+            }
+        }
+    }
+
+    if (rep) {
+        freeReplyObject(rep);
+    }
+}
+
+
 int
 cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
 {
@@ -156,7 +253,7 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
     static const char  *order[] = {
         "status", "type", "attempts", "message", "last_error",
         "crm_contact_id", "healthsherpa_contact_id", "hint_patient_id",
-        "next_attempt_at", "updated_at", NULL
+        "next_attempt_at", "updated_at", "trace_id", NULL
     };
 
     if (argc != 2 || strcmp(argv[0], "show") != 0) {
@@ -217,6 +314,8 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
         if (ttl) {
             freeReplyObject(ttl);
         }
+
+        cw_ops_timeline(c, &r, argv[1]);
     }
 
     if (rep) {
