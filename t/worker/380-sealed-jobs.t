@@ -236,7 +236,7 @@ is($st5->{status}, 'updated', 'the retry is synced');
 is(stop_worker($pid, 'TERM'), 0, 'worker exits cleanly');
 
 # ---- 6. PHI in the clear is refused once keys are configured ----
-my $clear = seed_job(user_action_job(source_id => 'ha-cr-6'));
+my $clear = seed_job(user_action_job(source_id => 'ha-cr-6'), clear => 1);
 ($pid, $log) = start_worker($both);
 my $st6 = wait_status($clear, [qw(updated failed)]);
 is($st6->{status}, 'failed', 'a job with PHI in the clear is refused');
@@ -245,7 +245,7 @@ like($st6->{last_error}, qr/carries PHI in the clear, and crypto\.keys is config
 is(stop_worker($pid, 'TERM'), 0, 'worker exits cleanly');
 my $lenient = write_config('crypto.keys' => worker_keys('k1'),
                            'crypto.allow_clear' => 'on');
-my $clear2 = seed_job(user_action_job(source_id => 'ha-cr-7'));
+my $clear2 = seed_job(user_action_job(source_id => 'ha-cr-7'), clear => 1);
 ($pid, $log) = start_worker($lenient);
 is(wait_status($clear2, [qw(updated failed)])->{status}, 'updated',
    'crypto.allow_clear = on lets it through');

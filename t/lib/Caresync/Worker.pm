@@ -20,6 +20,7 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
+use MIME::Base64 ();
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
@@ -478,12 +479,59 @@ sub user_action_job {
     };
 }
 
+# XADDs a job; once start_nginx() gave the edge keys, sealed as the edge
+# seals it (the last key, the head authenticated), unless clear => 1.
 sub seed_job {
-    my ($job) = @_;
-    my $id = redis()->cmd('XADD', '{caresync}:jobs', '*', 'job',
-                          $JSON->encode($job));
+    my ($job, %o) = @_;
+    my $text = $ENV_->{job_keys} && !$o{clear} ? seal_job($job)
+                                               : $JSON->encode($job);
+    my $id = redis()->cmd('XADD', '{caresync}:jobs', '*', 'job', $text);
     die "XADD failed" if ref $id;
     return $job->{id};
+}
+
+# The envelope of $job sealed under the edge's last key, by Python's
+# `cryptography` (the format of src/cs_seal.h: "patient" and "raw" after
+# the head, sealed, the head's bytes as additional data).
+my $SEAL_PY = <<'PY';
+import base64, os, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+head, tail = (base64.b64decode(l) for l in sys.stdin.read().split())
+iv = os.urandom(12)
+ct = AESGCM(bytes.fromhex(os.environ["CS_KEY"])).encrypt(iv, tail, head)
+sys.stdout.write((head + b',"sealed":{"kid":"' + os.environ["CS_KID"].encode()
+                  + b'","iv":"' + base64.b64encode(iv) + b'","ct":"'
+                  + base64.b64encode(ct) + b'"}}').decode())
+PY
+
+sub seal_job {
+    my ($job) = @_;
+    my %head = %$job;
+    my @phi = grep { exists $head{$_} } qw(patient raw);
+    delete @head{@phi};
+    my $h = $JSON->encode(\%head);
+    $h =~ s/\}\z// or die 'seal_job: not an object';
+    my $t = join '', map { ",\"$_\":" . $JSON->encode($job->{$_}) } @phi;
+    my $kid = $ENV_->{job_keys}[-1];
+    my $path = job_key($kid);
+    open my $kf, '<', $path or die "$path: $!";
+    chomp(my $hex = <$kf>);
+    my $py = "$ENV_->{dir}/seal.py";
+    unless (-e $py) {
+        open my $fh, '>', $py or die "$py: $!";
+        print $fh $SEAL_PY;
+        close $fh;
+    }
+    local $ENV{CS_KEY} = $hex;
+    local $ENV{CS_KID} = $kid;
+    my $in = "$ENV_->{dir}/seal.in";
+    open my $fh, '>', $in or die "$in: $!";
+    print $fh MIME::Base64::encode_base64($h, ''), "\n",
+              MIME::Base64::encode_base64($t, ''), "\n";
+    close $fh;
+    my $out = `python3 $py < $in`;
+    die "seal_job: python3 failed" if $? || $out !~ /"sealed":/;
+    return $out;
 }
 
 sub job_status {
