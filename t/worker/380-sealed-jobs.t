@@ -164,7 +164,9 @@ is(stop_worker($pid, 'TERM'), 0, 'worker exits cleanly');
 $cs = crypto_status($only1);
 is($cs->{k0}{state}, 'MISSING', 'crypto status: k0 is missing');
 is($cs->{k0}{dead}, 1, '... and protects the dead letter');
-is($cs->{k1}{total}, 0, 'k1 protects nothing left');
+is($cs->{k1}{total} - $cs->{k1}{archive}, 0,
+   'k1 protects nothing left but what the archive keeps');
+is($cs->{k1}{archive}, 1, '... its job, processed, in the archive');
 
 # the key back, the dead letter replayed
 my $rc = (worker_cmd($both, 'dlq', 'replay', $h1->{id}))[0];
@@ -175,7 +177,10 @@ is($st1->{status}, 'updated', 'with k0 back the replayed job is synced');
 is(sf_contacts()->{ $cids[0] }{Last_Tracker_View_At__c},
    '2021-08-23T08:45:01.000+0000', '... on its contact');
 $cs = crypto_status($both);
-is($cs->{k0}{total}, 0, 'crypto status: k0 protects nothing: it can go');
+is($cs->{k0}{total} - $cs->{k0}{archive}, 0,
+   'crypto status: k0 protects nothing in the queue or the dead letters');
+is($cs->{k0}{archive}, 1, '... and its job in the archive, sealed: '
+   . 'the key can go once that is pruned');
 
 # ---- 4. tampered jobs: refused, nothing written, kept ----
 reload_with_keys('k1');

@@ -71,6 +71,23 @@ static const cw_key_t  cw_keys[] = {
     { "worker", "log_maxlen", CW_INT, S(worker.log_maxlen), "100000", 0,
       100, 100000000 },
 
+    /* a week of processed jobs to replay; dead letters and the trail
+       longer (HIPAA keeps audit records six years) */
+    { "retention", "archive_s", CW_INT, S(retain.archive_s), "604800", 0,
+      0, 315360000 },
+    { "retention", "archive_max", CW_INT, S(retain.archive_max), "100000",
+      0, 0, 100000000 },
+    { "retention", "dead_s", CW_INT, S(retain.dead_s), "2592000", 0,
+      60, 315360000 },
+    { "retention", "dead_max", CW_INT, S(retain.dead_max), "100000", 0,
+      10, 100000000 },
+    { "retention", "audit_s", CW_INT, S(retain.audit_s), "189216000", 0,
+      60, 631152000 },
+    { "retention", "audit_max", CW_INT, S(retain.audit_max), "10000000",
+      0, 1000, 1000000000 },
+    { "retention", "prune_interval_ms", CW_INT, S(retain.prune_interval_ms),
+      "60000", 0, 100, 86400000 },
+
     { "http", "timeout_ms", CW_INT, S(http.timeout_ms), "30000", 0,
       10, 600000 },
     { "http", "connect_timeout_ms", CW_INT, S(http.connect_timeout_ms),
@@ -692,6 +709,8 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
     c->key.retry = cw_conf_key(c->redis.prefix, "retry");
     c->key.dead = cw_conf_key(c->redis.prefix, "dead");
     c->key.log = cw_conf_key(c->redis.prefix, "log");
+    c->key.archive = cw_conf_key(c->redis.prefix, "archive");
+    c->key.audit = cw_conf_key(c->redis.prefix, "audit");
 
     return rc;
 }
@@ -718,4 +737,6 @@ cw_conf_free(cw_conf_t *c)
     free(c->key.retry);
     free(c->key.dead);
     free(c->key.log);
+    free(c->key.archive);
+    free(c->key.audit);
 }

@@ -145,6 +145,18 @@ typedef struct {
         cs_seal_ring_t  *ring;       /* derived: the keys, read at load */
     } crypto;
 
+    /* [retention]: how long what a job leaves behind is kept (s), and
+       how many entries at most (docs/phi-and-retention.md) */
+    struct {
+        long    archive_s;           /* processed jobs, {prefix}:archive */
+        long    archive_max;
+        long    dead_s;              /* dead letters, {prefix}:dead */
+        long    dead_max;
+        long    audit_s;             /* the audit trail, {prefix}:audit */
+        long    audit_max;
+        long    prune_interval_ms;   /* how often `run` prunes */
+    } retain;
+
     /* [metrics]: Prometheus text of `run` (engine/cw_metrics.h) */
     struct {
         char   *listen;              /* "127.0.0.1:9187"; NULL: off */
@@ -165,6 +177,8 @@ typedef struct {
         char   *retry;
         char   *dead;
         char   *log;
+        char   *archive;
+        char   *audit;
     } key;
 } cw_conf_t;
 

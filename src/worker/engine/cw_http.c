@@ -42,6 +42,8 @@ struct cw_http_s {
     int              timer_set;
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
     const cw_http_observer_t  *obs;
+    cw_http_write_pt  on_write;     /* cw_http_on_write() */
+    void            *on_write_data;
 };
 
 
@@ -277,12 +279,31 @@ cw_http_observe(cw_http_t *h, const cw_http_observer_t *o)
 }
 
 
-/* `done`, with the request's context current while it runs */
+/*
+ * The one end of every request: a write that succeeded is audited first
+ * (once: a resend after a 401 ends here only once), then `done` runs with
+ * the request's context current.
+ */
 static void
 cw_http_done(cw_http_req_t *r)
 {
     void                      *prev;
-    const cw_http_observer_t  *o = r->http->obs;
+    char                       target[96];
+    const char                *record, *job;
+    cw_http_t                 *h = r->http;
+    const cw_http_observer_t  *o = h->obs;
+
+    if (r->audit_fields && r->err.cls == CW_ERR_NONE && h->on_write) {
+        record = r->audit_record;
+        if (record == NULL) {
+            record = json_string_value(json_object_get(r->json, "id"));
+        }
+
+        job = o && o->job && r->ctx ? o->job(r->ctx) : NULL;
+        snprintf(target, sizeof(target), "%s/%s", r->target->name,
+                 r->audit_what);
+        h->on_write(h->on_write_data, job, target, record, r->audit_fields);
+    }
 
     if (o == NULL) {
         r->done(r);
@@ -324,6 +345,9 @@ cw_http_req_free(cw_http_req_t *r)
     }
 
     free(r->url);
+    free(r->audit_what);
+    free(r->audit_record);
+    free(r->audit_fields);
     cs_buf_free(&r->body);
     cs_buf_free(&r->resp);
 
@@ -339,6 +363,99 @@ cw_http_req_free(cw_http_req_t *r)
     }
 
     free(r);
+}
+
+
+void
+cw_http_on_write(cw_http_t *http, cw_http_write_pt fn, void *data)
+{
+    http->on_write = fn;
+    http->on_write_data = data;
+}
+
+
+/* whether "a,b,c" in `b` holds the name k (n bytes) */
+static int
+cw_http_has_name(const cs_buf_t *b, const char *k, size_t n)
+{
+    const char  *p, *c, *end;
+
+    if (b->data == NULL) {
+        return 0;
+    }
+
+    end = b->data + b->len;
+
+    for (p = b->data; p < end; p = c + 1) {
+        c = memchr(p, ',', (size_t) (end - p));
+        if (c == NULL) {
+            c = end;
+        }
+
+        if ((size_t) (c - p) == n && memcmp(p, k, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the keys of an object, once each, appended to `b` as "a,b,c" */
+static void
+cw_http_names(cs_buf_t *b, json_t *o)
+{
+    const char  *k;
+    json_t      *v;
+    size_t       n;
+
+    json_object_foreach(o, k, v) {
+        n = strlen(k);
+
+        /* Salesforce's record metadata, not a field */
+        if (strcmp(k, "attributes") == 0 || cw_http_has_name(b, k, n)) {
+            continue;
+        }
+
+        if (b->len) {
+            cs_buf_putc(b, ',');
+        }
+        cs_buf_put(b, k, n);
+    }
+}
+
+
+void
+cw_http_req_audit(cw_http_req_t *r, const char *what, const char *record,
+    json_t *body)
+{
+    size_t    i;
+    json_t   *recs;
+    cs_buf_t  b;
+    char      n[32];
+
+    cs_buf_init(&b);
+    recs = json_object_get(body, "records");
+
+    if (json_is_array(recs)) {
+        for (i = 0; i < json_array_size(recs); i++) {
+            cw_http_names(&b, json_array_get(recs, i));
+        }
+        snprintf(n, sizeof(n), "%zu records", json_array_size(recs));
+        record = n;
+
+    } else if (json_is_object(body)) {
+        cw_http_names(&b, body);
+    }
+
+    free(r->audit_what);
+    free(r->audit_record);
+    free(r->audit_fields);
+    r->audit_what = cw_strdup(what);
+    r->audit_record = record ? cw_strdup(record) : NULL;
+    r->audit_fields = b.oom ? cw_strdup("?")
+                            : cw_strndup(b.data ? b.data : "", b.len);
+    cs_buf_free(&b);
 }
 
 

@@ -12,6 +12,7 @@
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
 #include "engine/cw_metrics.h"
+#include "engine/cw_retain.h"
 #include "engine/cw_status.h"
 #include "engine/cw_trace.h"
 #include "engine/cw_util.h"
@@ -198,6 +199,21 @@ cw_job_unlock(cw_job_t *job, long long keep_ms)
 }
 
 
+/* The patient index (cw_status.h): a key the job held, or an id it linked */
+static void
+cw_job_index(cw_job_t *job, const char *what, const char *id)
+{
+    cw_patient_t  p;
+
+    if (id == NULL || cw_patient_key(&p, what, id) != 0) {
+        return;
+    }
+
+    cw_status_index(&job->w->redis, job->w->conf->redis.prefix, p.name,
+                    job->id, cw_retain_longest(job->w->conf));
+}
+
+
 /* Status, then the queue operation, then XACK/XDEL: all or nothing. */
 static void
 cw_job_end(cw_job_t *job, cw_status_t *st, int dead, const char *err,
@@ -233,6 +249,19 @@ cw_job_end(cw_job_t *job, cw_status_t *st, int dead, const char *err,
     if (dead) {
         cw_queue_dead(&w->queue, job->raw, job->raw_len, job->id,
                       cw_job_type(job), err, job->attempts);
+
+    } else if (!retry_due) {
+        /* processed: kept, as queued, for replay (cw_retain.h) */
+        cw_retain_archive(&w->redis, w->conf, job->id, cw_job_type(job),
+                          st->status, job->raw, job->raw_len);
+    }
+
+    /* the ids it linked find it at erasure too */
+    if (job->crm_contact_id[0]) {
+        cw_job_index(job, "crm", job->crm_contact_id);
+    }
+    if (job->hint_patient_id[0]) {
+        cw_job_index(job, "hint", job->hint_patient_id);
     }
 
     cw_queue_ack(&w->queue, job->stream_id);
@@ -429,6 +458,20 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
+int
+cw_jobs_patient_of(json_t *env, cw_patient_t *p)
+{
+    cw_job_t  job;
+
+    /* what the handlers' `patient` read: the envelope and its type */
+    memset(&job, 0, sizeof(job));
+    job.env = env;
+    job.type = json_string_value(json_object_get(env, "type"));
+
+    return cw_job_patient(&job, p);
+}
+
+
 static void
 cw_job_run(cw_job_t *job)
 {
@@ -562,6 +605,15 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
         }
 
         turns[i] = turn;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (pat[i].name[0] && turns[i] != CW_TURN_ERROR
+            && jobs[i]->attempts > 0)
+        {
+            cw_status_index(&w->redis, w->conf->redis.prefix, pat[i].name,
+                            jobs[i]->id, cw_retain_longest(w->conf));
+        }
     }
 
     for (i = 0; i < n; i++) {
@@ -702,5 +754,7 @@ cw_job_lock(cw_job_t *job, const cw_patient_t *p)
     }
 
     snprintf(job->locks[job->nlocks++], CW_LOCK_NAME_MAX, "%s", p->name);
+    cw_status_index(&job->w->redis, job->w->conf->redis.prefix, p->name,
+                    job->id, cw_retain_longest(job->w->conf));
     return 1;
 }

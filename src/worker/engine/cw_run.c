@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cw_audit.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
 #include "engine/cw_metrics.h"
+#include "engine/cw_retain.h"
 #include "engine/cw_trace.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_util.h"
@@ -180,6 +182,11 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         cw_error("worker", "TLS verification is off (http.verify_tls)");
     }
 
+    /* every CRM or vendor write a job makes goes to the audit trail */
+    w->audit.redis = &w->redis;
+    w->audit.conf = conf;
+    cw_http_on_write(w->http, cw_audit_write, &w->audit);
+
     cw_jobs_init();
     return 0;
 }
@@ -199,6 +206,7 @@ cw_teardown(cw_worker_t *w)
         cw_job_done(job, "running", NULL);
     }
 
+    (void) cw_audit_flush(&w->redis, w->conf);
     (void) cw_redis_flush(&w->redis);
     cw_log_setup(CW_LOG_DEBUG, NULL, NULL, 0);
 
@@ -258,7 +266,7 @@ cw_run(const cw_conf_t *conf)
 {
     int               free_slots, idle, rc;
     long              wait;
-    uint64_t          now, last_promote = 0, last_reclaim = 0;
+    uint64_t          now, last_promote = 0, last_reclaim = 0, last_prune = 0;
     int               batch;
     uint64_t          last_touch, deadline = 0, cpu0, t0, last_read = 0;
     cw_worker_t       w;
@@ -323,6 +331,13 @@ cw_run(const cw_conf_t *conf)
                 last_promote = now;
             }
 
+            if (now - last_prune
+                >= (uint64_t) conf->retain.prune_interval_ms)
+            {
+                cw_retain_tick(&w.redis, conf);
+                last_prune = now;
+            }
+
             free_slots = (int) conf->worker.concurrency - w.njobs;
 
             if (free_slots > 0
@@ -371,6 +386,8 @@ cw_run(const cw_conf_t *conf)
         }
 
         (void) cw_http_poll(w.http, wait);
+        /* the turn's writes, in one append to the audit trail */
+        (void) cw_audit_flush(&w.redis, conf);
         (void) cw_redis_send(&w.redis);
         (void) cw_redis_drain(&w.redis);
 

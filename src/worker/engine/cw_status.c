@@ -84,7 +84,7 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
 
 
 void
-cw_status_requeued(cw_redis_t *r, const char *key)
+cw_status_requeued(cw_redis_t *r, const char *key, const char *from)
 {
     char  now[CS_TIME_ISO_LEN + 1];
 
@@ -92,5 +92,31 @@ cw_status_requeued(cw_redis_t *r, const char *key)
 
     cw_redis_append(r, "HSET %s status queued attempts 0 updated_at %s",
                     key, now);
+    if (from) {
+        cw_redis_append(r, "HSET %s replay_of %s", key, from);
+        cw_redis_append(r, "HINCRBY %s replays 1", key);
+    }
     cw_redis_append(r, "PERSIST %s", key);
+}
+
+
+void
+cw_status_index_key(const char *prefix, const char *name, char *out,
+    size_t n)
+{
+    snprintf(out, n, "%s:patient:%s", prefix, name);
+}
+
+
+void
+cw_status_index(cw_redis_t *r, const char *prefix, const char *name,
+    const char *job_id, long ttl_s)
+{
+    char  key[CW_STATUS_KEY_MAX + 160], ttl[24];
+
+    cw_status_index_key(prefix, name, key, sizeof(key));
+    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
+
+    cw_redis_args(r, 3, "SADD", key, job_id);
+    cw_redis_args(r, 3, "EXPIRE", key, ttl);
 }

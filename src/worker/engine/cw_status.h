@@ -41,7 +41,24 @@ typedef struct {
 
 void cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st);
 
-/* `queued` again (dlq replay): attempts start over. */
-void cw_status_requeued(cw_redis_t *r, const char *key);
+/*
+ * `queued` again (dlq replay, replay): attempts start over; `from`, when
+ * not NULL, is where the job was replayed from ("archive:<stream id>",
+ * "dead:<stream id>"), kept as `replay_of` with a `replays` count.
+ */
+void cw_status_requeued(cw_redis_t *r, const char *key, const char *from);
+
+/*
+ * The jobs about a patient, for erasure (docs/phi-and-retention.md
+ * "Erasure"): {prefix}:patient:<key> is the set of the ids of the jobs
+ * that held the patient key (cw_lock.h: "ha:<id>", "hint:<id>",
+ * "crm:<contact id>") or linked the contact or Hint patient, expiring
+ * `ttl_s` after the last one was added.  The ids are readable when the
+ * envelope's patient is sealed.
+ */
+void cw_status_index_key(const char *prefix, const char *name, char *out,
+    size_t n);
+void cw_status_index(cw_redis_t *r, const char *prefix, const char *name,
+    const char *job_id, long ttl_s);
 
 #endif /* CW_STATUS_H */

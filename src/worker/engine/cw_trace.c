@@ -366,9 +366,19 @@ cw_obs_auth(cw_auth_t *a, int ok)
 }
 
 
+/* the job a request is for: its audit entry names it */
+static const char *
+cw_obs_job(void *ctx)
+{
+    cw_trace_t  *t = ctx;
+
+    return t && t->job_id[0] ? t->job_id : NULL;
+}
+
+
 static const cw_http_observer_t  cw_trace_observer = {
     cw_obs_take, cw_obs_drop, cw_obs_enter, cw_obs_leave, cw_obs_launch,
-    cw_obs_end, cw_obs_auth
+    cw_obs_end, cw_obs_auth, cw_obs_job
 };
 
 

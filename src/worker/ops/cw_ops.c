@@ -11,7 +11,9 @@
 #include "cs_time.h"
 #include "engine/cw_http.h"
 #include "engine/cw_log.h"
+#include "engine/cw_audit.h"
 #include "ops/cw_ops.h"
+#include "ops/cw_ops_replay.h"
 #include "engine/cw_queue.h"
 #include "engine/cw_redis.h"
 #include "crm/cw_salesforce.h"
@@ -57,6 +59,7 @@ cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
     char **ids, size_t n, char id[CW_BATCH_ID_LEN])
 {
     int         rc;
+    char        count[24];
     cw_redis_t  r;
 
     if (cw_ops_connect(c, &r) != 0) {
@@ -64,6 +67,18 @@ cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
     }
 
     rc = cw_batch_create(&r, c, spec, ids, n, id);
+
+    if (rc == 0) {
+        snprintf(count, sizeof(count), "%zu", n);
+        if (cw_audit_op(&r, c, NULL, "batch start", "batch", id, "batch_kind",
+                        spec->kind, "item", spec->item, "agent", spec->agent,
+                        "count", count, NULL) != 0)
+        {
+            fprintf(stderr, "caresync-worker: batch %s is queued but not "
+                    "in the audit trail: Redis refused the entry\n", id);
+        }
+    }
+
     cw_ops_close(&r);
 
     if (rc == -2) {
@@ -126,8 +141,7 @@ cw_ops_csv_ids(const char *csv, cw_csv_ids_t *ids)
 }
 
 
-/* the value of `field` in a stream entry's [f, v, f, v ...] */
-static const char *
+const char *
 cw_ops_field(redisReply *fv, const char *field)
 {
     size_t  i;
@@ -141,6 +155,89 @@ cw_ops_field(redisReply *fv, const char *field)
     }
 
     return NULL;
+}
+
+
+int
+cw_ops_xrange(cw_redis_t *r, const char *key, const char *start,
+    const char *end, int page, cw_ops_entry_pt each, void *data)
+{
+    int          rc = 0, last = 0;
+    char         from[64], cnt[16];
+    size_t       i, n;
+    redisReply  *rep;
+
+    snprintf(from, sizeof(from), "%s", start);
+    snprintf(cnt, sizeof(cnt), "%d", page);
+
+    while (!last && rc == 0) {
+        rep = cw_redis_cmd(r, "XRANGE %s %s %s COUNT %s", key, from, end,
+                           cnt);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        n = rep->elements;
+        last = n < (size_t) page;
+
+        for (i = 0; i < n && rc == 0; i++) {
+            rc = each(data, rep->element[i]);
+        }
+
+        if (n) {
+            snprintf(from, sizeof(from), "(%s",
+                     rep->element[n - 1]->element[0]->str);
+        }
+
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(r) != 0) {
+            return -1;
+        }
+    }
+
+    return rc;
+}
+
+
+int
+cw_ops_scan(cw_redis_t *r, const char *key, const char *match,
+    cw_ops_page_pt each, void *data)
+{
+    int          rc = 0;
+    char         cursor[32];
+    redisReply  *rep;
+
+    strcpy(cursor, "0");
+
+    do {
+        rep = key ? cw_redis_cmd(r, "ZSCAN %s %s COUNT 500", key, cursor)
+                  : cw_redis_cmd(r, "SCAN %s MATCH %s COUNT 500", cursor,
+                                 match);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+            || rep->elements != 2
+            || rep->element[0]->type != REDIS_REPLY_STRING)
+        {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        rc = each(data, rep->element[1]);
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(r) != 0) {
+            return -1;
+        }
+
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+
+    return rc;
 }
 
 
@@ -338,15 +435,85 @@ cw_ops_ms_iso(const char *ms, char out[CS_TIME_ISO_LEN + 1])
 }
 
 
+static void
+cw_ops_dlq_replayed(void *data, const char *job_id, const char *from)
+{
+    printf("replayed %s\n", job_id);
+}
+
+
+/* dlq list: one dead job a line */
+static int
+cw_ops_dlq_line(void *data, redisReply *e)
+{
+    char         at[CS_TIME_ISO_LEN + 1];
+    redisReply  *fv = e->element[1];
+    const char  *job_id = cw_ops_field(fv, "job_id");
+
+    cw_ops_ms_iso(cw_ops_field(fv, "failed_at"), at);
+    printf("%s %s type=%s attempts=%s failed_at=%s error=\"%s\"\n",
+           e->element[0]->str, job_id ? job_id : "-",
+           cw_ops_field(fv, "type") ? cw_ops_field(fv, "type") : "-",
+           cw_ops_field(fv, "attempts") ? cw_ops_field(fv, "attempts") : "-",
+           at, cw_ops_field(fv, "error") ? cw_ops_field(fv, "error") : "");
+
+    (*(int *) data)++;
+    return 0;
+}
+
+
+/* dlq replay <job-id> | --all: cw_replay() on the dead-letter queue */
+static int
+cw_ops_dlq_replay(const cw_conf_t *c, cw_redis_t *r, const char *which)
+{
+    int               rc, all = strcmp(which, "--all") == 0;
+    cw_replay_res_t   res;
+    cw_replay_spec_t  s;
+
+    memset(&s, 0, sizeof(s));
+    s.dead = 1;
+    s.job_id = all ? NULL : which;
+    s.limit = all ? 1000000 : 1;
+
+    s.action = "dlq replay";
+    rc = cw_replay(r, c, &s, cw_ops_dlq_replayed, NULL, &res);
+
+    if (rc == -1) {
+        fprintf(stderr, "caresync-worker: replay failed: Redis did not "
+                "confirm it. `caresync-worker dlq list` shows which jobs "
+                "are still dead; check Redis (`caresync-worker check`) and "
+                "replay again\n");
+        return 1;
+    }
+
+    if (rc == -2) {
+        fprintf(stderr, "caresync-worker: the replay is not in the audit "
+                "trail: Redis refused the entry\n");
+        return 1;
+    }
+
+    if (res.queued) {
+        return 0;
+    }
+
+    if (all) {
+        printf("the dead-letter queue is empty\n");
+        return 0;
+    }
+
+    fprintf(stderr, "caresync-worker: job %s is not in the dead-letter queue "
+            "(`caresync-worker dlq list` lists the dead jobs; `jobs show %s` "
+            "shows this one's status)\n", which, which);
+    return 1;
+}
+
+
 int
 cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
 {
-    int          rc = 0, all, found = 0;
-    size_t       i;
-    char         key[CW_STATUS_KEY_MAX], at[CS_TIME_ISO_LEN + 1];
+    int          rc = 0, found = 0;
     cw_redis_t   r;
-    redisReply  *rep, *e, *fv, *x;
-    const char  *job_id, *job;
+    redisReply  *x;
 
     if (argc < 1 || (strcmp(argv[0], "list") == 0 && argc != 1)
         || (strcmp(argv[0], "replay") == 0 && argc != 2)
@@ -362,87 +529,30 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    rep = cw_redis_cmd(&r, "XRANGE %s - +", c->key.dead);
-    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+    if (strcmp(argv[0], "replay") == 0) {
+        rc = cw_ops_dlq_replay(c, &r, argv[1]);
+        cw_ops_close(&r);
+        return rc;
+    }
+
+    /* a page at a time: the queue holds up to retention.dead_max */
+    if (cw_ops_xrange(&r, c->key.dead, "-", "+", 500, cw_ops_dlq_line,
+                      &found) != 0)
+    {
         fprintf(stderr, "caresync-worker: cannot read %s\n", c->key.dead);
-        if (rep) {
-            freeReplyObject(rep);
-        }
         cw_ops_close(&r);
         return 1;
     }
 
-    all = argc == 2 && strcmp(argv[1], "--all") == 0;
-
-    for (i = 0; i < rep->elements; i++) {
-        e = rep->element[i];
-        fv = e->element[1];
-        job_id = cw_ops_field(fv, "job_id");
-        job = cw_ops_field(fv, "job");
-
-        if (strcmp(argv[0], "list") == 0) {
-            cw_ops_ms_iso(cw_ops_field(fv, "failed_at"), at);
-            printf("%s %s type=%s attempts=%s failed_at=%s error=\"%s\"\n",
-                   e->element[0]->str, job_id ? job_id : "-",
-                   cw_ops_field(fv, "type") ? cw_ops_field(fv, "type") : "-",
-                   cw_ops_field(fv, "attempts")
-                   ? cw_ops_field(fv, "attempts") : "-", at,
-                   cw_ops_field(fv, "error") ? cw_ops_field(fv, "error")
-                                             : "");
-            found++;
-            continue;
-        }
-
-        if (job == NULL || job_id == NULL
-            || (!all && strcmp(job_id, argv[1]) != 0))
-        {
-            continue;
-        }
-
-        /* back on the queue and off the DLQ, atomically */
-        cw_status_key(c->redis.prefix, job_id, key, sizeof(key));
-        cw_redis_append(&r, "MULTI");
-        cw_redis_append(&r, "XADD %s * job %s", c->key.jobs, job);
-        cw_status_requeued(&r, key);
-        cw_redis_append(&r, "XDEL %s %s", c->key.dead, e->element[0]->str);
-        cw_redis_append(&r, "EXEC");
-
-        if (cw_redis_flush(&r) != 0) {
-            fprintf(stderr, "caresync-worker: replay of %s failed: "
-                    "Redis did not confirm it. `caresync-worker dlq list` "
-                    "shows whether the job is still dead; check Redis "
-                    "(`caresync-worker check`) and replay again\n", job_id);
-            rc = 1;
-            break;
-        }
-
-        printf("replayed %s\n", job_id);
-        found++;
+    x = cw_redis_cmd(&r, "ZCARD %s", c->key.retry);
+    if (x && x->type == REDIS_REPLY_INTEGER) {
+        fprintf(stderr, "%d dead job(s); %lld waiting for a retry\n",
+                found, x->integer);
+    }
+    if (x) {
+        freeReplyObject(x);
     }
 
-    if (strcmp(argv[0], "list") == 0) {
-        x = cw_redis_cmd(&r, "ZCARD %s", c->key.retry);
-        if (x && x->type == REDIS_REPLY_INTEGER) {
-            fprintf(stderr, "%d dead job(s); %lld waiting for a retry\n",
-                    found, x->integer);
-        }
-        if (x) {
-            freeReplyObject(x);
-        }
-
-    } else if (found == 0 && rc == 0) {
-        if (all) {
-            printf("the dead-letter queue is empty\n");
-        } else {
-            fprintf(stderr, "caresync-worker: job %s is not in the "
-                    "dead-letter queue (`caresync-worker dlq list` lists "
-                    "the dead jobs; `jobs show %s` shows this one's "
-                    "status)\n", argv[1], argv[1]);
-            rc = 1;
-        }
-    }
-
-    freeReplyObject(rep);
     cw_ops_close(&r);
     return rc;
 }
@@ -450,8 +560,7 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
 
 /* ---- log ---- */
 
-/* ISO-8601 or 90s / 15m / 2h / 1d back from now, to epoch ms */
-static int
+int
 cw_ops_since(const char *s, long long *ms)
 {
     char      *end;

@@ -338,7 +338,7 @@ sub write_config {
     my $path = "$ENV_->{dir}/worker" . (++$NCONF) . ".conf";
     open my $fh, '>', $path or die;
     print $fh "# written by Caresync::Worker\n";
-    for my $s (qw(redis worker http salesforce hint healthsherpa
+    for my $s (qw(redis worker retention http salesforce hint healthsherpa
                   helparound metrics tracing crypto)) {
         next unless %{ $sec{$s} // {} };
         print $fh "\n[$s]\n";
