@@ -41,6 +41,9 @@
 #   BENCH_RATE                a fixed rate in req/s instead (needed when
 #                             BENCH_ROUNDS is 0)
 #   BENCH_SOAK                soak requests (1000000; 0 skips 4)
+#   BENCH_SEAL                caresync seals each job's PHI under a job key
+#                             (caresync_job_key), as in production (1; 0:
+#                             caresync_job_key off, to measure the seal)
 # It exits 1 when it refused a figure: requests that did not succeed.
 
 use strict;

@@ -11,6 +11,7 @@
  *   ops/cw_ops_replay.c       replay, and dlq replay's queueing: cw_replay()
  *   ops/cw_ops_erase.c        erase --patient: cw_erase()
  *   ops/cw_ops_audit.c        audit verify, audit export
+ *   ops/cw_ops_crypto.c       crypto status: what each job key protects
  *
  *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
@@ -54,6 +55,7 @@
  *   engine/cw_sentinel.c      the primary, as the Redis Sentinels say
  *   engine/cw_cluster.c       Redis Cluster: key slots, the slot map
  *   engine/cw_config.c        the configuration file and its table
+ *   engine/cw_crypto.c        the job key ring, sealed jobs opened
  *   engine/cw_log.c           the sync log: stderr + {prefix}:log
  *   engine/cw_csv.c           CSV input (report exports)
  *   engine/cw_util.c          clocks, allocation, lists, escaping, JSON

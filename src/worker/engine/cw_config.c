@@ -13,8 +13,9 @@
 
 #include "engine/cw_cluster.h"
 #include "engine/cw_config.h"
-#include "engine/cw_metrics.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_log.h"
+#include "engine/cw_metrics.h"
 #include "engine/cw_util.h"
 
 
@@ -222,6 +223,9 @@ static const cw_key_t  cw_keys[] = {
       S(hs.field_medicare_number), "Medicare_Number__c", 0, 0, 0 },
     { "salesforce", "field_last_batch_sync_id", CW_STR,
       S(sf.field_last_batch), "Last_Batch_Sync_Id__c", 0, 0, 0 },
+    { "crypto", "keys", CW_STR, S(crypto.keys), NULL, 0, 0, 0 },
+    { "crypto", "allow_clear", CW_BOOL, S(crypto.allow_clear), "off", 0, 0,
+      1 },
     /* external-apis.md: the integration fields' API names are configuration */
     { "salesforce", "field_hint_patient_id", CW_STR,
       S(sf.field_hint_patient_id), "Hint_Patient_Id__c", 0, 0, 0 },
@@ -272,11 +276,7 @@ cw_conf_choices(const cw_key_t *k)
 }
 
 
-static void
-cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
 {
     size_t   n = strlen(err);
@@ -845,6 +845,10 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
         c->worker.backoff_max_ms = c->worker.backoff_base_ms;
     }
 
+    if (cw_crypto_load(c, err, errlen) != 0) {
+        rc = -1;
+    }
+
     c->key.jobs = cw_conf_key(c->redis.prefix, "jobs");
     c->key.retry = cw_conf_key(c->redis.prefix, "retry");
     c->key.dead = cw_conf_key(c->redis.prefix, "dead");
@@ -876,6 +880,7 @@ cw_conf_free(cw_conf_t *c)
         free(c->redis.sentinel_host[i]);
     }
 
+    cw_crypto_free(c);
     free(c->key.jobs);
     free(c->key.retry);
     free(c->key.dead);

@@ -11,6 +11,7 @@
 #ifndef CW_CONFIG_H
 #define CW_CONFIG_H
 
+#include "cs_seal.h"
 #include "engine/cw_log.h"
 
 /* redis.sentinels: at most this many (each is tried in turn, bounded) */
@@ -156,6 +157,13 @@ typedef struct {
         long    enrich_with_healthsherpa;
     } ha;
 
+    /* [crypto]: the job key ring (cw_crypto.h) */
+    struct {
+        char   *keys;                /* "id:/path ...", the last seals */
+        long    allow_clear;         /* PHI in the clear gets through */
+        cs_seal_ring_t  *ring;       /* derived: the keys, read at load */
+    } crypto;
+
     /* [retention]: how long what a job leaves behind is kept (s), and
        how many entries at most (docs/phi-and-retention.md) */
     struct {
@@ -201,6 +209,10 @@ const char *cw_conf_sf_auth_name(cw_sf_auth_e auth);
  * go to `err` (one line each, all of them) and the result is -1.
  */
 int cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen);
+
+/* Appends one line to the errors of a load (cw_crypto.c adds its own). */
+void cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void cw_conf_free(cw_conf_t *c);
 
 #endif /* CW_CONFIG_H */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs_time.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
 #include "engine/cw_metrics.h"
@@ -94,7 +95,10 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     e->job = NULL;
     job->started_ms = cw_mono_ms();
 
-    (void) cw_env_parse(&job->env, job->raw, job->raw_len);
+    /* sealed PHI opened for the handler; job->raw stays as queued */
+    job->refused = cw_crypto_open(w->conf, job->raw, job->raw_len,
+                                  &job->text, &job->text_len);
+    (void) cw_env_parse(&job->env, job->text, job->text_len);
     id = cw_env_str(job->env.root, "id");
     job->type = cw_env_str(job->env.root, "type");
 
@@ -142,6 +146,8 @@ cw_job_free(cw_job_t *job)
 
     cw_env_free(&job->env);
 
+    free(job->refused);
+    cw_crypto_close(job->text, job->text_len, job->raw);
     cw_trace_drop(job->trace);
     free(job->raw);
     free(job);
@@ -426,7 +432,7 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
 {
     memset(p, 0, sizeof(*p));
 
-    if (job->env.root == NULL) {
+    if (job->refused || job->env.root == NULL) {
         return -1;
     }
 
@@ -458,6 +464,11 @@ static void
 cw_job_run(cw_job_t *job)
 {
     cw_worker_t  *w = job->w;
+
+    if (job->refused) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_SEALED, "%s", job->refused);
+        return;
+    }
 
     if (job->env.root == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,
