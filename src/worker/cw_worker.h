@@ -3,8 +3,7 @@
  * HealthSherpa.  One folder a layer; a layer uses the ones below it, never
  * one above (handlers and maps reach the CRM only through crm/cw_crm.h).
  *
- *   engine/cw_main.c          the command line: one table of commands;
- *                             cw_main.h: a usage error from that table
+ *   engine/cw_main.c          the command line: one table of commands
  *
  *   ops/cw_ops.c              jobs show, dlq, log, check (sync-rules §D)
  *   ops/cw_ops_batch.c        batch healthsherpa|status|abort|report, oauth

@@ -34,7 +34,6 @@
 #include "engine/cw_audit.h"
 #include "engine/cw_config.h"
 #include "engine/cw_log.h"
-#include "engine/cw_main.h"
 #include "ops/cw_ops.h"
 #include "ops/cw_ops_audit.h"
 #include "ops/cw_ops_batch.h"
@@ -277,21 +276,6 @@ cw_cmd(const char *name)
     }
 
     return NULL;
-}
-
-
-int
-cw_cmd_usage(const char *cmd)
-{
-    const cw_cmd_t  *c = cw_cmd(cmd);
-
-    if (c) {
-        cw_usage_lines(stderr, "usage: caresync-worker ",
-                       "       caresync-worker ", c->usage);
-    }
-
-    fprintf(stderr, "`caresync-worker %s --help` for details\n", cmd);
-    return 2;
 }
 
 

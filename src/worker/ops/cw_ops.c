@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "cs_time.h"
-#include "engine/cw_main.h"
 #include "engine/cw_http.h"
 #include "engine/cw_log.h"
 #include "engine/cw_audit.h"
@@ -356,7 +355,9 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
     };
 
     if (argc != 2 || strcmp(argv[0], "show") != 0) {
-        return cw_cmd_usage("jobs");
+        fprintf(stderr, "usage: caresync-worker jobs show <job-id>\n"
+                "`caresync-worker jobs --help` for details\n");
+        return 2;
     }
 
     if (cw_ops_connect(c, &r) != 0) {
@@ -519,7 +520,10 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         || (strcmp(argv[0], "replay") == 0 && argc != 2)
         || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "replay") != 0))
     {
-        return cw_cmd_usage("dlq");
+        fprintf(stderr, "usage: caresync-worker dlq list\n"
+                "       caresync-worker dlq replay <job-id> | --all\n"
+                "`caresync-worker dlq --help` for details\n");
+        return 2;
     }
 
     if (cw_ops_connect(c, &r) != 0) {
@@ -625,7 +629,10 @@ cw_ops_log(const cw_conf_t *c, int argc, char **argv)
             }
 
         } else {
-            return cw_cmd_usage("log");
+            fprintf(stderr, "usage: caresync-worker log [--level L] "
+                    "[--since T] [--count N]\n"
+                    "`caresync-worker log --help` for details\n");
+            return 2;
         }
     }
 

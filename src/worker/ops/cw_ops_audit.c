@@ -8,7 +8,6 @@
 
 #include <jansson.h>
 
-#include "engine/cw_main.h"
 #include "engine/cw_audit.h"
 #include "engine/cw_util.h"
 #include "ops/cw_ops.h"
@@ -193,7 +192,10 @@ cw_ops_audit(const cw_conf_t *c, int argc, char **argv)
         snprintf(from, sizeof(from), "%lld", since);
 
     } else {
-        return cw_cmd_usage("audit");
+        fprintf(stderr, "usage: caresync-worker audit verify\n"
+                "       caresync-worker audit export --since T\n"
+                "`caresync-worker audit --help` for details\n");
+        return 2;
     }
 
     if (cw_ops_connect(c, &r) != 0) {

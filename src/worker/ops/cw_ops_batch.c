@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "jobs/cw_batch.h"
-#include "engine/cw_main.h"
 #include "engine/cw_csv.h"
 #include "clients/cw_healthsherpa.h"
 #include "engine/cw_http.h"
@@ -132,7 +131,10 @@ cw_ob_start(const cw_conf_t *c, const cw_batch_kind_t *k, int argc,
     }
 
     if ((csv == NULL) == (where == NULL)) {
-        return cw_cmd_usage("batch");
+        fprintf(stderr, "usage: caresync-worker batch %s --csv FILE | "
+                "--where \"<SOQL condition>\" [--agent EMAIL]\n"
+                "`caresync-worker batch --help` for details\n", k->kind);
+        return 2;
     }
 
     if (where) {
@@ -451,7 +453,14 @@ cw_ops_batch(const cw_conf_t *c, int argc, char **argv)
                       && strcmp(argv[0], "abort") != 0
                       && strcmp(argv[0], "report") != 0))
     {
-        return cw_cmd_usage("batch");
+        fprintf(stderr, "usage: caresync-worker batch healthsherpa "
+                "--csv FILE | --where COND [--agent EMAIL]\n"
+                "       caresync-worker batch hint-to-crm\n"
+                "       caresync-worker batch crm-to-hint --csv FILE\n"
+                "       caresync-worker batch status|abort|report "
+                "<batch-id>\n"
+                "`caresync-worker batch --help` for details\n");
+        return 2;
     }
 
     if (cw_ops_connect(c, &r) != 0) {
@@ -505,7 +514,11 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
         || (strcmp(argv[1], "exchange") == 0 && argc != 5)
         || (strcmp(argv[1], "url") != 0 && strcmp(argv[1], "exchange") != 0))
     {
-        return cw_cmd_usage("oauth");
+        fprintf(stderr, "usage: caresync-worker oauth healthsherpa url "
+                "<agent>\n       caresync-worker oauth healthsherpa "
+                "exchange <agent> <code> <state>\n"
+                "`caresync-worker oauth --help` for details\n");
+        return 2;
     }
 
     if (c->hs.version != 2) {

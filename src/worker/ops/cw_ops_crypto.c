@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "cs_seal.h"
-#include "engine/cw_main.h"
 #include "engine/cw_redis.h"
 #include "ops/cw_ops.h"
 #include "ops/cw_ops_crypto.h"
@@ -358,7 +357,9 @@ cw_ops_crypto(const cw_conf_t *c, int argc, char **argv)
     unsigned long total;
 
     if (argc != 1 || strcmp(argv[0], "status") != 0) {
-        return cw_cmd_usage("crypto");
+        fprintf(stderr, "usage: caresync-worker crypto status\n"
+                "`caresync-worker crypto --help` for details\n");
+        return 2;
     }
 
     if (cw_ops_connect(c, &r) != 0) {

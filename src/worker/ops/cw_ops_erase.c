@@ -9,7 +9,6 @@
 #include <jansson.h>
 
 #include "cs_id.h"
-#include "engine/cw_main.h"
 #include "engine/cw_audit.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_queue.h"
@@ -698,7 +697,10 @@ cw_ops_erase(const cw_conf_t *c, int argc, char **argv)
     cw_erase_res_t  res;
 
     if (argc != 2 || strcmp(argv[0], "--patient") != 0) {
-        return cw_cmd_usage("erase");
+        fprintf(stderr, "usage: caresync-worker erase --patient "
+                "<source patient id | CRM contact id> [--actor NAME]\n"
+                "`caresync-worker erase --help` for details\n");
+        return 2;
     }
 
     if (cw_ops_connect(c, &r) != 0) {

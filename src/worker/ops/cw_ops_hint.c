@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "jobs/cw_batch.h"
-#include "engine/cw_main.h"
 #include "engine/cw_csv.h"
 #include "clients/cw_hint.h"
 #include "ops/cw_ops.h"
@@ -191,5 +190,8 @@ cw_ops_hint_batch(const cw_conf_t *conf, int argc, char **argv)
         return cw_oh_crm_to_hint(conf, argv[2]);
     }
 
-    return cw_cmd_usage("batch");
+    fprintf(stderr, "usage: caresync-worker batch hint-to-crm\n"
+            "       caresync-worker batch crm-to-hint --csv FILE\n"
+            "`caresync-worker batch --help` for details\n");
+    return 2;
 }

@@ -9,7 +9,6 @@
 #include <jansson.h>
 
 #include "cs_time.h"
-#include "engine/cw_main.h"
 #include "engine/cw_audit.h"
 #include "engine/cw_status.h"
 #include "engine/cw_util.h"
@@ -197,6 +196,17 @@ cw_replay_print(void *data, const char *job_id, const char *from)
 }
 
 
+static int
+cw_replay_usage(void)
+{
+    fprintf(stderr, "usage: caresync-worker replay --since T [--until T] "
+            "[--type T] [--source S] [--dry-run] [--limit N] "
+            "[--actor NAME]\n"
+            "`caresync-worker replay --help` for details\n");
+    return 2;
+}
+
+
 int
 cw_ops_replay(const cw_conf_t *c, int argc, char **argv)
 {
@@ -215,7 +225,7 @@ cw_ops_replay(const cw_conf_t *c, int argc, char **argv)
             s.dry_run = 1;
 
         } else if (i + 1 >= argc) {
-            return cw_cmd_usage("replay");
+            return cw_replay_usage();
 
         } else if (strcmp(argv[i], "--since") == 0) {
             if (cw_ops_since(argv[++i], &s.since_ms) != 0) {
@@ -248,13 +258,13 @@ cw_ops_replay(const cw_conf_t *c, int argc, char **argv)
             }
 
         } else {
-            return cw_cmd_usage("replay");
+            return cw_replay_usage();
         }
     }
 
     /* a replay of everything is a decision: say from when */
     if (!since) {
-        return cw_cmd_usage("replay");
+        return cw_replay_usage();
     }
 
     if (cw_ops_connect(c, &r) != 0) {
