@@ -5,7 +5,8 @@
  *   enqueue.c      the job's way into Redis: dedupe + XADD in one script
  *   command.c      requests' commands to Redis: jobs grouped per turn, send,
  *                  time out, detach
- *   redis.c        the per-worker hiredis connection on nginx's event loop
+ *   redis.c        the per-worker Redis connection: nginx's I/O, resolver
+ *                  and SSL, hiredis's reply parser
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
  *   search.c       the "Sync to Hint" search box, trimmed to what it needs
@@ -29,7 +30,6 @@
 #include <ngx_http.h>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "cs_ingest.h"
 #include "cs_names.h"
@@ -38,10 +38,23 @@
 
 
 typedef struct {
-    ngx_str_t                   host;        /* numeric, resolved at
-                                                configuration time */
+    ngx_str_t                   name;        /* as written, for logs */
+    ngx_str_t                   host;        /* without the port */
     ngx_int_t                   port;
-    ngx_str_t                   unix_path;
+    ngx_addr_t                  naddr;       /* an address as written;
+                                                socklen 0: a host name */
+    ngx_resolver_t             *resolver;    /* a host name's, per connect */
+    ngx_msec_t                  resolver_timeout;
+    ngx_flag_t                  tls;         /* caresync_redis_tls */
+    ngx_str_t                   tls_trusted;
+    ngx_str_t                   tls_certificate;
+    ngx_str_t                   tls_key;
+    ngx_str_t                   tls_name;    /* verified; default: host */
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                  *ssl;         /* NULL: in the clear */
+#else
+    void                       *ssl;
+#endif
     ngx_str_t                   password;
     ngx_int_t                   db;
     ngx_msec_t                  connect_timeout;
@@ -196,24 +209,34 @@ typedef struct {
 
 
 /*
- * redis.c: one connection per worker process.  The adapter knows nothing
- * of the layers above it: like hiredis's connect callback, they register
- * what is to happen when a connection is ready (AUTH and SELECT done) and
- * when a connection fails (reconnect 0) or comes back (reconnect 1).
+ * redis.c: one connection per worker process.  The connection knows
+ * nothing of the layers above it: they register what is to happen when a
+ * connection is ready (AUTH and SELECT done) and when a connection fails
+ * (reconnect 0) or comes back (reconnect 1).  A command is RESP the
+ * caller wrote; its reply (a hiredis redisReply, or NULL when the
+ * connection went first) goes to the callback given with it, and is freed
+ * when the callback returns.
  */
-typedef void (*ngx_http_caresync_redis_ready_pt)(redisAsyncContext *ac);
+typedef struct ngx_http_caresync_redis_s  ngx_http_caresync_redis_t;
+
+typedef void (*ngx_http_caresync_redis_reply_pt)(ngx_http_caresync_redis_t *rd,
+    void *reply, void *data);
+typedef void (*ngx_http_caresync_redis_ready_pt)(ngx_http_caresync_redis_t *rd);
 typedef void (*ngx_http_caresync_redis_event_pt)(ngx_uint_t reconnect);
 
 void ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
     ngx_http_caresync_redis_event_pt event);
+char *ngx_http_caresync_redis_conf(ngx_conf_t *cf,
+    ngx_http_caresync_redis_conf_t *rcf);
 ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
-redisAsyncContext *ngx_http_caresync_redis_get(void);
-ngx_int_t ngx_http_caresync_redis_reserve(redisAsyncContext *ac,
+ngx_http_caresync_redis_t *ngx_http_caresync_redis_get(void);
+ngx_int_t ngx_http_caresync_redis_reserve(ngx_http_caresync_redis_t *rd,
     size_t size);
-ngx_int_t ngx_http_caresync_redis_send(redisAsyncContext *ac,
-    redisCallbackFn *fn, void *data, ngx_str_t *parts, ngx_uint_t n);
+ngx_int_t ngx_http_caresync_redis_send(ngx_http_caresync_redis_t *rd,
+    ngx_http_caresync_redis_reply_pt fn, void *data, ngx_str_t *parts,
+    ngx_uint_t n);
 void ngx_http_caresync_redis_drop(void);
 
 /* command.c */

@@ -135,9 +135,9 @@ typedef struct {
 } ngx_http_caresync_resp_t;
 
 
-static ngx_int_t ngx_http_caresync_send(redisAsyncContext *ac,
+static ngx_int_t ngx_http_caresync_send(ngx_http_caresync_redis_t *rd,
     ngx_http_caresync_pending_t *p, ngx_uint_t eval);
-static void ngx_http_caresync_reply_handler(redisAsyncContext *ac,
+static void ngx_http_caresync_reply_handler(ngx_http_caresync_redis_t *rd,
     void *reply, void *data);
 static void ngx_http_caresync_timeout_handler(ngx_event_t *ev);
 static void ngx_http_caresync_overdue_handler(ngx_event_t *ev);
@@ -157,13 +157,13 @@ static size_t ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job,
     u_char *h, ngx_str_t *parts);
 static void ngx_http_caresync_group_add(ngx_http_caresync_pending_t *p);
 static void ngx_http_caresync_group_flush(ngx_event_t *ev);
-static ngx_int_t ngx_http_caresync_group_send(redisAsyncContext *ac,
+static ngx_int_t ngx_http_caresync_group_send(ngx_http_caresync_redis_t *rd,
     ngx_http_caresync_group_t *g);
 static u_char *ngx_http_caresync_group_eval(ngx_http_caresync_group_t *g,
     size_t *len);
-static void ngx_http_caresync_group_queued(redisAsyncContext *ac,
+static void ngx_http_caresync_group_queued(ngx_http_caresync_redis_t *rd,
     void *reply, void *data);
-static void ngx_http_caresync_group_reply(redisAsyncContext *ac,
+static void ngx_http_caresync_group_reply(ngx_http_caresync_redis_t *rd,
     void *reply, void *data);
 static void ngx_http_caresync_group_answer(ngx_http_caresync_group_t *g,
     redisReply *rr);
@@ -174,7 +174,8 @@ static void ngx_http_caresync_finish(ngx_http_caresync_pending_t *p,
 static void ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p);
 static ngx_http_caresync_pending_t *ngx_http_caresync_pending_get(void);
 static void ngx_http_caresync_pending_put(ngx_http_caresync_pending_t *p);
-static void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
+static void ngx_http_caresync_command_reconnected(
+    ngx_http_caresync_redis_t *rd);
 
 
 static ngx_http_caresync_pending_t  *ngx_http_caresync_free;
@@ -219,7 +220,7 @@ ngx_http_caresync_command_init(ngx_cycle_t *cycle,
 /* The connection is back: send again what lost its reply. */
 
 static void
-ngx_http_caresync_command_reconnected(redisAsyncContext *ac)
+ngx_http_caresync_command_reconnected(ngx_http_caresync_redis_t *rd)
 {
     ngx_queue_t                  *q;
     ngx_http_caresync_pending_t  *p;
@@ -240,7 +241,7 @@ ngx_http_caresync_command_reconnected(redisAsyncContext *ac)
             continue;
         }
 
-        if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
+        if (ngx_http_caresync_send(rd, p, 0) != NGX_OK) {
             ngx_http_caresync_finish(p, NULL);
         }
     }
@@ -282,7 +283,7 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     size_t                          lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
     ngx_uint_t                      i, n;
     const char                     *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
-    redisAsyncContext              *ac;
+    ngx_http_caresync_redis_t      *rd;
     ngx_http_cleanup_t             *cln;
     ngx_http_caresync_cmd_t        *cmd = &ctx->cmd;
     ngx_http_caresync_pending_t    *p;
@@ -295,8 +296,8 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ac = ngx_http_caresync_redis_get();
-    if (ac == NULL) {
+    rd = ngx_http_caresync_redis_get();
+    if (rd == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "caresync: redis not connected");
         return ngx_http_caresync_reply_unavailable(r);
@@ -352,7 +353,7 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     if (cmd->job) {
         ngx_http_caresync_group_add(p);
 
-    } else if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
+    } else if (ngx_http_caresync_send(rd, p, 0) != NGX_OK) {
         ngx_http_caresync_pending_detach(p);
         return ngx_http_caresync_reply_unavailable(r);
     }
@@ -416,8 +417,8 @@ ngx_http_caresync_argv(ngx_http_caresync_cmd_t *cmd, ngx_uint_t eval,
 /* One request's command, in RESP, its large arguments from where they are. */
 
 static ngx_int_t
-ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
-    ngx_uint_t eval)
+ngx_http_caresync_send(ngx_http_caresync_redis_t *rd,
+    ngx_http_caresync_pending_t *p, ngx_uint_t eval)
 {
     u_char                     nkeys[NGX_INT_T_LEN];
     size_t                     lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
@@ -445,7 +446,7 @@ ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
 
     *rs.last = '\0';
 
-    if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_reply_handler, p,
+    if (ngx_http_caresync_redis_send(rd, ngx_http_caresync_reply_handler, p,
                                      rs.parts, rs.n)
         != NGX_OK)
     {
@@ -665,7 +666,7 @@ ngx_http_caresync_group_flush(ngx_event_t *ev)
     ngx_uint_t                    i;
     ngx_queue_t                  *q;
     ngx_str_t                    *stream;
-    redisAsyncContext            *ac;
+    ngx_http_caresync_redis_t    *rd;
     ngx_http_caresync_group_t    *g;
     ngx_http_caresync_pending_t  *p;
 
@@ -680,11 +681,11 @@ ngx_http_caresync_group_flush(ngx_event_t *ev)
             g = ngx_alloc(sizeof(ngx_http_caresync_group_t), ev->log);
         }
 
-        ac = ngx_http_caresync_redis_get();
+        rd = ngx_http_caresync_redis_get();
 
-        if (g == NULL || ac == NULL) {
+        if (g == NULL || rd == NULL) {
             /* nothing of them was sent: they are known not queued */
-            if (ac == NULL) {
+            if (rd == NULL) {
                 ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                               "caresync: redis not connected");
             }
@@ -726,7 +727,7 @@ ngx_http_caresync_group_flush(ngx_event_t *ev)
             g->jobs[g->n++] = p;
         }
 
-        if (ngx_http_caresync_group_send(ac, g) == NGX_OK) {
+        if (ngx_http_caresync_group_send(rd, g) == NGX_OK) {
             continue;
         }
 
@@ -755,7 +756,7 @@ ngx_http_caresync_group_flush(ngx_event_t *ev)
 /* MULTI, an XADD per job, the script, EXEC: handed to hiredis together. */
 
 static ngx_int_t
-ngx_http_caresync_group_send(redisAsyncContext *ac,
+ngx_http_caresync_group_send(ngx_http_caresync_redis_t *rd,
     ngx_http_caresync_group_t *g)
 {
     u_char                       *eval, head[NGX_HTTP_CARESYNC_XADD_HDR];
@@ -780,11 +781,11 @@ ngx_http_caresync_group_send(redisAsyncContext *ac,
                                            parts);
     }
 
-    if (ngx_http_caresync_redis_reserve(ac, size) != NGX_OK) {
+    if (ngx_http_caresync_redis_reserve(rd, size) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
+    if (ngx_http_caresync_redis_send(rd, ngx_http_caresync_group_queued,
                                      NULL, &multi, 1)
         != NGX_OK)
     {
@@ -795,7 +796,7 @@ ngx_http_caresync_group_send(redisAsyncContext *ac,
         (void) ngx_http_caresync_job_xadd(g->jobs[i]->ctx->cmd.job, head,
                                           parts);
 
-        if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
+        if (ngx_http_caresync_redis_send(rd, ngx_http_caresync_group_queued,
                                          NULL, parts, 5)
             != NGX_OK)
         {
@@ -806,10 +807,10 @@ ngx_http_caresync_group_send(redisAsyncContext *ac,
     parts[0].data = eval;
     parts[0].len = elen;
 
-    if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
+    if (ngx_http_caresync_redis_send(rd, ngx_http_caresync_group_queued,
                                      NULL, parts, 1)
         != NGX_OK
-        || ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_reply, g,
+        || ngx_http_caresync_redis_send(rd, ngx_http_caresync_group_reply, g,
                                         &exec, 1)
            != NGX_OK)
     {
@@ -924,7 +925,7 @@ ngx_http_caresync_group_eval(ngx_http_caresync_group_t *g, size_t *len)
  */
 
 static void
-ngx_http_caresync_group_queued(redisAsyncContext *ac, void *reply,
+ngx_http_caresync_group_queued(ngx_http_caresync_redis_t *rd, void *reply,
     void *data)
 {
     redisReply  *rr = reply;
@@ -939,7 +940,7 @@ ngx_http_caresync_group_queued(redisAsyncContext *ac, void *reply,
 
 
 static void
-ngx_http_caresync_group_reply(redisAsyncContext *ac, void *reply,
+ngx_http_caresync_group_reply(ngx_http_caresync_redis_t *rd, void *reply,
     void *data)
 {
     ngx_http_caresync_group_t  *g = data;
@@ -1108,7 +1109,7 @@ ngx_http_caresync_overdue_handler(ngx_event_t *ev)
 
 
 static void
-ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
+ngx_http_caresync_reply_handler(ngx_http_caresync_redis_t *rd, void *reply,
     void *data)
 {
     ngx_http_caresync_pending_t  *p = data;
@@ -1141,7 +1142,7 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
 
             p->retried = 1;
 
-            if (ngx_http_caresync_send(ac, p, 1) == NGX_OK) {
+            if (ngx_http_caresync_send(rd, p, 1) == NGX_OK) {
                 return;
             }
         }

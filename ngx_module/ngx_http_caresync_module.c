@@ -60,6 +60,41 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       0,
       NULL },
 
+    { ngx_string("caresync_redis_tls"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_caresync_main_conf_t, redis.tls),
+      NULL },
+
+    { ngx_string("caresync_redis_tls_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_caresync_main_conf_t, redis.tls_trusted),
+      NULL },
+
+    { ngx_string("caresync_redis_tls_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_caresync_main_conf_t, redis.tls_certificate),
+      NULL },
+
+    { ngx_string("caresync_redis_tls_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_caresync_main_conf_t, redis.tls_key),
+      NULL },
+
+    { ngx_string("caresync_redis_tls_name"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_caresync_main_conf_t, redis.tls_name),
+      NULL },
+
     { ngx_string("caresync_redis_queue"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_caresync_redis_queue,
@@ -259,6 +294,7 @@ ngx_http_caresync_create_main_conf(ngx_conf_t *cf)
 
     cmcf->redis.queue_commands = NGX_CONF_UNSET_UINT;
     cmcf->redis.queue_bytes = NGX_CONF_UNSET_SIZE;
+    cmcf->redis.tls = NGX_CONF_UNSET;
 
     return cmcf;
 }
@@ -277,6 +313,7 @@ ngx_http_caresync_init_main_conf(ngx_conf_t *cf, void *conf)
      */
     ngx_conf_init_uint_value(cmcf->redis.queue_commands, 1024);
     ngx_conf_init_size_value(cmcf->redis.queue_bytes, 4 * 1024 * 1024);
+    ngx_conf_init_value(cmcf->redis.tls, 0);
 
     return NGX_CONF_OK;
 }
@@ -473,7 +510,6 @@ ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_caresync_main_conf_t  *cmcf = conf;
 
-    u_char                          *p;
     ngx_str_t                       *value, s;
     ngx_url_t                        u;
     ngx_uint_t                       i;
@@ -491,52 +527,38 @@ ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rcf->connect_timeout = 1000;
     rcf->timeout = 1000;
 
-    if (ngx_strncmp(value[1].data, "unix:", 5) == 0) {
-        rcf->unix_path.len = value[1].len - 5;
-        rcf->unix_path.data = ngx_pnalloc(cf->pool, rcf->unix_path.len + 1);
-        if (rcf->unix_path.data == NULL) {
-            return NGX_CONF_ERROR;
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.default_port = 6379;
+    u.no_resolve = 1;
+
+    /* a host name is resolved by nginx's resolver on every connect */
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in caresync_redis \"%V\"", u.err, &u.url);
         }
 
-        ngx_cpystrn(rcf->unix_path.data, value[1].data + 5,
-                    rcf->unix_path.len + 1);
+        return NGX_CONF_ERROR;
+    }
+
+    rcf->name = value[1];
+    rcf->host = u.host;
+    rcf->port = u.port;
+
+    if (u.naddrs) {
+        rcf->naddr = u.addrs[0];    /* unix:, or an IPv6 address */
+
+    } else if (ngx_parse_addr(cf->pool, &rcf->naddr, u.host.data,
+                              u.host.len)
+               == NGX_OK)
+    {
+        ngx_inet_set_port(rcf->naddr.sockaddr, (in_port_t) u.port);
 
     } else {
-        ngx_memzero(&u, sizeof(ngx_url_t));
-
-        u.url = value[1];
-        u.default_port = 6379;
-
-        /* resolved here, once: hiredis would resolve in the event loop */
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-            if (u.err) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "%s in caresync_redis \"%V\"", u.err,
-                                   &u.url);
-            }
-
-            return NGX_CONF_ERROR;
-        }
-
-        if (u.naddrs == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "no address for caresync_redis \"%V\"",
-                               &u.url);
-            return NGX_CONF_ERROR;
-        }
-
-        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        rcf->host.data = p;
-        rcf->host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
-                                      u.addrs[0].socklen, p,
-                                      NGX_SOCKADDR_STRLEN, 0);
-        p[rcf->host.len] = '\0';
-        rcf->port = u.port;
+        rcf->naddr.socklen = 0;     /* a name: see redis.c */
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -1106,6 +1128,12 @@ ngx_http_caresync_postconfiguration(ngx_conf_t *cf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"caresync_webhook\" and \"caresync_api\" need "
                            "\"caresync_redis\" in the http block");
+        return NGX_ERROR;
+    }
+
+    if (cmcf->redis.configured
+        && ngx_http_caresync_redis_conf(cf, &cmcf->redis) != NGX_CONF_OK)
+    {
         return NGX_ERROR;
     }
 

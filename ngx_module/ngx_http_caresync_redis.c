@@ -1,54 +1,105 @@
 /*
- * The per-worker Redis connection: hiredis's async context driven by
- * nginx's event loop.
+ * The per-worker Redis connection, on nginx's own connection layer.
  *
- * hiredis owns the socket and the protocol; nginx owns readiness and
- * time.  The socket is registered once (edge-triggered where the event
- * method allows), reads are drained until EAGAIN, and writes are
- * deferred to a posted event so that the commands of every request
- * handled in one loop iteration leave in a single write (pipelining).
- * When the connection goes away it is re-established with backoff; its
- * timers are cancelable so that they never hold a quitting worker.
+ * nginx owns the socket: ngx_event_connect_peer() connects it, its
+ * send/recv (or its SSL layer's, with caresync_redis_tls) move the
+ * bytes, its resolver finds a host name again before every connect.
+ * hiredis is used for the protocol only: its reader parses the replies,
+ * within bounds set here (reader.c); commands are bytes the layers above
+ * write.  Writes are deferred to a posted event so that the commands of
+ * every request handled in one loop iteration leave in a single write
+ * (pipelining).  When the connection goes away it is re-established with
+ * backoff; its timers are cancelable so that they never hold a quitting
+ * worker.
  */
 
 
 #include "ngx_http_caresync.h"
 
-#include <hiredis/sds.h>
-
 
 #define NGX_HTTP_CARESYNC_BACKOFF_MIN   50
 #define NGX_HTTP_CARESYNC_BACKOFF_MAX   1000
 
+/* a reply larger than any the module asks for is a broken peer */
+#define NGX_HTTP_CARESYNC_REPLY_MAX     (8 * 1024 * 1024)
+#define NGX_HTTP_CARESYNC_REPLY_ITEMS   65536
+#define NGX_HTTP_CARESYNC_REPLY_DEPTH   4
+
 
 typedef struct {
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
-    ngx_http_caresync_redis_conf_t  *conf;
-    ngx_event_t                      reconnect;
-    ngx_msec_t                       backoff;
-    ngx_log_t                       *log;
-    unsigned                         writing:1;
-    unsigned                         exiting:1;
-    unsigned                         connected_once:1;
-    ngx_uint_t                       setup;   /* AUTH/SELECT replies due */
-} ngx_http_caresync_redis_t;
+    ngx_http_caresync_redis_reply_pt  fn;
+    void                             *data;
+} ngx_http_caresync_redis_wait_t;
+
+
+struct ngx_http_caresync_redis_s {
+    ngx_connection_t                 *c;
+    ngx_http_caresync_redis_conf_t   *conf;
+    ngx_peer_connection_t             pc;
+    ngx_sockaddr_t                    sockaddr;
+    socklen_t                         socklen;
+    ngx_resolver_ctx_t               *resolving;
+    redisReader                      *reader;
+    size_t                            reply_size;   /* of the one parsed */
+
+    /* what is written next: out[sent..len] */
+    u_char                           *out;
+    size_t                            len;
+    size_t                            sent;
+    size_t                            size;
+
+    /* callbacks of the replies due, a ring: head..head+n */
+    ngx_http_caresync_redis_wait_t   *wait;
+    ngx_uint_t                        head;
+    ngx_uint_t                        n;
+    ngx_uint_t                        nalloc;
+
+    ngx_event_t                       reconnect;
+    ngx_event_t                       setup_timer;
+    ngx_msec_t                        backoff;
+    ngx_log_t                        *log;
+    ngx_uint_t                        generation;
+    ngx_uint_t                        setup;    /* AUTH/SELECT/PING due */
+    unsigned                          open:1;   /* c may carry bytes */
+    unsigned                          exiting:1;
+    unsigned                          connected_once:1;
+    unsigned                          ready:1;
+};
 
 
 static void ngx_http_caresync_redis_connect(ngx_event_t *ev);
+static void ngx_http_caresync_redis_resolved(ngx_resolver_ctx_t *ctx);
+static void ngx_http_caresync_redis_connect_peer(
+    ngx_http_caresync_redis_t *rd);
+static void ngx_http_caresync_redis_connected(ngx_event_t *wev);
+static void ngx_http_caresync_redis_open(ngx_http_caresync_redis_t *rd);
+#if (NGX_HTTP_SSL)
+static void ngx_http_caresync_redis_handshaked(ngx_connection_t *c);
+#endif
+static void ngx_http_caresync_redis_setup_timeout(ngx_event_t *ev);
+static void ngx_http_caresync_redis_fail(ngx_http_caresync_redis_t *rd);
+static void ngx_http_caresync_redis_close(ngx_http_caresync_redis_t *rd);
 static void ngx_http_caresync_redis_schedule(ngx_http_caresync_redis_t *rd);
 static void ngx_http_caresync_redis_read_handler(ngx_event_t *rev);
 static void ngx_http_caresync_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_caresync_redis_add_write(void *data);
-static void ngx_http_caresync_redis_noop(void *data);
-static void ngx_http_caresync_redis_cleanup(void *data);
-static void ngx_http_caresync_redis_on_connect(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_caresync_redis_on_disconnect(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_caresync_redis_setup_reply(redisAsyncContext *ac,
-    void *reply, void *privdata);
+static void ngx_http_caresync_redis_flush(ngx_http_caresync_redis_t *rd);
+static void ngx_http_caresync_redis_post(ngx_http_caresync_redis_t *rd);
+static ngx_int_t ngx_http_caresync_redis_queue(ngx_http_caresync_redis_t *rd,
+    ngx_http_caresync_redis_reply_pt fn, void *data);
+static ngx_int_t ngx_http_caresync_redis_setup_command(
+    ngx_http_caresync_redis_t *rd, const char *name, ngx_str_t *arg);
+static void ngx_http_caresync_redis_setup_reply(ngx_http_caresync_redis_t *rd,
+    void *reply, void *data);
 static void ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd);
+static void *ngx_http_caresync_reply_string(const redisReadTask *task,
+    char *str, size_t len);
+static void *ngx_http_caresync_reply_array(const redisReadTask *task,
+    int elements);
+static void *ngx_http_caresync_reply_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_caresync_reply_nil(const redisReadTask *task);
+static ngx_int_t ngx_http_caresync_reply_count(const redisReadTask *task,
+    size_t size);
 
 
 static ngx_http_caresync_redis_t  ngx_http_caresync_redis;
@@ -57,6 +108,16 @@ static ngx_http_caresync_redis_t  ngx_http_caresync_redis;
 static ngx_http_caresync_redis_ready_pt  ngx_http_caresync_redis_on_ready;
 static ngx_http_caresync_redis_event_pt  ngx_http_caresync_redis_on_event;
 
+/* hiredis's own reply objects, counted against the bounds above */
+static redisReplyObjectFunctions  *ngx_http_caresync_reply_default;
+static redisReplyObjectFunctions   ngx_http_caresync_reply_functions = {
+    ngx_http_caresync_reply_string,
+    ngx_http_caresync_reply_array,
+    ngx_http_caresync_reply_integer,
+    ngx_http_caresync_reply_nil,
+    NULL
+};
+
 
 void
 ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
@@ -64,6 +125,173 @@ ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
 {
     ngx_http_caresync_redis_on_ready = ready;
     ngx_http_caresync_redis_on_event = event;
+}
+
+
+/*
+ * At configuration time, in the master: a host name needs nginx's
+ * resolver (fail closed: it would otherwise be resolved once, or block);
+ * TLS is set up with its trusted CA, verification always on.
+ */
+
+char *
+ngx_http_caresync_redis_conf(ngx_conf_t *cf,
+    ngx_http_caresync_redis_conf_t *rcf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rcf->naddr.socklen == 0) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (clcf->resolver == NULL || clcf->resolver->connections.nelts == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "caresync_redis \"%V\" is a host name: it "
+                               "needs a \"resolver\" in the http block "
+                               "(or an IP address)", &rcf->name);
+            return NGX_CONF_ERROR;
+        }
+
+        rcf->resolver = clcf->resolver;
+        rcf->resolver_timeout = clcf->resolver_timeout;
+    }
+
+    if (!rcf->tls) {
+        if (rcf->tls_trusted.len || rcf->tls_certificate.len
+            || rcf->tls_key.len || rcf->tls_name.len)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"caresync_redis_tls_*\" is set but "
+                               "\"caresync_redis_tls\" is off");
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_HTTP_SSL)
+    {
+    ngx_str_t            key, text;
+    ngx_ssl_t           *ssl;
+    ngx_pool_cleanup_t  *cln;
+
+    if (rcf->naddr.socklen && rcf->naddr.sockaddr->sa_family == AF_UNIX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_redis_tls\" needs a host, not "
+                           "\"%V\"", &rcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->tls_trusted.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_redis_tls\" needs "
+                           "\"caresync_redis_tls_trusted_certificate\": the "
+                           "server's certificate is always verified");
+        return NGX_CONF_ERROR;
+    }
+
+    if ((rcf->tls_certificate.len == 0) != (rcf->tls_key.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_redis_tls_certificate\" and "
+                           "\"caresync_redis_tls_certificate_key\" go "
+                           "together");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->tls_name.len == 0) {
+        rcf->tls_name = rcf->host;
+    }
+
+    /* SNI wants the name as a C string */
+    text.data = ngx_pnalloc(cf->pool, rcf->tls_name.len + 1);
+    if (text.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(text.data, rcf->tls_name.data, rcf->tls_name.len);
+    text.data[rcf->tls_name.len] = '\0';
+    rcf->tls_name.data = text.data;
+
+    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (ssl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    /* the buffer may move between a write that would block and its retry */
+    SSL_CTX_set_mode(ssl->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    if (ngx_ssl_trusted_certificate(cf, ssl, &rcf->tls_trusted, 4) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->tls_certificate.len) {
+        /*
+         * The key is a secret file: read as every secret is (its mode
+         * checked on the descriptor read), then given to nginx's SSL
+         * layer as data.
+         */
+        text.len = sizeof("file:") - 1 + rcf->tls_key.len;
+        text.data = ngx_pnalloc(cf->pool, text.len);
+        if (text.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(text.data, "file:", 5), rcf->tls_key.data,
+                   rcf->tls_key.len);
+
+        if (ngx_http_caresync_conf_secret(cf, &text, 1, &key)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        text.len = sizeof("data:") - 1 + key.len;
+        text.data = ngx_pnalloc(cf->pool, text.len);
+        if (text.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(text.data, "data:", 5), key.data, key.len);
+        ngx_explicit_memzero(key.data, key.len);
+
+        if (ngx_ssl_certificate(cf, ssl, &rcf->tls_certificate, &text, NULL)
+            != NGX_OK)
+        {
+            ngx_explicit_memzero(text.data, text.len);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_explicit_memzero(text.data, text.len);
+    }
+
+    rcf->ssl = ssl;
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"caresync_redis_tls\" needs nginx built with SSL");
+    return NGX_CONF_ERROR;
+
+#endif
 }
 
 
@@ -84,6 +312,16 @@ ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     rd->reconnect.log = cycle->log;
     rd->reconnect.cancelable = 1;
 
+    rd->setup_timer.handler = ngx_http_caresync_redis_setup_timeout;
+    rd->setup_timer.data = rd;
+    rd->setup_timer.log = cycle->log;
+    rd->setup_timer.cancelable = 1;
+
+    if (rcf->naddr.socklen) {
+        ngx_memcpy(&rd->sockaddr, rcf->naddr.sockaddr, rcf->naddr.socklen);
+        rd->socklen = rcf->naddr.socklen;
+    }
+
     ngx_http_caresync_redis_connect(&rd->reconnect);
 
     return NGX_OK;
@@ -101,38 +339,36 @@ ngx_http_caresync_redis_exit(void)
         ngx_del_timer(&rd->reconnect);
     }
 
-    if (rd->ac) {
-        /* answers whatever is still pending with NULL, then cleans up */
-        redisAsyncFree(rd->ac);
-    }
-}
+    /* answers whatever is still pending with NULL */
+    ngx_http_caresync_redis_close(rd);
 
-
-/* The context to send a command on, or NULL while there is none. */
-
-redisAsyncContext *
-ngx_http_caresync_redis_get(void)
-{
-    redisAsyncContext  *ac = ngx_http_caresync_redis.ac;
-
-    if (ac == NULL
-        || (ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)))
-    {
-        return NULL;
-    }
-
-    return ac;
+    ngx_free(rd->out);
+    ngx_free(rd->wait);
+    rd->out = NULL;
+    rd->wait = NULL;
 }
 
 
 /*
- * Queues one command that the caller wrote in RESP, as pieces: parts[0]
- * holds at least the command's name and its "\r\n" (hiredis reads the
- * name to tell subscriptions apart, and one byte after it, which must be
- * readable), the others follow it as they are.  Every byte is copied
- * once, into the buffer that is written to the socket; a large argument
- * is never formatted or copied twice.  fn gets the command's reply, or
- * NULL when the connection goes first.
+ * The connection to send a command on, or NULL while there is none.  A
+ * connection that is still connecting takes commands: they leave, after
+ * AUTH and SELECT, once it is up.
+ */
+
+ngx_http_caresync_redis_t *
+ngx_http_caresync_redis_get(void)
+{
+    ngx_http_caresync_redis_t  *rd = &ngx_http_caresync_redis;
+
+    return rd->c ? rd : NULL;
+}
+
+
+/*
+ * Queues one command that the caller wrote in RESP, as pieces that are
+ * copied once, into the buffer that is written to the socket; a large
+ * argument is never formatted or copied twice.  fn gets the command's
+ * reply, or NULL when the connection goes first.
  *
  * ngx_http_caresync_redis_reserve() makes room for several commands that
  * must go together (a transaction): once it succeeded, the sends that
@@ -140,28 +376,47 @@ ngx_http_caresync_redis_get(void)
  */
 
 ngx_int_t
-ngx_http_caresync_redis_reserve(redisAsyncContext *ac, size_t size)
+ngx_http_caresync_redis_reserve(ngx_http_caresync_redis_t *rd, size_t size)
 {
-    sds  obuf;
+    u_char  *out;
+    size_t   want;
 
-    if (ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)) {
+    if (rd->c == NULL) {
         return NGX_ERROR;
     }
 
-    obuf = sdsMakeRoomFor(ac->c.obuf, size);
-    if (obuf == NULL) {
+    if (rd->sent && rd->sent == rd->len) {
+        rd->sent = 0;
+        rd->len = 0;
+    }
+
+    if (rd->len + size <= rd->size) {
+        return NGX_OK;
+    }
+
+    want = ngx_max(rd->size * 2, rd->len + size);
+    want = ngx_max(want, 4096);
+
+    out = ngx_alloc(want, rd->log);
+    if (out == NULL) {
         return NGX_ERROR;       /* the buffer is as it was */
     }
 
-    ac->c.obuf = obuf;
+    /* the bytes a TLS write may retry stay at the same offsets */
+    ngx_memcpy(out, rd->out, rd->len);
+    ngx_free(rd->out);
+
+    rd->out = out;
+    rd->size = want;
 
     return NGX_OK;
 }
 
 
 ngx_int_t
-ngx_http_caresync_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
-    void *data, ngx_str_t *parts, ngx_uint_t n)
+ngx_http_caresync_redis_send(ngx_http_caresync_redis_t *rd,
+    ngx_http_caresync_redis_reply_pt fn, void *data, ngx_str_t *parts,
+    ngx_uint_t n)
 {
     size_t      size;
     ngx_uint_t  i;
@@ -172,38 +427,72 @@ ngx_http_caresync_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
         size += parts[i].len;
     }
 
-    if (ngx_http_caresync_redis_reserve(ac, size) != NGX_OK) {
+    if (ngx_http_caresync_redis_reserve(rd, size) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    /* with the room made, neither append can fail */
-
-    if (redisAsyncFormattedCommand(ac, fn, data, (char *) parts[0].data,
-                                   parts[0].len)
-        != REDIS_OK)
-    {
+    if (ngx_http_caresync_redis_queue(rd, fn, data) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    for (i = 1; i < n; i++) {
-        ac->c.obuf = sdscatlen(ac->c.obuf, parts[i].data, parts[i].len);
+    /* with the room made, no append can fail */
+
+    for (i = 0; i < n; i++) {
+        rd->len = ngx_cpymem(rd->out + rd->len, parts[i].data, parts[i].len)
+                  - rd->out;
     }
+
+    ngx_http_caresync_redis_post(rd);
 
     return NGX_OK;
 }
 
 
 /*
- * Gives the connection up: hiredis answers every command on it as lost
- * (NULL), frees its buffers, and a new connection follows.
+ * Gives the connection up: every command on it is answered as lost
+ * (NULL), and a new connection follows.
  */
 
 void
 ngx_http_caresync_redis_drop(void)
 {
-    if (ngx_http_caresync_redis.ac) {
-        redisAsyncFree(ngx_http_caresync_redis.ac);
+    ngx_http_caresync_redis_close(&ngx_http_caresync_redis);
+}
+
+
+static ngx_int_t
+ngx_http_caresync_redis_queue(ngx_http_caresync_redis_t *rd,
+    ngx_http_caresync_redis_reply_pt fn, void *data)
+{
+    ngx_uint_t                       i, nalloc;
+    ngx_http_caresync_redis_wait_t  *wait;
+
+    if (rd->n == rd->nalloc) {
+        nalloc = rd->nalloc ? rd->nalloc * 2 : 64;
+
+        wait = ngx_alloc(nalloc * sizeof(ngx_http_caresync_redis_wait_t),
+                         rd->log);
+        if (wait == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < rd->n; i++) {
+            wait[i] = rd->wait[(rd->head + i) % rd->nalloc];
+        }
+
+        ngx_free(rd->wait);
+
+        rd->wait = wait;
+        rd->head = 0;
+        rd->nalloc = nalloc;
     }
+
+    wait = &rd->wait[(rd->head + rd->n) % rd->nalloc];
+    wait->fn = fn;
+    wait->data = data;
+    rd->n++;
+
+    return NGX_OK;
 }
 
 
@@ -212,9 +501,7 @@ ngx_http_caresync_redis_connect(ngx_event_t *ev)
 {
     ngx_http_caresync_redis_t  *rd = ev->data;
 
-    ngx_int_t                        event;
-    ngx_connection_t                *c;
-    redisAsyncContext               *ac;
+    ngx_resolver_ctx_t              *ctx;
     ngx_http_caresync_redis_conf_t  *rcf;
 
     rcf = rd->conf;
@@ -223,95 +510,455 @@ ngx_http_caresync_redis_connect(ngx_event_t *ev)
         return;
     }
 
-    if (rcf->unix_path.len) {
-        ac = redisAsyncConnectUnix((char *) rcf->unix_path.data);
-
-    } else {
-        ac = redisAsyncConnect((char *) rcf->host.data, (int) rcf->port);
+    if (rcf->resolver == NULL) {
+        ngx_http_caresync_redis_connect_peer(rd);
+        return;
     }
 
-    if (ac == NULL) {
+    /* a name: asked again on every connect, so that a DNS failover is
+     * followed without a reload */
+
+    ctx = ngx_resolve_start(rcf->resolver, NULL);
+    if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "caresync: redis connect: out of memory");
-        ngx_http_caresync_redis_schedule(rd);
+                      "caresync: redis: cannot resolve \"%V\"", &rcf->host);
+        ngx_http_caresync_redis_fail(rd);
         return;
     }
 
-    if (ac->err) {
+    ctx->name = rcf->host;
+    ctx->handler = ngx_http_caresync_redis_resolved;
+    ctx->data = rd;
+    ctx->timeout = rcf->resolver_timeout;
+    ctx->cancelable = 1;
+
+    rd->resolving = ctx;
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        rd->resolving = NULL;
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "caresync: redis connect failed: %s", ac->errstr);
-        redisAsyncFree(ac);
-        ngx_http_caresync_redis_schedule(rd);
+                      "caresync: redis: cannot resolve \"%V\"", &rcf->host);
+        ngx_http_caresync_redis_fail(rd);
+    }
+}
+
+
+static void
+ngx_http_caresync_redis_resolved(ngx_resolver_ctx_t *ctx)
+{
+    ngx_http_caresync_redis_t  *rd = ctx->data;
+
+    ngx_uint_t  i;
+
+    rd->resolving = NULL;
+
+    if (ctx->state || ctx->naddrs == 0) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis: \"%V\" could not be resolved "
+                      "(%i: %s)", &ctx->name, ctx->state,
+                      ngx_resolver_strerror(ctx->state));
+        ngx_resolve_name_done(ctx);
+        ngx_http_caresync_redis_fail(rd);
         return;
     }
 
-    c = ngx_get_connection(ac->c.fd, rd->log);
-    if (c == NULL) {
-        redisAsyncFree(ac);
-        ngx_http_caresync_redis_schedule(rd);
+    /* the first IPv4 answer if there is one: loopback tests and managed
+     * endpoints publish A records; else the first */
+
+    for (i = 0; i < ctx->naddrs; i++) {
+        if (ctx->addrs[i].sockaddr->sa_family == AF_INET) {
+            break;
+        }
+    }
+
+    if (i == ctx->naddrs) {
+        i = 0;
+    }
+
+    ngx_memcpy(&rd->sockaddr, ctx->addrs[i].sockaddr, ctx->addrs[i].socklen);
+    rd->socklen = ctx->addrs[i].socklen;
+    ngx_inet_set_port(&rd->sockaddr.sockaddr, (in_port_t) rd->conf->port);
+
+    ngx_resolve_name_done(ctx);
+
+    ngx_http_caresync_redis_connect_peer(rd);
+}
+
+
+static void
+ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
+{
+    u_char                           buf[NGX_INT_T_LEN];
+    ngx_int_t                        rc;
+    ngx_str_t                        db;
+    ngx_connection_t                *c;
+    ngx_http_caresync_redis_conf_t  *rcf;
+
+    rcf = rd->conf;
+
+    ngx_memzero(&rd->pc, sizeof(ngx_peer_connection_t));
+
+    rd->pc.sockaddr = &rd->sockaddr.sockaddr;
+    rd->pc.socklen = rd->socklen;
+    rd->pc.name = &rcf->name;
+    rd->pc.get = ngx_event_get_peer;
+    rd->pc.log = rd->log;
+    rd->pc.log_error = NGX_ERROR_ERR;
+    rd->pc.tries = 1;
+
+    rc = ngx_event_connect_peer(&rd->pc);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis connect to %V failed", &rcf->name);
+
+        if (rd->pc.connection) {
+            ngx_close_connection(rd->pc.connection);
+            rd->pc.connection = NULL;
+        }
+
+        ngx_http_caresync_redis_fail(rd);
         return;
     }
 
+    c = rd->pc.connection;
     c->data = rd;
-    c->read->handler = ngx_http_caresync_redis_read_handler;
-    c->write->handler = ngx_http_caresync_redis_write_handler;
+    c->log = rd->log;
     c->read->log = rd->log;
     c->write->log = rd->log;
-    c->log = rd->log;
 
-    rd->ac = ac;
     rd->c = c;
 
-    ac->ev.data = rd;
-    ac->ev.addRead = ngx_http_caresync_redis_noop;
-    ac->ev.delRead = ngx_http_caresync_redis_noop;
-    ac->ev.addWrite = ngx_http_caresync_redis_add_write;
-    ac->ev.delWrite = ngx_http_caresync_redis_noop;
-    ac->ev.cleanup = ngx_http_caresync_redis_cleanup;
-
-    redisAsyncSetConnectCallback(ac, ngx_http_caresync_redis_on_connect);
-    redisAsyncSetDisconnectCallback(ac,
-                                    ngx_http_caresync_redis_on_disconnect);
-
-    if (ngx_add_conn) {
-        if (ngx_add_conn(c) == NGX_ERROR) {
-            redisAsyncFree(ac);
-            return;
-        }
-
-    } else {
-        event = (ngx_event_flags & NGX_USE_CLEAR_EVENT) ? NGX_CLEAR_EVENT
-                                                        : NGX_LEVEL_EVENT;
-
-        if (ngx_add_event(c->read, NGX_READ_EVENT, event) != NGX_OK
-            || ngx_add_event(c->write, NGX_WRITE_EVENT, event) != NGX_OK)
-        {
-            redisAsyncFree(ac);
-            return;
-        }
+    /* nginx's SSL layer keeps its state in the connection's pool */
+    c->pool = ngx_create_pool(1024, rd->log);
+    if (c->pool == NULL) {
+        ngx_http_caresync_redis_fail(rd);
+        return;
     }
 
-    /* the connect timer; the same event later carries no timer at all */
-    c->write->cancelable = 1;
-    ngx_add_timer(c->write, rcf->connect_timeout);
+    rd->generation++;
+    rd->ready = 0;
+    rd->open = 0;
+    rd->sent = 0;
+    rd->len = 0;
+    rd->reply_size = 0;
 
-    /* queued now, sent as soon as the socket is connected */
+    rd->reader = redisReaderCreate();
+    if (rd->reader == NULL) {
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
 
-    rd->setup = (rcf->password.len ? 1 : 0) + (rcf->db ? 1 : 0);
+    if (ngx_http_caresync_reply_default == NULL) {
+        ngx_http_caresync_reply_default = rd->reader->fn;
+        ngx_http_caresync_reply_functions.freeObject =
+                                      ngx_http_caresync_reply_default->freeObject;
+    }
 
-    if (rcf->password.len) {
-        redisAsyncCommand(ac, ngx_http_caresync_redis_setup_reply, "AUTH",
-                          "AUTH %b", rcf->password.data,
-                          rcf->password.len);
+    rd->reader->fn = &ngx_http_caresync_reply_functions;
+    rd->reader->privdata = rd;
+
+    /* queued first, before any command of the layers above */
+
+    rd->setup = 0;
+
+    if (rcf->password.len
+        && ngx_http_caresync_redis_setup_command(rd, "AUTH", &rcf->password)
+           != NGX_OK)
+    {
+        ngx_http_caresync_redis_fail(rd);
+        return;
     }
 
     if (rcf->db) {
-        redisAsyncCommand(ac, ngx_http_caresync_redis_setup_reply, "SELECT",
-                          "SELECT %d", (int) rcf->db);
+        db.data = buf;
+        db.len = ngx_sprintf(buf, "%i", rcf->db) - buf;
+
+        if (ngx_http_caresync_redis_setup_command(rd, "SELECT", &db)
+            != NGX_OK)
+        {
+            ngx_http_caresync_redis_fail(rd);
+            return;
+        }
     }
+
+    /*
+     * With TLS, a server that wants a client certificate says so after
+     * TLS 1.3's handshake has ended: a PING turns that into a refusal
+     * here, not a lost first command.
+     */
+    if (rcf->ssl && ngx_http_caresync_redis_setup_command(rd, "PING", NULL)
+                    != NGX_OK)
+    {
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
+    /* connect, handshake, AUTH and SELECT, bounded together */
+    ngx_add_timer(&rd->setup_timer, rcf->connect_timeout);
+
+    c->read->handler = ngx_http_caresync_redis_read_handler;
+    c->write->handler = ngx_http_caresync_redis_connected;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
                    "caresync: redis connecting, fd:%d", c->fd);
+
+    if (rc == NGX_OK) {
+        ngx_http_caresync_redis_connected(c->write);
+    }
+}
+
+
+/* connect(2) has ended, one way or the other */
+
+static void
+ngx_http_caresync_redis_connected(ngx_event_t *wev)
+{
+    ngx_connection_t           *c = wev->data;
+    ngx_http_caresync_redis_t  *rd = c->data;
+
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, err,
+                      "caresync: redis connect to %V failed",
+                      &rd->conf->name);
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
+    c->write->handler = ngx_http_caresync_redis_write_handler;
+
+#if (NGX_HTTP_SSL)
+
+    if (rd->conf->ssl) {
+        ngx_int_t  rc;
+
+        if (ngx_ssl_create_connection(rd->conf->ssl, c, NGX_SSL_BUFFER
+                                                        |NGX_SSL_CLIENT)
+            != NGX_OK)
+        {
+            ngx_http_caresync_redis_fail(rd);
+            return;
+        }
+
+        if (SSL_set_tlsext_host_name(c->ssl->connection,
+                                     (char *) rd->conf->tls_name.data)
+            == 0)
+        {
+            ngx_ssl_error(NGX_LOG_ERR, rd->log, 0,
+                          "caresync: redis: SSL_set_tlsext_host_name "
+                          "failed");
+            ngx_http_caresync_redis_fail(rd);
+            return;
+        }
+
+        c->log->action = "TLS handshake with redis";
+
+        rc = ngx_ssl_handshake(c);
+
+        if (rc == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_caresync_redis_handshaked;
+            return;
+        }
+
+        ngx_http_caresync_redis_handshaked(c);
+        return;
+    }
+
+#endif
+
+    ngx_http_caresync_redis_open(rd);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The handshake has ended: the certificate must chain to the trusted CA
+ * and name the host (or caresync_redis_tls_name); anything else is
+ * refused, never carried on in the clear.
+ */
+
+static void
+ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
+{
+    ngx_http_caresync_redis_t  *rd = c->data;
+
+    long  rc;
+
+    c->log->action = NULL;
+
+    if (!c->ssl->handshaked) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis TLS handshake with %V failed",
+                      &rd->conf->name);
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
+    rc = SSL_get_verify_result(c->ssl->connection);
+
+    if (rc != X509_V_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis TLS: certificate of %V refused: "
+                      "(%l:%s)", &rd->conf->name, rc,
+                      X509_verify_cert_error_string(rc));
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
+    if (ngx_ssl_check_host(c, &rd->conf->tls_name) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis TLS: certificate of %V does not "
+                      "name \"%V\"", &rd->conf->name, &rd->conf->tls_name);
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
+    c->read->handler = ngx_http_caresync_redis_read_handler;
+    c->write->handler = ngx_http_caresync_redis_write_handler;
+
+    ngx_http_caresync_redis_open(rd);
+}
+
+#endif
+
+
+/* the connection may carry bytes: AUTH, SELECT and what waits leave */
+
+static void
+ngx_http_caresync_redis_open(ngx_http_caresync_redis_t *rd)
+{
+    rd->open = 1;
+
+    if (rd->connected_once && ngx_http_caresync_redis_on_event) {
+        ngx_http_caresync_redis_on_event(1);
+    }
+
+    rd->connected_once = 1;
+
+    if (rd->setup == 0) {
+        ngx_http_caresync_redis_ready(rd);
+
+        if (rd->c == NULL) {
+            return;
+        }
+    }
+
+    ngx_http_caresync_redis_flush(rd);
+
+    if (rd->c && rd->c->read->ready) {
+        ngx_http_caresync_redis_read_handler(rd->c->read);
+    }
+}
+
+
+static void
+ngx_http_caresync_redis_setup_timeout(ngx_event_t *ev)
+{
+    ngx_http_caresync_redis_t  *rd = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, rd->log, NGX_ETIMEDOUT,
+                  "caresync: redis connect to %V timed out",
+                  &rd->conf->name);
+
+    ngx_http_caresync_redis_fail(rd);
+}
+
+
+/* A connection could not be made: say so, and try again later. */
+
+static void
+ngx_http_caresync_redis_fail(ngx_http_caresync_redis_t *rd)
+{
+    if (ngx_http_caresync_redis_on_event) {
+        ngx_http_caresync_redis_on_event(0);
+    }
+
+    if (rd->c) {
+        ngx_http_caresync_redis_close(rd);
+        return;
+    }
+
+    ngx_http_caresync_redis_schedule(rd);
+}
+
+
+static void
+ngx_http_caresync_redis_close(ngx_http_caresync_redis_t *rd)
+{
+    ngx_connection_t                *c;
+    ngx_http_caresync_redis_wait_t   w;
+
+    if (rd->resolving) {
+        ngx_resolve_name_done(rd->resolving);
+        rd->resolving = NULL;
+    }
+
+    if (rd->setup_timer.timer_set) {
+        ngx_del_timer(&rd->setup_timer);
+    }
+
+    c = rd->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    rd->c = NULL;
+    rd->open = 0;
+    rd->ready = 0;
+    rd->generation++;
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = 1;
+        (void) ngx_ssl_shutdown(c);
+    }
+#endif
+
+    if (c->pool) {
+        ngx_destroy_pool(c->pool);
+        c->pool = NULL;
+    }
+
+    ngx_close_connection(c);
+
+    if (rd->reader) {
+        redisReaderFree(rd->reader);
+        rd->reader = NULL;
+    }
+
+    /* the buffer held AUTH's password */
+    if (rd->out) {
+        ngx_explicit_memzero(rd->out, rd->len);
+    }
+
+    rd->sent = 0;
+    rd->len = 0;
+
+    /* the layers above hear of every command lost, in order; one may
+     * send again: get() says there is no connection */
+
+    while (rd->n) {
+        w = rd->wait[rd->head];
+        rd->head = (rd->head + 1) % rd->nalloc;
+        rd->n--;
+
+        w.fn(rd, NULL, w.data);
+    }
+
+    ngx_http_caresync_redis_schedule(rd);
 }
 
 
@@ -336,44 +983,94 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
     ngx_connection_t           *c = rev->data;
     ngx_http_caresync_redis_t  *rd = c->data;
 
-    u_char   ch;
-    ssize_t  n;
+    void                            *reply;
+    ssize_t                          n;
+    ngx_uint_t                       generation;
+    ngx_http_caresync_redis_wait_t   w;
 
-    /*
-     * hiredis reads at most 16 KB a call; with edge-triggered events
-     * whatever it leaves in the socket would wait for the next edge,
-     * so keep reading while a peek still finds bytes.
-     */
+    static u_char                    buf[16384];
+
+    if (!rd->open) {
+        return;                 /* the handshake reads for itself */
+    }
+
+    generation = rd->generation;
 
     for ( ;; ) {
-        redisAsyncHandleRead(rd->ac);
+        n = c->recv(c, buf, sizeof(buf));
 
-        if (rd->c != c) {
-            return;             /* the context was freed meanwhile */
-        }
-
-        n = recv(c->fd, &ch, 1, MSG_PEEK);
-
-        if (n > 0) {
-            continue;
-        }
-
-        if (n == -1 && (ngx_socket_errno == NGX_EAGAIN
-                        || ngx_socket_errno == NGX_EINTR))
-        {
+        if (n == NGX_AGAIN) {
             break;
         }
 
-        /* EOF or an error: let hiredis see it and tear down */
-        redisAsyncHandleRead(rd->ac);
-        return;
-    }
+        if (n == 0 || n == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                          "caresync: redis connection lost: %s",
+                          n == 0 ? "closed by the server" : "read error");
+            ngx_http_caresync_redis_close(rd);
+            return;
+        }
 
-    rev->ready = 0;
+        if (redisReaderFeed(rd->reader, (char *) buf, n) != REDIS_OK) {
+            goto broken;
+        }
+
+        for ( ;; ) {
+            reply = NULL;
+
+            if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
+                goto broken;
+            }
+
+            if (reply == NULL) {
+                break;
+            }
+
+            rd->reply_size = 0;
+
+            if (rd->n == 0) {
+                ngx_http_caresync_reply_default->freeObject(reply);
+                ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                              "caresync: redis sent a reply nothing "
+                              "asked for");
+                ngx_http_caresync_redis_close(rd);
+                return;
+            }
+
+            w = rd->wait[rd->head];
+            rd->head = (rd->head + 1) % rd->nalloc;
+            rd->n--;
+
+            w.fn(rd, reply, w.data);
+
+            ngx_http_caresync_reply_default->freeObject(reply);
+
+            if (rd->generation != generation) {
+                return;         /* the connection was given up meanwhile */
+            }
+        }
+
+        /* a reply still incomplete may not grow past the bound either */
+        if (rd->reader->len - rd->reader->pos > NGX_HTTP_CARESYNC_REPLY_MAX) {
+            ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                          "caresync: redis reply larger than %uz bytes",
+                          (size_t) NGX_HTTP_CARESYNC_REPLY_MAX);
+            ngx_http_caresync_redis_close(rd);
+            return;
+        }
+    }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        redisAsyncFree(rd->ac);
+        ngx_http_caresync_redis_close(rd);
     }
+
+    return;
+
+broken:
+
+    ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                  "caresync: redis protocol error: %s", rd->reader->errstr);
+    ngx_http_caresync_redis_close(rd);
 }
 
 
@@ -383,218 +1080,122 @@ ngx_http_caresync_redis_write_handler(ngx_event_t *wev)
     ngx_connection_t           *c = wev->data;
     ngx_http_caresync_redis_t  *rd = c->data;
 
-    redisAsyncContext  *ac = rd->ac;
+    ngx_http_caresync_redis_flush(rd);
+}
 
-    if (wev->timedout) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, NGX_ETIMEDOUT,
-                      "caresync: redis connect timed out");
-        redisAsyncFree(ac);
+
+static void
+ngx_http_caresync_redis_flush(ngx_http_caresync_redis_t *rd)
+{
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    c = rd->c;
+
+    if (c == NULL || !rd->open) {
         return;
     }
 
-    rd->writing = 1;
+    while (rd->sent < rd->len) {
+        n = c->send(c, rd->out + rd->sent, rd->len - rd->sent);
 
-    for ( ;; ) {
-        ngx_set_socket_errno(0);
-
-        redisAsyncHandleWrite(ac);
-
-        if (rd->c != c) {
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                ngx_http_caresync_redis_close(rd);
+            }
             return;
         }
 
-        if (!(ac->c.flags & REDIS_CONNECTED)) {
-            break;              /* connect(2) still in progress */
+        if (n == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                          "caresync: redis connection lost: write error");
+            ngx_http_caresync_redis_close(rd);
+            return;
         }
 
-        if (sdslen(ac->c.obuf) == 0) {
-            break;
-        }
-
-        if (ngx_socket_errno == NGX_EAGAIN) {
-            wev->ready = 0;
-            break;
-        }
+        rd->sent += n;
     }
 
-    rd->writing = 0;
+    rd->sent = 0;
+    rd->len = 0;
 
-    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT)
-        && (ac->c.flags & REDIS_CONNECTED)
-        && sdslen(ac->c.obuf) == 0
-        && wev->active)
-    {
+    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && c->write->active) {
         /* level-triggered methods would report writability forever */
-        ngx_del_event(wev, NGX_WRITE_EVENT, 0);
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
     }
 }
 
 
 /*
- * hiredis has queued a command: flush after this loop iteration, so that
+ * A command has been queued: flush after this loop iteration, so that
  * commands from every request handled meanwhile share one write.
  */
 
 static void
-ngx_http_caresync_redis_add_write(void *data)
+ngx_http_caresync_redis_post(ngx_http_caresync_redis_t *rd)
 {
-    ngx_http_caresync_redis_t  *rd = data;
-
     ngx_event_t  *wev;
 
-    if (rd->c == NULL || rd->writing) {
-        return;
+    if (!rd->open) {
+        return;                 /* the connect or the handshake flushes */
     }
 
     wev = rd->c->write;
 
-    if (!(rd->ac->c.flags & REDIS_CONNECTED)) {
-        return;                 /* the connect edge will flush */
-    }
-
-    if (wev->ready) {
-        if (!wev->posted) {
-            ngx_post_event(wev, &ngx_posted_events);
-        }
-        return;
-    }
-
-    if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "caresync: redis write event failed");
+    if (wev->ready && !wev->posted) {
+        ngx_post_event(wev, &ngx_posted_events);
     }
 }
 
 
-static void
-ngx_http_caresync_redis_noop(void *data)
+static ngx_int_t
+ngx_http_caresync_redis_setup_command(ngx_http_caresync_redis_t *rd,
+    const char *name, ngx_str_t *arg)
 {
-}
+    u_char     *p;
+    size_t      len;
+    ngx_int_t   rc;
+    ngx_str_t   part;
 
+    len = ngx_strlen(name);
 
-/* hiredis is freeing the context: release our side of the socket. */
-
-static void
-ngx_http_caresync_redis_cleanup(void *data)
-{
-    ngx_http_caresync_redis_t  *rd = data;
-
-    ngx_connection_t  *c = rd->c;
-
-    if (c) {
-        if (c->read->timer_set) {
-            ngx_del_timer(c->read);
-        }
-
-        if (c->write->timer_set) {
-            ngx_del_timer(c->write);
-        }
-
-        if (c->read->posted) {
-            ngx_delete_posted_event(c->read);
-        }
-
-        if (c->write->posted) {
-            ngx_delete_posted_event(c->write);
-        }
-
-        /* hiredis closes the descriptor itself, right after this */
-
-        if (ngx_del_conn) {
-            ngx_del_conn(c, NGX_CLOSE_EVENT);
-
-        } else {
-            if (c->read->active || c->read->disabled) {
-                ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-            }
-
-            if (c->write->active || c->write->disabled) {
-                ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-            }
-        }
-
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
+    p = ngx_alloc(sizeof("*2\r\n$20\r\n\r\n$20\r\n\r\n") + len
+                  + (arg ? arg->len : 0), rd->log);
+    if (p == NULL) {
+        return NGX_ERROR;
     }
 
-    rd->c = NULL;
-    rd->ac = NULL;
+    part.data = p;
 
-    ngx_http_caresync_redis_schedule(rd);
+    if (arg) {
+        p = ngx_sprintf(p, "*2\r\n$%uz\r\n%s\r\n$%uz\r\n", len, name,
+                        arg->len);
+        p = ngx_cpymem(p, arg->data, arg->len);
+        *p++ = CR; *p++ = LF;
+
+    } else {
+        p = ngx_sprintf(p, "*1\r\n$%uz\r\n%s\r\n", len, name);
+    }
+
+    part.len = p - part.data;
+
+    rd->setup++;
+
+    rc = ngx_http_caresync_redis_send(rd, ngx_http_caresync_redis_setup_reply,
+                                      (void *) name, &part, 1);
+
+    /* it may hold the password */
+    ngx_explicit_memzero(part.data, part.len);
+    ngx_free(part.data);
+
+    return rc;
 }
 
 
 static void
-ngx_http_caresync_redis_on_connect(const redisAsyncContext *ac, int status)
+ngx_http_caresync_redis_setup_reply(ngx_http_caresync_redis_t *rd,
+    void *reply, void *data)
 {
-    ngx_http_caresync_redis_t  *rd = ac->ev.data;
-
-    if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "caresync: redis connect failed: %s",
-                      ac->errstr ? ac->errstr : "unknown error");
-
-        if (ngx_http_caresync_redis_on_event) {
-            ngx_http_caresync_redis_on_event(0);
-        }
-
-        return;                 /* hiredis frees the context next */
-    }
-
-    if (rd->c && rd->c->write->timer_set) {
-        ngx_del_timer(rd->c->write);
-    }
-
-    if (rd->connected_once && ngx_http_caresync_redis_on_event) {
-        ngx_http_caresync_redis_on_event(1);
-    }
-
-    rd->connected_once = 1;
-
-    if (rd->setup == 0) {
-        ngx_http_caresync_redis_ready(rd);
-    }
-}
-
-
-/*
- * Only a connection that took our AUTH and SELECT resets the backoff: a
- * wrong password must not turn into a reconnect every few milliseconds.
- */
-
-static void
-ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
-{
-    rd->backoff = NGX_HTTP_CARESYNC_BACKOFF_MIN;
-
-    ngx_log_error(NGX_LOG_INFO, rd->log, 0, "caresync: redis connected");
-
-    if (ngx_http_caresync_redis_on_ready) {
-        ngx_http_caresync_redis_on_ready(rd->ac);
-    }
-}
-
-
-static void
-ngx_http_caresync_redis_on_disconnect(const redisAsyncContext *ac,
-    int status)
-{
-    ngx_http_caresync_redis_t  *rd = ac->ev.data;
-
-    if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "caresync: redis connection lost: %s",
-                      ac->errstr ? ac->errstr : "unknown error");
-    }
-}
-
-
-static void
-ngx_http_caresync_redis_setup_reply(redisAsyncContext *ac, void *reply,
-    void *privdata)
-{
-    ngx_http_caresync_redis_t  *rd = ac->ev.data;
-
     redisReply  *rr = reply;
 
     if (rr == NULL) {
@@ -611,8 +1212,112 @@ ngx_http_caresync_redis_setup_reply(redisAsyncContext *ac, void *reply,
 
     /* the reply text is Redis's, never ours: it holds no secret */
     ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                  "caresync: redis %s failed: %*s", (char *) privdata,
+                  "caresync: redis %s failed: %*s", (char *) data,
                   (size_t) rr->len, rr->str);
 
-    redisAsyncDisconnect(ac);
+    ngx_http_caresync_redis_fail(rd);
+}
+
+
+/*
+ * Only a connection that took our AUTH and SELECT resets the backoff: a
+ * wrong password must not turn into a reconnect every few milliseconds.
+ */
+
+static void
+ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
+{
+    rd->backoff = NGX_HTTP_CARESYNC_BACKOFF_MIN;
+    rd->ready = 1;
+
+    if (rd->setup_timer.timer_set) {
+        ngx_del_timer(&rd->setup_timer);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, rd->log, 0, "caresync: redis connected");
+
+    if (ngx_http_caresync_redis_on_ready) {
+        ngx_http_caresync_redis_on_ready(rd);
+    }
+}
+
+
+/*
+ * The reader's objects are hiredis's own; these count them first, so that
+ * a reply is refused once it is deeper, longer or larger than any the
+ * module asks for, before anything is allocated for it.
+ */
+
+static ngx_int_t
+ngx_http_caresync_reply_count(const redisReadTask *task, size_t size)
+{
+    ngx_http_caresync_redis_t  *rd = task->privdata;
+
+    ngx_uint_t                  depth;
+    const redisReadTask        *t;
+
+    depth = 0;
+
+    for (t = task->parent; t; t = t->parent) {
+        depth++;
+    }
+
+    rd->reply_size += size + sizeof(redisReply);
+
+    if (depth > NGX_HTTP_CARESYNC_REPLY_DEPTH
+        || rd->reply_size > NGX_HTTP_CARESYNC_REPLY_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_caresync_reply_string(const redisReadTask *task, char *str,
+    size_t len)
+{
+    if (ngx_http_caresync_reply_count(task, len) != NGX_OK) {
+        return NULL;
+    }
+
+    return ngx_http_caresync_reply_default->createString(task, str, len);
+}
+
+
+static void *
+ngx_http_caresync_reply_array(const redisReadTask *task, int elements)
+{
+    if (elements > NGX_HTTP_CARESYNC_REPLY_ITEMS
+        || ngx_http_caresync_reply_count(task,
+                                         elements * sizeof(redisReply *))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return ngx_http_caresync_reply_default->createArray(task, elements);
+}
+
+
+static void *
+ngx_http_caresync_reply_integer(const redisReadTask *task, long long value)
+{
+    if (ngx_http_caresync_reply_count(task, 0) != NGX_OK) {
+        return NULL;
+    }
+
+    return ngx_http_caresync_reply_default->createInteger(task, value);
+}
+
+
+static void *
+ngx_http_caresync_reply_nil(const redisReadTask *task)
+{
+    if (ngx_http_caresync_reply_count(task, 0) != NGX_OK) {
+        return NULL;
+    }
+
+    return ngx_http_caresync_reply_default->createNil(task);
 }
