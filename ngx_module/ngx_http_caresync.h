@@ -50,6 +50,7 @@ typedef struct {
     ngx_str_t                   tls_certificate;
     ngx_str_t                   tls_key;
     ngx_str_t                   tls_name;    /* verified; default: host */
+    ngx_uint_t                  tls_ip;      /* tls_name is an address */
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                  *ssl;         /* NULL: in the clear */
 #else

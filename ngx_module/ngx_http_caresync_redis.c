@@ -60,6 +60,7 @@ struct ngx_http_caresync_redis_s {
     ngx_log_t                        *log;
     ngx_uint_t                        generation;
     ngx_uint_t                        setup;    /* AUTH/SELECT/PING due */
+    const char                       *step;     /* of the setup, for logs */
     unsigned                          open:1;   /* c may carry bytes */
     unsigned                          exiting:1;
     unsigned                          connected_once:1;
@@ -75,6 +76,8 @@ static void ngx_http_caresync_redis_connected(ngx_event_t *wev);
 static void ngx_http_caresync_redis_open(ngx_http_caresync_redis_t *rd);
 #if (NGX_HTTP_SSL)
 static void ngx_http_caresync_redis_handshaked(ngx_connection_t *c);
+static ngx_int_t ngx_http_caresync_redis_check_name(ngx_connection_t *c,
+    ngx_http_caresync_redis_conf_t *rcf);
 #endif
 static void ngx_http_caresync_redis_setup_timeout(ngx_event_t *ev);
 static void ngx_http_caresync_redis_fail(ngx_http_caresync_redis_t *rd);
@@ -173,6 +176,7 @@ ngx_http_caresync_redis_conf(ngx_conf_t *cf,
     {
     ngx_str_t            key, text;
     ngx_ssl_t           *ssl;
+    ngx_addr_t           addr;
     ngx_pool_cleanup_t  *cln;
 
     if (rcf->naddr.socklen && rcf->naddr.sockaddr->sa_family == AF_UNIX) {
@@ -211,6 +215,10 @@ ngx_http_caresync_redis_conf(ngx_conf_t *cf,
     ngx_memcpy(text.data, rcf->tls_name.data, rcf->tls_name.len);
     text.data[rcf->tls_name.len] = '\0';
     rcf->tls_name.data = text.data;
+
+    rcf->tls_ip = (ngx_parse_addr(cf->pool, &addr, rcf->tls_name.data,
+                                  rcf->tls_name.len)
+                   == NGX_OK);
 
     ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
     if (ssl == NULL) {
@@ -695,6 +703,7 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
     }
 
     /* connect, handshake, AUTH and SELECT, bounded together */
+    rd->step = "connect";
     ngx_add_timer(&rd->setup_timer, rcf->connect_timeout);
 
     c->read->handler = ngx_http_caresync_redis_read_handler;
@@ -750,9 +759,11 @@ ngx_http_caresync_redis_connected(ngx_event_t *wev)
             return;
         }
 
-        if (SSL_set_tlsext_host_name(c->ssl->connection,
-                                     (char *) rd->conf->tls_name.data)
-            == 0)
+        /* SNI carries names only, never an address */
+        if (!rd->conf->tls_ip
+            && SSL_set_tlsext_host_name(c->ssl->connection,
+                                        (char *) rd->conf->tls_name.data)
+               == 0)
         {
             ngx_ssl_error(NGX_LOG_ERR, rd->log, 0,
                           "caresync: redis: SSL_set_tlsext_host_name "
@@ -761,7 +772,7 @@ ngx_http_caresync_redis_connected(ngx_event_t *wev)
             return;
         }
 
-        c->log->action = "TLS handshake with redis";
+        rd->step = "TLS handshake";
 
         rc = ngx_ssl_handshake(c);
 
@@ -795,8 +806,6 @@ ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
 
     long  rc;
 
-    c->log->action = NULL;
-
     if (!c->ssl->handshaked) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis TLS handshake with %V failed",
@@ -816,7 +825,7 @@ ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
         return;
     }
 
-    if (ngx_ssl_check_host(c, &rd->conf->tls_name) != NGX_OK) {
+    if (ngx_http_caresync_redis_check_name(c, rd->conf) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis TLS: certificate of %V does not "
                       "name \"%V\"", &rd->conf->name, &rd->conf->tls_name);
@@ -830,6 +839,41 @@ ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
     ngx_http_caresync_redis_open(rd);
 }
 
+
+
+/*
+ * nginx's check is for host names; a Redis named by its address has a
+ * certificate that names that address (an IP subjectAltName).
+ */
+
+static ngx_int_t
+ngx_http_caresync_redis_check_name(ngx_connection_t *c,
+    ngx_http_caresync_redis_conf_t *rcf)
+{
+    int    rc;
+    X509  *cert;
+
+    if (!rcf->tls_ip) {
+        return ngx_ssl_check_host(c, &rcf->tls_name);
+    }
+
+#if (OPENSSL_VERSION_NUMBER >= 0x30000000L)
+    cert = SSL_get1_peer_certificate(c->ssl->connection);
+#else
+    cert = SSL_get_peer_certificate(c->ssl->connection);
+#endif
+
+    if (cert == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = X509_check_ip_asc(cert, (char *) rcf->tls_name.data, 0);
+
+    X509_free(cert);
+
+    return rc == 1 ? NGX_OK : NGX_ERROR;
+}
+
 #endif
 
 
@@ -839,6 +883,7 @@ static void
 ngx_http_caresync_redis_open(ngx_http_caresync_redis_t *rd)
 {
     rd->open = 1;
+    rd->step = "AUTH/SELECT";
 
     if (rd->connected_once && ngx_http_caresync_redis_on_event) {
         ngx_http_caresync_redis_on_event(1);
@@ -868,7 +913,7 @@ ngx_http_caresync_redis_setup_timeout(ngx_event_t *ev)
     ngx_http_caresync_redis_t  *rd = ev->data;
 
     ngx_log_error(NGX_LOG_ERR, rd->log, NGX_ETIMEDOUT,
-                  "caresync: redis connect to %V timed out",
+                  "caresync: redis %s with %V timed out", rd->step,
                   &rd->conf->name);
 
     ngx_http_caresync_redis_fail(rd);

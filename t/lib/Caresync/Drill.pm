@@ -103,7 +103,7 @@ sub _nginx_conf {
     my $module = $ENV{TEST_NGINX_LOAD_MODULES}
         || abs_path('build/ngx_http_caresync_module.so');
     my $root = abs_path('t') . "/$name";
-    my $redis = redis_port();
+    my $redis = $o{redis_at} // '127.0.0.1:' . redis_port();
     my $params = $o{redis} // '';
     my $workers = $o{workers} // 2;
     my ($http, $server, $location) = map { $o{$_} // '' }
@@ -130,7 +130,7 @@ pid logs/nginx.pid;
 events { worker_connections 1024; }
 http {
     access_log off;
-    caresync_redis 127.0.0.1:$redis $params;
+    caresync_redis $redis $params;
     caresync_job_key t1 file:$ENV{TEST_NGINX_JOB_KEY};
     $http
     server {

@@ -1,0 +1,97 @@
+# Drill: caresync_redis names a host, and the name moves.
+#
+# A DNS stub on loopback answers for the name; two real redis-servers
+# listen on the same port of 127.0.0.1 and 127.0.0.2.  The name first
+# points at the first; then the answer changes and the first is killed.
+# nginx must resolve the name again when it reconnects (its own resolver,
+# non-blocking) and carry on with the second, without a reload: only 200
+# and 503 meanwhile, 200s again afterwards, each 200's job in the Redis it
+# was answered from.  `nginx -t` refuses a host name without a resolver.
+
+use strict;
+use warnings;
+
+use Test::More;
+use lib 't/lib';
+use Caresync::Test qw(fixture);
+use Caresync::Drill;
+use Caresync::RedisTopology;
+use Caresync::DnsStub;
+
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use Time::HiRes qw(sleep time);
+
+my $dir = tempdir('cs-resolve-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $name = 'redis.caresync.test';
+
+# fail closed: a name with no resolver to ask
+my ($ok, $out) = nginx_check('servroot-resolve-t',
+                             redis_at => "$name:6379");
+ok(!$ok, 'nginx -t refuses a host name without a resolver');
+like($out, qr/is a host name: it needs a "resolver"/, '... and says why');
+
+my $port = free_port_pair();
+my $a = start_redis_node(dir => $dir, bind => '127.0.0.1', port => $port);
+my $b = start_redis_node(dir => $dir, bind => '127.0.0.2', port => $port);
+my $dns = start_dns_stub(dir => $dir, address => '127.0.0.1');
+
+my $n = nginx_start('servroot-resolve', workers => 1,
+    redis_at => "$name:$port", redis => 'timeout=2s connect_timeout=500ms',
+    http => "resolver 127.0.0.1:$dns->{port} valid=1s ipv6=off;"
+          . ' resolver_timeout 1s;');
+ok($n->{started}, 'nginx starts with a host name and a resolver');
+
+my $template = fixture('helparound/enrollment.json');
+my $http = HTTP::Tiny->new(timeout => 5);
+my $seq = 0;
+
+sub post {
+    my $id = sprintf 'hdns%010d', ++$seq;
+    (my $body = $template) =~ s/ha61236024160af/$id/;
+    return $http->post($n->{url}, {
+        headers => { 'Content-Type' => 'application/json' },
+        content => $body })->{status};
+}
+
+sub xlen { rcli($_[0], 'XLEN', '{caresync}:jobs') || 0 }
+
+# the first answer: 127.0.0.1
+my $first = topology_wait(sub { post() == 200 }, 10);
+ok($first, 'a 200 through the name');
+my %got = (200 => 1);
+$got{post()}++ for 1 .. 4;
+is($got{200}, 5, 'five 200s') or diag(explain \%got);
+is(xlen($a), 5, 'their jobs are in the first Redis');
+is(xlen($b), 0, 'none in the second');
+cmp_ok($dns->{queries}->(), '>', 0, 'the name was asked of the resolver');
+
+# the name moves, the first Redis goes
+dns_answer($dns, '127.0.0.2');
+sleep 1.2;                      # what the resolver cached expires
+kill_node($a);
+my $killed = time;
+
+my (%after, $resumed_at);
+while (time < $killed + 15) {
+    my $s = post();
+    $after{$s}++;
+    if ($s == 200) { $resumed_at //= time; last if $after{200} >= 5 }
+}
+diag(sprintf 'resolve drill: answers %s, 200s again %.2f s after the kill',
+     join(' ', map { "$_:$after{$_}" } sort keys %after),
+     ($resumed_at // time) - $killed);
+
+my @odd = grep { $_ != 200 && $_ != 503 } keys %after;
+is("@odd", '', 'only 200 or 503 while the name moves');
+is($after{200}, 5, '200s resumed without a reload');
+is(xlen($b), $after{200}, 'every 200 since has its job in the second Redis');
+
+my $log = $n->{log}->();
+like($log, qr/redis connection lost/, 'the log has the loss');
+like($log, qr/caresync: redis connected.*\n(?s:.*)caresync: redis connected/,
+     'and a second connection');
+unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert in the error log');
+ok($n->{quit}->(), 'nginx exited within 5 s of quit');
+
+done_testing();
