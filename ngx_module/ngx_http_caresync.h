@@ -7,6 +7,7 @@
  *                  time out, detach
  *   redis.c        the per-worker Redis connection: nginx's I/O, resolver
  *                  and SSL, hiredis's reply parser
+ *   sentinel.c     the primary's address, asked of Redis Sentinel
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
  *   search.c       the "Sync to Hint" search box, trimmed to what it needs
@@ -44,6 +45,9 @@ typedef struct {
     ngx_addr_t                  naddr;       /* an address as written;
                                                 socklen 0: a host name */
     ngx_resolver_t             *resolver;    /* a host name's, per connect */
+    ngx_array_t                *sentinels;   /* ngx_addr_t; NULL: none */
+    ngx_uint_t                  by_sentinel; /* "caresync_redis sentinel" */
+    ngx_str_t                   master;      /* the sentinels' name for it */
     ngx_msec_t                  resolver_timeout;
     ngx_flag_t                  tls;         /* caresync_redis_tls */
     ngx_str_t                   tls_trusted;
@@ -239,6 +243,18 @@ ngx_int_t ngx_http_caresync_redis_send(ngx_http_caresync_redis_t *rd,
     ngx_http_caresync_redis_reply_pt fn, void *data, ngx_str_t *parts,
     ngx_uint_t n);
 void ngx_http_caresync_redis_drop(void);
+
+/* sentinel.c */
+typedef void (*ngx_http_caresync_sentinel_pt)(ngx_int_t rc,
+    struct sockaddr *sockaddr, socklen_t socklen, void *data);
+
+char *ngx_http_caresync_sentinel_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_caresync_sentinel_ask(ngx_http_caresync_redis_conf_t *rcf,
+    ngx_log_t *log, ngx_http_caresync_sentinel_pt handler, void *data);
+void ngx_http_caresync_sentinel_cancel(void);
+ngx_int_t ngx_http_caresync_sentinel_addr(ngx_sockaddr_t *sa,
+    socklen_t *socklen, u_char *text, size_t len);
 
 /* command.c */
 void ngx_http_caresync_command_init(ngx_cycle_t *cycle,

@@ -60,6 +60,13 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       0,
       NULL },
 
+    { ngx_string("caresync_redis_sentinel"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_caresync_sentinel_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("caresync_redis_tls"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -527,6 +534,14 @@ ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rcf->connect_timeout = 1000;
     rcf->timeout = 1000;
 
+    if (value[1].len == 8 && ngx_strncmp(value[1].data, "sentinel", 8) == 0)
+    {
+        /* the address is asked of caresync_redis_sentinel */
+        rcf->name = value[1];
+        rcf->by_sentinel = 1;
+        goto parameters;
+    }
+
     ngx_memzero(&u, sizeof(ngx_url_t));
 
     u.url = value[1];
@@ -560,6 +575,8 @@ ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     } else {
         rcf->naddr.socklen = 0;     /* a name: see redis.c */
     }
+
+parameters:
 
     for (i = 2; i < cf->args->nelts; i++) {
 

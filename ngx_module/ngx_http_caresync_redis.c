@@ -61,17 +61,23 @@ struct ngx_http_caresync_redis_s {
     ngx_uint_t                        generation;
     ngx_uint_t                        setup;    /* AUTH/SELECT/PING due */
     const char                       *step;     /* of the setup, for logs */
+    ngx_str_t                         name;     /* the node's, for logs */
+    u_char                            text[NGX_SOCKADDR_STRLEN];
     unsigned                          open:1;   /* c may carry bytes */
     unsigned                          exiting:1;
     unsigned                          connected_once:1;
     unsigned                          ready:1;
+    unsigned                          asking:1;  /* the sentinels */
 };
 
 
 static void ngx_http_caresync_redis_connect(ngx_event_t *ev);
 static void ngx_http_caresync_redis_resolved(ngx_resolver_ctx_t *ctx);
+static void ngx_http_caresync_redis_primary(ngx_int_t rc,
+    struct sockaddr *sockaddr, socklen_t socklen, void *data);
 static void ngx_http_caresync_redis_connect_peer(
     ngx_http_caresync_redis_t *rd);
+static ngx_uint_t ngx_http_caresync_redis_demoted(redisReply *rr);
 static void ngx_http_caresync_redis_connected(ngx_event_t *wev);
 static void ngx_http_caresync_redis_open(ngx_http_caresync_redis_t *rd);
 #if (NGX_HTTP_SSL)
@@ -143,7 +149,22 @@ ngx_http_caresync_redis_conf(ngx_conf_t *cf,
 {
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (rcf->naddr.socklen == 0) {
+    if (rcf->by_sentinel != (rcf->sentinels != NULL)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_redis sentinel\" and "
+                           "\"caresync_redis_sentinel\" go together");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->by_sentinel && rcf->tls && rcf->tls_name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_redis_tls\" with sentinels needs "
+                           "\"caresync_redis_tls_name\": the name every "
+                           "node's certificate carries");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->naddr.socklen == 0 && !rcf->by_sentinel) {
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
         if (clcf->resolver == NULL || clcf->resolver->connections.nelts == 0)
@@ -518,6 +539,13 @@ ngx_http_caresync_redis_connect(ngx_event_t *ev)
         return;
     }
 
+    if (rcf->sentinels) {
+        rd->asking = 1;
+        ngx_http_caresync_sentinel_ask(rcf, rd->log,
+                                       ngx_http_caresync_redis_primary, rd);
+        return;
+    }
+
     if (rcf->resolver == NULL) {
         ngx_http_caresync_redis_connect_peer(rd);
         return;
@@ -593,6 +621,28 @@ ngx_http_caresync_redis_resolved(ngx_resolver_ctx_t *ctx)
 }
 
 
+/* The sentinels have named the primary, or none of them could. */
+
+static void
+ngx_http_caresync_redis_primary(ngx_int_t rc, struct sockaddr *sockaddr,
+    socklen_t socklen, void *data)
+{
+    ngx_http_caresync_redis_t  *rd = data;
+
+    rd->asking = 0;
+
+    if (rc != NGX_OK) {
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
+    ngx_memcpy(&rd->sockaddr, sockaddr, socklen);
+    rd->socklen = socklen;
+
+    ngx_http_caresync_redis_connect_peer(rd);
+}
+
+
 static void
 ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
 {
@@ -608,7 +658,16 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
 
     rd->pc.sockaddr = &rd->sockaddr.sockaddr;
     rd->pc.socklen = rd->socklen;
-    rd->pc.name = &rcf->name;
+    if (rcf->resolver || rcf->sentinels) {
+        /* the address this connect found, in its log lines */
+        rd->name.data = rd->text;
+        rd->name.len = ngx_sock_ntop(&rd->sockaddr.sockaddr, rd->socklen,
+                                     rd->text, NGX_SOCKADDR_STRLEN, 1);
+    } else {
+        rd->name = rcf->name;
+    }
+
+    rd->pc.name = &rd->name;
     rd->pc.get = ngx_event_get_peer;
     rd->pc.log = rd->log;
     rd->pc.log_error = NGX_ERROR_ERR;
@@ -618,7 +677,7 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "caresync: redis connect to %V failed", &rcf->name);
+                      "caresync: redis connect to %V failed", &rd->name);
 
         if (rd->pc.connection) {
             ngx_close_connection(rd->pc.connection);
@@ -690,6 +749,15 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
         }
     }
 
+    /* a sentinel may name a node that is no primary (yet, or any more) */
+    if (rcf->sentinels && ngx_http_caresync_redis_setup_command(rd, "ROLE",
+                                                                NULL)
+                          != NGX_OK)
+    {
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
     /*
      * With TLS, a server that wants a client certificate says so after
      * TLS 1.3's handshake has ended: a PING turns that into a refusal
@@ -739,7 +807,7 @@ ngx_http_caresync_redis_connected(ngx_event_t *wev)
     if (err) {
         ngx_log_error(NGX_LOG_ERR, rd->log, err,
                       "caresync: redis connect to %V failed",
-                      &rd->conf->name);
+                      &rd->name);
         ngx_http_caresync_redis_fail(rd);
         return;
     }
@@ -809,7 +877,7 @@ ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
     if (!c->ssl->handshaked) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis TLS handshake with %V failed",
-                      &rd->conf->name);
+                      &rd->name);
         ngx_http_caresync_redis_fail(rd);
         return;
     }
@@ -819,7 +887,7 @@ ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
     if (rc != X509_V_OK) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis TLS: certificate of %V refused: "
-                      "(%l:%s)", &rd->conf->name, rc,
+                      "(%l:%s)", &rd->name, rc,
                       X509_verify_cert_error_string(rc));
         ngx_http_caresync_redis_fail(rd);
         return;
@@ -828,7 +896,7 @@ ngx_http_caresync_redis_handshaked(ngx_connection_t *c)
     if (ngx_http_caresync_redis_check_name(c, rd->conf) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis TLS: certificate of %V does not "
-                      "name \"%V\"", &rd->conf->name, &rd->conf->tls_name);
+                      "name \"%V\"", &rd->name, &rd->conf->tls_name);
         ngx_http_caresync_redis_fail(rd);
         return;
     }
@@ -914,7 +982,7 @@ ngx_http_caresync_redis_setup_timeout(ngx_event_t *ev)
 
     ngx_log_error(NGX_LOG_ERR, rd->log, NGX_ETIMEDOUT,
                   "caresync: redis %s with %V timed out", rd->step,
-                  &rd->conf->name);
+                  &rd->name);
 
     ngx_http_caresync_redis_fail(rd);
 }
@@ -947,6 +1015,11 @@ ngx_http_caresync_redis_close(ngx_http_caresync_redis_t *rd)
     if (rd->resolving) {
         ngx_resolve_name_done(rd->resolving);
         rd->resolving = NULL;
+    }
+
+    if (rd->asking) {
+        ngx_http_caresync_sentinel_cancel();
+        rd->asking = 0;
     }
 
     if (rd->setup_timer.timer_set) {
@@ -1030,7 +1103,7 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
 
     void                            *reply;
     ssize_t                          n;
-    ngx_uint_t                       generation;
+    ngx_uint_t                       generation, demoted;
     ngx_http_caresync_redis_wait_t   w;
 
     static u_char                    buf[16384];
@@ -1086,12 +1159,24 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
             rd->head = (rd->head + 1) % rd->nalloc;
             rd->n--;
 
+            demoted = ngx_http_caresync_redis_demoted(reply);
+
             w.fn(rd, reply, w.data);
 
             ngx_http_caresync_reply_default->freeObject(reply);
 
             if (rd->generation != generation) {
                 return;         /* the connection was given up meanwhile */
+            }
+
+            if (demoted) {
+                /* a failover: find the primary again (name, sentinels) */
+                ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                              "caresync: redis %V is no primary now "
+                              "(READONLY or LOADING): reconnecting",
+                              &rd->name);
+                ngx_http_caresync_redis_close(rd);
+                return;
             }
         }
 
@@ -1247,6 +1332,19 @@ ngx_http_caresync_redis_setup_reply(ngx_http_caresync_redis_t *rd,
         return;
     }
 
+    if (rr->type == REDIS_REPLY_ARRAY && ngx_strcmp(data, "ROLE") == 0
+        && (rr->elements == 0
+            || rr->element[0]->type != REDIS_REPLY_STRING
+            || rr->element[0]->len != 6
+            || ngx_strncmp(rr->element[0]->str, "master", 6) != 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis %V is no primary: asking the "
+                      "sentinels again", &rd->name);
+        ngx_http_caresync_redis_fail(rd);
+        return;
+    }
+
     if (rr->type != REDIS_REPLY_ERROR) {
         if (--rd->setup == 0) {
             ngx_http_caresync_redis_ready(rd);
@@ -1284,6 +1382,33 @@ ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
     if (ngx_http_caresync_redis_on_ready) {
         ngx_http_caresync_redis_on_ready(rd);
     }
+}
+
+
+/*
+ * A reply that says the node is no primary any more: a replica refuses
+ * writes (READONLY), a node loading its data refuses everything (LOADING);
+ * inside a transaction the error is one of EXEC's.
+ */
+
+static ngx_uint_t
+ngx_http_caresync_redis_demoted(redisReply *rr)
+{
+    size_t       i;
+    redisReply  *e;
+
+    for (i = 0; i < (rr->type == REDIS_REPLY_ARRAY ? rr->elements : 1); i++) {
+        e = (rr->type == REDIS_REPLY_ARRAY) ? rr->element[i] : rr;
+
+        if (e->type == REDIS_REPLY_ERROR
+            && ((e->len >= 8 && ngx_strncmp(e->str, "READONLY", 8) == 0)
+                || (e->len >= 7 && ngx_strncmp(e->str, "LOADING", 7) == 0)))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

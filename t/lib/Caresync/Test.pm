@@ -113,7 +113,7 @@ our @EXPORT = qw(
     redis_cmd redis_start redis_stop redis_running redis_port
     redis_suspend redis_resume
     fixture fixture_json json_encode json_decode
-    jobs job_count raw_jobs job_key_file job_key_hex open_sealed
+    jobs jobs_at job_count raw_jobs job_key_file job_key_hex open_sealed
     enrollment_with user_action_with hint_with post_body body_of
     nested_json chunked_body
     hmac_signature standard_webhook_signature standard_webhook_headers
@@ -525,6 +525,18 @@ sub jobs {
             . ": \"job\" is not valid JSON: $@" if $@;
         push @jobs, $job;
     }
+    return @jobs;
+}
+
+# jobs() of another Redis than the suite's (a drill's own node), by port.
+sub jobs_at {
+    my ($port, $prefix) = @_;
+    my $was = $redis_port;
+    $redis_port = $port;
+    my @jobs = eval { jobs($prefix) };
+    my $err = $@;
+    $redis_port = $was;
+    die $err if $err;
     return @jobs;
 }
 
