@@ -243,6 +243,11 @@ ngx_int_t ngx_http_caresync_redis_send(ngx_http_caresync_redis_t *rd,
     ngx_http_caresync_redis_reply_pt fn, void *data, ngx_str_t *parts,
     ngx_uint_t n);
 void ngx_http_caresync_redis_drop(void);
+ngx_int_t ngx_http_caresync_redis_peer(ngx_peer_connection_t *pc,
+    ngx_str_t *name, ngx_log_t *log, void *data, ngx_event_handler_pt read,
+    ngx_event_handler_pt write);
+ngx_err_t ngx_http_caresync_redis_connect_error(ngx_connection_t *c);
+redisReader *ngx_http_caresync_redis_reader(size_t *size);
 
 /* sentinel.c */
 typedef void (*ngx_http_caresync_sentinel_pt)(ngx_int_t rc,

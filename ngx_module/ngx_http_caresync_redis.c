@@ -113,6 +113,12 @@ static ngx_int_t ngx_http_caresync_reply_count(const redisReadTask *task,
 
 static ngx_http_caresync_redis_t  ngx_http_caresync_redis;
 
+/* what a command gets for a reply the reader refused */
+static redisReply  ngx_http_caresync_redis_unreadable = {
+    REDIS_REPLY_ERROR, 0, sizeof("ERR unreadable reply") - 1,
+    "ERR unreadable reply", 0, NULL
+};
+
 /* apart from the connection's state, which init clears */
 static ngx_http_caresync_redis_ready_pt  ngx_http_caresync_redis_on_ready;
 static ngx_http_caresync_redis_event_pt  ngx_http_caresync_redis_on_event;
@@ -658,6 +664,7 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
 
     rd->pc.sockaddr = &rd->sockaddr.sockaddr;
     rd->pc.socklen = rd->socklen;
+
     if (rcf->resolver || rcf->sentinels) {
         /* the address this connect found, in its log lines */
         rd->name.data = rd->text;
@@ -667,33 +674,18 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
         rd->name = rcf->name;
     }
 
-    rd->pc.name = &rd->name;
-    rd->pc.get = ngx_event_get_peer;
-    rd->pc.log = rd->log;
-    rd->pc.log_error = NGX_ERROR_ERR;
-    rd->pc.tries = 1;
+    rc = ngx_http_caresync_redis_peer(&rd->pc, &rd->name, rd->log, rd,
+                                      ngx_http_caresync_redis_read_handler,
+                                      ngx_http_caresync_redis_connected);
 
-    rc = ngx_event_connect_peer(&rd->pc);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                       "caresync: redis connect to %V failed", &rd->name);
-
-        if (rd->pc.connection) {
-            ngx_close_connection(rd->pc.connection);
-            rd->pc.connection = NULL;
-        }
-
         ngx_http_caresync_redis_fail(rd);
         return;
     }
 
     c = rd->pc.connection;
-    c->data = rd;
-    c->log = rd->log;
-    c->read->log = rd->log;
-    c->write->log = rd->log;
-
     rd->c = c;
 
     /* nginx's SSL layer keeps its state in the connection's pool */
@@ -710,20 +702,11 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
     rd->len = 0;
     rd->reply_size = 0;
 
-    rd->reader = redisReaderCreate();
+    rd->reader = ngx_http_caresync_redis_reader(&rd->reply_size);
     if (rd->reader == NULL) {
         ngx_http_caresync_redis_fail(rd);
         return;
     }
-
-    if (ngx_http_caresync_reply_default == NULL) {
-        ngx_http_caresync_reply_default = rd->reader->fn;
-        ngx_http_caresync_reply_functions.freeObject =
-                                      ngx_http_caresync_reply_default->freeObject;
-    }
-
-    rd->reader->fn = &ngx_http_caresync_reply_functions;
-    rd->reader->privdata = rd;
 
     /* queued first, before any command of the layers above */
 
@@ -774,15 +757,74 @@ ngx_http_caresync_redis_connect_peer(ngx_http_caresync_redis_t *rd)
     rd->step = "connect";
     ngx_add_timer(&rd->setup_timer, rcf->connect_timeout);
 
-    c->read->handler = ngx_http_caresync_redis_read_handler;
-    c->write->handler = ngx_http_caresync_redis_connected;
-
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rd->log, 0,
                    "caresync: redis connecting, fd:%d", c->fd);
 
     if (rc == NGX_OK) {
         ngx_http_caresync_redis_connected(c->write);
     }
+}
+
+
+/*
+ * A non-blocking connect on nginx's peer connection, for the node and for
+ * the sentinels: NGX_OK (connected), NGX_AGAIN (the write handler says
+ * when), or NGX_ERROR, with nothing left open.  pc has the address.
+ */
+
+ngx_int_t
+ngx_http_caresync_redis_peer(ngx_peer_connection_t *pc, ngx_str_t *name,
+    ngx_log_t *log, void *data, ngx_event_handler_pt read,
+    ngx_event_handler_pt write)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    pc->name = name;
+    pc->get = ngx_event_get_peer;
+    pc->log = log;
+    pc->log_error = NGX_ERROR_ERR;
+    pc->tries = 1;
+
+    rc = ngx_event_connect_peer(pc);
+
+    if (rc != NGX_OK && rc != NGX_AGAIN) {
+        if (pc->connection) {
+            ngx_close_connection(pc->connection);
+            pc->connection = NULL;
+        }
+
+        return NGX_ERROR;
+    }
+
+    c = pc->connection;
+    c->data = data;
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
+    c->read->handler = read;
+    c->write->handler = write;
+
+    return rc;
+}
+
+
+/* What connect(2) ended with: 0, or the error. */
+
+ngx_err_t
+ngx_http_caresync_redis_connect_error(ngx_connection_t *c)
+{
+    int        err;
+    socklen_t  len;
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    return err;
 }
 
 
@@ -794,15 +836,9 @@ ngx_http_caresync_redis_connected(ngx_event_t *wev)
     ngx_connection_t           *c = wev->data;
     ngx_http_caresync_redis_t  *rd = c->data;
 
-    int        err;
-    socklen_t  len;
+    ngx_err_t  err;
 
-    err = 0;
-    len = sizeof(int);
-
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
-        err = ngx_socket_errno;
-    }
+    err = ngx_http_caresync_redis_connect_error(c);
 
     if (err) {
         ngx_log_error(NGX_LOG_ERR, rd->log, err,
@@ -1147,7 +1183,7 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
             rd->reply_size = 0;
 
             if (rd->n == 0) {
-                ngx_http_caresync_reply_default->freeObject(reply);
+                freeReplyObject(reply);
                 ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                               "caresync: redis sent a reply nothing "
                               "asked for");
@@ -1163,7 +1199,7 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
 
             w.fn(rd, reply, w.data);
 
-            ngx_http_caresync_reply_default->freeObject(reply);
+            freeReplyObject(reply);
 
             if (rd->generation != generation) {
                 return;         /* the connection was given up meanwhile */
@@ -1182,11 +1218,8 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
 
         /* a reply still incomplete may not grow past the bound either */
         if (rd->reader->len - rd->reader->pos > NGX_HTTP_CARESYNC_REPLY_MAX) {
-            ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                          "caresync: redis reply larger than %uz bytes",
-                          (size_t) NGX_HTTP_CARESYNC_REPLY_MAX);
-            ngx_http_caresync_redis_close(rd);
-            return;
+            rd->reply_size = NGX_HTTP_CARESYNC_REPLY_MAX + 1;
+            goto broken;
         }
     }
 
@@ -1198,8 +1231,37 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
 
 broken:
 
-    ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                  "caresync: redis protocol error: %s", rd->reader->errstr);
+    if (rd->reply_size > NGX_HTTP_CARESYNC_REPLY_MAX) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis reply past the bounds (%uz bytes, "
+                      "%ui items, %ui levels): dropping the connection",
+                      (size_t) NGX_HTTP_CARESYNC_REPLY_MAX,
+                      (ngx_uint_t) NGX_HTTP_CARESYNC_REPLY_ITEMS,
+                      (ngx_uint_t) NGX_HTTP_CARESYNC_REPLY_DEPTH);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "caresync: redis protocol error: %s",
+                      rd->reader->errstr);
+    }
+
+    /*
+     * The command whose reply this was gets an error, not a lost
+     * connection: sent again, it would only get the same reply.
+     */
+
+    if (rd->n) {
+        w = rd->wait[rd->head];
+        rd->head = (rd->head + 1) % rd->nalloc;
+        rd->n--;
+
+        w.fn(rd, &ngx_http_caresync_redis_unreadable, w.data);
+
+        if (rd->generation != generation) {
+            return;
+        }
+    }
+
     ngx_http_caresync_redis_close(rd);
 }
 
@@ -1413,18 +1475,43 @@ ngx_http_caresync_redis_demoted(redisReply *rr)
 
 
 /*
- * The reader's objects are hiredis's own; these count them first, so that
- * a reply is refused once it is deeper, longer or larger than any the
- * module asks for, before anything is allocated for it.
+ * A reader of replies whose objects are hiredis's own, counted first, so
+ * that a reply is refused once it is deeper, longer or larger than any
+ * the module asks for, before anything is allocated for it.  *size counts
+ * the reply being read; its owner sets it to 0 after each reply.
  */
+
+redisReader *
+ngx_http_caresync_redis_reader(size_t *size)
+{
+    redisReader  *reader;
+
+    reader = redisReaderCreate();
+    if (reader == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_caresync_reply_default == NULL) {
+        ngx_http_caresync_reply_default = reader->fn;
+        ngx_http_caresync_reply_functions.freeObject =
+                                      ngx_http_caresync_reply_default->freeObject;
+    }
+
+    reader->fn = &ngx_http_caresync_reply_functions;
+    reader->privdata = size;
+    *size = 0;
+
+    return reader;
+}
+
 
 static ngx_int_t
 ngx_http_caresync_reply_count(const redisReadTask *task, size_t size)
 {
-    ngx_http_caresync_redis_t  *rd = task->privdata;
+    size_t               *total = task->privdata;
 
-    ngx_uint_t                  depth;
-    const redisReadTask        *t;
+    ngx_uint_t            depth;
+    const redisReadTask  *t;
 
     depth = 0;
 
@@ -1432,11 +1519,13 @@ ngx_http_caresync_reply_count(const redisReadTask *task, size_t size)
         depth++;
     }
 
-    rd->reply_size += size + sizeof(redisReply);
+    *total += size + sizeof(redisReply);
 
     if (depth > NGX_HTTP_CARESYNC_REPLY_DEPTH
-        || rd->reply_size > NGX_HTTP_CARESYNC_REPLY_MAX)
+        || *total > NGX_HTTP_CARESYNC_REPLY_MAX)
     {
+        /* past the bound whatever the reason: the owner says so */
+        *total = NGX_HTTP_CARESYNC_REPLY_MAX + 1;
         return NGX_ERROR;
     }
 
@@ -1459,10 +1548,15 @@ ngx_http_caresync_reply_string(const redisReadTask *task, char *str,
 static void *
 ngx_http_caresync_reply_array(const redisReadTask *task, int elements)
 {
-    if (elements > NGX_HTTP_CARESYNC_REPLY_ITEMS
-        || ngx_http_caresync_reply_count(task,
-                                         elements * sizeof(redisReply *))
-           != NGX_OK)
+    size_t  *total = task->privdata;
+
+    if (elements > NGX_HTTP_CARESYNC_REPLY_ITEMS) {
+        *total = NGX_HTTP_CARESYNC_REPLY_MAX + 1;
+        return NULL;
+    }
+
+    if (ngx_http_caresync_reply_count(task, elements * sizeof(redisReply *))
+        != NGX_OK)
     {
         return NULL;
     }

@@ -29,6 +29,7 @@ typedef struct {
     ngx_event_t                         timer;
     ngx_uint_t                          current;  /* the one asked */
     ngx_uint_t                          tried;    /* this round */
+    size_t                              reply_size;
     size_t                              sent;
     u_char                              request[256 + NGX_INT_T_LEN * 3];
     size_t                              len;
@@ -113,35 +114,21 @@ ngx_http_caresync_sentinel_next(ngx_http_caresync_sentinel_t *st)
 
     st->pc.sockaddr = addr->sockaddr;
     st->pc.socklen = addr->socklen;
-    st->pc.name = &addr->name;
-    st->pc.get = ngx_event_get_peer;
-    st->pc.log = st->log;
-    st->pc.log_error = NGX_ERROR_ERR;
-    st->pc.tries = 1;
 
-    rc = ngx_event_connect_peer(&st->pc);
+    rc = ngx_http_caresync_redis_peer(&st->pc, &addr->name, st->log, st,
+                                      ngx_http_caresync_sentinel_read,
+                                      ngx_http_caresync_sentinel_write);
 
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        if (st->pc.connection) {
-            ngx_close_connection(st->pc.connection);
-        }
-
+    if (rc == NGX_ERROR) {
         ngx_http_caresync_sentinel_failed(st, "cannot connect");
         return;
     }
 
     c = st->pc.connection;
-    c->data = st;
-    c->log = st->log;
-    c->read->log = st->log;
-    c->write->log = st->log;
-    c->read->handler = ngx_http_caresync_sentinel_read;
-    c->write->handler = ngx_http_caresync_sentinel_write;
-
     st->c = c;
     st->sent = 0;
 
-    st->reader = redisReaderCreate();
+    st->reader = ngx_http_caresync_redis_reader(&st->reply_size);
     if (st->reader == NULL) {
         ngx_http_caresync_sentinel_failed(st, "out of memory");
         return;
@@ -218,24 +205,11 @@ ngx_http_caresync_sentinel_write(ngx_event_t *wev)
     ngx_connection_t              *c = wev->data;
     ngx_http_caresync_sentinel_t  *st = c->data;
 
-    int        err;
-    ssize_t    n;
-    socklen_t  len;
+    ssize_t  n;
 
-    if (st->sent == 0) {
-        err = 0;
-        len = sizeof(int);
-
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
-            == -1)
-        {
-            err = ngx_socket_errno;
-        }
-
-        if (err) {
-            ngx_http_caresync_sentinel_failed(st, "cannot connect");
-            return;
-        }
+    if (st->sent == 0 && ngx_http_caresync_redis_connect_error(c)) {
+        ngx_http_caresync_sentinel_failed(st, "cannot connect");
+        return;
     }
 
     while (st->sent < st->len) {

@@ -62,15 +62,7 @@ is($doubled, 0, 'no delivery was queued twice');
 # 200s came back after the restart, without a reload: the clients number
 # their requests, so a 200 later than any 503 of the same client shows it
 
-my %last503;
-for my $id (grep { $answered->{$_} == 503 } keys %$answered) {
-    my ($c, $n) = $id =~ /^hr(\d\d)(\d+)$/;
-    $last503{$c} = $n if !defined $last503{$c} || $n > $last503{$c};
-}
-my $resumed = grep {
-    my ($c, $n) = /^hr(\d\d)(\d+)$/;
-    $answered->{$_} == 200 && defined $last503{$c} && $n > $last503{$c}
-} keys %$answered;
+my $resumed = resumed($answered);
 cmp_ok($resumed, '>', 0, '200s resumed after Redis came back, no reload');
 
 ok($n->{quit}->(), 'nginx exited within 5 s of quit');

@@ -9,6 +9,7 @@ package Caresync::Drill;
 #     # { patient id => HTTP status (599: no answer) }
 #
 #     my ($queued, $doubled) = queued();   # { patient id => 1 }, count
+#     my $n = resumed($answered);   # 200s later than their client's 503s
 #
 #     my $n = nginx_start('servroot-x', redis => 'timeout=3s');
 #     # options, all optional: workers => 1 (default 2), and lines added
@@ -39,7 +40,7 @@ use Time::HiRes qw(sleep time);
 
 use Caresync::Test qw(fixture jobs redis_port);
 
-our @EXPORT = qw(load queued nginx_start nginx_check send_request
+our @EXPORT = qw(load queued resumed nginx_start nginx_check send_request
                  read_answers);
 
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -194,6 +195,22 @@ sub load {
     }
 
     return \%answered;
+}
+
+# How many 200s came after a 503 of the same client: the clients number
+# their requests, so this shows 200s coming back after an outage.
+sub resumed {
+    my ($answered) = @_;
+    my %last503;
+    for my $id (grep { $answered->{$_} == 503 } keys %$answered) {
+        my ($c, $n) = $id =~ /(\d\d)(\d{10})$/ or next;
+        $last503{$c} = $n if !defined $last503{$c} || $n > $last503{$c};
+    }
+    return scalar grep {
+        my ($c, $n) = /(\d\d)(\d{10})$/;
+        defined $n && $answered->{$_} == 200 && defined $last503{$c}
+            && $n > $last503{$c}
+    } keys %$answered;
 }
 
 sub queued {
