@@ -35,7 +35,7 @@
  * A pending command may outlive its request (client gone, timeout), so
  * its bookkeeping lives outside the request pool, in a per-worker free
  * list; the request's cleanup handler detaches it, and the reply
- * callback, which always comes (hiredis calls it with NULL on
+ * callback, which always comes (redis.c calls it with NULL on
  * disconnect), returns it to the list.  A job whose request goes before
  * its group is sent is left out of the group.
  *
@@ -48,8 +48,8 @@
  * What waits for Redis is bounded per worker (caresync_redis_queue): a
  * command is admitted only while the commands not yet done with Redis,
  * and the bytes they hold, stay within the limits; past them the request
- * is answered 503 at once.  A command holds its copy in hiredis's output
- * buffer until its reply comes or its connection goes, and, while its
+ * is answered 503 at once.  A command holds its copy in the connection's
+ * output buffer until its reply comes or its connection goes, and, while its
  * request lives, the request's body and its own copy of the arguments
  * (the request stays only because it waits for Redis).  Replies come
  * in order, so the oldest command awaiting one tells whether Redis still
@@ -90,7 +90,7 @@ struct ngx_http_caresync_pending_s {
                                                or for the turn's group */
     ngx_queue_t                   sent;     /* awaiting its reply */
     ngx_msec_t                    sent_at;
-    size_t                        obuf;     /* its copy in hiredis */
+    size_t                        obuf;     /* its copy in redis.c */
     size_t                        held;     /* the request's copy */
     ngx_http_caresync_pending_t  *next;     /* free list */
     unsigned                      retried:1;    /* EVAL after NOSCRIPT */
@@ -437,14 +437,12 @@ ngx_http_caresync_send(ngx_http_caresync_redis_t *rd,
         ngx_http_caresync_resp_arg(&rs, (u_char *) argv[i], lens[i]);
     }
 
-    /* the last piece of headers, and hiredis's byte after the name */
+    /* the last piece of headers */
     if (rs.last > rs.parts[rs.n].data) {
         rs.parts[rs.n].len = rs.last - rs.parts[rs.n].data;
         rs.len += rs.parts[rs.n].len;
         rs.n++;
     }
-
-    *rs.last = '\0';
 
     if (ngx_http_caresync_redis_send(rd, ngx_http_caresync_reply_handler, p,
                                      rs.parts, rs.n)
@@ -485,9 +483,7 @@ ngx_http_caresync_resp_str(u_char *p, const u_char *data, size_t len)
 
 /*
  * Appends an argument: a small one is copied with the headers, a large
- * one becomes a piece of its own, so that it is copied once, by hiredis.
- * The command's name, always small, stays in the first piece, followed
- * by at least the next header: hiredis reads it there.
+ * one becomes a piece of its own, so that it is copied once, by redis.c.
  */
 
 static void
@@ -520,7 +516,7 @@ ngx_http_caresync_resp_arg(ngx_http_caresync_resp_t *rs, const u_char *data,
 }
 
 
-/* A command has been handed to hiredis: its reply is now due. */
+/* A command has been handed to redis.c: its reply is now due. */
 
 static void
 ngx_http_caresync_sent(ngx_http_caresync_pending_t *p, size_t obuf)
@@ -540,7 +536,7 @@ ngx_http_caresync_sent(ngx_http_caresync_pending_t *p, size_t obuf)
 }
 
 
-/* Its reply came, or its connection went: hiredis is done with its copy. */
+/* Its reply came, or its connection went: redis.c is done with its copy. */
 
 static void
 ngx_http_caresync_received(ngx_http_caresync_pending_t *p)
@@ -622,8 +618,6 @@ ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job, u_char *h,
     parts[0].len = p - h;
 
     parts[1] = job->stream;
-
-    /* hiredis reads one byte past the name: "$" is there */
 
     h = p;
     p = ngx_cpymem(h, "\r\n$1\r\n*\r\n$3\r\njob\r\n",
@@ -753,7 +747,7 @@ ngx_http_caresync_group_flush(ngx_event_t *ev)
 }
 
 
-/* MULTI, an XADD per job, the script, EXEC: handed to hiredis together. */
+/* MULTI, an XADD per job, the script, EXEC: handed to redis.c together. */
 
 static ngx_int_t
 ngx_http_caresync_group_send(ngx_http_caresync_redis_t *rd,
@@ -911,9 +905,6 @@ ngx_http_caresync_group_eval(ngx_http_caresync_group_t *g, size_t *len)
     }
 
     *len = b - ngx_http_caresync_eval;
-
-    /* hiredis reads one byte past the command's name */
-    *b = '\0';
 
     return ngx_http_caresync_eval;
 }
