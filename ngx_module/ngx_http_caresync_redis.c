@@ -25,6 +25,9 @@
 #define NGX_HTTP_CARESYNC_REPLY_ITEMS   65536
 #define NGX_HTTP_CARESYNC_REPLY_DEPTH   4
 
+/* the output buffer kept between writes; a larger one is freed */
+#define NGX_HTTP_CARESYNC_OUT_KEEP      (64 * 1024)
+
 
 typedef struct {
     ngx_http_caresync_redis_reply_pt  fn;
@@ -1093,7 +1096,7 @@ ngx_http_caresync_redis_close(ngx_http_caresync_redis_t *rd)
         rd->reader = NULL;
     }
 
-    /* the buffer held AUTH's password */
+    /* what was not sent may hold AUTH's password */
     if (rd->out) {
         ngx_explicit_memzero(rd->out, rd->len);
     }
@@ -1308,8 +1311,20 @@ ngx_http_caresync_redis_flush(ngx_http_caresync_redis_t *rd)
         rd->sent += n;
     }
 
+    if (!rd->ready) {
+        /* what left during the setup held AUTH's password */
+        ngx_explicit_memzero(rd->out, rd->len);
+    }
+
     rd->sent = 0;
     rd->len = 0;
+
+    /* a burst's buffer is not kept at rest */
+    if (rd->size > NGX_HTTP_CARESYNC_OUT_KEEP) {
+        ngx_free(rd->out);
+        rd->out = NULL;
+        rd->size = 0;
+    }
 
     if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && c->write->active) {
         /* level-triggered methods would report writability forever */
