@@ -52,7 +52,8 @@ typedef struct {
     ngx_flag_t                  tls;         /* caresync_redis_tls */
     ngx_str_t                   tls_trusted;
     ngx_str_t                   tls_certificate;
-    ngx_str_t                   tls_key;
+    ngx_str_t                   tls_key;     /* the key itself, read at
+                                                configuration time */
     ngx_str_t                   tls_name;    /* verified; default: host */
     ngx_uint_t                  tls_ip;      /* tls_name is an address */
 #if (NGX_HTTP_SSL)
@@ -233,6 +234,8 @@ void ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
     ngx_http_caresync_redis_event_pt event);
 char *ngx_http_caresync_redis_conf(ngx_conf_t *cf,
     ngx_http_caresync_redis_conf_t *rcf);
+char *ngx_http_caresync_redis_tls_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);

@@ -90,9 +90,9 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
 
     { ngx_string("caresync_redis_tls_certificate_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_caresync_redis_tls_key,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_caresync_main_conf_t, redis.tls_key),
+      0,
       NULL },
 
     { ngx_string("caresync_redis_tls_name"),

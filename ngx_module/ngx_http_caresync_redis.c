@@ -3,14 +3,15 @@
  *
  * nginx owns the socket: ngx_event_connect_peer() connects it, its
  * send/recv (or its SSL layer's, with caresync_redis_tls) move the
- * bytes, its resolver finds a host name again before every connect.
- * hiredis is used for the protocol only: its reader parses the replies,
- * within bounds set here (reader.c); commands are bytes the layers above
- * write.  Writes are deferred to a posted event so that the commands of
- * every request handled in one loop iteration leave in a single write
- * (pipelining).  When the connection goes away it is re-established with
- * backoff; its timers are cancelable so that they never hold a quitting
- * worker.
+ * bytes, and before every connect the node is found again: by nginx's
+ * resolver for a host name, by the sentinels (sentinel.c) with
+ * caresync_redis_sentinel.  hiredis is used for the protocol only: its
+ * reader parses the replies, within bounds set here; commands are bytes
+ * the layers above write.  Writes are deferred to a posted event so that
+ * the commands of every request handled in one loop iteration leave in a
+ * single write (pipelining).  When the connection goes away it is
+ * re-established with backoff; its timers are cancelable so that they
+ * never hold a quitting worker.
  */
 
 
@@ -204,7 +205,8 @@ ngx_http_caresync_redis_conf(ngx_conf_t *cf,
 
 #if (NGX_HTTP_SSL)
     {
-    ngx_str_t            key, text;
+    ngx_int_t            rc;
+    ngx_str_t            text;
     ngx_ssl_t           *ssl;
     ngx_addr_t           addr;
     ngx_pool_cleanup_t  *cln;
@@ -279,43 +281,25 @@ ngx_http_caresync_redis_conf(ngx_conf_t *cf,
     }
 
     if (rcf->tls_certificate.len) {
-        /*
-         * The key is a secret file: read as every secret is (its mode
-         * checked on the descriptor read), then given to nginx's SSL
-         * layer as data.
-         */
-        text.len = sizeof("file:") - 1 + rcf->tls_key.len;
+        /* the key read by caresync_redis_tls_certificate_key, as data */
+        text.len = sizeof("data:") - 1 + rcf->tls_key.len;
         text.data = ngx_pnalloc(cf->pool, text.len);
         if (text.data == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        ngx_memcpy(ngx_cpymem(text.data, "file:", 5), rcf->tls_key.data,
+        ngx_memcpy(ngx_cpymem(text.data, "data:", 5), rcf->tls_key.data,
                    rcf->tls_key.len);
+        ngx_explicit_memzero(rcf->tls_key.data, rcf->tls_key.len);
 
-        if (ngx_http_caresync_conf_secret(cf, &text, 1, &key)
-            != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        text.len = sizeof("data:") - 1 + key.len;
-        text.data = ngx_pnalloc(cf->pool, text.len);
-        if (text.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(ngx_cpymem(text.data, "data:", 5), key.data, key.len);
-        ngx_explicit_memzero(key.data, key.len);
-
-        if (ngx_ssl_certificate(cf, ssl, &rcf->tls_certificate, &text, NULL)
-            != NGX_OK)
-        {
-            ngx_explicit_memzero(text.data, text.len);
-            return NGX_CONF_ERROR;
-        }
+        rc = ngx_ssl_certificate(cf, ssl, &rcf->tls_certificate, &text,
+                                 NULL);
 
         ngx_explicit_memzero(text.data, text.len);
+
+        if (rc != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     rcf->ssl = ssl;
@@ -330,6 +314,40 @@ ngx_http_caresync_redis_conf(ngx_conf_t *cf,
     return NGX_CONF_ERROR;
 
 #endif
+}
+
+
+/*
+ * caresync_redis_tls_certificate_key file;
+ *
+ * A secret file: read now, by the master, as every secret is (its mode
+ * checked on the descriptor read), and kept until the SSL context has it.
+ */
+
+char *
+ngx_http_caresync_redis_tls_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_caresync_main_conf_t  *cmcf = conf;
+
+    ngx_str_t  *value, file;
+
+    if (cmcf->redis.tls_key.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    file.len = sizeof("file:") - 1 + value[1].len;
+    file.data = ngx_pnalloc(cf->pool, file.len);
+    if (file.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(file.data, "file:", 5), value[1].data,
+               value[1].len);
+
+    return ngx_http_caresync_conf_secret(cf, &file, 1, &cmcf->redis.tls_key);
 }
 
 

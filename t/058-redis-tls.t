@@ -142,7 +142,7 @@ chmod 0644, "$dir/open.key";
 $bad{'a key others may read'} = [
     tls_conf($mtls, ca => $mtls->{ca}, cert => $mtls->{client_cert},
              key => "$dir/open.key"),
-    qr/may be read or written by group or others \(mode 0644\)/];
+    qr/"caresync_redis_tls_certificate_key" parameter #1: file "\S+open\.key" may be read or written by group or others \(mode 0644\)/];
 
 for my $what (sort keys %bad) {
     my ($ok, $out) = nginx_check('servroot-tls-t',
