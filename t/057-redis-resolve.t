@@ -6,7 +6,8 @@
 # nginx must resolve the name again when it reconnects (its own resolver,
 # non-blocking) and carry on with the second, without a reload: only 200
 # and 503 meanwhile, 200s again afterwards, each 200's job in the Redis it
-# was answered from.  `nginx -t` refuses a host name without a resolver.
+# was answered from.  `nginx -t` refuses a host name without a resolver;
+# an address as written (a UNIX socket here) needs none.
 
 use strict;
 use warnings;
@@ -93,5 +94,17 @@ like($log, qr/caresync: redis connected.*\n(?s:.*)caresync: redis connected/,
      'and a second connection');
 unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert in the error log');
 ok($n->{quit}->(), 'nginx exited within 5 s of quit');
+
+# a UNIX socket: no resolver, no port (the workers may run as nobody)
+chmod 0755, $dir;
+my $u = start_redis_node(dir => $dir, args => [
+    '--unixsocket', "$dir/redis.sock", '--unixsocketperm', '777']);
+my $un = nginx_start('servroot-resolve-unix', workers => 1,
+                     redis_at => "unix:$dir/redis.sock");
+ok($un->{started}, 'nginx starts with a UNIX socket');
+$n = $un;
+ok(topology_wait(sub { post() == 200 }, 10), 'a 200 through the socket');
+is(xlen($u), 1, 'its job is in that Redis');
+ok($un->{quit}->(), 'nginx exited within 5 s of quit');
 
 done_testing();
