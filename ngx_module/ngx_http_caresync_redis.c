@@ -459,7 +459,10 @@ ngx_http_caresync_redis_reserve(ngx_http_caresync_redis_t *rd, size_t size)
     }
 
     /* the bytes a TLS write may retry stay at the same offsets */
-    ngx_memcpy(out, rd->out, rd->len);
+    if (rd->len) {
+        ngx_memcpy(out, rd->out, rd->len);
+    }
+
     ngx_free(rd->out);
 
     rd->out = out;
@@ -494,8 +497,10 @@ ngx_http_caresync_redis_send(ngx_http_caresync_redis_t *rd,
     /* with the room made, no append can fail */
 
     for (i = 0; i < n; i++) {
-        rd->len = ngx_cpymem(rd->out + rd->len, parts[i].data, parts[i].len)
-                  - rd->out;
+        if (parts[i].len) {
+            ngx_memcpy(rd->out + rd->len, parts[i].data, parts[i].len);
+            rd->len += parts[i].len;
+        }
     }
 
     ngx_http_caresync_redis_post(rd);
@@ -1115,7 +1120,7 @@ ngx_http_caresync_redis_close(ngx_http_caresync_redis_t *rd)
     }
 
     /* what was not sent may hold AUTH's password */
-    if (rd->out) {
+    if (rd->len) {
         ngx_explicit_memzero(rd->out, rd->len);
     }
 
@@ -1329,7 +1334,7 @@ ngx_http_caresync_redis_flush(ngx_http_caresync_redis_t *rd)
         rd->sent += n;
     }
 
-    if (!rd->ready) {
+    if (!rd->ready && rd->len) {
         /* what left during the setup held AUTH's password */
         ngx_explicit_memzero(rd->out, rd->len);
     }
