@@ -1235,8 +1235,8 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
                 /* a failover: find the primary again (name, sentinels) */
                 ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                               "caresync: redis %V is no primary now "
-                              "(READONLY or LOADING): reconnecting",
-                              &rd->name);
+                              "(READONLY, LOADING or MASTERDOWN): "
+                              "reconnecting", &rd->name);
                 ngx_http_caresync_redis_close(rd);
                 return;
             }
@@ -1487,8 +1487,9 @@ ngx_http_caresync_redis_ready(ngx_http_caresync_redis_t *rd)
 
 /*
  * A reply that says the node is no primary any more: a replica refuses
- * writes (READONLY), a node loading its data refuses everything (LOADING);
- * inside a transaction the error is one of EXEC's.
+ * writes (READONLY, or MASTERDOWN when it serves nothing stale), a node
+ * loading its data refuses everything (LOADING); inside a transaction the
+ * error is one of EXEC's.
  */
 
 static ngx_uint_t
@@ -1502,7 +1503,9 @@ ngx_http_caresync_redis_demoted(redisReply *rr)
 
         if (e->type == REDIS_REPLY_ERROR
             && ((e->len >= 8 && ngx_strncmp(e->str, "READONLY", 8) == 0)
-                || (e->len >= 7 && ngx_strncmp(e->str, "LOADING", 7) == 0)))
+                || (e->len >= 7 && ngx_strncmp(e->str, "LOADING", 7) == 0)
+                || (e->len >= 10
+                    && ngx_strncmp(e->str, "MASTERDOWN", 10) == 0)))
         {
             return 1;
         }
@@ -1531,8 +1534,7 @@ ngx_http_caresync_redis_reader(size_t *size)
 
     if (ngx_http_caresync_reply_default == NULL) {
         ngx_http_caresync_reply_default = reader->fn;
-        ngx_http_caresync_reply_functions.freeObject =
-                                      ngx_http_caresync_reply_default->freeObject;
+        ngx_http_caresync_reply_functions.freeObject = reader->fn->freeObject;
     }
 
     reader->fn = &ngx_http_caresync_reply_functions;
