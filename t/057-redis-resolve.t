@@ -6,7 +6,10 @@
 # nginx must resolve the name again when it reconnects (its own resolver,
 # non-blocking) and carry on with the second, without a reload: only 200
 # and 503 meanwhile, 200s again afterwards, each 200's job in the Redis it
-# was answered from.  `nginx -t` refuses a host name without a resolver;
+# was answered from.  Then the second is demoted (a replica of a third,
+# as a managed service's failover leaves it) while the name moves again:
+# its READONLY must send the edge to the third.  `nginx -t` refuses a
+# host name without a resolver;
 # an address as written (a UNIX socket here) needs none.
 
 use strict;
@@ -88,7 +91,31 @@ is("@odd", '', 'only 200 or 503 while the name moves');
 is($after{200}, 5, '200s resumed without a reload');
 is(xlen($b), $after{200}, 'every 200 since has its job in the second Redis');
 
+# a managed service's failover keeps the old primary up, demoted: it
+# answers READONLY on the connection the edge has, and the edge must
+# leave it and resolve the name again
+my $c = start_redis_node(dir => $dir, bind => '127.0.0.3', port => $port);
+dns_answer($dns, '127.0.0.3');
+sleep 1.2;
+rcli($b, 'REPLICAOF', '127.0.0.3', $port);
+my $demoted = time;
+my (%then, $back_at);
+while (time < $demoted + 15) {
+    my $s = post();
+    $then{$s}++;
+    if ($s == 200) { $back_at //= time; last if $then{200} >= 5 }
+}
+diag(sprintf 'demoted primary: answers %s, 200s again %.2f s after it was '
+           . 'demoted', join(' ', map { "$_:$then{$_}" } sort keys %then),
+     ($back_at // time) - $demoted);
+my @odd2 = grep { $_ != 200 && $_ != 503 } keys %then;
+is("@odd2", '', 'only 200 or 503 while the primary is demoted');
+is($then{200}, 5, '200s resumed on the new primary');
+is(xlen($c), 5, 'every 200 since has its job in the new primary');
+
 my $log = $n->{log}->();
+like($log, qr/caresync: redis 127\.0\.0\.2:\d+ is no primary now \(READONLY/,
+     'the demoted primary was left');
 like($log, qr/redis connection lost/, 'the log has the loss');
 like($log, qr/caresync: redis connected.*\n(?s:.*)caresync: redis connected/,
      'and a second connection');
