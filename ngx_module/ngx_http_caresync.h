@@ -7,6 +7,7 @@
  *                  time out, detach
  *   redis.c        the per-worker Redis connection: nginx's I/O, resolver
  *                  and SSL, hiredis's reply parser
+ *   redis_conf.c   its configuration: resolver, sentinels, TLS context
  *   sentinel.c     the primary's address, asked of Redis Sentinel
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
@@ -232,10 +233,6 @@ typedef void (*ngx_http_caresync_redis_event_pt)(ngx_uint_t reconnect);
 
 void ngx_http_caresync_redis_hooks(ngx_http_caresync_redis_ready_pt ready,
     ngx_http_caresync_redis_event_pt event);
-char *ngx_http_caresync_redis_conf(ngx_conf_t *cf,
-    ngx_http_caresync_redis_conf_t *rcf);
-char *ngx_http_caresync_redis_tls_key(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
@@ -251,6 +248,12 @@ ngx_int_t ngx_http_caresync_redis_peer(ngx_peer_connection_t *pc,
     ngx_event_handler_pt write);
 ngx_err_t ngx_http_caresync_redis_connect_error(ngx_connection_t *c);
 redisReader *ngx_http_caresync_redis_reader(size_t *size);
+
+/* redis_conf.c */
+char *ngx_http_caresync_redis_conf(ngx_conf_t *cf,
+    ngx_http_caresync_redis_conf_t *rcf);
+char *ngx_http_caresync_redis_tls_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* sentinel.c */
 typedef void (*ngx_http_caresync_sentinel_pt)(ngx_int_t rc,
