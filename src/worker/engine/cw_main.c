@@ -127,10 +127,13 @@ static const cw_cmd_t  cw_cmds[] = {
       "Remove everything caresync holds in Redis about one patient: its\n"
       "queued, retrying, parked, archived and dead jobs, their dedupe\n"
       "marks, status records and timelines, batch rows naming the id, the\n"
-      "patient's keys (lock, wait, last, index) and the log's lines.  Prints what it removed,\n"
-      "by kind and count.  Refuses, removing nothing, while a job for the\n"
-      "patient runs.  Never touches the CRM or the vendors.  The audit\n"
-      "trail records the erasure with the SHA-256 of the id.",
+      "patient's keys (lock, wait, last, index) and the log's lines.\n"
+      "Prints what it removed, by kind and count.  Sealed jobs are opened\n"
+      "with crypto.keys to find the patient; one that cannot be opened is\n"
+      "kept and counted (`kept unreadable N`, exit 3).  Refuses, removing\n"
+      "nothing, while a job for the patient runs.  Never touches the CRM\n"
+      "or the vendors.  The audit trail records the erasure with the\n"
+      "SHA-256 of the id.",
       "  --patient ID       a source patient id (ha..., pat-...) or a CRM\n"
       "                     contact id\n",
       -1,
@@ -216,7 +219,8 @@ static const char  cw_common_options[] =
 
 static const char  cw_exit_status[] =
     "Exit status: 0 success, 1 failure (the message says what to fix),\n"
-    "2 usage error.  Manual: man caresync-worker (caresync-worker(8)).\n";
+    "2 usage error, 3 erase kept sealed jobs it could not open.\n"
+    "Manual: man caresync-worker (caresync-worker(8)).\n";
 
 
 /* the usage lines of a command: `first` then `rest` before each */
