@@ -193,7 +193,7 @@ static const cw_cmd_t  cw_cmds[] = {
       NULL, -1,
       cw_ops_oauth },
 
-    { "crypto", "crypto status",
+    { "crypto", "crypto status\ncrypto rotate",
       "status: how many jobs each key id of the job key ring still\n"
       "protects, counted where jobs are kept in Redis: the queue, the\n"
       "retry set, parked jobs, the dead-letter queue and the archive.\n"
@@ -202,7 +202,13 @@ static const cw_cmd_t  cw_cmds[] = {
       "cannot be opened), the total and the counts by place; `clear`\n"
       "counts jobs in the clear.  A key whose total is 0 can be dropped\n"
       "(docs/operations.md, \"Rotating the job key\").  Nothing is opened\n"
-      "or printed but key ids and counts.",
+      "or printed but key ids and counts.\n"
+      "rotate: record the key ring of this configuration in the audit\n"
+      "trail, by --actor or the OS user: the key ids added and retired\n"
+      "since the ring last recorded, and the status counts.  Run it with\n"
+      "the new crypto.keys before restarting the workers (a worker that\n"
+      "starts with a ring nobody recorded records it itself).  Refused\n"
+      "while a key it drops still protects a job.",
       NULL, -1,
       cw_ops_crypto },
 };

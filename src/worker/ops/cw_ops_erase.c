@@ -49,9 +49,6 @@ typedef struct {
 } cw_erase_t;
 
 
-static int cw_erase_names(const char *s, const char *id);
-
-
 const char *
 cw_erase_kind_name(cw_erase_kind_e k)
 {
@@ -100,7 +97,7 @@ cw_erase_shut(cw_erase_t *e, const char *job, size_t len)
 
     k = strlen(kid);
 
-    if (cw_erase_names(e->res->shut_kids, kid)
+    if (cw_crypto_listed(e->res->shut_kids, kid)
         || n + k + 2 >= sizeof(e->res->shut_kids))
     {
         return;
