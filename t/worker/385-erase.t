@@ -126,6 +126,8 @@ $r->cmd('SET', '{caresync}:message:' . ('f' x 64), $a);
 $r->cmd('HSET', '{caresync}:batch:bE1:results', $cid, "matched\tj\tm",
         $other, "matched\tj\tm");
 $r->cmd('RPUSH', '{caresync}:batch:bE1:items', $cid, $other);
+# the media an enrollment attached to each contact (digests of ids)
+$r->cmd('SADD', "{caresync}:media:$_", 'e' x 64) for $cid, $other;
 
 ok($r->cmd('EXISTS', "{caresync}:job:$_"), "status record of $_ there")
     for $a, $d, $rt, $p;
@@ -150,7 +152,9 @@ is($got{status}, 4, 'status records: 4');
 is($got{timeline}, 3, 'their timelines: 3');
 is($got{dedupe}, 6, 'dedupe and message marks: 6');
 is($got{batch}, 2, 'batch rows: the result and the item of its contact');
-ok($got{keys} >= 3, "its keys: lock, wait, index ($got{keys})");
+ok($got{keys} >= 4, "its keys: lock, wait, index, media ($got{keys})");
+ok(!$r->cmd('EXISTS', "{caresync}:media:$cid"), '... its contact\'s media marks');
+ok($r->cmd('EXISTS', "{caresync}:media:$other"), '... not another\'s');
 ok($got{log} >= 5, "log lines: $got{log}");
 
 is(scalar @{ sf_requests() }, $before, 'nothing sent to the CRM');
@@ -206,6 +210,7 @@ is($rc, 0, 'erase --patient <contact id>');
 is($got{archived}, 1, '... finds the job that linked the contact');
 is($got{batch}, 2, '... and its batch rows');
 ok(!$r->cmd('EXISTS', "{caresync}:job:$k"), '... and its status record');
+ok(!$r->cmd('EXISTS', "{caresync}:media:$other"), '... and its media marks');
 
 # its sealed jobs in no index are found by its source id
 ($rc, $out) = worker_cmd($conf, 'erase', '--patient', 'ha-k1');

@@ -127,7 +127,7 @@ static const cw_cmd_t  cw_cmds[] = {
       "Remove everything caresync holds in Redis about one patient: its\n"
       "queued, retrying, parked, archived and dead jobs, their dedupe\n"
       "marks, status records and timelines, batch rows naming the id, the\n"
-      "patient's keys (lock, wait, last, index) and the log's lines.\n"
+      "patient's keys (lock, wait, last, index, media) and the log's lines.\n"
       "Prints what it removed, by kind and count.  Sealed jobs are opened\n"
       "with crypto.keys to find the patient; one that cannot be opened is\n"
       "kept and counted (`kept unreadable N`, exit 3).  Refuses, removing\n"

@@ -570,6 +570,15 @@ cw_erase_keys(cw_erase_t *e)
         cw_redis_append(e->r, "SREM %s %s", waiting, e->names[i].name);
     }
 
+    /* a contact's attached media (digests of its card images' ids) */
+    for (i = 0; i < e->nids; i++) {
+        cw_erase_pkey(e, "media", e->ids[i], key);
+        if ((n = cw_erase_del(e, key)) < 0) {
+            return -1;
+        }
+        e->res->n[CW_ERASE_KEYS] += n;
+    }
+
     return cw_redis_flush(e->r);
 }
 

@@ -12,7 +12,8 @@
  * patient, and are sought too.  Removed: queued, retrying, parked,
  * archived and dead jobs, the edge's marks that hold their ids (dedupe,
  * message), their status records and timelines, batch rows naming the ids, the
- * per-patient keys (lock, wait, last, index), and the sync log's lines
+ * per-patient keys (lock, wait, last, index, a contact's media marks),
+ * and the sync log's lines
  * naming an id or one of the jobs.  A sealed job (the patient's ids are
  * in its sealed part) is opened with the key ring to read them, and
  * forgotten; one that cannot be opened (its key is not in the ring, or it
