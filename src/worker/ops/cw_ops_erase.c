@@ -112,8 +112,9 @@ cw_erase_shut(cw_erase_t *e, const char *job, size_t len)
  * Whether a stored job (its id as stored, and its envelope) is about the
  * patient: 1 (its id is added to what goes), 0, or CW_ERASE_SHUT when it
  * is sealed, cannot be opened, and nothing readable of it names the
- * patient (it may be the patient's: kept, and counted).  A sealed job is
- * opened with the key ring as a job's start opens it (cw_jobs.c), its
+ * patient (it may be the patient's: kept, and counted).  A job known by
+ * its readable id is not opened; another sealed job is opened with the
+ * key ring as a job's start opens it (cw_jobs.c), its
  * opened text wiped once parsed and the parse's copy wiped when freed:
  * the patient ids are compared, nothing of it is printed or kept.
  */
@@ -128,6 +129,11 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
     const char       *v;
     cw_patient_t      p;
     const cs_json_t  *action;
+
+    /* known by its readable id: nothing to open */
+    if (job_id && cw_erase_has(e->jobs, e->njobs, job_id)) {
+        return 1;
+    }
 
     memset(&env, 0, sizeof(env));
     if (job) {
