@@ -19,6 +19,7 @@
  *   jobs/cw_h_hint_unlink.c   hint.unlink (§C.4)
  *   jobs/cw_hint_job.c        what the Hint jobs share: calls, merge, end
  *   jobs/cw_batch.c           batches and batch.item (§B Bulk, §C.7)
+ *   jobs/cw_h_ops.c           ops.dlq_replay: what the console queues
  *
  *   maps/cw_map.c             the mapping engine; HelpAround -> CRM table
  *   maps/cw_hintmap.c         Hint patient <-> CRM contact table (§C)

@@ -47,6 +47,7 @@ cw_jobs_init(void)
         cw_h_hint_unlink_register();
         cw_h_healthsherpa_register();
         cw_batch_register();
+        cw_h_ops_register();
     }
 }
 

@@ -101,5 +101,6 @@ void cw_h_hint_sync_register(void);        /* hint.sync, batch_contact */
 void cw_h_hint_unlink_register(void);
 void cw_h_healthsherpa_register(void);
 void cw_batch_register(void);              /* batch.item */
+void cw_h_ops_register(void);              /* ops.*, the console's */
 
 #endif /* CW_JOBS_H */

@@ -244,7 +244,7 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
 {
     int          rc = 0, all, found = 0;
     size_t       i;
-    char         key[CW_STATUS_KEY_MAX], at[CS_TIME_ISO_LEN + 1];
+    char         at[CS_TIME_ISO_LEN + 1];
     cw_redis_t   r;
     redisReply  *rep, *e, *fv, *x;
     const char  *job_id, *job;
@@ -300,13 +300,7 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
             continue;
         }
 
-        /* back on the queue and off the DLQ, atomically */
-        cw_status_key(c->redis.prefix, job_id, key, sizeof(key));
-        cw_redis_append(&r, "MULTI");
-        cw_redis_append(&r, "XADD %s * job %s", c->key.jobs, job);
-        cw_status_requeued(&r, key);
-        cw_redis_append(&r, "XDEL %s %s", c->key.dead, e->element[0]->str);
-        cw_redis_append(&r, "EXEC");
+        cw_queue_replay(&r, c, e->element[0]->str, job_id, job);
 
         if (cw_redis_flush(&r) != 0) {
             fprintf(stderr, "caresync-worker: replay of %s failed: "
