@@ -25,7 +25,15 @@ static const struct {
     { CS_API_HINT_UNLINK, "hint-unlink", "hint.unlink" },
     { CS_API_CRM_CONTACT_CHANGED, "crm-contact-changed",
       "crm.contact_changed" },
+    { CS_API_DLQ_REPLAY, "dlq-replay", "ops.dlq_replay" },
 };
+
+
+int
+cs_action_ops(cs_webhook_t kind)
+{
+    return kind == CS_API_DLQ_REPLAY;
+}
 
 
 int
@@ -105,10 +113,47 @@ cs_action_hint_id(cs_str_t s)
 }
 
 
+/* "<ms>-<seq>", as Redis writes a stream entry's id */
+static int
+cs_action_stream_id(cs_str_t s)
+{
+    size_t  i, dash = 0;
+
+    if (s.len < 3 || s.len > 41) {
+        return 0;
+    }
+
+    for (i = 0; i < s.len; i++) {
+        if (s.data[i] == '-' && dash == 0 && i > 0 && i < s.len - 1) {
+            dash = i;
+
+        } else if (s.data[i] < '0' || s.data[i] > '9') {
+            return 0;
+        }
+    }
+
+    return dash != 0;
+}
+
+
 static int
 cs_action_check(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     cs_event_action_t *a)
 {
+    if (kind == CS_API_DLQ_REPLAY) {
+        CS_TRY(cs_field_string(ck, root, "", "dead_id", CS_FIELD_REQUIRED,
+                               &a->dead_id));
+
+        a->dead_id = cs_norm_trim(a->dead_id);
+
+        if (!cs_action_stream_id(a->dead_id)) {
+            return cs_field_fail(ck, "bad_value", "", "dead_id",
+                                 "must be a dead letter's id");
+        }
+
+        return 0;
+    }
+
     CS_TRY(cs_field_string(ck, root, "", "contact_id", CS_FIELD_REQUIRED,
                            &a->contact_id));
 

@@ -229,6 +229,16 @@ cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
     }
 
     cs_buf_puts(b, ",\"action\":{");
+
+    if (a->contact_id.data == NULL) {
+        /* an operator's action: what it acts on, and who asked */
+        cs_buf_json_key(b, "dead_id");
+        cs_buf_json_str(b, a->dead_id.data, a->dead_id.len);
+        cs_ingest_member(b, "actor", a->actor);
+        cs_buf_putc(b, '}');
+        return;
+    }
+
     cs_buf_json_key(b, "contact_id");
     cs_buf_json_str(b, a->contact_id.data, a->contact_id.len);
     cs_ingest_member(b, "agent", a->agent);
@@ -385,7 +395,16 @@ cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, const cs_json_t *root,
         return cs_hint_event(ck, root, conf, ev);
 
     default:
-        return cs_action_event(ck, root, kind, out->job_id, ev);
+        if (cs_action_event(ck, root, kind, out->job_id, ev) != CS_OK) {
+            return CS_ERROR;
+        }
+
+        if (cs_action_ops(kind) && conf->actor) {
+            ev->action.actor.data = conf->actor;
+            ev->action.actor.len = conf->actor_len;
+        }
+
+        return CS_OK;
     }
 }
 

@@ -36,7 +36,8 @@ typedef enum {
     CS_API_HEALTHSHERPA_SYNC,         /* §4, the CRM's buttons */
     CS_API_HINT_SYNC,
     CS_API_HINT_UNLINK,
-    CS_API_CRM_CONTACT_CHANGED
+    CS_API_CRM_CONTACT_CHANGED,
+    CS_API_DLQ_REPLAY                 /* the console's (cs_action.h) */
 } cs_webhook_t;
 
 typedef struct {
@@ -49,6 +50,10 @@ typedef struct {
                                          job says so, 0 = 64 KiB */
     const char  *status_base;         /* actions: status_url = this + id */
     size_t       status_base_len;
+    const char  *actor;               /* operator actions: who asked (the
+                                         edge's name of its credential),
+                                         action.actor; NULL: none */
+    size_t       actor_len;
 } cs_ingest_conf_t;
 
 typedef struct {

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "cs_action.h"
 #include "cs_ingest.h"
 #include "cs_test.h"
 
@@ -311,6 +312,61 @@ test_hint_sync(void)
 }
 
 
+/* the console's replay: a dead letter's id, who asked; no contact */
+static void
+test_dlq_replay(void)
+{
+    conf.actor = "token-0123abcd";
+    conf.actor_len = 14;
+
+    runs(CS_API_DLQ_REPLAY, "{\"dead_id\":\" 1700000000000-3 \"}");
+    CHECK_202("ops.dlq_replay");
+    CHECK_MEM(in.job.data, in.job.len,
+              JOB_HEAD("ops.dlq_replay")
+              "\"source\":{\"system\":\"crm\",\"event\":\"dlq-replay\"},"
+              "\"action\":{\"dead_id\":\"1700000000000-3\","
+              "\"actor\":\"token-0123abcd\"}}");
+
+    /* an actor is only ever the edge's, and only for operators */
+    runs(CS_API_HINT_UNLINK, "{\"contact_id\":\"" SF18 "\"}");
+    CHECK_CONTAINS(in.job.data, in.job.len,
+                   "\"action\":{\"contact_id\":\"" SF18 "\"}}");
+    runs(CS_API_DLQ_REPLAY, "{\"dead_id\":\"1-0\",\"actor\":\"me\"}");
+    CHECK_CONTAINS(in.job.data, in.job.len, "\"actor\":\"token-0123abcd\"");
+
+    runs(CS_API_DLQ_REPLAY, "{}");
+    CHECK_400("dead_id is required", "missing_field");
+    runs(CS_API_DLQ_REPLAY, "{\"dead_id\":5}");
+    CHECK_400("dead_id must be a string", "wrong_type");
+
+    {
+        size_t       i;
+        const char  *bad[] = {
+            "{\"dead_id\":\"1700000000000\"}",
+            "{\"dead_id\":\"-1\"}",
+            "{\"dead_id\":\"1-\"}",
+            "{\"dead_id\":\"1-2-3\"}",
+            "{\"dead_id\":\"1-a\"}",
+            "{\"dead_id\":\"+\"}",
+            "{\"dead_id\":\"1-0 OR 1\"}",
+            "{\"dead_id\":\"123456789012345678901-12345678901234567890\"}",
+        };
+
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            runs(CS_API_DLQ_REPLAY, bad[i]);
+            CHECK_400("dead_id must be a dead letter's id", "bad_value");
+        }
+    }
+
+    CHECK_INT(cs_action_ops(CS_API_DLQ_REPLAY), 1);
+    CHECK_INT(cs_action_ops(CS_API_HINT_SYNC), 0);
+    CHECK_INT(cs_action_find("dlq-replay", 10), CS_API_DLQ_REPLAY);
+
+    conf.actor = NULL;
+    conf.actor_len = 0;
+}
+
+
 int
 main(void)
 {
@@ -321,6 +377,7 @@ main(void)
     test_agent();
     test_hint_sync();
     test_answer_202();
+    test_dlq_replay();
 
     cs_ingest_free(&in);
 
