@@ -7,6 +7,8 @@
  *   redis.c        the per-worker hiredis connection on nginx's event loop
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
+ *   console.c      the console: its page, its calls, security headers
+ *   console_assets.c  the page's files, made from console/ at build time
  *   search.c       the "Sync to Hint" search box, trimmed to what it needs
  *   auth.c         shared secrets, HMAC signatures, Standard Webhooks
  *   metrics.c      counters in shared memory, Prometheus text
@@ -71,6 +73,8 @@ typedef struct {
     cs_endpoint_t               endpoint;   /* also the metrics' index */
     ngx_uint_t                  webhook;    /* cs_webhook_t */
     ngx_uint_t                  api;        /* unsigned: caresync_api */
+    ngx_uint_t                  console;    /* unsigned: caresync_console,
+                                               an api location too */
     ngx_str_t                   prefix;
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
@@ -227,6 +231,10 @@ ngx_int_t ngx_http_caresync_api_handler(ngx_http_request_t *r);
 /* search.c */
 ngx_int_t ngx_http_caresync_search(ngx_http_request_t *r);
 
+/* console.c */
+ngx_int_t ngx_http_caresync_console_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_console_init(ngx_cycle_t *cycle);
+
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);
 
@@ -239,6 +247,10 @@ ngx_table_elt_t *ngx_http_caresync_header(ngx_http_request_t *r,
     ngx_str_t *name);
 ngx_int_t ngx_http_caresync_auth_agent(ngx_http_request_t *r,
     cs_ingest_t *in);
+/* "token-" and 12 hex digits of the SHA-256 of the request's bearer token
+ * (none: "token-none"); returns the length */
+#define NGX_HTTP_CARESYNC_ACTOR_LEN  (sizeof("token-") - 1 + 12)
+size_t ngx_http_caresync_auth_actor(ngx_http_request_t *r, u_char *out);
 char *ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t param, ngx_str_t *out);
 char *ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text,

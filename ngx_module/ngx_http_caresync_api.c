@@ -23,11 +23,14 @@ static ngx_int_t ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_caresync_api_handler(ngx_http_request_t *r)
 {
-    u_char                   *p, *last, *seg;
-    ngx_int_t                 rc;
-    ngx_str_t                 rest;
-    cs_webhook_t              kind;
-    ngx_http_caresync_ctx_t  *ctx;
+    u_char                        *p, *last, *seg;
+    ngx_int_t                      rc;
+    ngx_str_t                      rest;
+    cs_webhook_t                   kind;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
     ctx = ngx_http_caresync_ctx_create(r);
     if (ctx == NULL) {
@@ -101,7 +104,8 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             /* the actions and their names are the core's (cs_action.h) */
             kind = cs_action_find((const char *) rest.data, rest.len);
 
-            if (kind == 0) {
+            /* operators' actions are the console's (console.c) */
+            if (kind == 0 || (cs_action_ops(kind) && !clcf->console)) {
                 break;
             }
 

@@ -19,6 +19,8 @@ static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -77,6 +79,14 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
     { ngx_string("caresync_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_caresync_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* the console: an api location that also serves its page */
+    { ngx_string("caresync_console"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_caresync_console,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -430,6 +440,16 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
+    if (conf->console) {
+        /* operators' actions and every job's status: never open */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "location \"%V\": \"caresync_console\" needs "
+                           "at least one \"caresync_api_token\"; "
+                           "\"caresync_auth off\" is not accepted there",
+                           &core->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->auth == 0) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"caresync_auth off\": location \"%V\" "
@@ -716,6 +736,46 @@ ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
     cmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * caresync_console;  a prefix location whose name ends with "/": the
+ * page's relative URLs (console.js, api/…) resolve under it.
+ */
+
+static char *
+ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    char                      *rv;
+    ngx_http_core_loc_conf_t  *core;
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (core->name.len == 0 || core->name.data[core->name.len - 1] != '/'
+#if (NGX_PCRE)
+        || core->regex
+#endif
+        || core->exact_match || core->named)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_console\" needs a prefix location "
+                           "whose name ends with \"/\", such as "
+                           "\"location /console/\"");
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_caresync_api(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    clcf->console = 1;
+    core->handler = ngx_http_caresync_console_handler;
 
     return NGX_CONF_OK;
 }
@@ -1124,7 +1184,9 @@ ngx_http_caresync_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK) {
+    if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK
+        || ngx_http_caresync_console_init(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
