@@ -114,11 +114,11 @@
                 'hint_patient_id', 'next_attempt_at', 'created_at',
                 'updated_at', 'trace_id'];
 
-  function showRecord(box, rec) {
+  function showRecord(box, rec, id) {
     var dl = el('dl'), i, k;
     box.textContent = '';
     dl.appendChild(el('dt', 'job'));
-    dl.appendChild(el('dd', rec.job_id, 'id'));
+    dl.appendChild(el('dd', rec.job_id || id, 'id'));
     for (i = 0; i < RECORD.length; i++) {
       k = RECORD[i];
       if (rec[k] === undefined || rec[k] === '') { continue; }
@@ -147,7 +147,7 @@
     }
     box.textContent = 'Looking up…';
     call('GET', jobUrl(id)).then(function (r) {
-      if (r.status === 200) { showRecord(box, r.body); }
+      if (r.status === 200) { showRecord(box, r.body, id); }
       else if (r.status === 404) { box.textContent = 'No job ' + id +
         ': check the id; records expire some time after the job ends.'; }
       else { box.textContent = errorText(r); }

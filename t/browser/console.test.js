@@ -1,0 +1,172 @@
+// The console in a real browser: Debian's chromium, headless, driven by
+// playwright-core, with the keyboard where a person would use it.  Run by
+// t/worker/400-console-browser.t, which starts Redis, the fakes, nginx and
+// (when this script says so) the worker.  Each check prints one JSON line
+// {"ok":bool,"name":…} that the .t turns into a test; the exit status is 0
+// only when every check passed.  Screenshots go to $SHOTS/console-*.png.
+//
+// Environment: CONSOLE_URL, CONSOLE_TOKEN, DEAD_JOB (a dead letter's job
+// id), BATCH (a batch queued before the worker runs), READY (a file to
+// write once the batch was seen unfinished: the .t then starts the
+// worker), SHOTS, CHROMIUM (default /usr/bin/chromium).
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const env = (k) => {
+  if (!process.env[k]) { throw new Error(`${k} is not set`); }
+  return process.env[k];
+};
+const URL = env('CONSOLE_URL');
+const TOKEN = env('CONSOLE_TOKEN');
+const DEAD_JOB = env('DEAD_JOB');
+const BATCH = env('BATCH');
+const READY = env('READY');
+const SHOTS = env('SHOTS');
+const WAIT = 60000;
+
+let failed = 0;
+function check(ok, name, detail) {
+  console.log(JSON.stringify({ ok: !!ok, name, detail: ok ? undefined
+                                                           : detail }));
+  if (!ok) { failed++; }
+}
+
+async function shot(page, name) {
+  const file = path.join(SHOTS, `console-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(JSON.stringify({ note: `screenshot ${file}` }));
+}
+
+// waits for `sel` to hold text matching `re`; returns the text or null
+async function textOf(page, sel, re, timeout) {
+  try {
+    await page.waitForFunction(([s, src]) => {
+      const e = document.querySelector(s);
+      return e && new RegExp(src).test(e.textContent);
+    }, [sel, re.source], { timeout: timeout || WAIT });
+    return await page.textContent(sel);
+  } catch (e) {
+    return null;
+  }
+}
+
+async function typeInto(page, sel, text) {
+  await page.focus(sel);
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  // script errors and CSP refusals; not the answers a check expects (the
+  // 401 of the wrong token, the favicon the console does not have)
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) {
+      errors.push(m.text());
+    }
+  });
+
+  await page.goto(URL);
+  check(await page.title() === 'caresync console', 'the page loads');
+
+  // ---- a wrong token: the person is told, nothing else is shown ----
+  await typeInto(page, '#token-input', TOKEN + '-wrong');
+  let t = await textOf(page, '#token-state', /refused \(401\)/);
+  check(t, 'a wrong token: the page says 401', t);
+  check((await page.$$('#dlq-table tbody tr')).length === 0,
+        'a wrong token: no dead letters shown');
+  await shot(page, '401');
+
+  // ---- the right one, typed, Enter ----
+  await typeInto(page, '#token-input', TOKEN);
+  t = await textOf(page, '#token-state', /Signed in/);
+  check(t, 'the token is accepted', t);
+
+  // ---- the batch, before the worker runs: its bar is not full ----
+  const pct = `#batch-${BATCH} .pct`;
+  t = await textOf(page, pct, /^0\/2 \(0 %\)$/);
+  check(t, 'the batch is listed at 0/2 (0 %) before the worker runs', t);
+  const before = await page.$eval(`#batch-${BATCH} progress`,
+                                  (e) => [e.value, e.max]);
+  check(before[0] === 0 && before[1] === 2, 'its bar is empty', before);
+  fs.writeFileSync(READY, 'batch seen\n');
+
+  // ---- the worker runs it: the bar moves to 100 % by itself ----
+  t = await textOf(page, pct, /^2\/2 \(100 %\) finished$/);
+  check(t, 'the batch reaches 2/2 (100 %) finished, by polling', t);
+  const after = await page.$eval(`#batch-${BATCH} progress`,
+                                 (e) => [e.value, e.max]);
+  check(after[0] === 2 && after[1] === 2, 'its bar is full', after);
+  t = await page.textContent(`#batch-${BATCH} .counts`);
+  check(/matched 1/.test(t) && /no match 1/.test(t),
+        'its counts: matched 1, no match 1', t);
+  check(await page.isDisabled(`#batch-${BATCH} .abort`),
+        'a finished batch cannot be aborted');
+
+  // results, filtered to "no match", with the message a person acts on
+  await page.click(`#batch-${BATCH} button:has-text("Results")`);
+  await page.waitForSelector('#results-table tbody tr');
+  await page.selectOption('#results-filter', 'no_match');
+  const rows = await page.$$eval('#results-table tbody tr',
+    (trs) => trs.filter((tr) => !tr.hidden).map((tr) => tr.textContent));
+  check(rows.length === 1 && /No matching HealthSherpa contact found/.test(rows[0]),
+        'results filtered to no match: one row with its message', rows);
+  await shot(page, 'batch');
+
+  // ---- job lookup by id, with the keyboard ----
+  await typeInto(page, '#lookup-input', DEAD_JOB);
+  t = await textOf(page, '#lookup-result', /statusfailed/);
+  check(t, 'the dead job is looked up: failed', t);
+  check(t && t.includes('attempts3'), 'with its attempts', t);
+
+  // ---- the dead letter, replayed, becomes a finished job ----
+  await page.click('#dlq-refresh');
+  const row = `#dlq-table tbody tr[data-job="${DEAD_JOB}"]`;
+  await page.waitForSelector(row, { timeout: WAIT });
+  t = await page.textContent(row);
+  check(/HTTP 503/.test(t), 'the dead letter shows its last error', t);
+  await page.focus(`${row} button`);
+  await page.keyboard.press('Enter');
+  t = await textOf(page, `${row} .replay-done`, /^Replayed: job /);
+  check(t && !/(failed|retrying|queued|running)$/.test(t),
+        'the replay ends in a finished job', t);
+  await shot(page, 'dlq');
+  await page.click('#dlq-refresh');
+  t = await textOf(page, '#dlq-state', /empty/);
+  check(t, 'the dead-letter queue is empty afterwards', t);
+
+  await typeInto(page, '#lookup-input', DEAD_JOB);
+  t = await textOf(page, '#lookup-result', /status(updated|matched|no_match|skipped)/);
+  check(t, 'the replayed job now reads finished', t);
+
+  // ---- the sync log, debug and up, from the start ----
+  await page.selectOption('#log-level', 'debug');
+  await page.selectOption('#log-since', '0');
+  await page.click('#log-form button[type=submit]');
+  t = await textOf(page, '#log-state', /^[1-9]\d* line\(s\)/);
+  check(t, 'the sync log shows lines', t);
+  const lines = await page.$$eval('#log-table tbody tr',
+                                  (trs) => trs.map((tr) => tr.textContent));
+  check(lines.some((l) => l.includes(`job_id=${DEAD_JOB}`)),
+        'among them the replayed job\'s', lines.length);
+  await shot(page, 'log');
+
+  check(errors.length === 0, 'no script error, no CSP violation', errors);
+  await browser.close();
+}
+
+main().then(() => process.exit(failed ? 1 : 0), (e) => {
+  console.log(JSON.stringify({ ok: false, name: 'the browser run',
+                               detail: String(e && e.stack || e) }));
+  process.exit(1);
+});
