@@ -234,6 +234,9 @@ ngx_int_t ngx_http_caresync_search(ngx_http_request_t *r);
 /* console.c */
 ngx_int_t ngx_http_caresync_console_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_console_init(ngx_cycle_t *cycle);
+/* the shapes of a batch's id and of its items' job ids (cw_batch.h) */
+ngx_uint_t ngx_http_caresync_batch_id(ngx_str_t *id);
+ngx_uint_t ngx_http_caresync_batch_item_id(ngx_str_t *id);
 
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);

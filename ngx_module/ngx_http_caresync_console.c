@@ -11,6 +11,9 @@
  *   GET  <location>api/batches/<id>/results   a page of its results
  *                                  (?cursor=N, HSCAN's)
  *   POST <location>api/batches/<id>/abort     its abort flag (cw_batch.h)
+ *   GET  <location>api/lookup?contact=<CRM contact id>|patient=<id>
+ *                                  the newest jobs about it (their ids;
+ *                                  the worker's index, cw_status.h)
  *   GET  <location>api/log         the sync log, newest first
  *                                  (?level=debug|error|exception,
  *                                  ?since=<epoch ms>)
@@ -53,7 +56,6 @@ static ngx_int_t ngx_http_caresync_console_route(ngx_http_request_t *r,
     ngx_str_t *path);
 static ngx_int_t ngx_http_caresync_console_key(ngx_http_request_t *r,
     const char *fmt, ngx_str_t *id);
-static ngx_uint_t ngx_http_caresync_console_batch_id(ngx_str_t *id);
 static ngx_int_t ngx_http_caresync_console_json(ngx_http_request_t *r,
     cs_buf_t *b);
 static void ngx_http_caresync_console_num(cs_buf_t *b, const char *key,
@@ -75,6 +77,10 @@ static ngx_int_t ngx_http_caresync_console_abort(ngx_http_request_t *r,
 static ngx_int_t ngx_http_caresync_console_log(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_caresync_console_level(ngx_str_t *s);
+static ngx_int_t ngx_http_caresync_console_lookup(ngx_http_request_t *r,
+    const char **refusal);
+static ngx_int_t ngx_http_caresync_console_jobs(ngx_http_request_t *r,
+    redisReply *reply);
 
 
 /* console_assets.c, made from ngx_module/console/ at build time */
@@ -272,12 +278,13 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
     ngx_int_t                 rc, level;
     ngx_str_t                 id, tail, arg;
     ngx_uint_t                post;
+    const char               *refusal;
     ngx_http_caresync_cmd_t  *cmd;
     ngx_http_caresync_ctx_t  *ctx;
 
     enum {
         console_dlq, console_batches, console_batch, console_results,
-        console_abort, console_log
+        console_abort, console_log, console_lookup
     } what;
 
     ngx_str_null(&id);
@@ -289,6 +296,9 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
 
     } else if (path->len == 3 && ngx_strncmp(path->data, "log", 3) == 0) {
         what = console_log;
+
+    } else if (path->len == 6 && ngx_strncmp(path->data, "lookup", 6) == 0) {
+        what = console_lookup;
 
     } else if (path->len == 7
                && ngx_strncmp(path->data, "batches", 7) == 0)
@@ -359,7 +369,7 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
 
     /* a batch id has one shape; anything else names no key */
 
-    if (id.data && !ngx_http_caresync_console_batch_id(&id)) {
+    if (id.data && !ngx_http_caresync_batch_id(&id)) {
         ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
                                              "unknown batch");
@@ -422,6 +432,16 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
         cmd->script = &ngx_http_caresync_abort_script;
         cmd->nkeys = 1;
         rc = ngx_http_caresync_console_key(r, "%V:batch:%V", &id);
+        break;
+
+    case console_lookup:
+        rc = ngx_http_caresync_console_lookup(r, &refusal);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_caresync_reply_error(r, NGX_HTTP_BAD_REQUEST,
+                                                 refusal);
+        }
+
         break;
 
     default: /* console_log */
@@ -504,10 +524,68 @@ ngx_http_caresync_console_key(ngx_http_request_t *r, const char *fmt,
 }
 
 
+/*
+ * ?contact=<id> (15 or 18 letters and digits, a Salesforce id) or
+ * ?patient=<id> (1 to 64 of [A-Za-z0-9_.-]: "ha…", "pat-…"): the
+ * worker's index of the jobs about it.  NGX_OK: the command is set up;
+ * NGX_DECLINED: refused, why in *refusal (a 400); NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_caresync_console_lookup(ngx_http_request_t *r, const char **refusal)
+{
+    u_char                   *p;
+    ngx_str_t                 id;
+    ngx_uint_t                i, contact, ok;
+    const char               *fmt;
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    contact = (ngx_http_arg(r, (u_char *) "contact", 7, &id) == NGX_OK);
+
+    if (!contact && ngx_http_arg(r, (u_char *) "patient", 7, &id) != NGX_OK) {
+        *refusal = "give contact= or patient=";
+        return NGX_DECLINED;
+    }
+
+    ok = contact ? (id.len == 15 || id.len == 18)
+                 : (id.len > 0 && id.len <= 64);
+
+    for (i = 0; ok && i < id.len; i++) {
+        p = &id.data[i];
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+             || (*p >= '0' && *p <= '9')
+             || (!contact && (*p == '_' || *p == '.' || *p == '-'));
+    }
+
+    if (!ok) {
+        *refusal = contact ? "contact must be a 15- or 18-character "
+                             "Salesforce id"
+                           : "patient must be a patient id";
+        return NGX_DECLINED;
+    }
+
+    fmt = contact ? "%V:jobs_by:contact:%V" : "%V:jobs_by:patient:%V";
+
+    ctx->cmd.handler = ngx_http_caresync_console_jobs;
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "ZREVRANGE", 9);
+
+    if (ngx_http_caresync_console_key(r, fmt, &id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "0", 1);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "-1", 2);
+
+    return NGX_OK;
+}
+
+
 /* "b" + yyyymmddHHMMSS + 6 hex digits (cw_batch.h) */
 
-static ngx_uint_t
-ngx_http_caresync_console_batch_id(ngx_str_t *id)
+ngx_uint_t
+ngx_http_caresync_batch_id(ngx_str_t *id)
 {
     ngx_uint_t  i;
     u_char      c;
@@ -525,6 +603,31 @@ ngx_http_caresync_console_batch_id(ngx_str_t *id)
     }
 
     return 1;
+}
+
+
+/* a batch item's job id: "<batch id>-" + 6 digits (cw_batch.h) */
+
+ngx_uint_t
+ngx_http_caresync_batch_item_id(ngx_str_t *id)
+{
+    ngx_str_t   batch;
+    ngx_uint_t  i;
+
+    if (id->len != 28 || id->data[21] != '-') {
+        return 0;
+    }
+
+    for (i = 22; i < 28; i++) {
+        if (id->data[i] < '0' || id->data[i] > '9') {
+            return 0;
+        }
+    }
+
+    batch.data = id->data;
+    batch.len = 21;
+
+    return ngx_http_caresync_batch_id(&batch);
 }
 
 
@@ -728,7 +831,7 @@ ngx_http_caresync_console_batches(ngx_http_request_t *r, redisReply *reply)
         id.len = reply->element[i]->len;
 
         /* only what the worker writes: the page builds URLs of them */
-        if (!ngx_http_caresync_console_batch_id(&id)) {
+        if (!ngx_http_caresync_batch_id(&id)) {
             continue;
         }
 
@@ -797,6 +900,57 @@ ngx_http_caresync_console_batch(ngx_http_request_t *r, redisReply *reply)
                        ngx_http_caresync_console_field(reply, "aborted"));
 
     cs_buf_putc(&b, '}');
+
+    return ngx_http_caresync_console_json(r, &b);
+}
+
+
+/* The jobs about a contact or a patient: job ids, which the page reads */
+
+static ngx_int_t
+ngx_http_caresync_console_jobs(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t       i, j, n;
+    cs_buf_t     b;
+    redisReply  *e;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    cs_buf_init(&b);
+    cs_buf_puts(&b, "{\"jobs\":[");
+
+    for (i = 0, n = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 64) {
+            continue;
+        }
+
+        /* job ids: ULIDs, or a batch item's "<batch>-<n>" */
+        for (j = 0; j < e->len; j++) {
+            if (!((e->str[j] >= '0' && e->str[j] <= '9')
+                  || (e->str[j] >= 'A' && e->str[j] <= 'Z')
+                  || (e->str[j] >= 'a' && e->str[j] <= 'z')
+                  || e->str[j] == '-'))
+            {
+                break;
+            }
+        }
+
+        if (j != e->len) {
+            continue;
+        }
+
+        if (n++) {
+            cs_buf_putc(&b, ',');
+        }
+
+        cs_buf_json_str(&b, e->str, e->len);
+    }
+
+    cs_buf_puts(&b, "]}");
 
     return ngx_http_caresync_console_json(r, &b);
 }

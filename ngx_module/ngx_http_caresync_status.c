@@ -24,7 +24,10 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
 
-    /* job ids are ULIDs: anything else cannot exist, and is not a key */
+    /*
+     * job ids are ULIDs, or a batch item's "<batch id>-<6 digits>"
+     * (cw_batch.h): anything else cannot exist, and is not a key
+     */
 
     for (i = 0; i < job_id->len; i++) {
         if (!((job_id->data[i] >= '0' && job_id->data[i] <= '9')
@@ -32,6 +35,10 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
         {
             break;
         }
+    }
+
+    if (i != job_id->len && ngx_http_caresync_batch_item_id(job_id)) {
+        i = job_id->len;
     }
 
     if (job_id->len == 0 || job_id->len > 64 || i != job_id->len) {

@@ -405,3 +405,67 @@ Content-Type: application/json
 --- response_body_like eval
 ['"status_url":"/console/api/jobs/', 'unknown job', 'not found']
 --- jobs: 1
+
+
+
+=== TEST 23: lookup: the jobs about a contact, a patient, newest first
+--- init
+Caresync::Test::redis_cmd('ZADD', '{caresync}:jobs_by:contact:003000000000001AAA',
+          1, '01JOLD0000000000000000000A', 2, 'b20261207101500a1b2c3-000001');
+Caresync::Test::redis_cmd('ZADD', '{caresync}:jobs_by:patient:pat-7_x.1', 1, '01JPAT0000000000000000000A');
+--- request eval
+["GET /console/api/lookup?contact=003000000000001AAA",
+ "GET /console/api/lookup?patient=pat-7_x.1",
+ "GET /console/api/lookup?contact=003000000000002AAA"]
+--- response_body eval
+['{"jobs":["b20261207101500a1b2c3-000001","01JOLD0000000000000000000A"]}',
+ '{"jobs":["01JPAT0000000000000000000A"]}',
+ '{"jobs":[]}']
+--- jobs: 0
+
+
+
+=== TEST 24: lookup: ids of another shape are refused, not looked up
+--- request eval
+["GET /console/api/lookup",
+ "GET /console/api/lookup?contact=003000000000001",
+ "GET /console/api/lookup?contact=003000000000001A",
+ "GET /console/api/lookup?contact=00300000000000*AAA",
+ "GET /console/api/lookup?patient=",
+ "GET /console/api/lookup?patient=ha%2A1",
+ "GET /console/api/lookup?patient=" . ('a' x 65)]
+--- error_code eval
+[400, 200, 400, 400, 400, 400, 400]
+--- response_body_like eval
+['give contact= or patient=', '^\{"jobs":\[\]\}$', 'Salesforce id',
+ 'Salesforce id', 'patient must be a patient id', 'patient must be a patient id',
+ 'patient must be a patient id']
+--- jobs: 0
+
+
+
+=== TEST 25: lookup without a token: 401
+--- more_headers
+--- request
+GET /console/api/lookup?contact=003000000000001AAA
+--- error_code: 401
+--- jobs: 0
+
+
+
+=== TEST 26: a batch item's status, by its job id; other shapes are no key
+--- init
+Caresync::Test::redis_cmd('HSET', '{caresync}:job:b20261207101500a1b2c3-000001',
+          status => 'no_match', type => 'batch.item', attempts => 1,
+          message => 'No matching HealthSherpa contact found');
+--- request eval
+["GET /console/api/jobs/b20261207101500a1b2c3-000001",
+ "GET /console/api/jobs/b20261207101500a1b2c3-00001",
+ "GET /console/api/jobs/b20261207101500a1b2c3_000001",
+ "GET /caresync/jobs/b20261207101500a1b2c3-000001"]
+--- error_code eval
+[200, 404, 404, 200]
+--- response_body_like eval
+['^\{"status":"no_match",.*"message":"No matching HealthSherpa contact found"',
+ 'unknown job', 'unknown job', '"status":"no_match"']
+--- jobs: 0

@@ -138,20 +138,74 @@
     }
   }
 
-  $('lookup-form').addEventListener('submit', function (ev) {
-    var id = $('lookup-input').value.trim(), box = $('lookup-result');
-    ev.preventDefault();
-    if (!/^[0-9A-Z]{1,64}$/.test(id)) {
-      box.textContent = 'A job id is letters A-Z and digits.';
-      return;
-    }
+  var JOB_ID = /^([0-9A-Z]{1,64}|b[0-9]{14}[0-9a-f]{6}-[0-9]{6})$/;
+
+  function lookupJob(id) {
+    var box = $('lookup-result');
     box.textContent = 'Looking up…';
-    call('GET', jobUrl(id)).then(function (r) {
+    return call('GET', jobUrl(id)).then(function (r) {
       if (r.status === 200) { showRecord(box, r.body, id); }
       else if (r.status === 404) { box.textContent = 'No job ' + id +
         ': check the id; records expire some time after the job ends.'; }
       else { box.textContent = errorText(r); }
     }).catch(function (e) { box.textContent = e.message; });
+  }
+
+  /* the jobs about a contact or a patient, newest first */
+  function lookupBy(by, id) {
+    var box = $('lookup-result'), table = $('lookup-jobs'),
+        tbody = table.tBodies[0];
+    box.textContent = 'Looking up…';
+    call('GET', 'api/lookup?' + by + '=' + encodeURIComponent(id))
+      .then(function (r) {
+        if (r.status !== 200) { throw new Error(errorText(r)); }
+        if (!r.body.jobs.length) {
+          box.textContent = 'No jobs about ' + id + ' in the last days.';
+          return;
+        }
+        return Promise.all(r.body.jobs.map(function (j) {
+          return call('GET', jobUrl(j)).then(function (x) {
+            /* the worker's records do not repeat their own id */
+            var rec = x.status === 200 ? x.body : { status: 'expired' };
+            rec.job_id = j;
+            return rec;
+          });
+        })).then(function (recs) {
+          tbody.textContent = '';
+          recs.forEach(function (rec) {
+            var tr = el('tr'), td = el('td'), b = el('button', rec.job_id,
+                                                     'secondary id');
+            b.type = 'button';
+            b.addEventListener('click', function () { lookupJob(rec.job_id); });
+            td.appendChild(b);
+            tr.appendChild(td);
+            tr.appendChild(el('td', rec.type));
+            tr.appendChild(el('td', rec.status, statusClass(rec.status)));
+            tr.appendChild(el('td', rec.message || rec.last_error || ''));
+            tr.appendChild(el('td', rec.updated_at || ''));
+            tbody.appendChild(tr);
+          });
+          table.hidden = false;
+          box.textContent = recs.length + ' job(s) about ' + id +
+                            ', newest first.';
+        });
+      }).catch(function (e) { box.textContent = e.message; });
+  }
+
+  $('lookup-form').addEventListener('submit', function (ev) {
+    var id = $('lookup-input').value.trim(), by = $('lookup-by').value;
+    ev.preventDefault();
+    $('lookup-jobs').hidden = true;
+    if (by === 'job') {
+      if (!JOB_ID.test(id)) {
+        $('lookup-result').textContent = 'A job id is letters A-Z and ' +
+          'digits, or a batch item\'s b…-000001.';
+        return;
+      }
+      lookupJob(id);
+    } else {
+      lookupBy(by, id);
+    }
   });
 
   /* ---- dead letters ---- */

@@ -149,6 +149,25 @@ async function main() {
   t = await textOf(page, '#lookup-result', /status(updated|matched|no_match|skipped)/);
   check(t, 'the replayed job now reads finished', t);
 
+  // ---- the jobs about a contact, about a patient (the worker's index) ----
+  await page.selectOption('#lookup-by', 'contact');
+  await typeInto(page, '#lookup-input', '003Hs00001XyZwVIAV');
+  t = await textOf(page, '#lookup-result', /^1 job\(s\) about 003Hs00001XyZwVIAV/);
+  check(t, 'lookup by CRM contact id: one job', t);
+  t = await page.textContent('#lookup-jobs tbody');
+  check(/no_match/.test(t) && /No matching HealthSherpa contact found/.test(t),
+        '... the batch item, no match, with its message', t);
+  await page.click('#lookup-jobs tbody button');
+  t = await textOf(page, '#lookup-result', /typebatch\.item/);
+  check(t, '... whose record opens with a click', t);
+
+  await page.selectOption('#lookup-by', 'patient');
+  await typeInto(page, '#lookup-input', 'ha-100');
+  t = await textOf(page, '#lookup-jobs tbody', new RegExp(DEAD_JOB + '.*updated'));
+  check(t, 'lookup by source patient id: the replayed job, updated', t);
+  await shot(page, 'lookup');
+  await page.selectOption('#lookup-by', 'job');
+
   // ---- the sync log, debug and up, from the start ----
   await page.selectOption('#log-level', 'debug');
   await page.selectOption('#log-since', '0');

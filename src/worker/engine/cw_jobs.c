@@ -184,6 +184,33 @@ cw_job_unlock(cw_job_t *job, long long keep_ms)
 }
 
 
+/*
+ * The job under the ids the console looks jobs up by: the CRM contact it
+ * wrote or was asked about, the sender's patient id, the Hint patient.
+ */
+static void
+cw_job_index(cw_job_t *job)
+{
+    long          ttl = job->w->conf->worker.status_ttl_s;
+    const char   *prefix = job->w->conf->redis.prefix, *cid, *pid;
+    cw_redis_t   *r = &job->w->redis;
+
+    cid = job->crm_contact_id[0] ? job->crm_contact_id
+          : cw_json_str(json_object_get(job->env, "action"), "contact_id");
+    pid = cw_json_str(json_object_get(job->env, "patient"), "source_id");
+
+    cw_status_index(r, prefix, "contact", cid, job->id, ttl);
+    cw_status_index(r, prefix, "patient", pid, job->id, ttl);
+
+    if (job->hint_patient_id[0]
+        && (pid == NULL || strcmp(pid, job->hint_patient_id) != 0))
+    {
+        cw_status_index(r, prefix, "patient", job->hint_patient_id, job->id,
+                        ttl);
+    }
+}
+
+
 /* Status, then the queue operation, then XACK/XDEL: all or nothing. */
 static void
 cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
@@ -196,6 +223,7 @@ cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
 
     cw_redis_args(&w->redis, 1, "MULTI");
     cw_status_write(&w->redis, key, st);
+    cw_job_index(job);
 
     if (retry_due) {
         cw_queue_retry(&w->queue, job->order, job->raw, job->raw_len,

@@ -83,6 +83,38 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
 
 
 void
+cw_status_index(cw_redis_t *r, const char *prefix, const char *what,
+    const char *id, const char *job_id, long ttl_s)
+{
+    char    key[CW_STATUS_KEY_MAX], now[24], ttl[24], keep[24];
+    size_t  i, n;
+
+    n = id ? strlen(id) : 0;
+
+    if (n == 0 || n > 64) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')
+              || (id[i] >= '0' && id[i] <= '9') || strchr("_.-", id[i])))
+        {
+            return;
+        }
+    }
+
+    snprintf(key, sizeof(key), "%s:jobs_by:%s:%s", prefix, what, id);
+    snprintf(now, sizeof(now), "%llu", (unsigned long long) cw_now_ms());
+    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
+    snprintf(keep, sizeof(keep), "%d", -(CW_STATUS_INDEX_MAX + 1));
+
+    cw_redis_args(r, 4, "ZADD", key, now, job_id);
+    cw_redis_args(r, 4, "ZREMRANGEBYRANK", key, "0", keep);
+    cw_redis_args(r, 3, "EXPIRE", key, ttl);
+}
+
+
+void
 cw_status_requeued(cw_redis_t *r, const char *key)
 {
     char  now[CS_TIME_ISO_LEN + 1];

@@ -40,6 +40,18 @@ typedef struct {
 
 void cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st);
 
+/*
+ * The console's lookup by a contact's or a patient's id: the sorted set
+ * {prefix}:jobs_by:<what>:<id> of the newest CW_STATUS_INDEX_MAX job ids
+ * about it (scored by time), expiring `ttl_s` after its last job ends, as
+ * the records do.  An id that is not 1 to 64 of [A-Za-z0-9_.-] is not
+ * indexed (NULL neither).  `what`: "contact" or "patient".
+ */
+#define CW_STATUS_INDEX_MAX  20
+
+void cw_status_index(cw_redis_t *r, const char *prefix, const char *what,
+    const char *id, const char *job_id, long ttl_s);
+
 /* `queued` again (dlq replay): attempts start over. */
 void cw_status_requeued(cw_redis_t *r, const char *key);
 
