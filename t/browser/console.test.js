@@ -168,6 +168,19 @@ async function main() {
   await shot(page, 'lookup');
   await page.selectOption('#lookup-by', 'job');
 
+  // ---- "Sync from HealthSherpa" for a contact: the outcome when it ends ----
+  await page.fill('#contact-input', '003Hs00001AbCdEIAV');
+  await page.fill('#agent-input', 'agent@example.org');
+  await page.focus('#sync-hs');
+  await page.keyboard.press('Enter');
+  // the batch synced this contact already: nothing is left to write
+  t = await textOf(page, '#contact-result', /^job.*status(matched|no_match|updated|skipped|failed)/);
+  check(t && /statusskipped/.test(t) && /already had every value/.test(t),
+        'Sync from HealthSherpa: the job ends, with its message', t);
+  check(t && /healthsherpa contact id[0-9a-f-]{36}/.test(t),
+        '... and the HealthSherpa contact it found', t);
+  await shot(page, 'contact');
+
   // ---- the sync log, debug and up, from the start ----
   await page.selectOption('#log-level', 'debug');
   await page.selectOption('#log-since', '0');

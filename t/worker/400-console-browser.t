@@ -115,7 +115,7 @@ close $fh;
 
 ok($checks >= 20, "the browser made its checks ($checks)");
 is($status, 0, 'the browser run ended with status 0');
-for my $s (qw(401 batch dlq lookup log)) {
+for my $s (qw(401 batch dlq lookup contact log)) {
     ok(-s "$shots/console-$s.png", "screenshot build/console-$s.png");
 }
 
