@@ -27,6 +27,7 @@ NOT_FINAL = {"queued", "running", "retrying", ""}
 
 # The demo values of docs/example/nginx.conf (published: demo only).
 API_TOKEN = "demo-crm-token"
+CONSOLE_TOKEN = "demo-console-token"
 HINT_SIGNING_KEY = "demo-hint-signing-key"
 # the shared secret HelpAround sends (docs/example/nginx.conf)
 HELPAROUND_HEADER = "X-HelpAround-Secret"
@@ -313,7 +314,27 @@ class Demo:
 
         # 5. the CRM's "Sync to Hint" search box: the name in the body
         self.search(ids)
+        # 6. the console: its page, and one of its calls with its token
+        self.console()
         return ids
+
+    def console(self):
+        a = self.args
+        self.head("The console (a browser on %s/console/)" % a.nginx,
+                  "GET /console/, then GET /console/api/dlq with the token")
+        code, text = http("GET", a.nginx + "/console/")
+        self.line("page", "%d %s" % (code, "caresync console"
+                                     if "<title>caresync console</title>"
+                                     in text else "?"))
+        self.expect(code == 200 and "console.js" in text, "the page")
+        code, text = http("GET", a.nginx + "/console/api/dlq")
+        self.line("no token", "%d" % code)
+        self.expect(code == 401, "401 without the token")
+        code, text = http("GET", a.nginx + "/console/api/dlq", None,
+                          {"Authorization": "Bearer " + CONSOLE_TOKEN})
+        self.line("dlq", "%d %s" % (code, text.strip()))
+        self.expect(code == 200 and text.startswith('{"entries":'),
+                    "the dead letters, with the token")
 
     def search(self, ids):
         a = self.args
@@ -369,6 +390,8 @@ Try more by hand
   # the "Sync to Hint" search box (the name in the body: URLs are logged)
   curl -s -H 'Authorization: Bearer {tok}' -H 'Content-Type: application/json' \\
        -d '{{"q":"Lopez"}}' {n}/caresync/hint/patients
+  # the console: open it in a browser, token {ct}
+  #   {n}/console/
   # the worker's view
   {w} jobs show {job} --config {c}
   {w} log --since 10m --config {c}
@@ -379,6 +402,7 @@ Try more by hand
   curl -s {f}/__fake/salesforce/contacts
   curl -s {n}/metrics
 """.format(fx=fxd, n=a.nginx, hk=HINT_SIGNING_KEY, tok=API_TOKEN,
+           ct=CONSOLE_TOKEN,
            hh=HELPAROUND_HEADER, hs=HELPAROUND_SECRET,
            maria=ids["maria"], w=a.worker, c=a.worker_conf, rp=a.redis_port,
            f=a.fake, job=self.last_job))

@@ -33,6 +33,8 @@ static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_hint_search(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_check_console(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf);
 static char *ngx_http_caresync_check_auth(ngx_conf_t *cf,
     ngx_http_caresync_loc_conf_t *conf);
 static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
@@ -434,6 +436,10 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
         open = !(conf->auth_header.len || conf->hmac_keys || conf->sw_keys);
     }
 
+    if (!open && conf->console) {
+        return ngx_http_caresync_check_console(cf, conf);
+    }
+
     if (!open) {
         return NGX_CONF_OK;
     }
@@ -473,6 +479,38 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
                        "\"caresync_auth_header\" (or "
                        "\"caresync_auth off;\")", &core->name);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The console shows every job, batch and dead letter: a token bound to
+ * some agents (agents=) would see more there than its scope.
+ */
+
+static char *
+ngx_http_caresync_check_console(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf)
+{
+    ngx_uint_t                  i;
+    ngx_http_caresync_token_t  *token;
+    ngx_http_core_loc_conf_t   *core;
+
+    token = conf->api_tokens->elts;
+
+    for (i = 0; i < conf->api_tokens->nelts; i++) {
+        if (token[i].agents) {
+            core = ngx_http_conf_get_module_loc_conf(cf,
+                                                     ngx_http_core_module);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "location \"%V\": \"caresync_console\" "
+                               "shows every agent's jobs: its "
+                               "\"caresync_api_token\"s may not be bound "
+                               "to agents (agents=)", &core->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -138,6 +138,11 @@ my @cases = (
         refused => qr/"caresync_console" directive is duplicate/,
     },
     {
+        name    => 'the console with a token bound to agents',
+        server  => 'location /console/ { caresync_console; caresync_api_token t0ken; caresync_api_token t1ken agents=a@example.org; }',
+        refused => qr/location "\/console\/": "caresync_console" shows every agent's jobs: its "caresync_api_token"s may not be bound to agents \(agents=\)/,
+    },
+    {
         name    => 'the console with a token is accepted',
         server  => 'location /console/ { caresync_console; caresync_api_token t0ken; }',
     },

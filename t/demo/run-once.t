@@ -89,6 +89,12 @@ like($search // '', qr/^   answer   200 \[\{"id":"pat-[^"]+","first_name":"Maria
      '... the Hint patient, with id, names and birth date only');
 like($search // '', qr/^   logs     the name is in neither of nginx's logs$/m,
      '... the name in neither of nginx\'s logs');
+my ($console) = grep { /^\d\. The console/ } @blocks;
+like($console // '', qr/^   page     200 caresync console$/m, 'the console: its page');
+like($console // '', qr/^   no token 401$/m, '... 401 without the token');
+like($console // '', qr/^   dlq      200 \{"entries":\[/m, '... the dead letters with it');
+like($out, qr{^  console          http://127\.0\.0\.1:\d+/console/   \(token: demo-console-token\)$}m,
+     'make run prints the console\'s URL');
 like($out, qr/5 files attached/, 'the enrollment\'s media attached');
 like($out, qr/Last_Tracker_View_At__c=2021-08-23T08:45:24\.000\+0000/,
      'the tracker view on the contact');
