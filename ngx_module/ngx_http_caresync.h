@@ -210,6 +210,7 @@ ngx_int_t ngx_http_caresync_reply_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_caresync_reply_unavailable(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r,
     char *allow);
+ngx_int_t ngx_http_caresync_reply_not_found(ngx_http_request_t *r);
 
 /* handler.c */
 ngx_int_t ngx_http_caresync_handler(ngx_http_request_t *r);

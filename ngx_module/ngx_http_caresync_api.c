@@ -157,14 +157,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
         break;
     }
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
-
-    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
+    return ngx_http_caresync_reply_not_found(r);
 }
 
 

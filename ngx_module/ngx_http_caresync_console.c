@@ -255,14 +255,7 @@ ngx_http_caresync_console_asset(ngx_http_request_t *r, ngx_str_t *rest)
         return ngx_http_caresync_reply_raw(r, a->body);
     }
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
-
-    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
+    return ngx_http_caresync_reply_not_found(r);
 }
 
 
@@ -746,19 +739,21 @@ ngx_http_caresync_console_json(ngx_http_request_t *r, cs_buf_t *b)
 
 
 /*
- * The dead letters: what a person decides a replay on.  The envelope
- * (`job`) holds the patient: it is never answered.
+ * A stream's entries (XREVRANGE's answer) as {"entries":[…]}: `entry`
+ * writes one entry's members after its "id", or returns 0 to leave the
+ * entry out.
  */
 
+typedef ngx_uint_t (*ngx_http_caresync_entry_pt)(ngx_http_request_t *r,
+    cs_buf_t *b, redisReply *fv);
+
 static ngx_int_t
-ngx_http_caresync_console_dlq(ngx_http_request_t *r, redisReply *reply)
+ngx_http_caresync_console_stream(ngx_http_request_t *r, redisReply *reply,
+    ngx_http_caresync_entry_pt entry)
 {
-    char         at[CS_TIME_ISO_LEN + 1];
-    size_t       i, n;
-    int64_t      ms;
+    size_t       i, n, mark;
     cs_buf_t     b;
-    ngx_int_t    t;
-    redisReply  *e, *fv, *v;
+    redisReply  *e;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         return ngx_http_caresync_reply_unavailable(r);
@@ -771,40 +766,75 @@ ngx_http_caresync_console_dlq(ngx_http_request_t *r, redisReply *reply)
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING)
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || e->element[1]->type != REDIS_REPLY_ARRAY)
         {
             continue;
         }
 
-        fv = e->element[1];
+        mark = b.len;
 
-        cs_buf_puts(&b, n++ ? ",{" : "{");
+        cs_buf_puts(&b, n ? ",{" : "{");
         cs_buf_json_key(&b, "id");
         cs_buf_json_str(&b, e->element[0]->str, e->element[0]->len);
-        ngx_http_caresync_console_member(&b, "job_id",
-                       ngx_http_caresync_console_field(fv, "job_id"));
-        ngx_http_caresync_console_member(&b, "type",
-                       ngx_http_caresync_console_field(fv, "type"));
-        ngx_http_caresync_console_num(&b, "attempts",
-                       ngx_http_caresync_console_field(fv, "attempts"));
 
-        v = ngx_http_caresync_console_field(fv, "failed_at");
-        t = v ? ngx_atoi((u_char *) v->str, v->len) : NGX_ERROR;
-        ms = (t == NGX_ERROR) ? 0 : (int64_t) t;
-        cs_time_format_iso(cs_time_ms_valid(ms) ? ms : 0, at);
+        if (!entry(r, &b, e->element[1])) {
+            b.len = b.oom ? b.len : mark;
+            continue;
+        }
 
-        cs_buf_putc(&b, ',');
-        cs_buf_json_key(&b, "failed_at");
-        cs_buf_json_str(&b, at, CS_TIME_ISO_LEN);
-
-        ngx_http_caresync_console_member(&b, "error",
-                       ngx_http_caresync_console_field(fv, "error"));
         cs_buf_putc(&b, '}');
+        n++;
     }
 
     cs_buf_puts(&b, "]}");
 
     return ngx_http_caresync_console_json(r, &b);
+}
+
+
+/*
+ * A dead letter: what a person decides a replay on.  The envelope
+ * (`job`) holds the patient: it is never answered.
+ */
+
+static ngx_uint_t
+ngx_http_caresync_console_dead(ngx_http_request_t *r, cs_buf_t *b,
+    redisReply *fv)
+{
+    char         at[CS_TIME_ISO_LEN + 1];
+    int64_t      ms;
+    ngx_int_t    t;
+    redisReply  *v;
+
+    ngx_http_caresync_console_member(b, "job_id",
+                       ngx_http_caresync_console_field(fv, "job_id"));
+    ngx_http_caresync_console_member(b, "type",
+                       ngx_http_caresync_console_field(fv, "type"));
+    ngx_http_caresync_console_num(b, "attempts",
+                       ngx_http_caresync_console_field(fv, "attempts"));
+
+    v = ngx_http_caresync_console_field(fv, "failed_at");
+    t = v ? ngx_atoi((u_char *) v->str, v->len) : NGX_ERROR;
+    ms = (t == NGX_ERROR) ? 0 : (int64_t) t;
+    cs_time_format_iso(cs_time_ms_valid(ms) ? ms : 0, at);
+
+    cs_buf_putc(b, ',');
+    cs_buf_json_key(b, "failed_at");
+    cs_buf_json_str(b, at, CS_TIME_ISO_LEN);
+
+    ngx_http_caresync_console_member(b, "error",
+                       ngx_http_caresync_console_field(fv, "error"));
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_caresync_console_dlq(ngx_http_request_t *r, redisReply *reply)
+{
+    return ngx_http_caresync_console_stream(r, reply,
+                                            ngx_http_caresync_console_dead);
 }
 
 
@@ -1038,65 +1068,48 @@ ngx_http_caresync_console_abort(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-/* The sync log's newest entries at or above the level asked for. */
+/* A sync log line at or above the level asked for (ctx->kind). */
 
-static ngx_int_t
-ngx_http_caresync_console_log(ngx_http_request_t *r, redisReply *reply)
+static ngx_uint_t
+ngx_http_caresync_console_line(ngx_http_request_t *r, cs_buf_t *b,
+    redisReply *fv)
 {
-    size_t                    i, n;
-    cs_buf_t                  b;
     ngx_str_t                 lv;
     ngx_int_t                 level;
-    redisReply               *e, *fv, *v;
+    redisReply               *v;
     ngx_http_caresync_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        return ngx_http_caresync_reply_unavailable(r);
+    v = ngx_http_caresync_console_field(fv, "level");
+
+    if (v == NULL) {
+        return 0;
     }
 
-    cs_buf_init(&b);
-    cs_buf_puts(&b, "{\"entries\":[");
+    lv.data = (u_char *) v->str;
+    lv.len = v->len;
+    level = ngx_http_caresync_console_level(&lv);
 
-    for (i = 0, n = 0; i < reply->elements; i++) {
-        e = reply->element[i];
+    if (level == NGX_ERROR || level < (ngx_int_t) ctx->kind) {
+        return 0;
+    }
 
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING)
-        {
-            continue;
-        }
-
-        fv = e->element[1];
-        v = ngx_http_caresync_console_field(fv, "level");
-
-        if (v == NULL) {
-            continue;
-        }
-
-        lv.data = (u_char *) v->str;
-        lv.len = v->len;
-        level = ngx_http_caresync_console_level(&lv);
-
-        if (level == NGX_ERROR || level < (ngx_int_t) ctx->kind) {
-            continue;
-        }
-
-        cs_buf_puts(&b, n++ ? ",{" : "{");
-        cs_buf_json_key(&b, "id");
-        cs_buf_json_str(&b, e->element[0]->str, e->element[0]->len);
-        ngx_http_caresync_console_member(&b, "ts",
+    ngx_http_caresync_console_member(b, "ts",
                        ngx_http_caresync_console_field(fv, "ts"));
-        ngx_http_caresync_console_member(&b, "level", v);
-        ngx_http_caresync_console_member(&b, "component",
+    ngx_http_caresync_console_member(b, "level", v);
+    ngx_http_caresync_console_member(b, "component",
                        ngx_http_caresync_console_field(fv, "component"));
-        ngx_http_caresync_console_member(&b, "msg",
+    ngx_http_caresync_console_member(b, "msg",
                        ngx_http_caresync_console_field(fv, "msg"));
-        cs_buf_putc(&b, '}');
-    }
 
-    cs_buf_puts(&b, "]}");
+    return 1;
+}
 
-    return ngx_http_caresync_console_json(r, &b);
+
+static ngx_int_t
+ngx_http_caresync_console_log(ngx_http_request_t *r, redisReply *reply)
+{
+    return ngx_http_caresync_console_stream(r, reply,
+                                            ngx_http_caresync_console_line);
 }

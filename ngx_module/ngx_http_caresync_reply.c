@@ -119,6 +119,24 @@ ngx_http_caresync_reply_unavailable(ngx_http_request_t *r)
 }
 
 
+/* 404 for a path the location does not serve; the body is discarded. */
+
+ngx_int_t
+ngx_http_caresync_reply_not_found(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
+
+    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
+}
+
+
 /* 405 with the Allow header; the body, if any, is discarded first. */
 
 ngx_int_t
