@@ -9,6 +9,7 @@
  *   status.c       GET of a job's status record
  *   console.c      the console: its page, its calls, security headers
  *   console_assets.c  the page's files, made from console/ at build time
+ *   oauth.c        the OAuth callback of "Login to HealthSherpa"
  *   search.c       the "Sync to Hint" search box, trimmed to what it needs
  *   auth.c         shared secrets, HMAC signatures, Standard Webhooks
  *   metrics.c      counters in shared memory, Prometheus text
@@ -75,6 +76,7 @@ typedef struct {
     ngx_uint_t                  api;        /* unsigned: caresync_api */
     ngx_uint_t                  console;    /* unsigned: caresync_console,
                                                an api location too */
+    ngx_uint_t                  oauth_callback;  /* unsigned */
     ngx_str_t                   prefix;
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
@@ -235,9 +237,15 @@ ngx_int_t ngx_http_caresync_search(ngx_http_request_t *r);
 /* console.c */
 ngx_int_t ngx_http_caresync_console_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_console_init(ngx_cycle_t *cycle);
+/* the console's strict headers, on every answer of its locations */
+ngx_int_t ngx_http_caresync_security_headers(ngx_http_request_t *r);
 /* the shapes of a batch's id and of its items' job ids (cw_batch.h) */
 ngx_uint_t ngx_http_caresync_batch_id(ngx_str_t *id);
 ngx_uint_t ngx_http_caresync_batch_item_id(ngx_str_t *id);
+
+/* oauth.c */
+ngx_int_t ngx_http_caresync_oauth_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_oauth_init(ngx_cycle_t *cycle);
 
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);

@@ -104,8 +104,13 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             /* the actions and their names are the core's (cs_action.h) */
             kind = cs_action_find((const char *) rest.data, rest.len);
 
-            /* operators' actions are the console's (console.c) */
-            if (kind == 0 || (cs_action_ops(kind) && !clcf->console)) {
+            /*
+             * operators' actions are the console's (console.c); the code
+             * of a login only comes through the callback (oauth.c)
+             */
+            if (kind == 0 || (cs_action_ops(kind) && !clcf->console)
+                || kind == CS_API_HS_EXCHANGE)
+            {
                 break;
             }
 

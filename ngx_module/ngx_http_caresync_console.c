@@ -49,7 +49,6 @@ typedef struct {
 } ngx_http_caresync_asset_t;
 
 
-static ngx_int_t ngx_http_caresync_console_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_caresync_console_asset(ngx_http_request_t *r,
     ngx_str_t *rest);
 static ngx_int_t ngx_http_caresync_console_route(ngx_http_request_t *r,
@@ -153,7 +152,7 @@ ngx_http_caresync_console_handler(ngx_http_request_t *r)
     ngx_str_t                  rest;
     ngx_http_core_loc_conf_t  *core;
 
-    if (ngx_http_caresync_console_headers(r) != NGX_OK) {
+    if (ngx_http_caresync_security_headers(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -193,8 +192,8 @@ ngx_http_caresync_console_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_caresync_console_headers(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_caresync_security_headers(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
     ngx_table_elt_t  *h;

@@ -21,6 +21,8 @@ static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_caresync_oauth_callback(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -89,6 +91,14 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
     { ngx_string("caresync_console"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_caresync_console,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* where HealthSherpa sends an agent back after the console's login */
+    { ngx_string("caresync_oauth_callback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_caresync_oauth_callback,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -424,6 +434,11 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
+        return NGX_CONF_OK;
+    }
+
+    /* the login's state is its credential (oauth.c) */
+    if (conf->oauth_callback) {
         return NGX_CONF_OK;
     }
 
@@ -814,6 +829,50 @@ ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->console = 1;
     core->handler = ngx_http_caresync_console_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * caresync_oauth_callback;  a prefix location ending with "/", the
+ * worker's healthsherpa.redirect_uri (its page loads oauth.js beside it).
+ */
+
+static char *
+ngx_http_caresync_oauth_callback(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_http_core_loc_conf_t       *core;
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    if (clcf->endpoint) {
+        return "is duplicate";
+    }
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (core->name.len == 0 || core->name.data[core->name.len - 1] != '/'
+#if (NGX_PCRE)
+        || core->regex
+#endif
+        || core->exact_match || core->named)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"caresync_oauth_callback\" needs a prefix "
+                           "location whose name ends with \"/\", such as "
+                           "\"location /oauth/healthsherpa/\"");
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->oauth_callback = 1;
+    clcf->endpoint = CS_ENDPOINT_API;
+    core->handler = ngx_http_caresync_oauth_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
+    cmcf->used = 1;
 
     return NGX_CONF_OK;
 }
@@ -1223,7 +1282,8 @@ ngx_http_caresync_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK
-        || ngx_http_caresync_console_init(cycle) != NGX_OK)
+        || ngx_http_caresync_console_init(cycle) != NGX_OK
+        || ngx_http_caresync_oauth_init(cycle) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -232,9 +232,26 @@ cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
 
     if (a->contact_id.data == NULL) {
         /* an operator's action: what it acts on, and who asked */
-        cs_buf_json_key(b, "dead_id");
-        cs_buf_json_str(b, a->dead_id.data, a->dead_id.len);
-        cs_ingest_member(b, "actor", a->actor);
+        size_t  i, n;
+        const struct {
+            const char  *key;
+            cs_str_t     v;
+        } m[] = {
+            { "dead_id", a->dead_id }, { "agent", a->agent },
+            { "state", a->state }, { "code", a->code },
+            { "actor", a->actor }
+        };
+
+        for (i = 0, n = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+            if (m[i].v.data) {
+                if (n++) {
+                    cs_buf_putc(b, ',');
+                }
+                cs_buf_json_key(b, m[i].key);
+                cs_buf_json_str(b, m[i].v.data, m[i].v.len);
+            }
+        }
+
         cs_buf_putc(b, '}');
         return;
     }

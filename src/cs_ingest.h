@@ -37,7 +37,9 @@ typedef enum {
     CS_API_HINT_SYNC,
     CS_API_HINT_UNLINK,
     CS_API_CRM_CONTACT_CHANGED,
-    CS_API_DLQ_REPLAY                 /* the console's (cs_action.h) */
+    CS_API_DLQ_REPLAY,                /* the console's (cs_action.h) */
+    CS_API_HS_LOGIN,
+    CS_API_HS_EXCHANGE                /* the OAuth callback's */
 } cs_webhook_t;
 
 typedef struct {

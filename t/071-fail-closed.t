@@ -143,6 +143,15 @@ my @cases = (
         refused => qr/location "\/console\/": "caresync_console" shows every agent's jobs: its "caresync_api_token"s may not be bound to agents \(agents=\)/,
     },
     {
+        name    => 'the OAuth callback needs a prefix location ending with a slash',
+        server  => 'location /oauth/healthsherpa { caresync_oauth_callback; }',
+        refused => qr/"caresync_oauth_callback" needs a prefix location whose name ends with "\/"/,
+    },
+    {
+        name    => 'the OAuth callback needs no token: its state is the credential',
+        server  => 'location /oauth/healthsherpa/ { caresync_oauth_callback; }',
+    },
+    {
         name    => 'the console with a token is accepted',
         server  => 'location /console/ { caresync_console; caresync_api_token t0ken; }',
     },

@@ -416,6 +416,42 @@
     }).catch(function (e) { box.textContent = e.message; });
   });
 
+  /* ---- "Login to HealthSherpa": the worker issues the URL ---- */
+
+  $('hslogin-form').addEventListener('submit', function (ev) {
+    var agent = $('hslogin-agent').value.trim(), box = $('hslogin-result'),
+        tab;
+    ev.preventDefault();
+    /* opened now, while the click lasts; pointed at the URL once known */
+    tab = window.open('', '_blank');
+    if (tab) { tab.opener = null; }
+    box.textContent = 'Asking for the login page…';
+    call('POST', 'api/actions/hs-login', { agent: agent }).then(function (r) {
+      if (r.status !== 202) { throw new Error(errorText(r)); }
+      return follow(r.body.status_url, function () {});
+    }).then(function (rec) {
+      if (rec.status !== 'updated' || !/^https?:\/\//.test(rec.message)) {
+        throw new Error(rec.last_error || rec.message || rec.status);
+      }
+      if (tab) {
+        tab.location = rec.message;
+        box.textContent = 'HealthSherpa\'s login opened in a new tab: the ' +
+                          'agent logs in there (the link works once, for ' +
+                          'ten minutes).';
+      } else {
+        box.textContent = '';
+        var a = el('a', 'Open HealthSherpa\'s login');
+        a.href = rec.message;
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+        box.appendChild(a);
+      }
+    }).catch(function (e) {
+      if (tab) { tab.close(); }
+      box.textContent = e.message;
+    });
+  });
+
   /* ---- the sync log ---- */
 
   $('log-form').addEventListener('submit', function (ev) {

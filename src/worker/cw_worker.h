@@ -12,7 +12,8 @@
  *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
  *   jobs/cw_hacontact.c       the contact of a HelpAround patient (§A.1)
- *   jobs/cw_h_healthsherpa.c  healthsherpa.sync (§B)
+ *   jobs/cw_h_healthsherpa.c  healthsherpa.sync (§B); ops.hs_login,
+ *                             ops.hs_exchange: the console's login
  *   jobs/cw_h_hint_patient.c  hint.patient, hint.batch_patient (§C.1, C.5)
  *   jobs/cw_h_contact_changed.c  crm.contact_changed (§C.2)
  *   jobs/cw_h_hint_sync.c     hint.sync, hint.batch_contact (§C.3, C.6)
