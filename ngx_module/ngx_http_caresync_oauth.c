@@ -48,14 +48,15 @@ extern ngx_str_t  ngx_http_caresync_console_oauth;
  * KEYS[1] the state the worker issued, KEYS[2] its "used" mark, KEYS[3]
  * the job's status record, KEYS[4] the jobs stream; ARGV[1] the job,
  * ARGV[2] the mark's life in s, then the record's field/value pairs.
- * 1 queued; 0 no such state (expired, unknown); -1 used already.
+ * 1 queued; -1 used already (by a callback: the worker may have taken
+ * the state since); 0 no such state (expired, unknown).
  */
 
 static ngx_http_caresync_script_t  ngx_http_caresync_oauth_script = {
     ngx_string(
+        "if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end "
         "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-        "if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then "
-        "return -1 end "
+        "redis.call('SET', KEYS[2], '1', 'EX', ARGV[2]) "
         "redis.call('HSET', KEYS[3], unpack(ARGV, 3)) "
         "redis.call('XADD', KEYS[4], '*', 'job', ARGV[1]) "
         "return 1"),
