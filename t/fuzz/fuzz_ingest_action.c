@@ -8,9 +8,9 @@
  *   bits 3-4  status_base: none, "https://caresync.example/jobs/",
  *             "/jobs/", one that needs escaping
  *   bits 5-6  max_depth 0 (32), 1, 2, 3
- *   bit 7     now_ms out of range; with bits 0-1 = 3, the action is the
- *             console's dlq-replay instead (an operator's, with an actor,
- *             and now_ms in range)
+ *   bit 7     now_ms out of range; with bits 0-1 = 3, 2 or 1, the action
+ *             is an operator's instead: dlq-replay, hs-login, hs-exchange
+ *             (with an actor, and now_ms in range)
  *
  * Beyond the common invariants (fuzz_ingest_common.h): a 202 is exactly
  * {"job_id":"<job id>","status_url":"<status_base><job id>"}, always
@@ -27,14 +27,15 @@
 #include "cs_action.h"
 #include "fuzz_ingest_common.h"
 
-static const cs_webhook_t  fz_kinds[5] = {
+static const cs_webhook_t  fz_kinds[7] = {
     CS_API_HEALTHSHERPA_SYNC, CS_API_HINT_SYNC, CS_API_HINT_UNLINK,
-    CS_API_CRM_CONTACT_CHANGED, CS_API_DLQ_REPLAY
+    CS_API_CRM_CONTACT_CHANGED, CS_API_DLQ_REPLAY, CS_API_HS_LOGIN,
+    CS_API_HS_EXCHANGE
 };
 
-static const char *const  fz_types[5] = {
+static const char *const  fz_types[7] = {
     "healthsherpa.sync", "hint.sync", "hint.unlink", "crm.contact_changed",
-    "ops.dlq_replay"
+    "ops.dlq_replay", "ops.hs_login", "ops.hs_exchange"
 };
 
 #define FZ_ACTOR  "token-0123456789ab"
@@ -124,6 +125,33 @@ fz_action_check_ok(const fz_ingest_t *fz, json_t *input, json_t *body,
     a = json_object_get(job, "action");
     FZ_CHECK(json_is_object(a), "job without an action");
 
+    if (fz_kinds[fz_action] == CS_API_HS_LOGIN) {
+        s = fz_json_str(a, "agent", &n);
+        FZ_CHECK(s && n > 0 && n <= CS_ACTION_AGENT_MAX
+                 && fz_trimmed_is(input, "agent", s, n),
+                 "hs-login agent \"%s\"", s ? fz_show(s, n) : "-");
+        s = fz_json_str(a, "actor", NULL);
+        FZ_CHECK(s && strcmp(s, FZ_ACTOR) == 0, "actor is not the edge's");
+        FZ_CHECK(json_object_size(a) == 2, "hs-login's action holds more");
+        return;
+    }
+
+    if (fz_kinds[fz_action] == CS_API_HS_EXCHANGE) {
+        s = fz_json_str(a, "state", &n);
+        /* not trimmed: the vendor's exact bytes */
+        FZ_CHECK(s && n == 32 && strspn(s, "0123456789abcdef") == 32
+                 && json_equal(json_object_get(a, "state"),
+                               json_object_get(input, "state")),
+                 "state \"%s\"", s ? fz_show(s, n) : "-");
+        s = fz_json_str(a, "code", &n);
+        FZ_CHECK(s && n > 0 && n <= 512 && fz_alnum(s, n, "._~+/=@-")
+                 && json_equal(json_object_get(a, "code"),
+                               json_object_get(input, "code")),
+                 "code \"%s\"", s ? fz_show(s, n) : "-");
+        FZ_CHECK(json_object_size(a) == 3, "hs-exchange's action holds more");
+        return;
+    }
+
     if (fz_kinds[fz_action] == CS_API_DLQ_REPLAY) {
         size_t  i, dash = 0;
 
@@ -199,7 +227,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&spec, 0, sizeof(spec));
 
     fz_action = sel & 3;
-    fz_action += (fz_action == 3 && (sel & 0x80));
+
+    if ((sel & 0x80) && fz_action) {
+        fz_action = 7 - fz_action;     /* 3, 2, 1 -> 4, 5, 6 */
+    }
     spec.kind = fz_kinds[fz_action];
     /* the edge names who asked; only an operator's action carries it */
     spec.conf.actor = FZ_ACTOR;
@@ -211,8 +242,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spec.conf.status_base_len = base ? strlen(base) : 0;
 
     spec.conf.max_depth = (sel >> 5) & 3;
-    spec.now_ms = (sel & 0x80) && fz_action != 4 ? UINT64_MAX - 5
-                                                 : FZ_NOW_MS;
+    spec.now_ms = (sel & 0x80) && fz_action < 4 ? UINT64_MAX - 5
+                                                : FZ_NOW_MS;
 
     spec.data_key = NULL;
     spec.raw = 1;

@@ -358,6 +358,38 @@ test_dlq_replay(void)
         }
     }
 
+    /* the console's login, and the callback's code */
+    runs(CS_API_HS_LOGIN, "{\"agent\":\" a@example.org \"}");
+    CHECK_202("ops.hs_login");
+    CHECK_CONTAINS(in.job.data, in.job.len,
+                   "\"action\":{\"agent\":\"a@example.org\","
+                   "\"actor\":\"token-0123abcd\"}}");
+    runs(CS_API_HS_LOGIN, "{}");
+    CHECK_400("agent is required", "missing_field");
+
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\","
+         "\"code\":\"fake-code-a@example.org\"}");
+    CHECK_202("ops.hs_exchange");
+    CHECK_CONTAINS(in.job.data, in.job.len,
+                   "\"action\":{\"state\":\"0123456789abcdef0123456789abcdef\","
+                   "\"code\":\"fake-code-a@example.org\",");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789ABCDEF0123456789abcdef\","
+         "\"code\":\"x\"}");
+    CHECK_400("state must be a login's state", "bad_value");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcde\","
+         "\"code\":\"x\"}");
+    CHECK_400("state must be a login's state", "bad_value");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\","
+         "\"code\":\"a b\"}");
+    CHECK_400("code must be an authorization code", "bad_value");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\","
+         "\"code\":\"a\\u0000b\"}");
+    CHECK_INT(in.status, 400);
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\"}");
+    CHECK_400("code is required", "missing_field");
+
+    CHECK_INT(cs_action_ops(CS_API_HS_LOGIN), 1);
+    CHECK_INT(cs_action_ops(CS_API_HS_EXCHANGE), 1);
     CHECK_INT(cs_action_ops(CS_API_DLQ_REPLAY), 1);
     CHECK_INT(cs_action_ops(CS_API_HINT_SYNC), 0);
     CHECK_INT(cs_action_find("dlq-replay", 10), CS_API_DLQ_REPLAY);
