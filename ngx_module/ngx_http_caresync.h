@@ -202,11 +202,15 @@ ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
 ngx_int_t ngx_http_caresync_enqueue(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx, cs_ingest_t *in);
 ngx_int_t ngx_http_caresync_enqueue_init(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_caresync_enqueue_record(ngx_http_request_t *r,
+    ngx_http_caresync_cmd_t *cmd, cs_ingest_t *in);
 
 /* reply.c */
 ngx_int_t ngx_http_caresync_reply(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
 ngx_int_t ngx_http_caresync_reply_raw(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_http_caresync_reply_buf(ngx_http_request_t *r,
+    ngx_uint_t status, cs_buf_t *b);
 ngx_int_t ngx_http_caresync_reply_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_caresync_reply_unavailable(ngx_http_request_t *r);

@@ -716,24 +716,7 @@ ngx_http_caresync_console_num(cs_buf_t *b, const char *key, redisReply *v)
 static ngx_int_t
 ngx_http_caresync_console_json(ngx_http_request_t *r, cs_buf_t *b)
 {
-    ngx_str_t  body;
-
-    if (b->oom) {
-        cs_buf_free(b);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    body.data = ngx_pnalloc(r->pool, b->len);
-    if (body.data == NULL) {
-        cs_buf_free(b);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    body.len = b->len;
-    ngx_memcpy(body.data, b->data, b->len);
-    cs_buf_free(b);
-
-    return ngx_http_caresync_reply(r, NGX_HTTP_OK, &body);
+    return ngx_http_caresync_reply_buf(r, NGX_HTTP_OK, b);
 }
 
 

@@ -23,6 +23,8 @@ static char *ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_oauth_callback(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_conf_folder(ngx_conf_t *cf,
+    const char *example);
 static char *ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -795,6 +797,38 @@ ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * The console's and the callback's locations serve pages whose relative
+ * URLs (their script, their calls) resolve under them: a prefix location
+ * whose name ends with "/".
+ */
+
+static char *
+ngx_http_caresync_conf_folder(ngx_conf_t *cf, const char *example)
+{
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *core;
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    value = cf->args->elts;
+
+    if (core->name.len == 0 || core->name.data[core->name.len - 1] != '/'
+#if (NGX_PCRE)
+        || core->regex
+#endif
+        || core->exact_match || core->named)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs a prefix location whose name ends "
+                           "with \"/\", such as \"location %s\"",
+                           &value[0], example);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * caresync_console;  a prefix location whose name ends with "/": the
  * page's relative URLs (console.js, api/…) resolve under it.
  */
@@ -809,16 +843,7 @@ ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (core->name.len == 0 || core->name.data[core->name.len - 1] != '/'
-#if (NGX_PCRE)
-        || core->regex
-#endif
-        || core->exact_match || core->named)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"caresync_console\" needs a prefix location "
-                           "whose name ends with \"/\", such as "
-                           "\"location /console/\"");
+    if (ngx_http_caresync_conf_folder(cf, "/console/") != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -854,16 +879,9 @@ ngx_http_caresync_oauth_callback(ngx_conf_t *cf, ngx_command_t *cmd,
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (core->name.len == 0 || core->name.data[core->name.len - 1] != '/'
-#if (NGX_PCRE)
-        || core->regex
-#endif
-        || core->exact_match || core->named)
+    if (ngx_http_caresync_conf_folder(cf, "/oauth/healthsherpa/")
+        != NGX_CONF_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"caresync_oauth_callback\" needs a prefix "
-                           "location whose name ends with \"/\", such as "
-                           "\"location /oauth/healthsherpa/\"");
         return NGX_CONF_ERROR;
     }
 

@@ -24,7 +24,6 @@
 
 #include "cs_action.h"
 #include "cs_id.h"
-#include "cs_record.h"
 
 
 static ngx_int_t ngx_http_caresync_oauth_page(ngx_http_request_t *r,
@@ -190,11 +189,9 @@ ngx_http_caresync_oauth_queue(ngx_http_request_t *r)
 {
     u_char                        *p, *last;
     cs_buf_t                       body;
-    cs_str_t                       id;
+    ngx_int_t                      rc;
     ngx_str_t                      code, state;
-    ngx_uint_t                     i;
     ngx_time_t                    *tp;
-    cs_record_t                   *rec;
     cs_ingest_t                   *in;
     cs_ingest_conf_t               conf;
     ngx_pool_cleanup_t            *cln;
@@ -296,30 +293,18 @@ ngx_http_caresync_oauth_queue(ngx_http_request_t *r)
     ngx_http_caresync_cmd_arg(cmd, in->job.data, in->job.len);
     ngx_http_caresync_cmd_arg(cmd, "600", 3);
 
-    rec = ngx_palloc(r->pool, sizeof(cs_record_t));
-    if (rec == NULL) {
+    if (ngx_http_caresync_enqueue_record(r, cmd, in) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    id.data = in->job_id;
-    id.len = ctx->job_id.len;
-    cs_record_queued(rec, id, in->job_type, in->now_ms);
+    rc = ngx_http_caresync_command(r, ctx);
 
-    for (i = 0; i < rec->n; i++) {
-        ngx_http_caresync_cmd_arg(cmd, (void *) rec->fields[i].data,
-                                  rec->fields[i].len);
-        ngx_http_caresync_cmd_arg(cmd, (void *) rec->values[i].data,
-                                  rec->values[i].len);
-    }
-
-    i = ngx_http_caresync_command(r, ctx);
-
-    if ((ngx_int_t) i == NGX_DONE) {
+    if (rc == NGX_DONE) {
         /* no body was read, so nothing holds the request yet */
         r->main->count++;
     }
 
-    return (ngx_int_t) i;
+    return rc;
 }
 
 
@@ -469,7 +454,6 @@ ngx_http_caresync_oauth_status_reply(ngx_http_request_t *r,
     redisReply *reply)
 {
     cs_buf_t     b;
-    ngx_str_t    out;
     redisReply  *type, *status, *msg;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
@@ -504,17 +488,7 @@ ngx_http_caresync_oauth_status_reply(ngx_http_request_t *r,
 
     cs_buf_putc(&b, '}');
 
-    out.data = b.oom ? NULL : ngx_pnalloc(r->pool, b.len);
-    if (out.data == NULL) {
-        cs_buf_free(&b);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    out.len = b.len;
-    ngx_memcpy(out.data, b.data, b.len);
-    cs_buf_free(&b);
-
-    return ngx_http_caresync_reply(r, NGX_HTTP_OK, &out);
+    return ngx_http_caresync_reply_buf(r, NGX_HTTP_OK, &b);
 }
 
 

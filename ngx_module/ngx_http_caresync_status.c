@@ -73,7 +73,6 @@ ngx_http_caresync_status_reply(ngx_http_request_t *r, redisReply *reply)
     size_t       i, n;
     cs_buf_t     buf;
     cs_str_t    *fields, *values;
-    ngx_str_t    body;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2) {
         return ngx_http_caresync_reply_unavailable(r);
@@ -103,20 +102,10 @@ ngx_http_caresync_status_reply(ngx_http_request_t *r, redisReply *reply)
 
     cs_buf_init(&buf);
 
-    if (cs_record_json(fields, values, n, &buf) != 0 || buf.oom) {
+    if (cs_record_json(fields, values, n, &buf) != 0) {
         cs_buf_free(&buf);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body.data = ngx_pnalloc(r->pool, buf.len);
-    if (body.data == NULL) {
-        cs_buf_free(&buf);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    body.len = buf.len;
-    ngx_memcpy(body.data, buf.data, buf.len);
-    cs_buf_free(&buf);
-
-    return ngx_http_caresync_reply(r, NGX_HTTP_OK, &body);
+    return ngx_http_caresync_reply_buf(r, NGX_HTTP_OK, &buf);
 }

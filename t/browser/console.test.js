@@ -11,47 +11,15 @@
 // worker), SHOTS, CHROMIUM (default /usr/bin/chromium).
 'use strict';
 
-const fs = require('fs');
-const path = require('path');
-const { chromium } = require('playwright-core');
+const { env, check, shot, launch, watch, textOf, run } = require('./lib');
 
-const env = (k) => {
-  if (!process.env[k]) { throw new Error(`${k} is not set`); }
-  return process.env[k];
-};
 const URL = env('CONSOLE_URL');
 const TOKEN = env('CONSOLE_TOKEN');
 const DEAD_JOB = env('DEAD_JOB');
 const BATCH = env('BATCH');
 const READY = env('READY');
-const SHOTS = env('SHOTS');
 const WAIT = 60000;
-
-let failed = 0;
-function check(ok, name, detail) {
-  console.log(JSON.stringify({ ok: !!ok, name, detail: ok ? undefined
-                                                           : detail }));
-  if (!ok) { failed++; }
-}
-
-async function shot(page, name) {
-  const file = path.join(SHOTS, `console-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(JSON.stringify({ note: `screenshot ${file}` }));
-}
-
-// waits for `sel` to hold text matching `re`; returns the text or null
-async function textOf(page, sel, re, timeout) {
-  try {
-    await page.waitForFunction(([s, src]) => {
-      const e = document.querySelector(s);
-      return e && new RegExp(src).test(e.textContent);
-    }, [sel, re.source], { timeout: timeout || WAIT });
-    return await page.textContent(sel);
-  } catch (e) {
-    return null;
-  }
-}
+const fs = require('fs');
 
 async function typeInto(page, sel, text) {
   await page.focus(sel);
@@ -61,20 +29,10 @@ async function typeInto(page, sel, text) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  // script errors and CSP refusals; not the answers a check expects (the
-  // 401 of the wrong token, the favicon the console does not have)
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) {
-      errors.push(m.text());
-    }
-  });
+  watch(page, errors);
 
   await page.goto(URL);
   check(await page.title() === 'caresync console', 'the page loads');
@@ -197,8 +155,4 @@ async function main() {
   await browser.close();
 }
 
-main().then(() => process.exit(failed ? 1 : 0), (e) => {
-  console.log(JSON.stringify({ ok: false, name: 'the browser run',
-                               detail: String(e && e.stack || e) }));
-  process.exit(1);
-});
+run(main);

@@ -8,55 +8,21 @@
 // Environment: CONSOLE_URL, CONSOLE_TOKEN, AGENT, SHOTS, CHROMIUM.
 'use strict';
 
+const { env, check, note, launch, watch, textOf, run } = require('./lib');
 const path = require('path');
-const { chromium } = require('playwright-core');
 
-const env = (k) => {
-  if (!process.env[k]) { throw new Error(`${k} is not set`); }
-  return process.env[k];
-};
 const URL = env('CONSOLE_URL');
 const TOKEN = env('CONSOLE_TOKEN');
 const AGENT = env('AGENT');
 const SHOTS = env('SHOTS');
 const WAIT = 30000;
 
-let failed = 0;
-function check(ok, name, detail) {
-  console.log(JSON.stringify({ ok: !!ok, name, detail: ok ? undefined
-                                                           : detail }));
-  if (!ok) { failed++; }
-}
-
-async function textOf(page, sel, re) {
-  try {
-    await page.waitForFunction(([s, src]) => {
-      const e = document.querySelector(s);
-      return e && new RegExp(src).test(e.textContent);
-    }, [sel, re.source], { timeout: WAIT });
-    return await page.textContent(sel);
-  } catch (e) {
-    return null;
-  }
-}
-
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  const browser = await launch();
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
   const errors = [];
-  const watch = (p) => {
-    p.on('pageerror', (e) => errors.push(String(e)));
-    p.on('console', (m) => {
-      if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) {
-        errors.push(m.text());
-      }
-    });
-  };
-  watch(page);
+  watch(page, errors);
 
   await page.goto(URL);
   await page.focus('#token-input');
@@ -71,7 +37,7 @@ async function main() {
     context.waitForEvent('page', { timeout: WAIT }),
     page.keyboard.press('Enter'),
   ]);
-  watch(tab);
+  watch(tab, errors);
   let t = await textOf(page, '#hslogin-result', /opened in a new tab/);
   check(t, 'the console says the login opened in a new tab', t);
   await tab.waitForURL(/\/oauth\/healthsherpa\/\?/, { timeout: WAIT });
@@ -81,11 +47,11 @@ async function main() {
   t = await textOf(tab, '#state', /^Logged in to HealthSherpa/);
   check(t, 'the tab says: Logged in to HealthSherpa', t);
   await tab.screenshot({ path: path.join(SHOTS, 'console-oauth.png') });
-  console.log(JSON.stringify({ note: 'screenshot console-oauth.png' }));
+  note('screenshot console-oauth.png');
 
   // the same link again: refused, with what to do
   const again = await context.newPage();
-  watch(again);
+  watch(again, errors);
   const res = await again.goto(back);
   t = await again.textContent('#state');
   check(res.status() === 400 && /used already/.test(t),
@@ -95,8 +61,4 @@ async function main() {
   await browser.close();
 }
 
-main().then(() => process.exit(failed ? 1 : 0), (e) => {
-  console.log(JSON.stringify({ ok: false, name: 'the browser run',
-                               detail: String(e && e.stack || e) }));
-  process.exit(1);
-});
+run(main);

@@ -16,16 +16,6 @@ use Time::HiRes qw(sleep time);
 use Caresync::Worker;
 
 my $root = Caresync::Worker::root();
-my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-my $pw = "$root/t/browser/node_modules/playwright-core/package.json";
-
-# what .ci/install-deps test installs: missing is a failure, not a skip
-unless (-x $chromium && -f $pw) {
-    fail("chromium ($chromium) and playwright-core ($pw) are installed");
-    diag('run: bash .ci/install-deps test');
-    done_testing();
-    exit;
-}
 
 my $env = start_env();
 my $J = JSON::PP->new->canonical;
@@ -73,48 +63,20 @@ my $shots = "$root/build";
 mkdir $shots;
 unlink glob "$shots/console-*.png";
 my $ready = "$env->{dir}/batch-seen";
-my $nodelog = "$env->{dir}/browser.log";
 
-local $ENV{CONSOLE_URL} = "http://127.0.0.1:$port/console/";
-local $ENV{CONSOLE_TOKEN} = $token;
-local $ENV{DEAD_JOB} = $dead;
-local $ENV{BATCH} = $batch;
-local $ENV{READY} = $ready;
-local $ENV{SHOTS} = $shots;
-local $ENV{CHROMIUM} = $chromium;
-local $ENV{NODE_PATH} = "$root/t/browser/node_modules";
-my $node = Caresync::Worker::spawn($nodelog, 'node',
-                                   "$root/t/browser/console.test.js");
-
-# the worker starts once the page has seen the batch unfinished
-ok(wait_for(sub { -e $ready || waitpid($node, WNOHANG) != 0 }, 60),
-   'the page saw the batch before the worker ran');
-my $worker = start_worker($conf) if -e $ready;
-
-my $deadline = time + 180;
-my $status;
-while (time < $deadline) {
-    my $w = waitpid($node, WNOHANG);
-    if ($w == $node) { $status = $?; last }
-    sleep 0.1;
-}
-unless (defined $status) { kill 'TERM', $node; waitpid($node, 0); }
-
-open my $fh, '<', $nodelog or die "$nodelog: $!";
-my $checks = 0;
-while (my $line = <$fh>) {
-    my $r = eval { $J->decode($line) };
-    unless (ref $r eq 'HASH') { diag($line); next }
-    if (defined $r->{note}) { note($r->{note}); next }
-    $checks++;
-    ok($r->{ok}, "browser: $r->{name}")
-        or diag(ref $r->{detail} ? $J->encode($r->{detail})
-                                 : $r->{detail} // '');
-}
-close $fh;
-
+my $checks = run_browser(
+    script => 'console.test.js', timeout => 180,
+    env => { CONSOLE_URL => "http://127.0.0.1:$port/console/",
+             CONSOLE_TOKEN => $token, DEAD_JOB => $dead, BATCH => $batch,
+             READY => $ready, SHOTS => $shots },
+    # the worker starts once the page has seen the batch unfinished
+    during => sub {
+        my ($node) = @_;
+        ok(wait_for(sub { -e $ready || waitpid($node, WNOHANG) != 0 }, 60),
+           'the page saw the batch before the worker ran');
+        start_worker($conf) if -e $ready;
+    });
 ok($checks >= 20, "the browser made its checks ($checks)");
-is($status, 0, 'the browser run ended with status 0');
 for my $s (qw(401 batch dlq lookup contact log)) {
     ok(-s "$shots/console-$s.png", "screenshot build/console-$s.png");
 }

@@ -16,15 +16,6 @@ use Time::HiRes qw(sleep time);
 use Caresync::Worker;
 
 my $root = Caresync::Worker::root();
-my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-my $pw = "$root/t/browser/node_modules/playwright-core/package.json";
-
-unless (-x $chromium && -f $pw) {
-    fail("chromium ($chromium) and playwright-core ($pw) are installed");
-    diag('run: bash .ci/install-deps test');
-    done_testing();
-    exit;
-}
 
 my $env = start_env();
 my $token = 'console-oauth-t0ken';
@@ -51,41 +42,14 @@ my $conf = write_config(
     'healthsherpa.token_key' => 'ab' x 32);
 start_worker($conf);
 
-my $nodelog = "$env->{dir}/browser.log";
 my $shots = "$root/build";
 mkdir $shots;
 unlink "$shots/console-oauth.png";
-local $ENV{CONSOLE_URL} = "http://127.0.0.1:$port/console/";
-local $ENV{CONSOLE_TOKEN} = $token;
-local $ENV{AGENT} = $AGENT;
-local $ENV{SHOTS} = $shots;
-local $ENV{CHROMIUM} = $chromium;
-local $ENV{NODE_PATH} = "$root/t/browser/node_modules";
-my $node = Caresync::Worker::spawn($nodelog, 'node',
-                                   "$root/t/browser/oauth.test.js");
-my $status;
-my $deadline = time + 120;
-while (time < $deadline) {
-    if (waitpid($node, WNOHANG) == $node) { $status = $?; last }
-    sleep 0.1;
-}
-unless (defined $status) { kill 'TERM', $node; waitpid($node, 0); }
-
-my $J = JSON::PP->new->canonical;
-open my $fh, '<', $nodelog or die "$nodelog: $!";
-my $checks = 0;
-while (my $line = <$fh>) {
-    my $r = eval { $J->decode($line) };
-    unless (ref $r eq 'HASH') { diag($line); next }
-    if (defined $r->{note}) { note($r->{note}); next }
-    $checks++;
-    ok($r->{ok}, "browser: $r->{name}")
-        or diag(ref $r->{detail} ? $J->encode($r->{detail})
-                                 : $r->{detail} // '');
-}
-close $fh;
+my $checks = run_browser(
+    script => 'oauth.test.js',
+    env => { CONSOLE_URL => "http://127.0.0.1:$port/console/",
+             CONSOLE_TOKEN => $token, AGENT => $AGENT, SHOTS => $shots });
 ok($checks >= 6, "the browser made its checks ($checks)");
-is($status, 0, 'the browser run ended with status 0');
 ok(-s "$shots/console-oauth.png", 'screenshot build/console-oauth.png');
 
 # what the worker did: one token request, the agent's pair stored
