@@ -194,6 +194,8 @@ void ngx_http_caresync_command_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx);
+ngx_int_t ngx_http_caresync_command_held(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
     size_t len);
 ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);

@@ -79,14 +79,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
                 return rc;
             }
 
-            rc = ngx_http_caresync_status(r, &rest);
-
-            if (rc == NGX_DONE) {
-                /* no body was read, so nothing holds the request yet */
-                r->main->count++;
-            }
-
-            return rc;
+            return ngx_http_caresync_status(r, &rest);
         }
 
         if (p - seg == sizeof("/hint") - 1

@@ -475,14 +475,7 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_caresync_command(r, ctx);
-
-    if (rc == NGX_DONE) {
-        /* no body was read, so nothing holds the request yet */
-        r->main->count++;
-    }
-
-    return rc;
+    return ngx_http_caresync_command_held(r, ctx);
 }
 
 

@@ -189,7 +189,6 @@ ngx_http_caresync_oauth_queue(ngx_http_request_t *r)
 {
     u_char                        *p, *last;
     cs_buf_t                       body;
-    ngx_int_t                      rc;
     ngx_str_t                      code, state;
     ngx_time_t                    *tp;
     cs_ingest_t                   *in;
@@ -297,14 +296,7 @@ ngx_http_caresync_oauth_queue(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_caresync_command(r, ctx);
-
-    if (rc == NGX_DONE) {
-        /* no body was read, so nothing holds the request yet */
-        r->main->count++;
-    }
-
-    return rc;
+    return ngx_http_caresync_command_held(r, ctx);
 }
 
 
@@ -439,13 +431,7 @@ ngx_http_caresync_oauth_status(ngx_http_request_t *r)
     ngx_http_caresync_cmd_arg(&ctx->cmd, "message", 7);
     ngx_http_caresync_cmd_arg(&ctx->cmd, "last_error", 10);
 
-    i = ngx_http_caresync_command(r, ctx);
-
-    if ((ngx_int_t) i == NGX_DONE) {
-        r->main->count++;
-    }
-
-    return (ngx_int_t) i;
+    return ngx_http_caresync_command_held(r, ctx);
 }
 
 

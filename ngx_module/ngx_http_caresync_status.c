@@ -63,7 +63,8 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
                                           job_id)
                               - p);
 
-    return ngx_http_caresync_command(r, ctx);
+    /* a GET: no body was read (api.c) */
+    return ngx_http_caresync_command_held(r, ctx);
 }
 
 
