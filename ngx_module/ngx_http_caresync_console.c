@@ -12,8 +12,8 @@
  *                                  (?cursor=N, HSCAN's)
  *   POST <location>api/batches/<id>/abort     its abort flag (cw_batch.h)
  *   GET  <location>api/lookup?contact=<CRM contact id>|patient=<id>
- *                                  the newest jobs about it (their ids;
- *                                  the worker's index, cw_status.h)
+ *                                  the newest 20 jobs about it (their
+ *                                  ids; the worker's index, cw_status.h)
  *   GET  <location>api/log         the sync log, newest first
  *                                  (?level=debug|error|exception,
  *                                  ?since=<epoch ms>)
@@ -512,7 +512,8 @@ ngx_http_caresync_console_key(ngx_http_request_t *r, const char *fmt,
 /*
  * ?contact=<id> (15 or 18 letters and digits, a Salesforce id) or
  * ?patient=<id> (1 to 64 of [A-Za-z0-9_.-]: "ha…", "pat-…"): the
- * worker's index of the jobs about it.  NGX_OK: the command is set up;
+ * worker's index of the jobs about it, {prefix}:patient:<key> (a set of
+ * job ids, cw_status.h: "crm:<contact>", "hint:<pat-…>", "ha:<id>").  NGX_OK: the command is set up;
  * NGX_DECLINED: refused, why in *refusal (a 400); NGX_ERROR.
  */
 
@@ -551,17 +552,24 @@ ngx_http_caresync_console_lookup(ngx_http_request_t *r, const char **refusal)
         return NGX_DECLINED;
     }
 
-    fmt = contact ? "%V:jobs_by:contact:%V" : "%V:jobs_by:patient:%V";
+    /* the worker's names of the keys a job held (cw_lock.h) */
+    fmt = contact ? "%V:patient:crm:%V"
+          : (id.len > 4 && ngx_strncmp(id.data, "pat-", 4) == 0)
+            ? "%V:patient:hint:%V" : "%V:patient:ha:%V";
 
+    /* job ids sort by time: the newest first, at most 20 */
     ctx->cmd.handler = ngx_http_caresync_console_jobs;
-    ngx_http_caresync_cmd_arg(&ctx->cmd, "ZREVRANGE", 9);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "SORT", 4);
 
     if (ngx_http_caresync_console_key(r, fmt, &id) != NGX_OK) {
         return NGX_ERROR;
     }
 
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "ALPHA", 5);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "DESC", 4);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "LIMIT", 5);
     ngx_http_caresync_cmd_arg(&ctx->cmd, "0", 1);
-    ngx_http_caresync_cmd_arg(&ctx->cmd, "-1", 2);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, "20", 2);
 
     return NGX_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "cs_action.h"
 #include "cs_id.h"
+#include "cs_trace.h"
 
 
 static void ngx_http_caresync_body_handler(ngx_http_request_t *r);
@@ -237,6 +238,56 @@ ngx_http_caresync_body_handler(ngx_http_request_t *r)
 
 
 /*
+ * The job's trace (cs_trace.h): the sender's when it sent exactly one
+ * valid `traceparent`, else a new one; either way the job records this
+ * hop's own span, so a vendor call's parent is the edge, not the sender.
+ */
+static ngx_int_t
+ngx_http_caresync_trace(ngx_http_request_t *r, cs_ingest_t *in)
+{
+    ngx_uint_t        i, n = 0;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *tp = NULL;
+    cs_trace_t        t;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == sizeof("traceparent") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "traceparent",
+                                   sizeof("traceparent") - 1) == 0)
+            {
+                tp = &h[i];
+                n++;
+            }
+        }
+    }
+
+    if (n == 1 && cs_trace_parse(tp->value.data, tp->value.len, &t) == 0) {
+        if (cs_trace_child(&t) != 0) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (n) {
+            /* the value is the sender's: never logged */
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "caresync: invalid traceparent, a new trace "
+                          "started");
+        }
+
+        if (cs_trace_start(&t) != 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    cs_trace_format(&t, in->traceparent);
+    return NGX_OK;
+}
+
+
+/*
  * The body read, checked against the location's signatures, validated
  * and normalized by the core; then answered, or queued.
  */
@@ -300,6 +351,12 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     if (cs_id_ulid_new(in->now_ms, in->job_id) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "caresync: no randomness for a job id");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_caresync_trace(r, in) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "caresync: no randomness for a trace id");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

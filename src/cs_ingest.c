@@ -313,6 +313,14 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     cs_buf_json_key(b, "idempotency_key");
     cs_buf_json_str(b, ev->idem_key, CS_ID_SHA256_LEN);
 
+    /* readable like the ids: the worker logs and propagates it */
+    if (out->traceparent[0]) {
+        cs_buf_putc(b, ',');
+        cs_buf_json_key(b, "traceparent");
+        cs_buf_json_str(b, out->traceparent,
+                        strnlen(out->traceparent, sizeof(out->traceparent)));
+    }
+
     /* each source has its own members; absent ones are left out */
     cs_buf_puts(b, ",\"source\":{");
     cs_buf_json_key(b, "system");

@@ -12,7 +12,7 @@
  * A raw copy longer than `max_raw` is left out of the job, which then
  * says "raw_omitted":"too_large" where "raw" would be.
  * Nothing here knows nginx, Redis, or the clock: the caller passes the
- * time and the job id in.  No PHI value is ever copied into `body`,
+ * time, the job id and the trace in.  No PHI value is ever copied into `body`,
  * `reason` or `notes`.
  */
 
@@ -62,6 +62,8 @@ typedef struct {
     /* in: filled by the caller */
     uint64_t     now_ms;              /* becomes received_at */
     char         job_id[27];          /* ULID, NUL-terminated */
+    char         traceparent[56];     /* the edge's span (cs_trace.h),
+                                         NUL-terminated; "" for none */
 
     /* out */
     int          status;              /* 200, 202 or 400 */

@@ -408,19 +408,27 @@ Content-Type: application/json
 
 
 
-=== TEST 23: lookup: the jobs about a contact, a patient, newest first
+=== TEST 23: lookup: the jobs about a contact, a Hint patient, a HelpAround patient, newest first
 --- init
-Caresync::Test::redis_cmd('ZADD', '{caresync}:jobs_by:contact:003000000000001AAA',
-          1, '01JOLD0000000000000000000A', 2, 'b20261207101500a1b2c3-000001');
-Caresync::Test::redis_cmd('ZADD', '{caresync}:jobs_by:patient:pat-7_x.1', 1, '01JPAT0000000000000000000A');
+Caresync::Test::redis_cmd('SADD', '{caresync}:patient:crm:003000000000001AAA',
+          '01JA00000000000000000000OA', '01JB00000000000000000000NB',
+          'b20261207101500a1b2c3-000001');
+Caresync::Test::redis_cmd('SADD', '{caresync}:patient:hint:pat-7_x.1', '01JPAT0000000000000000000A');
+Caresync::Test::redis_cmd('SADD', '{caresync}:patient:ha:ha-77', '01JHA00000000000000000000A');
+Caresync::Test::redis_cmd('SADD', '{caresync}:patient:crm:003000000000009AAA',
+          map { sprintf '01JMANY%019d', $_ } 1 .. 30);
 --- request eval
 ["GET /console/api/lookup?contact=003000000000001AAA",
  "GET /console/api/lookup?patient=pat-7_x.1",
- "GET /console/api/lookup?contact=003000000000002AAA"]
+ "GET /console/api/lookup?patient=ha-77",
+ "GET /console/api/lookup?contact=003000000000002AAA",
+ "GET /console/api/lookup?contact=003000000000009AAA"]
 --- response_body eval
-['{"jobs":["b20261207101500a1b2c3-000001","01JOLD0000000000000000000A"]}',
+['{"jobs":["b20261207101500a1b2c3-000001","01JB00000000000000000000NB","01JA00000000000000000000OA"]}',
  '{"jobs":["01JPAT0000000000000000000A"]}',
- '{"jobs":[]}']
+ '{"jobs":["01JHA00000000000000000000A"]}',
+ '{"jobs":[]}',
+ '{"jobs":[' . join(',', map { sprintf '"01JMANY%019d"', $_ } reverse 11 .. 30) . ']}']
 --- jobs: 0
 
 

@@ -8,6 +8,9 @@
  *   ops/cw_ops.c              jobs show, dlq, log, check (sync-rules §D)
  *   ops/cw_ops_batch.c        batch healthsherpa|status|abort|report, oauth
  *   ops/cw_ops_hint.c         batch hint-to-crm, batch crm-to-hint
+ *   ops/cw_ops_replay.c       replay, and dlq replay's queueing: cw_replay()
+ *   ops/cw_ops_erase.c        erase --patient: cw_erase()
+ *   ops/cw_ops_audit.c        audit verify, audit export
  *
  *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
@@ -37,7 +40,12 @@
  *   engine/cw_jobs.c          a job's life: start, handler, one end
  *   engine/cw_lock.c          one job at a time per patient, in queue order
  *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
- *   engine/cw_status.c        the status record {prefix}:job:<id>
+ *   engine/cw_status.c        the status record {prefix}:job:<id>, and
+ *                             the patient index {prefix}:patient:<key>
+ *   engine/cw_retain.c        the archive; pruning by age and bound
+ *   engine/cw_audit.c         the audit trail: hash chain, cw_audit_op()
+ *   engine/cw_trace.c         the job's trace and timeline, OTLP export
+ *   engine/cw_metrics.c       Prometheus metrics and their responder
  *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
  *                             token cache, error classes
  *   engine/cw_err.h           the one error type: code, class, message
@@ -54,6 +62,7 @@
 
 #include <stdint.h>
 
+#include "engine/cw_audit.h"
 #include "engine/cw_config.h"
 #include "crm/cw_crm.h"
 #include "engine/cw_http.h"
@@ -68,6 +77,7 @@ typedef struct {
     cw_queue_t        queue;
     cw_http_t        *http;
     cw_crm_t         *crm;          /* NULL when no CRM is configured */
+    cw_audit_sink_t   audit;        /* where the HTTP layer's writes go */
 
     cw_job_t         *jobs;         /* in flight */
     int               njobs;

@@ -286,6 +286,7 @@ class Handler(BaseHTTPRequestHandler):
                 "api_key": self.headers.get("X-API-Key"),
                 "content_type": self.headers.get("Content-Type"),
                 "host": self.headers.get("Host"),
+                "traceparent": self.headers.get_all("traceparent"),
                 "t": time.time(),
             })
             rule = self.match_rule()

@@ -18,10 +18,7 @@ my $port = start_nginx(
 plan skip_all => 'nginx or the module is not built (make module)'
     unless $port;
 
-my $path = ($ENV{CARESYNC_FIXTURES}
-            // Caresync::Worker::root() . '/../shared/fixtures')
-           . '/helparound/enrollment.json';
-my $fixture = do { local $/; open my $fh, '<', $path or die "$path: $!"; <$fh> };
+my $fixture = fixture_text('helparound/enrollment.json');
 my $J = JSON::PP->new->canonical->utf8;
 
 sub post_enrollment {

@@ -80,7 +80,7 @@ sub refused {
     my ($rc, $out) = worker_cmd($conf, 'log', '--level', 'error');
     my $line = "error enrollment skipped job_id=$j reason=linked_elsewhere "
                . "contact=$cid linked_patient=$linked patient=$pat";
-    like($out, qr/ \Q$line\E$/m,
+    like($out, qr/ \Q$line\E trace_id=[0-9a-f]{32}$/m,
          '... logged at error with the ids');
     return $j;
 }

@@ -119,6 +119,13 @@ $state = login_state();
 ($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", $state);
 is($rc, 0, 'exchange of the code') or diag $err;
 unlike($out . $err, qr/hs-at-|hs-rt-/, '... prints no token');
+my @ex = grep { my %f = @{ $_->[1] }; ($f{action} // '') eq 'oauth exchange' }
+         @{ redis()->cmd('XRANGE', '{caresync}:audit', '-', '+') };
+my %ex = @{ $ex[-1][1] // [] };
+is($ex{agent}, $AGENT, '... audited, with the agent');
+is($ex{result}, 'ok', '... and its result');
+unlike(join(' ', values %ex), qr/fake-code|hs-at-|hs-rt-|\Q$state\E/,
+       '... and neither the code, a token nor the state');
 $nt = ntoken();
 ($rc, $out, $err) = exchange($AGENT, "fake-code-$AGENT", $state);
 is($rc, 1, 'the same state twice: refused');

@@ -2,7 +2,7 @@
  * cw-unit: the worker's pure functions, TAP output (run by
  * t/worker/005-unit.t): Retry-After, SOQL escaping and field names,
  * Salesforce date-times, the "write only what differs" diff, URL escaping,
- * the ids put into URL paths.
+ * the ids put into URL paths, the timeline's form of a URL.
  */
 
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #include "crm/cw_crm.h"
 #include "engine/cw_http.h"
+#include "engine/cw_trace.h"
 #include "maps/cw_map.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_util.h"
@@ -223,6 +224,34 @@ cw_map_unit(void)
 }
 
 
+/* cw_trace_where: host and path, ids and queries out (cw_trace.h) */
+static void
+cw_where_unit(void)
+{
+    char  w[CW_TRACE_WHERE];
+
+    cw_trace_where(NULL, "https://x.my.salesforce.com/services/data/v60.0/"
+                   "sobjects/Contact/003Ab00000XyZ12AAA?fields=Id", w,
+                   sizeof(w));
+    ok(strcmp(w, "x.my.salesforce.com/services/data/v60.0/sobjects/"
+                 "Contact/{id}") == 0, "where: an id templated, query cut");
+    cw_trace_where("http://127.0.0.1:9/base/", "/api/patients/pat-12ab3",
+                   w, sizeof(w));
+    ok(strcmp(w, "127.0.0.1:9/base/api/patients/{id}") == 0,
+       "where: a path on the base");
+    cw_trace_where(NULL, "https://user:pw@h.example/services/oauth2/token",
+                   w, sizeof(w));
+    ok(strcmp(w, "h.example/services/oauth2/token") == 0,
+       "where: no userinfo; a word with one digit kept");
+    cw_trace_where(NULL, "https://h/q/jane.doe@example.org/"
+                   "4aadb997-e9fd-3909-a2f0-833b821544bd#frag", w, sizeof(w));
+    ok(strcmp(w, "h/q/{id}/{id}") == 0, "where: an email, a uuid: out");
+    cw_trace_where(NULL, "https://h/search?name=John%20Doe&dob=2021-03-01",
+                   w, sizeof(w));
+    ok(strcmp(w, "h/search") == 0, "where: the query, with its PHI, cut");
+}
+
+
 int
 main(void)
 {
@@ -305,6 +334,7 @@ main(void)
 
     cw_map_unit();
     cw_url_id_unit();
+    cw_where_unit();
     cw_sf_where_unit();
 
     cs_buf_free(&b);

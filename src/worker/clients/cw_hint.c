@@ -164,6 +164,13 @@ cw_hint_send(cw_hint_t *h, cw_hint_op_e op, const char *method,
         cw_http_req_json(r, body);
     }
 
+    /* every write to Hint passes here: the audit trail's hook */
+    if (strcmp(method, "GET") != 0) {
+        cw_http_req_audit(r, "patient",
+                          op == CW_HINT_UPDATE ? strrchr(path, '/') + 1
+                                               : NULL, body);
+    }
+
     cw_http_send(r);
 }
 

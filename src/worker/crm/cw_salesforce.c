@@ -518,6 +518,35 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
 static void cw_sf_call_done(cw_http_req_t *r);
 
 
+/*
+ * The object and record a write's path names: /sobjects/<object>/<id>
+ * for an update; a create's or an upsert's id is the answer's.
+ */
+static void
+cw_sf_audit(cw_http_req_t *r, cw_sf_op_e op, const char *path, json_t *body)
+{
+    char         obj[96];
+    size_t       n;
+    const char  *p, *id = NULL;
+
+    p = strstr(path, "/sobjects/");
+    if (p == NULL) {
+        snprintf(obj, sizeof(obj), "unknown");
+
+    } else {
+        p += sizeof("/sobjects/") - 1;
+        n = strcspn(p, "/?");
+        snprintf(obj, sizeof(obj), "%.*s", (int) n, p);
+
+        if (op == CW_SF_UPDATE && p[n] == '/') {
+            id = p + n + 1;
+        }
+    }
+
+    cw_http_req_audit(r, obj, id, body);
+}
+
+
 static void
 cw_sf_send(cw_sf_call_t *call, const char *method, const char *path,
     json_t *body)
@@ -530,6 +559,11 @@ cw_sf_send(cw_sf_call_t *call, const char *method, const char *path,
 
     if (body) {
         cw_http_req_json(r, body);
+    }
+
+    /* every write to Salesforce passes here: the audit trail's hook */
+    if (strcmp(method, "GET") != 0) {
+        cw_sf_audit(r, call->op, path, body);
     }
 
     cw_http_send(r);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/cw_config.h"
+#include "engine/cw_metrics.h"
 #include "engine/cw_log.h"
 #include "engine/cw_util.h"
 
@@ -69,12 +70,42 @@ static const cw_key_t  cw_keys[] = {
     { "worker", "log_maxlen", CW_INT, S(worker.log_maxlen), "100000", 0,
       100, 100000000 },
 
+    /* a week of processed jobs to replay; dead letters and the trail
+       longer (HIPAA keeps audit records six years) */
+    { "retention", "archive_s", CW_INT, S(retain.archive_s), "604800", 0,
+      0, 315360000 },
+    { "retention", "archive_max", CW_INT, S(retain.archive_max), "100000",
+      0, 0, 100000000 },
+    { "retention", "dead_s", CW_INT, S(retain.dead_s), "2592000", 0,
+      60, 315360000 },
+    { "retention", "dead_max", CW_INT, S(retain.dead_max), "100000", 0,
+      10, 100000000 },
+    { "retention", "audit_s", CW_INT, S(retain.audit_s), "189216000", 0,
+      60, 631152000 },
+    { "retention", "audit_max", CW_INT, S(retain.audit_max), "10000000",
+      0, 1000, 1000000000 },
+    { "retention", "prune_interval_ms", CW_INT, S(retain.prune_interval_ms),
+      "60000", 0, 100, 86400000 },
+
     { "http", "timeout_ms", CW_INT, S(http.timeout_ms), "30000", 0,
       10, 600000 },
     { "http", "connect_timeout_ms", CW_INT, S(http.connect_timeout_ms),
       "5000", 0, 10, 600000 },
     { "http", "verify_tls", CW_BOOL, S(http.verify_tls), "on", 0, 0, 1 },
     { "http", "ca_file", CW_STR, S(http.ca_file), NULL, 0, 0, 0 },
+
+    { "metrics", "listen", CW_STR, S(metrics.listen), NULL, 0, 0, 0 },
+    { "metrics", "allow_remote", CW_BOOL, S(metrics.allow_remote), "off", 0,
+      0, 1 },
+
+    { "tracing", "otlp_endpoint", CW_STR, S(tracing.otlp_endpoint), NULL, 0,
+      0, 0 },
+    { "tracing", "service_name", CW_STR, S(tracing.service_name),
+      "caresync-worker", 0, 0, 0 },
+    { "tracing", "otlp_timeout_ms", CW_INT, S(tracing.otlp_timeout_ms),
+      "2000", 0, 100, 60000 },
+    { "tracing", "otlp_max_spans", CW_INT, S(tracing.otlp_max_spans),
+      "2048", 0, 16, 100000 },
 
     { "salesforce", "login_url", CW_STR, S(sf.login_url), NULL, 0, 0, 0 },
     { "salesforce", "token_url", CW_STR, S(sf.token_url), NULL, 0, 0, 0 },
@@ -553,6 +584,36 @@ cw_conf_sf_needs(cw_conf_t *c, char *err, size_t errlen)
 }
 
 
+/*
+ * The metrics carry no PHI, but they tell a job's volume and vendors'
+ * errors: served on loopback (a local Prometheus or an agent) unless
+ * metrics.allow_remote says otherwise, knowingly.
+ */
+static int
+cw_conf_metrics(cw_conf_t *c, char *err, size_t errlen)
+{
+    int   port;
+    char  host[64];
+
+    if (cw_metrics_parse_listen(c->metrics.listen, host, sizeof(host),
+                                &port) != 0)
+    {
+        cw_conf_err(err, errlen, "metrics.listen must be address:port "
+                    "(e.g. 127.0.0.1:9187)");
+        return -1;
+    }
+
+    if (strncmp(host, "127.", 4) != 0 && !c->metrics.allow_remote) {
+        cw_conf_err(err, errlen, "metrics.listen %s is not a loopback "
+                    "address: set metrics.allow_remote = on to serve it "
+                    "there (and restrict it by firewall)", host);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 const char *
 cw_conf_sf_auth_name(cw_sf_auth_e auth)
 {
@@ -623,6 +684,19 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
         }
     }
 
+    if (c->metrics.listen && cw_conf_metrics(c, err, errlen) != 0) {
+        rc = -1;
+    }
+
+    if (c->tracing.otlp_endpoint
+        && strncmp(c->tracing.otlp_endpoint, "http://", 7) != 0
+        && strncmp(c->tracing.otlp_endpoint, "https://", 8) != 0)
+    {
+        cw_conf_err(err, errlen, "tracing.otlp_endpoint must be an http:// "
+                    "or https:// URL (the collector's /v1/traces)");
+        rc = -1;
+    }
+
     if (c->worker.backoff_max_ms < c->worker.backoff_base_ms) {
         c->worker.backoff_max_ms = c->worker.backoff_base_ms;
     }
@@ -631,6 +705,8 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
     c->key.retry = cw_conf_key(c->redis.prefix, "retry");
     c->key.dead = cw_conf_key(c->redis.prefix, "dead");
     c->key.log = cw_conf_key(c->redis.prefix, "log");
+    c->key.archive = cw_conf_key(c->redis.prefix, "archive");
+    c->key.audit = cw_conf_key(c->redis.prefix, "audit");
 
     return rc;
 }
@@ -656,4 +732,6 @@ cw_conf_free(cw_conf_t *c)
     free(c->key.retry);
     free(c->key.dead);
     free(c->key.log);
+    free(c->key.archive);
+    free(c->key.audit);
 }

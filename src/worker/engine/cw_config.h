@@ -137,12 +137,40 @@ typedef struct {
         long    enrich_with_healthsherpa;
     } ha;
 
+    /* [retention]: how long what a job leaves behind is kept (s), and
+       how many entries at most (docs/phi-and-retention.md) */
+    struct {
+        long    archive_s;           /* processed jobs, {prefix}:archive */
+        long    archive_max;
+        long    dead_s;              /* dead letters, {prefix}:dead */
+        long    dead_max;
+        long    audit_s;             /* the audit trail, {prefix}:audit */
+        long    audit_max;
+        long    prune_interval_ms;   /* how often `run` prunes */
+    } retain;
+
+    /* [metrics]: Prometheus text of `run` (engine/cw_metrics.h) */
+    struct {
+        char   *listen;              /* "127.0.0.1:9187"; NULL: off */
+        long    allow_remote;        /* a non-loopback address, knowingly */
+    } metrics;
+
+    /* [tracing]: OTLP/HTTP export of the jobs' spans (cw_trace.h) */
+    struct {
+        char   *otlp_endpoint;       /* ".../v1/traces"; NULL: off */
+        char   *service_name;
+        long    otlp_timeout_ms;
+        long    otlp_max_spans;      /* buffered at most; more: dropped */
+    } tracing;
+
     /* derived: the Redis keys under the prefix */
     struct {
         char   *jobs;
         char   *retry;
         char   *dead;
         char   *log;
+        char   *archive;
+        char   *audit;
     } key;
 } cw_conf_t;
 

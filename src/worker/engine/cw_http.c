@@ -41,6 +41,9 @@ struct cw_http_s {
     int              nfds;
     int              timer_set;
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
+    const cw_http_observer_t  *obs;
+    cw_http_write_pt  on_write;     /* cw_http_on_write() */
+    void            *on_write_data;
 };
 
 
@@ -263,7 +266,53 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
         cw_http_register_auth(http, auth);
     }
 
+    r->ctx = http->obs ? http->obs->take() : NULL;
+
     return r;
+}
+
+
+void
+cw_http_observe(cw_http_t *h, const cw_http_observer_t *o)
+{
+    h->obs = o;
+}
+
+
+/*
+ * The one end of every request: a write that succeeded is audited first
+ * (once: a resend after a 401 ends here only once), then `done` runs with
+ * the request's context current.
+ */
+static void
+cw_http_done(cw_http_req_t *r)
+{
+    void                      *prev;
+    char                       target[96];
+    const char                *record, *job;
+    cw_http_t                 *h = r->http;
+    const cw_http_observer_t  *o = h->obs;
+
+    if (r->audit_fields && r->err.cls == CW_ERR_NONE && h->on_write) {
+        record = r->audit_record;
+        if (record == NULL) {
+            record = json_string_value(json_object_get(r->json, "id"));
+        }
+
+        job = o && o->job && r->ctx ? o->job(r->ctx) : NULL;
+        snprintf(target, sizeof(target), "%s/%s", r->target->name,
+                 r->audit_what);
+        h->on_write(h->on_write_data, job, target, record, r->audit_fields);
+    }
+
+    if (o == NULL) {
+        r->done(r);
+        return;
+    }
+
+    prev = o->enter(r->ctx);
+    r->done(r);
+    o->leave(prev);
 }
 
 
@@ -296,6 +345,9 @@ cw_http_req_free(cw_http_req_t *r)
     }
 
     free(r->url);
+    free(r->audit_what);
+    free(r->audit_record);
+    free(r->audit_fields);
     cs_buf_free(&r->body);
     cs_buf_free(&r->resp);
 
@@ -305,7 +357,105 @@ cw_http_req_free(cw_http_req_t *r)
 
     cw_http_slist_wipe(r->hdrs);
     cw_http_slist_wipe(r->extra);
+
+    if (r->ctx) {
+        r->http->obs->drop(r->ctx);
+    }
+
     free(r);
+}
+
+
+void
+cw_http_on_write(cw_http_t *http, cw_http_write_pt fn, void *data)
+{
+    http->on_write = fn;
+    http->on_write_data = data;
+}
+
+
+/* whether "a,b,c" in `b` holds the name k (n bytes) */
+static int
+cw_http_has_name(const cs_buf_t *b, const char *k, size_t n)
+{
+    const char  *p, *c, *end;
+
+    if (b->data == NULL) {
+        return 0;
+    }
+
+    end = b->data + b->len;
+
+    for (p = b->data; p < end; p = c + 1) {
+        c = memchr(p, ',', (size_t) (end - p));
+        if (c == NULL) {
+            c = end;
+        }
+
+        if ((size_t) (c - p) == n && memcmp(p, k, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the keys of an object, once each, appended to `b` as "a,b,c" */
+static void
+cw_http_names(cs_buf_t *b, json_t *o)
+{
+    const char  *k;
+    json_t      *v;
+    size_t       n;
+
+    json_object_foreach(o, k, v) {
+        n = strlen(k);
+
+        /* Salesforce's record metadata, not a field */
+        if (strcmp(k, "attributes") == 0 || cw_http_has_name(b, k, n)) {
+            continue;
+        }
+
+        if (b->len) {
+            cs_buf_putc(b, ',');
+        }
+        cs_buf_put(b, k, n);
+    }
+}
+
+
+void
+cw_http_req_audit(cw_http_req_t *r, const char *what, const char *record,
+    json_t *body)
+{
+    size_t    i;
+    json_t   *recs;
+    cs_buf_t  b;
+    char      n[32];
+
+    cs_buf_init(&b);
+    recs = json_object_get(body, "records");
+
+    if (json_is_array(recs)) {
+        for (i = 0; i < json_array_size(recs); i++) {
+            cw_http_names(&b, json_array_get(recs, i));
+        }
+        snprintf(n, sizeof(n), "%zu records", json_array_size(recs));
+        record = n;
+
+    } else if (json_is_object(body)) {
+        cw_http_names(&b, body);
+    }
+
+    free(r->audit_what);
+    free(r->audit_record);
+    free(r->audit_fields);
+    r->audit_what = cw_strdup(what);
+    r->audit_record = record ? cw_strdup(record) : NULL;
+    r->audit_fields = b.oom ? cw_strdup("?")
+                            : cw_strndup(b.data ? b.data : "", b.len);
+    cs_buf_free(&b);
 }
 
 
@@ -464,6 +614,10 @@ cw_auth_set(cw_auth_t *a, const char *token, const char *base_url,
                     : 0;
     a->gen++;
     cw_auth_release(a, NULL);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 1);
+    }
 }
 
 
@@ -471,6 +625,10 @@ void
 cw_auth_fail(cw_auth_t *a, const cw_err_t *err)
 {
     cw_auth_release(a, err);
+
+    if (a->http->obs) {
+        a->http->obs->auth(a, 0);
+    }
 }
 
 
@@ -655,6 +813,16 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
     if (r->content_type) {
         snprintf(hdr, sizeof(hdr), "Content-Type: %s", r->content_type);
         r->hdrs = curl_slist_append(r->hdrs, hdr);
+    }
+
+    r->sent_ms = cw_mono_ms();
+
+    if (h->obs) {
+        hdr[0] = '\0';
+        h->obs->launch(r, hdr, sizeof(hdr));
+        if (hdr[0]) {
+            r->hdrs = curl_slist_append(r->hdrs, hdr);
+        }
     }
 
     if (r->auth && r->auth->token) {
@@ -880,6 +1048,10 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
 
     cw_http_classify(r, rc);
 
+    if (h->obs) {
+        h->obs->end(r);
+    }
+
     curl_easy_reset(e);
     if (h->npool < CW_HTTP_POOL) {
         h->pool[h->npool++] = e;
@@ -904,7 +1076,7 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
         return;
     }
 
-    r->done(r);
+    cw_http_done(r);
 }
 
 
@@ -950,7 +1122,7 @@ cw_http_completions(cw_http_t *h)
             h->done_tail = NULL;
         }
         r->next = NULL;
-        r->done(r);
+        cw_http_done(r);
     }
 }
 
@@ -1170,7 +1342,7 @@ cw_http_cancel(cw_http_req_t *r)
     cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_SHUTDOWN,
                "the worker stopped before %s answered", r->target->name);
     r->status = 0;
-    r->done(r);
+    cw_http_done(r);
 }
 
 
@@ -1222,7 +1394,7 @@ cw_http_cancel_all(cw_http_t *h)
             if (h->done_head == NULL) {
                 h->done_tail = NULL;
             }
-            r->done(r);
+            cw_http_done(r);
         }
     }
 }

@@ -90,9 +90,40 @@ struct cw_http_req_s {
     unsigned          auth_gen;
     int               auth_retried;
     long              retry_after_ms; /* the answer's Retry-After, -1 */
+    char             *audit_what;   /* a write (cw_http_req_audit()) */
+    char             *audit_record;
+    char             *audit_fields;
     cw_http_req_t    *next;         /* in a queue */
     cw_http_req_t    *iprev, *inext;  /* in flight */
+
+    /* the observer's (cw_http_observer_t) */
+    void             *ctx;          /* what it belongs to, held */
+    uint64_t          sent_ms;      /* monotonic, this try */
+    unsigned char     span_id[8];   /* this try's span */
 };
+
+/*
+ * What watches the requests (engine/cw_trace.c: the trace, the job's
+ * timeline and the metrics), without the layer knowing any of it.  A
+ * request holds the context that was current when it was made (`take`),
+ * and that context is current again while its `done` runs (`enter`,
+ * `leave`), so that follow-up requests and log lines belong to the same
+ * job.  `launch` may add one header line per try; `end` sees every try
+ * that reached the network, classified, before `done`.
+ */
+typedef struct {
+    void   *(*take)(void);
+    void    (*drop)(void *ctx);
+    void   *(*enter)(void *ctx);
+    void    (*leave)(void *prev);
+    void    (*launch)(cw_http_req_t *req, char *line, size_t n);
+    void    (*end)(cw_http_req_t *req);
+    void    (*auth)(cw_auth_t *a, int ok);    /* a token fetch ended */
+    /* the id of the job a context is for (the audit of a write), or NULL */
+    const char  *(*job)(void *ctx);
+} cw_http_observer_t;
+
+void cw_http_observe(cw_http_t *http, const cw_http_observer_t *o);
 
 typedef struct {
     long         timeout_ms;
@@ -123,6 +154,18 @@ void cw_http_req_url(cw_http_req_t *req, const char *url);
 void cw_http_req_header(cw_http_req_t *req, const char *line);
 /* The body as compact JSON (the reference is not taken). */
 void cw_http_req_json(cw_http_req_t *req, json_t *body);
+/*
+ * Marks the request as a write to audit once it succeeds: `what` is the
+ * object written ("Contact", "patient"), `record` its id when known (else
+ * the answer's `id`), and the NAMES of the fields come from `body` (its
+ * keys; a collection's: every record's), never a value.  The hook set by
+ * cw_http_on_write() gets them with the job the request is for.
+ */
+void cw_http_req_audit(cw_http_req_t *req, const char *what,
+    const char *record, json_t *body);
+typedef void (*cw_http_write_pt)(void *data, const char *job,
+    const char *target, const char *record, const char *fields);
+void cw_http_on_write(cw_http_t *http, cw_http_write_pt fn, void *data);
 /* Queues the request; `done` is always called later, never from here. */
 void cw_http_send(cw_http_req_t *req);
 /* Completes the request on the next turn with the error already in err. */

@@ -10,7 +10,10 @@
 #include "cs_time.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
+#include "engine/cw_metrics.h"
+#include "engine/cw_retain.h"
 #include "engine/cw_status.h"
+#include "engine/cw_trace.h"
 #include "engine/cw_util.h"
 
 #define CW_MAX_HANDLERS  32
@@ -110,6 +113,12 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     snprintf(job->id, sizeof(job->id), "%s",
              id && cw_job_id_ok(id) ? id : job->stream_id);
 
+    /* the edge's trace, checked again (anything can XADD a job) */
+    job->trace = cw_trace_new(job->env ? cw_json_str(job->env, "traceparent")
+                                       : NULL, job->id, job->type);
+    job->received_at = job->env ? cw_json_str(job->env, "received_at")
+                                : NULL;
+
     job->next = w->jobs;
     if (w->jobs) {
         w->jobs->prev = job;
@@ -147,6 +156,7 @@ cw_job_free(cw_job_t *job)
         json_decref(job->env);
     }
 
+    cw_trace_drop(job->trace);
     free(job->raw);
     free(job);
 }
@@ -184,46 +194,43 @@ cw_job_unlock(cw_job_t *job, long long keep_ms)
 }
 
 
-/*
- * The job under the ids the console looks jobs up by: the CRM contact it
- * wrote or was asked about, the sender's patient id, the Hint patient.
- */
+/* The patient index (cw_status.h): a key the job held, or an id it linked */
 static void
-cw_job_index(cw_job_t *job)
+cw_job_index(cw_job_t *job, const char *what, const char *id)
 {
-    long          ttl = job->w->conf->worker.status_ttl_s;
-    const char   *prefix = job->w->conf->redis.prefix, *cid, *pid;
-    cw_redis_t   *r = &job->w->redis;
+    cw_patient_t  p;
 
-    cid = job->crm_contact_id[0] ? job->crm_contact_id
-          : cw_json_str(json_object_get(job->env, "action"), "contact_id");
-    pid = cw_json_str(json_object_get(job->env, "patient"), "source_id");
-
-    cw_status_index(r, prefix, "contact", cid, job->id, ttl);
-    cw_status_index(r, prefix, "patient", pid, job->id, ttl);
-
-    if (job->hint_patient_id[0]
-        && (pid == NULL || strcmp(pid, job->hint_patient_id) != 0))
-    {
-        cw_status_index(r, prefix, "patient", job->hint_patient_id, job->id,
-                        ttl);
+    if (id == NULL || cw_patient_key(&p, what, id) != 0) {
+        return;
     }
+
+    cw_status_index(&job->w->redis, job->w->conf->redis.prefix, p.name,
+                    job->id, cw_retain_longest(job->w->conf));
 }
 
 
 /* Status, then the queue operation, then XACK/XDEL: all or nothing. */
 static void
-cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
-    long long retry_due)
+cw_job_end(cw_job_t *job, cw_status_t *st, int dead, const char *err,
+    long long retry_due, const cw_err_t *cause)
 {
-    char          key[CW_STATUS_KEY_MAX];
-    cw_worker_t  *w = job->w;
+    char            key[CW_STATUS_KEY_MAX];
+    cw_worker_t    *w = job->w;
+    cw_trace_end_t  te;
 
     cw_job_key(job, key, sizeof(key));
+    st->trace_id = cw_trace_id(job->trace);
 
     cw_redis_args(&w->redis, 1, "MULTI");
     cw_status_write(&w->redis, key, st);
-    cw_job_index(job);
+
+    te.attempt = job->attempts;
+    te.status = st->status;
+    te.err = cause;
+    te.stream_id = job->stream_id;
+    te.received_at = job->received_at;
+    te.ttl_s = w->conf->worker.status_ttl_s;
+    cw_trace_end(job->trace, &w->redis, w->conf, job->id, &te);
 
     if (retry_due) {
         cw_queue_retry(&w->queue, job->order, job->raw, job->raw_len,
@@ -237,6 +244,19 @@ cw_job_end(cw_job_t *job, const cw_status_t *st, int dead, const char *err,
     if (dead) {
         cw_queue_dead(&w->queue, job->raw, job->raw_len, job->id,
                       cw_job_type(job), err, job->attempts);
+
+    } else if (!retry_due) {
+        /* processed: kept, as queued, for replay (cw_retain.h) */
+        cw_retain_archive(&w->redis, w->conf, job->id, cw_job_type(job),
+                          st->status, job->raw, job->raw_len);
+    }
+
+    /* the ids it linked find it at erasure too */
+    if (job->crm_contact_id[0]) {
+        cw_job_index(job, "crm", job->crm_contact_id);
+    }
+    if (job->hint_patient_id[0]) {
+        cw_job_index(job, "hint", job->hint_patient_id);
     }
 
     cw_queue_ack(&w->queue, job->stream_id);
@@ -267,7 +287,9 @@ cw_job_done(cw_job_t *job, const char *status, const char *message)
                                                  : NULL;
     st.ttl_s = job->w->conf->worker.status_ttl_s;
 
-    cw_job_end(job, &st, 0, NULL, 0);
+    cw_job_end(job, &st, 0, NULL, 0, NULL);
+    cw_metrics_job_end(cw_job_type(job), status,
+                       cw_mono_ms() - job->started_ms, job->hend != NULL);
 
     cw_debug("job", "done job_id=%s type=%s status=%s attempts=%ld ms=%llu",
              job->id, cw_job_type(job), status, job->attempts,
@@ -339,7 +361,8 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
         st.next_attempt_at = next;
 
         cw_job_end(job, &st, 0, NULL,
-                   (long long) cw_now_ms() + delay);
+                   (long long) cw_now_ms() + delay, err);
+        cw_metrics_retry(cw_job_type(job));
 
         cw_error("job", "retrying job_id=%s type=%s attempts=%ld "
                  "delay_ms=%lld code=%s http_status=%ld error=\"%s\"",
@@ -374,7 +397,10 @@ cw_job_fail(cw_job_t *job, const cw_err_t *err)
      * Permanent failures go to the dead-letter queue too: once the cause
      * is fixed (a field, a credential), `dlq replay` runs them again.
      */
-    cw_job_end(job, &st, 1, st.last_error, 0);
+    cw_job_end(job, &st, 1, st.last_error, 0, err);
+    cw_metrics_job_end(cw_job_type(job), "failed",
+                       cw_mono_ms() - job->started_ms, job->hend != NULL);
+    cw_metrics_dead(cw_job_type(job));
 
     cw_log(err->cls == CW_ERR_TRANSIENT ? CW_LOG_ERROR : CW_LOG_EXCEPTION,
            "job", "failed job_id=%s type=%s attempts=%ld code=%s "
@@ -424,6 +450,20 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
     }
 
     return job->handler->patient(job, p);
+}
+
+
+int
+cw_jobs_patient_of(json_t *env, cw_patient_t *p)
+{
+    cw_job_t  job;
+
+    /* what the handlers' `patient` read: the envelope and its type */
+    memset(&job, 0, sizeof(job));
+    job.env = env;
+    job.type = json_string_value(json_object_get(env, "type"));
+
+    return cw_job_patient(&job, p);
 }
 
 
@@ -484,11 +524,15 @@ cw_job_started(cw_redis_t *r)
 }
 
 
+static void cw_jobs_turn(cw_worker_t *w, cw_job_t *job, cw_turn_e turn,
+    const cw_patient_t *pat, const char *by);
+
+
 void
 cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
 {
     int             i, old;
-    char            key[CW_STATUS_KEY_MAX], msg[CW_JOB_ID_MAX + 64];
+    char            key[CW_STATUS_KEY_MAX];
     char          (*by)[CW_JOB_ID_MAX + 1];
     cw_job_t      **jobs;
     cw_turn_e       turn, *turns;
@@ -554,52 +598,75 @@ cw_jobs_start(cw_worker_t *w, cw_entry_t *entries, int n)
     }
 
     for (i = 0; i < n; i++) {
-        cw_job_t  *job = jobs[i];
-
-        turn = turns[i];
-
-        if (turn == CW_TURN_OURS || turn == CW_TURN_SUPERSEDED_HELD) {
-            if (pat[i].name[0]) {
-                memcpy(job->locks[job->nlocks++], pat[i].name,
-                       sizeof(pat[i].name));
-            }
+        if (pat[i].name[0] && turns[i] != CW_TURN_ERROR
+            && jobs[i]->attempts > 0)
+        {
+            cw_status_index(&w->redis, w->conf->redis.prefix, pat[i].name,
+                            jobs[i]->id, cw_retain_longest(w->conf));
         }
+    }
 
-        if (turn == CW_TURN_ERROR || job->attempts == 0) {
-            /* Redis went away: leave the entry pending for a reclaim */
-            cw_error("job", "cannot record the start, leaving it pending "
-                     "job_id=%s", job->id);
-            w->started--;
-            job->nlocks = 0;
-            cw_job_free(job);
-            continue;
-        }
+    for (i = 0; i < n; i++) {
+        cw_job_t    *job = jobs[i];
+        cw_trace_t  *prev;
 
-        if (turn == CW_TURN_PARKED) {
-            cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
-                     cw_job_type(job), pat[i].name);
-            w->started--;
-            w->parked++;
-            cw_job_free(job);
-            continue;
-        }
-
-        if (turn != CW_TURN_OURS) {
-            /* the newer job reads, or has read, what this one would */
-            snprintf(msg, sizeof(msg), "superseded by job %s", by[i]);
-            cw_debug("job", "superseded job_id=%s type=%s by=%s", job->id,
-                     cw_job_type(job), by[i]);
-            cw_job_done(job, "skipped", msg);
-            continue;
-        }
-
-        cw_job_run(job);
+        /* what the job does from here, and logs, is under its trace */
+        prev = cw_trace_enter(job->trace);
+        cw_jobs_turn(w, job, turns[i], &pat[i], by[i]);
+        cw_trace_leave(prev);
     }
 
     free(by);
     free(turns);
     free(pat);
     free(jobs);
+}
+
+
+/* A job of the batch, once its start was recorded: run it, or not. */
+static void
+cw_jobs_turn(cw_worker_t *w, cw_job_t *job, cw_turn_e turn,
+    const cw_patient_t *pat, const char *by)
+{
+    char  msg[CW_JOB_ID_MAX + 64];
+
+    if (turn == CW_TURN_OURS || turn == CW_TURN_SUPERSEDED_HELD) {
+        if (pat->name[0]) {
+            memcpy(job->locks[job->nlocks++], pat->name, sizeof(pat->name));
+        }
+    }
+
+    if (turn == CW_TURN_ERROR || job->attempts == 0) {
+        /* Redis went away: leave the entry pending for a reclaim */
+        cw_error("job", "cannot record the start, leaving it pending "
+                 "job_id=%s", job->id);
+        w->started--;
+        job->nlocks = 0;
+        cw_job_free(job);
+        return;
+    }
+
+    if (turn == CW_TURN_PARKED) {
+        cw_debug("job", "parked job_id=%s type=%s patient=%s", job->id,
+                 cw_job_type(job), pat->name);
+        w->started--;
+        w->parked++;
+        cw_job_free(job);
+        return;
+    }
+
+    cw_metrics_attempt(cw_job_type(job));
+
+    if (turn != CW_TURN_OURS) {
+        /* the newer job reads, or has read, what this one would */
+        snprintf(msg, sizeof(msg), "superseded by job %s", by);
+        cw_debug("job", "superseded job_id=%s type=%s by=%s", job->id,
+                 cw_job_type(job), by);
+        cw_job_done(job, "skipped", msg);
+        return;
+    }
+
+    cw_job_run(job);
 }
 
 
@@ -677,5 +744,7 @@ cw_job_lock(cw_job_t *job, const cw_patient_t *p)
     }
 
     snprintf(job->locks[job->nlocks++], CW_LOCK_NAME_MAX, "%s", p->name);
+    cw_status_index(&job->w->redis, job->w->conf->redis.prefix, p->name,
+                    job->id, cw_retain_longest(job->w->conf));
     return 1;
 }

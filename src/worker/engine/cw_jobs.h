@@ -33,7 +33,11 @@ struct cw_job_s {
     char                 order[CW_ORDER_LEN];  /* its place in the queue */
     char                 locks[CW_LOCK_MAX][CW_LOCK_NAME_MAX];
     int                  nlocks;       /* patient keys held */
-    char                *raw;          /* the envelope as queued */
+    char                *raw;          /* the envelope as queued: what a
+                                          retry, a dead letter and the
+                                          archive keep, byte for byte
+                                          (sealed when the edge seals;
+                                          never a decoded form) */
     size_t               raw_len;
     json_t              *env;          /* parsed, or NULL */
     char                 id[130];
@@ -46,6 +50,8 @@ struct cw_job_s {
     char                 hint_patient_id[64];  /* Hint jobs that know the
                                                   patient, for the record */
     uint64_t             started_ms;
+    struct cw_trace_s   *trace;        /* its trace, NULL: none */
+    const char          *received_at;  /* the envelope's, in env */
     /*
      * Called once with the final status (never for `retrying`), before
      * the status is written, so that a batch item's result joins the same
@@ -87,6 +93,13 @@ void cw_job_failf(cw_job_t *job, cw_err_class_e cls, cw_err_e code,
  * and is 0 too.
  */
 int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
+
+/*
+ * The patient key of a queued envelope, as its handler would name it when
+ * the job starts (erasure finds a patient's queued jobs with it): 0 with
+ * p filled, -1 when it names none.
+ */
+int cw_jobs_patient_of(json_t *env, cw_patient_t *p);
 
 /* A handler's patient key "<what>:<id>" with the id at env.<obj>.<key>. */
 int cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,

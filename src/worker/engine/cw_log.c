@@ -17,6 +17,7 @@ static cw_log_level_e      cw_log_min = CW_LOG_DEBUG;
 static struct cw_redis_s  *cw_log_redis;
 static const char         *cw_log_key;
 static long                cw_log_maxlen = 100000;
+static const char         *cw_log_trace_id;
 
 static const char  *cw_log_names[] = { "debug", "error", "exception" };
 
@@ -45,6 +46,13 @@ cw_log_level_parse(const char *s, cw_log_level_e *level)
     }
 
     return -1;
+}
+
+
+void
+cw_log_trace(const char *trace_id)
+{
+    cw_log_trace_id = trace_id;
 }
 
 
@@ -91,8 +99,14 @@ cw_log(cw_log_level_e level, const char *component, const char *fmt, ...)
     }
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+
+    /* the line is about the job whose code runs: say which trace */
+    if (cw_log_trace_id && n >= 0 && (size_t) n < sizeof(msg)) {
+        snprintf(msg + n, sizeof(msg) - (size_t) n, " trace_id=%s",
+                 cw_log_trace_id);
+    }
 
     cs_time_format_iso((int64_t) cw_now_ms(), ts);
 

@@ -26,6 +26,13 @@ int cw_log_level_parse(const char *s, cw_log_level_e *level);
 const char *cw_log_level_name(cw_log_level_e level);
 
 /*
+ * The trace of the job whose code runs now (engine/cw_trace.c sets it):
+ * every line ends with `trace_id=<32 hex>` while it is set.  NULL: none.
+ * The string must live until the next call.
+ */
+void cw_log_trace(const char *trace_id);
+
+/*
  * `s` when it can be quoted in a log line or a status message as an id
  * (1 to 128 of [A-Za-z0-9._:-]), else a placeholder: a value taken from a
  * sender or a CRM field is not quoted unless it has the shape of an id,

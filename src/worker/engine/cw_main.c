@@ -5,6 +5,10 @@
  *   caresync-worker check [--config FILE]
  *   caresync-worker jobs show <job-id>
  *   caresync-worker dlq list | dlq replay <job-id>|--all
+ *   caresync-worker replay --since T [--until T] [--type T] [--source S]
+ *                          [--dry-run] [--limit N]
+ *   caresync-worker erase --patient <source patient id | CRM contact id>
+ *   caresync-worker audit verify | audit export --since T
  *   caresync-worker log [--level L] [--since T] [--count N]
  *   caresync-worker batch healthsherpa|hint-to-crm|crm-to-hint ...
  *   caresync-worker batch status|abort|report <batch-id>
@@ -13,8 +17,10 @@
  *
  * The configuration: --config FILE, else CARESYNC_WORKER_CONFIG, else
  * CW_CONF_DEFAULT when it exists, else the built-in defaults (with the
- * CARESYNC_<SECTION>_<KEY> variables in every case).  The manual is
- * docs/caresync-worker.8; keep it in step with the texts below.
+ * CARESYNC_<SECTION>_<KEY> variables in every case).  --actor NAME names
+ * who runs an operator command in the audit trail (default: the OS
+ * user).  The manual is docs/caresync-worker.8; keep it in step with the
+ * texts below.
  */
 
 #include <stdio.h>
@@ -24,11 +30,15 @@
 
 #include <curl/curl.h>
 
+#include "engine/cw_audit.h"
 #include "engine/cw_config.h"
 #include "engine/cw_log.h"
 #include "ops/cw_ops.h"
+#include "ops/cw_ops_audit.h"
 #include "ops/cw_ops_batch.h"
+#include "ops/cw_ops_erase.h"
 #include "ops/cw_ops_hint.h"
+#include "ops/cw_ops_replay.h"
 #include "cw_worker.h"
 
 
@@ -91,6 +101,50 @@ static const cw_cmd_t  cw_cmds[] = {
       NULL, -1,
       cw_ops_dlq },
 
+    { "replay",
+      "replay --since T [--until T] [--type T] [--source S] [--dry-run] "
+      "[--limit N]",
+      "Queue again the processed jobs of the archive ({prefix}:archive,\n"
+      "kept retention.archive_s) and the dead jobs ({prefix}:dead) that\n"
+      "ended between --since and --until, as they were first queued, with\n"
+      "attempts reset and `replay_of` naming where each came from.  They\n"
+      "run as any job: a job already applied writes nothing.  Prints each\n"
+      "job id, then the count; a dead job leaves the dead-letter queue.",
+      "  --since T          jobs that ended from T: ISO-8601 or a duration\n"
+      "                     back from now (90s, 15m, 2h, 1d); required\n"
+      "  --until T          ... up to T (default: now)\n"
+      "  --type T           only jobs of type T (helparound.enrollment ...)\n"
+      "  --source S         only jobs from source S (helparound, hint, crm)\n"
+      "  --dry-run          print what would be queued, queue nothing\n"
+      "  --limit N          queue at most N (default 10000; it says where\n"
+      "                     it stopped)\n",
+      -1,
+      cw_ops_replay },
+
+    { "erase", "erase --patient <source patient id | CRM contact id>",
+      "Remove everything caresync holds in Redis about one patient: its\n"
+      "queued, retrying, parked, archived and dead jobs, their dedupe\n"
+      "marks, status records and timelines, batch rows naming the id, the\n"
+      "patient's keys (lock, wait, last, index) and the log's lines.  Prints what it removed,\n"
+      "by kind and count.  Refuses, removing nothing, while a job for the\n"
+      "patient runs.  Never touches the CRM or the vendors.  The audit\n"
+      "trail records the erasure with the SHA-256 of the id.",
+      "  --patient ID       a source patient id (ha..., pat-...) or a CRM\n"
+      "                     contact id\n",
+      -1,
+      cw_ops_erase },
+
+    { "audit", "audit verify\naudit export --since T",
+      "The audit trail ({prefix}:audit): every CRM or vendor write a job\n"
+      "made (job, target, record, the names of the fields) and every\n"
+      "operator action, each entry chained to the one before by SHA-256.\n"
+      "verify: check the whole chain; exit 1 at the first break, naming\n"
+      "  the entry.\n"
+      "export: the entries from T as JSON lines, for a SIEM.",
+      "  --since T          ISO-8601 or a duration back from now\n",
+      -1,
+      cw_ops_audit },
+
     { "log", "log [--level debug|error|exception] [--since T] [--count N]",
       "Print the sync log ({prefix}:log), oldest first.",
       "  --level L          entries at or above L (debug < error < exception)\n"
@@ -141,6 +195,8 @@ static const cw_cmd_t  cw_cmds[] = {
 static const char  cw_common_options[] =
     "  -c, --config FILE  the configuration (default: $CARESYNC_WORKER_CONFIG,\n"
     "                     else " CW_CONF_DEFAULT " if it exists)\n"
+    "  --actor NAME       who runs an operator command, for the audit\n"
+    "                     trail (default: the OS user)\n"
     "  -h, --help         this help\n";
 
 static const char  cw_exit_status[] =
@@ -302,6 +358,16 @@ main(int argc, char **argv)
     for (i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             return cw_help(cmd);
+        }
+
+        if (strcmp(argv[i], "--actor") == 0) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                fprintf(stderr, "caresync-worker: --actor needs a name: "
+                        "caresync-worker %s --actor NAME\n", cmd);
+                return 2;
+            }
+            cw_audit_set_actor(argv[++i]);
+            continue;
         }
 
         if (strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) {

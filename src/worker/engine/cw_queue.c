@@ -7,7 +7,6 @@
 
 #include "engine/cw_log.h"
 #include "engine/cw_queue.h"
-#include "engine/cw_status.h"
 #include "engine/cw_util.h"
 
 
@@ -321,67 +320,4 @@ cw_queue_dead(cw_queue_t *q, const char *job, size_t len,
     cw_redis_append(q->redis, "XADD %s * job_id %s type %s error %s "
                     "attempts %s failed_at %s job %b", q->conf->key.dead,
                     job_id, type, error, att, at, job, len);
-}
-
-
-void
-cw_queue_replay(cw_redis_t *r, const cw_conf_t *conf, const char *dead_id,
-    const char *job_id, const char *job)
-{
-    char  key[CW_STATUS_KEY_MAX];
-
-    cw_status_key(conf->redis.prefix, job_id, key, sizeof(key));
-    cw_redis_append(r, "MULTI");
-    cw_redis_append(r, "XADD %s * job %s", conf->key.jobs, job);
-    cw_status_requeued(r, key);
-    cw_redis_append(r, "XDEL %s %s", conf->key.dead, dead_id);
-    cw_redis_append(r, "EXEC");
-}
-
-
-int
-cw_queue_replay_id(cw_redis_t *r, const cw_conf_t *conf,
-    const char *dead_id, char *job_id, size_t n)
-{
-    int          rc = -1;
-    size_t       i;
-    redisReply  *rep, *fv;
-    const char  *id = NULL, *job = NULL;
-
-    rep = cw_redis_cmd(r, "XRANGE %s %s %s", conf->key.dead, dead_id,
-                       dead_id);
-
-    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-        goto done;
-    }
-
-    if (rep->elements == 0) {
-        rc = 0;
-        goto done;
-    }
-
-    fv = rep->element[0]->element[1];
-
-    for (i = 0; fv && i + 1 < fv->elements; i += 2) {
-        if (strcmp(fv->element[i]->str, "job_id") == 0) {
-            id = fv->element[i + 1]->str;
-
-        } else if (strcmp(fv->element[i]->str, "job") == 0) {
-            job = fv->element[i + 1]->str;
-        }
-    }
-
-    if (id != NULL && job != NULL && strlen(id) < n) {
-        snprintf(job_id, n, "%s", id);
-        cw_queue_replay(r, conf, dead_id, id, job);
-        rc = 1;
-    }
-
-done:
-
-    if (rep) {
-        freeReplyObject(rep);
-    }
-
-    return rc;
 }

@@ -58,20 +58,4 @@ void cw_queue_retry(cw_queue_t *q, const char *order, const char *job,
 void cw_queue_dead(cw_queue_t *q, const char *job, size_t len,
     const char *job_id, const char *type, const char *error, long attempts);
 
-/*
- * A dead letter back on the queue: XADD of its job, its status record
- * `queued` again, XDEL of the entry, in one MULTI/EXEC appended to the
- * pipeline (the caller flushes).  `dead_id` is the entry's stream id.
- */
-void cw_queue_replay(cw_redis_t *r, const cw_conf_t *conf,
-    const char *dead_id, const char *job_id, const char *job);
-
-/*
- * The same for the entry `dead_id` read first (XRANGE): 1 appended, its
- * job id in job_id; 0 no such entry (replayed already, or never dead);
- * -1 Redis failed or the entry is not one of ours.
- */
-int cw_queue_replay_id(cw_redis_t *r, const cw_conf_t *conf,
-    const char *dead_id, char *job_id, size_t n);
-
 #endif /* CW_QUEUE_H */

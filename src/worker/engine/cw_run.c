@@ -16,8 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cw_audit.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
+#include "engine/cw_metrics.h"
+#include "engine/cw_retain.h"
+#include "engine/cw_trace.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_util.h"
 #include "cw_worker.h"
@@ -159,6 +163,13 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
         return -1;
     }
 
+    cw_trace_install(w->http, conf);
+
+    if (cw_metrics_open(conf, err, sizeof(err)) != 0) {
+        cw_exception("worker", "%s", err);
+        return -1;
+    }
+
     if (conf->sf.login_url) {
         w->crm = cw_salesforce_create(w->http, conf, err, sizeof(err));
         if (w->crm == NULL) {
@@ -170,6 +181,11 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
     if (conf->http.verify_tls == 0) {
         cw_error("worker", "TLS verification is off (http.verify_tls)");
     }
+
+    /* every CRM or vendor write a job makes goes to the audit trail */
+    w->audit.redis = &w->redis;
+    w->audit.conf = conf;
+    cw_http_on_write(w->http, cw_audit_write, &w->audit);
 
     cw_jobs_init();
     return 0;
@@ -190,6 +206,7 @@ cw_teardown(cw_worker_t *w)
         cw_job_done(job, "running", NULL);
     }
 
+    (void) cw_audit_flush(&w->redis, w->conf);
     (void) cw_redis_flush(&w->redis);
     cw_log_setup(CW_LOG_DEBUG, NULL, NULL, 0);
 
@@ -198,6 +215,7 @@ cw_teardown(cw_worker_t *w)
     }
 
     cw_http_destroy(w->http);
+    cw_metrics_close();
     cw_redis_close(&w->redis);
     free(w->redis.host);
     free(w->redis.password);
@@ -236,6 +254,8 @@ cw_wait_for_redis(cw_worker_t *w)
             return 0;
         }
 
+        /* scrapes meanwhile say so: caresync_worker_redis_up 0 */
+        cw_metrics_serve(&w->redis, w->conf, 0);
         (void) cw_http_poll(w->http, 1000);
     }
 }
@@ -246,7 +266,7 @@ cw_run(const cw_conf_t *conf)
 {
     int               free_slots, idle, rc;
     long              wait;
-    uint64_t          now, last_promote = 0, last_reclaim = 0;
+    uint64_t          now, last_promote = 0, last_reclaim = 0, last_prune = 0;
     int               batch;
     uint64_t          last_touch, deadline = 0, cpu0, t0, last_read = 0;
     cw_worker_t       w;
@@ -297,6 +317,11 @@ cw_run(const cw_conf_t *conf)
         }
 
         if (w.stopping && (w.njobs == 0 || now >= deadline)) {
+            /* the last spans, bounded by the export's own timeout */
+            cw_trace_tick(1);
+            while (cw_trace_exporting() && cw_http_poll(w.http, 50) > 0) {
+                /* until it is answered or times out */
+            }
             break;
         }
 
@@ -304,6 +329,13 @@ cw_run(const cw_conf_t *conf)
             if (now - last_promote >= 250) {
                 (void) cw_queue_promote(&w.queue, 1000);
                 last_promote = now;
+            }
+
+            if (now - last_prune
+                >= (uint64_t) conf->retain.prune_interval_ms)
+            {
+                cw_retain_tick(&w.redis, conf);
+                last_prune = now;
             }
 
             free_slots = (int) conf->worker.concurrency - w.njobs;
@@ -354,8 +386,14 @@ cw_run(const cw_conf_t *conf)
         }
 
         (void) cw_http_poll(w.http, wait);
+        /* the turn's writes, in one append to the audit trail */
+        (void) cw_audit_flush(&w.redis, conf);
         (void) cw_redis_send(&w.redis);
         (void) cw_redis_drain(&w.redis);
+
+        /* a scrape and an export wait at most one turn, jobs never */
+        cw_metrics_serve(&w.redis, conf, w.njobs);
+        cw_trace_tick(0);
     }
 
     if (w.njobs) {

@@ -44,7 +44,7 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
 {
     int          argc = 0;
     char         now[CS_TIME_ISO_LEN + 1], ttl[24];
-    const char  *argv[20];
+    const char  *argv[24];
 
     cw_status_now(now);
 
@@ -66,6 +66,7 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
     CW_ST_FIELD("crm_contact_id", st->crm_contact_id);
     CW_ST_FIELD("hint_patient_id", st->hint_patient_id);
     CW_ST_FIELD("next_attempt_at", st->next_attempt_at);
+    CW_ST_FIELD("trace_id", st->trace_id);
 
 #undef CW_ST_FIELD
 
@@ -83,39 +84,7 @@ cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st)
 
 
 void
-cw_status_index(cw_redis_t *r, const char *prefix, const char *what,
-    const char *id, const char *job_id, long ttl_s)
-{
-    char    key[CW_STATUS_KEY_MAX], now[24], ttl[24], keep[24];
-    size_t  i, n;
-
-    n = id ? strlen(id) : 0;
-
-    if (n == 0 || n > 64) {
-        return;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')
-              || (id[i] >= '0' && id[i] <= '9') || strchr("_.-", id[i])))
-        {
-            return;
-        }
-    }
-
-    snprintf(key, sizeof(key), "%s:jobs_by:%s:%s", prefix, what, id);
-    snprintf(now, sizeof(now), "%llu", (unsigned long long) cw_now_ms());
-    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
-    snprintf(keep, sizeof(keep), "%d", -(CW_STATUS_INDEX_MAX + 1));
-
-    cw_redis_args(r, 4, "ZADD", key, now, job_id);
-    cw_redis_args(r, 4, "ZREMRANGEBYRANK", key, "0", keep);
-    cw_redis_args(r, 3, "EXPIRE", key, ttl);
-}
-
-
-void
-cw_status_requeued(cw_redis_t *r, const char *key)
+cw_status_requeued(cw_redis_t *r, const char *key, const char *from)
 {
     char  now[CS_TIME_ISO_LEN + 1];
 
@@ -123,5 +92,31 @@ cw_status_requeued(cw_redis_t *r, const char *key)
 
     cw_redis_append(r, "HSET %s status queued attempts 0 updated_at %s",
                     key, now);
+    if (from) {
+        cw_redis_append(r, "HSET %s replay_of %s", key, from);
+        cw_redis_append(r, "HINCRBY %s replays 1", key);
+    }
     cw_redis_append(r, "PERSIST %s", key);
+}
+
+
+void
+cw_status_index_key(const char *prefix, const char *name, char *out,
+    size_t n)
+{
+    snprintf(out, n, "%s:patient:%s", prefix, name);
+}
+
+
+void
+cw_status_index(cw_redis_t *r, const char *prefix, const char *name,
+    const char *job_id, long ttl_s)
+{
+    char  key[CW_STATUS_KEY_MAX + 160], ttl[24];
+
+    cw_status_index_key(prefix, name, key, sizeof(key));
+    snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
+
+    cw_redis_args(r, 3, "SADD", key, job_id);
+    cw_redis_args(r, 3, "EXPIRE", key, ttl);
 }

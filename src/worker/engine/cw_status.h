@@ -33,6 +33,7 @@ typedef struct {
     const char  *crm_contact_id;
     const char  *hint_patient_id;
     const char  *next_attempt_at;
+    const char  *trace_id;          /* the job's trace (cw_trace.h) */
     long         ttl_s;
     int          retried;           /* an earlier attempt may have left
                                        next_attempt_at */
@@ -41,18 +42,23 @@ typedef struct {
 void cw_status_write(cw_redis_t *r, const char *key, const cw_status_t *st);
 
 /*
- * The console's lookup by a contact's or a patient's id: the sorted set
- * {prefix}:jobs_by:<what>:<id> of the newest CW_STATUS_INDEX_MAX job ids
- * about it (scored by time), expiring `ttl_s` after its last job ends, as
- * the records do.  An id that is not 1 to 64 of [A-Za-z0-9_.-] is not
- * indexed (NULL neither).  `what`: "contact" or "patient".
+ * `queued` again (dlq replay, replay): attempts start over; `from`, when
+ * not NULL, is where the job was replayed from ("archive:<stream id>",
+ * "dead:<stream id>"), kept as `replay_of` with a `replays` count.
  */
-#define CW_STATUS_INDEX_MAX  20
+void cw_status_requeued(cw_redis_t *r, const char *key, const char *from);
 
-void cw_status_index(cw_redis_t *r, const char *prefix, const char *what,
-    const char *id, const char *job_id, long ttl_s);
-
-/* `queued` again (dlq replay): attempts start over. */
-void cw_status_requeued(cw_redis_t *r, const char *key);
+/*
+ * The jobs about a patient, for erasure (docs/phi-and-retention.md
+ * "Erasure"): {prefix}:patient:<key> is the set of the ids of the jobs
+ * that held the patient key (cw_lock.h: "ha:<id>", "hint:<id>",
+ * "crm:<contact id>") or linked the contact or Hint patient, expiring
+ * `ttl_s` after the last one was added.  The ids are readable when the
+ * envelope's patient is sealed.
+ */
+void cw_status_index_key(const char *prefix, const char *name, char *out,
+    size_t n);
+void cw_status_index(cw_redis_t *r, const char *prefix, const char *name,
+    const char *job_id, long ttl_s);
 
 #endif /* CW_STATUS_H */

@@ -3,6 +3,7 @@
  */
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,4 +317,35 @@ cw_parse_datetime(const char *s, int64_t *ms)
     }
 
     return cs_time_parse_date(tmp, n, ms, NULL) == 0 ? 0 : -1;
+}
+
+
+void
+cw_buf_printf(cs_buf_t *b, const char *fmt, ...)
+{
+    int      n;
+    char     small[256];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+
+    if (n < 0) {
+        return;
+    }
+
+    if ((size_t) n < sizeof(small)) {
+        cs_buf_put(b, small, (size_t) n);
+        return;
+    }
+
+    if (cs_buf_reserve(b, (size_t) n + 1) != 0) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    (void) vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t) n;
 }

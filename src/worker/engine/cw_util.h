@@ -50,6 +50,10 @@ json_t *cw_json_trimmed(json_t *v);
 /* o[k] when it is a string with something in it, else NULL. */
 const char *cw_json_str(json_t *o, const char *k);
 
+/* printf() appended to a buffer (metrics text, timeline lines). */
+void cw_buf_printf(cs_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Percent-encoding of a URL component (RFC 3986 unreserved kept). */
 void cw_url_escape(cs_buf_t *b, const char *s);
 /*

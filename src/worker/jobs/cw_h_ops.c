@@ -4,10 +4,11 @@
  * operation has one implementation, the one the command line uses too:
  *
  *   ops.dlq_replay  {"dead_id":"<stream id of {prefix}:dead>","actor":…}
- *                   the dead letter back on the queue (cw_queue_replay)
+ *                   the dead letter back on the queue (cw_replay(), the
+ *                   code of `dlq replay`, which audits it)
  *
  * `actor` is the edge's name for the bearer token that asked (never a
- * person's data); it goes to the sync log, for the audit trail.
+ * person's data); it goes to the audit trail.
  */
 
 #include <stdio.h>
@@ -15,8 +16,8 @@
 
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
-#include "engine/cw_queue.h"
 #include "engine/cw_util.h"
+#include "ops/cw_ops_replay.h"
 
 
 /* "<ms>-<seq>": what the edge let through; anything else is no entry */
@@ -45,13 +46,50 @@ cw_ops_stream_id_ok(const char *s)
 }
 
 
+/* the job id of the dead letter `dead`: 1, 0 none, -1 Redis */
+static int
+cw_h_dlq_job_id(cw_job_t *job, const char *dead, char *out, size_t n)
+{
+    int          rc = 0;
+    size_t       i;
+    redisReply  *rep, *fv;
+
+    rep = cw_redis_cmd(&job->w->redis, "XRANGE %s %s %s",
+                       job->w->conf->key.dead, dead, dead);
+
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+        rc = -1;
+
+    } else if (rep->elements == 1) {
+        fv = rep->element[0]->element[1];
+
+        for (i = 0; fv && i + 1 < fv->elements; i += 2) {
+            if (strcmp(fv->element[i]->str, "job_id") == 0
+                && fv->element[i + 1]->len < n)
+            {
+                snprintf(out, n, "%s", fv->element[i + 1]->str);
+                rc = 1;
+            }
+        }
+    }
+
+    if (rep) {
+        freeReplyObject(rep);
+    }
+
+    return rc;
+}
+
+
 static void
 cw_h_dlq_replay_start(cw_job_t *job)
 {
-    int          rc;
-    char         id[130], msg[256];
-    json_t      *action = json_object_get(job->env, "action");
-    const char  *dead, *actor;
+    int                rc;
+    char               id[130], msg[256];
+    json_t            *action = json_object_get(job->env, "action");
+    const char        *dead, *actor;
+    cw_replay_res_t    res;
+    cw_replay_spec_t   s;
 
     dead = json_string_value(json_object_get(action, "dead_id"));
     actor = json_string_value(json_object_get(action, "actor"));
@@ -62,14 +100,7 @@ cw_h_dlq_replay_start(cw_job_t *job)
         return;
     }
 
-    rc = cw_queue_replay_id(&job->w->redis, job->w->conf, dead, id,
-                            sizeof(id));
-
-    if (rc < 0) {
-        cw_job_failf(job, CW_ERR_TRANSIENT, CW_E_REDIS, "the dead letter "
-                     "%s could not be read from Redis", dead);
-        return;
-    }
+    rc = cw_h_dlq_job_id(job, dead, id, sizeof(id));
 
     if (rc == 0) {
         cw_job_done(job, "skipped", "That dead letter is no longer in the "
@@ -77,8 +108,30 @@ cw_h_dlq_replay_start(cw_job_t *job)
         return;
     }
 
+    memset(&s, 0, sizeof(s));
+    s.dead = 1;
+    s.job_id = id;
+    s.limit = 1;
+    s.action = "dlq replay";
+    s.actor = actor ? actor : "console";
+
+    if (rc < 0 || cw_replay(&job->w->redis, job->w->conf, &s, NULL, NULL,
+                            &res) == -1)
+    {
+        cw_job_failf(job, CW_ERR_TRANSIENT, CW_E_REDIS, "the dead letter "
+                     "%s could not be replayed: Redis did not confirm it",
+                     dead);
+        return;
+    }
+
+    if (res.queued == 0) {
+        cw_job_done(job, "skipped", "That dead letter is no longer in the "
+                    "queue: it was replayed already");
+        return;
+    }
+
     cw_debug("ops", "dlq replay job_id=%s dead_id=%s by=%s (console)", id,
-             dead, actor ? actor : "-");
+             dead, s.actor);
 
     snprintf(msg, sizeof(msg), "Job %s is queued again", id);
     cw_job_done(job, "updated", msg);

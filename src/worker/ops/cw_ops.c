@@ -11,11 +11,14 @@
 #include "cs_time.h"
 #include "engine/cw_http.h"
 #include "engine/cw_log.h"
+#include "engine/cw_audit.h"
 #include "ops/cw_ops.h"
+#include "ops/cw_ops_replay.h"
 #include "engine/cw_queue.h"
 #include "engine/cw_redis.h"
 #include "crm/cw_salesforce.h"
 #include "engine/cw_status.h"
+#include "engine/cw_trace.h"
 #include "engine/cw_util.h"
 
 
@@ -56,6 +59,7 @@ cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
     char **ids, size_t n, char id[CW_BATCH_ID_LEN])
 {
     int         rc;
+    char        count[24];
     cw_redis_t  r;
 
     if (cw_ops_connect(c, &r) != 0) {
@@ -63,6 +67,18 @@ cw_ops_queue_batch(const cw_conf_t *c, const cw_batch_spec_t *spec,
     }
 
     rc = cw_batch_create(&r, c, spec, ids, n, id);
+
+    if (rc == 0) {
+        snprintf(count, sizeof(count), "%zu", n);
+        if (cw_audit_op(&r, c, NULL, "batch start", "batch", id, "batch_kind",
+                        spec->kind, "item", spec->item, "agent", spec->agent,
+                        "count", count, NULL) != 0)
+        {
+            fprintf(stderr, "caresync-worker: batch %s is queued but not "
+                    "in the audit trail: Redis refused the entry\n", id);
+        }
+    }
+
     cw_ops_close(&r);
 
     if (rc == -2) {
@@ -125,8 +141,7 @@ cw_ops_csv_ids(const char *csv, cw_csv_ids_t *ids)
 }
 
 
-/* the value of `field` in a stream entry's [f, v, f, v ...] */
-static const char *
+const char *
 cw_ops_field(redisReply *fv, const char *field)
 {
     size_t  i;
@@ -143,7 +158,186 @@ cw_ops_field(redisReply *fv, const char *field)
 }
 
 
+int
+cw_ops_xrange(cw_redis_t *r, const char *key, const char *start,
+    const char *end, int page, cw_ops_entry_pt each, void *data)
+{
+    int          rc = 0, last = 0;
+    char         from[64], cnt[16];
+    size_t       i, n;
+    redisReply  *rep;
+
+    snprintf(from, sizeof(from), "%s", start);
+    snprintf(cnt, sizeof(cnt), "%d", page);
+
+    while (!last && rc == 0) {
+        rep = cw_redis_cmd(r, "XRANGE %s %s %s COUNT %s", key, from, end,
+                           cnt);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        n = rep->elements;
+        last = n < (size_t) page;
+
+        for (i = 0; i < n && rc == 0; i++) {
+            rc = each(data, rep->element[i]);
+        }
+
+        if (n) {
+            snprintf(from, sizeof(from), "(%s",
+                     rep->element[n - 1]->element[0]->str);
+        }
+
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(r) != 0) {
+            return -1;
+        }
+    }
+
+    return rc;
+}
+
+
+int
+cw_ops_scan(cw_redis_t *r, const char *key, const char *match,
+    cw_ops_page_pt each, void *data)
+{
+    int          rc = 0;
+    char         cursor[32];
+    redisReply  *rep;
+
+    strcpy(cursor, "0");
+
+    do {
+        rep = key ? cw_redis_cmd(r, "ZSCAN %s %s COUNT 500", key, cursor)
+                  : cw_redis_cmd(r, "SCAN %s MATCH %s COUNT 500", cursor,
+                                 match);
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
+            || rep->elements != 2
+            || rep->element[0]->type != REDIS_REPLY_STRING)
+        {
+            if (rep) {
+                freeReplyObject(rep);
+            }
+            return -1;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        rc = each(data, rep->element[1]);
+        freeReplyObject(rep);
+
+        if (cw_redis_flush(r) != 0) {
+            return -1;
+        }
+
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+
+    return rc;
+}
+
+
 /* ---- jobs show ---- */
+
+static const char *
+cw_ops_jstr(json_t *o, const char *k)
+{
+    const char  *v = json_string_value(json_object_get(o, k));
+
+    return v ? v : "-";
+}
+
+
+/* One attempt of the timeline (cw_trace.h), as a person reads it */
+static void
+cw_ops_attempt(json_t *e, int first)
+{
+    long         attempt;
+    size_t       i;
+    json_t      *calls, *call;
+
+    attempt = (long) json_integer_value(json_object_get(e, "attempt"));
+
+    if (first && json_object_get(e, "received_at")) {
+        printf("  %s  received by the edge\n",
+               cw_ops_jstr(e, "received_at"));
+    }
+
+    if (json_object_get(e, "queued_at")) {
+        printf("  %s  queued%s\n", cw_ops_jstr(e, "queued_at"),
+               attempt > 1 ? " again" : "");
+    }
+
+    printf("  %s  attempt %ld started\n", cw_ops_jstr(e, "started_at"),
+           attempt);
+
+    calls = json_object_get(e, "calls");
+    json_array_foreach(calls, i, call) {
+        printf("  %s    %s %s -> %lld (%lld ms)\n", cw_ops_jstr(call, "at"),
+               cw_ops_jstr(call, "method"), cw_ops_jstr(call, "url"),
+               (long long) json_integer_value(json_object_get(call,
+                                                              "status")),
+               (long long) json_integer_value(json_object_get(call, "ms")));
+    }
+
+    if (json_integer_value(json_object_get(e, "calls_dropped")) > 0) {
+        printf("  %*s    ... and %lld more calls\n", CS_TIME_ISO_LEN, "",
+               (long long) json_integer_value(json_object_get(
+                   e, "calls_dropped")));
+    }
+
+    printf("  %s  attempt %ld ended: %s", cw_ops_jstr(e, "ended_at"),
+           attempt, cw_ops_jstr(e, "status"));
+    if (json_object_get(e, "error")) {
+        printf(" (%s", cw_ops_jstr(e, "error"));
+        if (json_object_get(e, "http_status")) {
+            printf(", HTTP %lld", (long long) json_integer_value(
+                                      json_object_get(e, "http_status")));
+        }
+        printf(")");
+    }
+    printf("\n");
+}
+
+
+static void
+cw_ops_timeline(const cw_conf_t *c, cw_redis_t *r, const char *id)
+{
+    size_t       i;
+    char         key[CW_STATUS_KEY_MAX];
+    json_t      *e;
+    redisReply  *rep;
+
+    cw_trace_key(c->redis.prefix, id, key, sizeof(key));
+    rep = cw_redis_cmd(r, "LRANGE %s 0 -1", key);
+
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+    {
+        printf("timeline: (none: the job has not ended an attempt yet, or "
+               "it expired)\n");
+
+    } else {
+        printf("timeline:\n");
+
+        for (i = 0; i < rep->elements; i++) {
+            e = json_loadb(rep->element[i]->str, rep->element[i]->len, 0,
+                           NULL);
+            if (e) {
+                cw_ops_attempt(e, i == 0);
+                json_decref(e);
+            }
+        }
+    }
+
+    if (rep) {
+        freeReplyObject(rep);
+    }
+}
+
 
 int
 cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
@@ -156,7 +350,7 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
     static const char  *order[] = {
         "status", "type", "attempts", "message", "last_error",
         "crm_contact_id", "healthsherpa_contact_id", "hint_patient_id",
-        "next_attempt_at", "updated_at", NULL
+        "next_attempt_at", "updated_at", "trace_id", NULL
     };
 
     if (argc != 2 || strcmp(argv[0], "show") != 0) {
@@ -217,6 +411,8 @@ cw_ops_jobs(const cw_conf_t *c, int argc, char **argv)
         if (ttl) {
             freeReplyObject(ttl);
         }
+
+        cw_ops_timeline(c, &r, argv[1]);
     }
 
     if (rep) {
@@ -239,15 +435,85 @@ cw_ops_ms_iso(const char *ms, char out[CS_TIME_ISO_LEN + 1])
 }
 
 
+static void
+cw_ops_dlq_replayed(void *data, const char *job_id, const char *from)
+{
+    printf("replayed %s\n", job_id);
+}
+
+
+/* dlq list: one dead job a line */
+static int
+cw_ops_dlq_line(void *data, redisReply *e)
+{
+    char         at[CS_TIME_ISO_LEN + 1];
+    redisReply  *fv = e->element[1];
+    const char  *job_id = cw_ops_field(fv, "job_id");
+
+    cw_ops_ms_iso(cw_ops_field(fv, "failed_at"), at);
+    printf("%s %s type=%s attempts=%s failed_at=%s error=\"%s\"\n",
+           e->element[0]->str, job_id ? job_id : "-",
+           cw_ops_field(fv, "type") ? cw_ops_field(fv, "type") : "-",
+           cw_ops_field(fv, "attempts") ? cw_ops_field(fv, "attempts") : "-",
+           at, cw_ops_field(fv, "error") ? cw_ops_field(fv, "error") : "");
+
+    (*(int *) data)++;
+    return 0;
+}
+
+
+/* dlq replay <job-id> | --all: cw_replay() on the dead-letter queue */
+static int
+cw_ops_dlq_replay(const cw_conf_t *c, cw_redis_t *r, const char *which)
+{
+    int               rc, all = strcmp(which, "--all") == 0;
+    cw_replay_res_t   res;
+    cw_replay_spec_t  s;
+
+    memset(&s, 0, sizeof(s));
+    s.dead = 1;
+    s.job_id = all ? NULL : which;
+    s.limit = all ? 1000000 : 1;
+
+    s.action = "dlq replay";
+    rc = cw_replay(r, c, &s, cw_ops_dlq_replayed, NULL, &res);
+
+    if (rc == -1) {
+        fprintf(stderr, "caresync-worker: replay failed: Redis did not "
+                "confirm it. `caresync-worker dlq list` shows which jobs "
+                "are still dead; check Redis (`caresync-worker check`) and "
+                "replay again\n");
+        return 1;
+    }
+
+    if (rc == -2) {
+        fprintf(stderr, "caresync-worker: the replay is not in the audit "
+                "trail: Redis refused the entry\n");
+        return 1;
+    }
+
+    if (res.queued) {
+        return 0;
+    }
+
+    if (all) {
+        printf("the dead-letter queue is empty\n");
+        return 0;
+    }
+
+    fprintf(stderr, "caresync-worker: job %s is not in the dead-letter queue "
+            "(`caresync-worker dlq list` lists the dead jobs; `jobs show %s` "
+            "shows this one's status)\n", which, which);
+    return 1;
+}
+
+
 int
 cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
 {
-    int          rc = 0, all, found = 0;
-    size_t       i;
-    char         at[CS_TIME_ISO_LEN + 1];
+    int          rc = 0, found = 0;
     cw_redis_t   r;
-    redisReply  *rep, *e, *fv, *x;
-    const char  *job_id, *job;
+    redisReply  *x;
 
     if (argc < 1 || (strcmp(argv[0], "list") == 0 && argc != 1)
         || (strcmp(argv[0], "replay") == 0 && argc != 2)
@@ -263,81 +529,30 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    rep = cw_redis_cmd(&r, "XRANGE %s - +", c->key.dead);
-    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+    if (strcmp(argv[0], "replay") == 0) {
+        rc = cw_ops_dlq_replay(c, &r, argv[1]);
+        cw_ops_close(&r);
+        return rc;
+    }
+
+    /* a page at a time: the queue holds up to retention.dead_max */
+    if (cw_ops_xrange(&r, c->key.dead, "-", "+", 500, cw_ops_dlq_line,
+                      &found) != 0)
+    {
         fprintf(stderr, "caresync-worker: cannot read %s\n", c->key.dead);
-        if (rep) {
-            freeReplyObject(rep);
-        }
         cw_ops_close(&r);
         return 1;
     }
 
-    all = argc == 2 && strcmp(argv[1], "--all") == 0;
-
-    for (i = 0; i < rep->elements; i++) {
-        e = rep->element[i];
-        fv = e->element[1];
-        job_id = cw_ops_field(fv, "job_id");
-        job = cw_ops_field(fv, "job");
-
-        if (strcmp(argv[0], "list") == 0) {
-            cw_ops_ms_iso(cw_ops_field(fv, "failed_at"), at);
-            printf("%s %s type=%s attempts=%s failed_at=%s error=\"%s\"\n",
-                   e->element[0]->str, job_id ? job_id : "-",
-                   cw_ops_field(fv, "type") ? cw_ops_field(fv, "type") : "-",
-                   cw_ops_field(fv, "attempts")
-                   ? cw_ops_field(fv, "attempts") : "-", at,
-                   cw_ops_field(fv, "error") ? cw_ops_field(fv, "error")
-                                             : "");
-            found++;
-            continue;
-        }
-
-        if (job == NULL || job_id == NULL
-            || (!all && strcmp(job_id, argv[1]) != 0))
-        {
-            continue;
-        }
-
-        cw_queue_replay(&r, c, e->element[0]->str, job_id, job);
-
-        if (cw_redis_flush(&r) != 0) {
-            fprintf(stderr, "caresync-worker: replay of %s failed: "
-                    "Redis did not confirm it. `caresync-worker dlq list` "
-                    "shows whether the job is still dead; check Redis "
-                    "(`caresync-worker check`) and replay again\n", job_id);
-            rc = 1;
-            break;
-        }
-
-        printf("replayed %s\n", job_id);
-        found++;
+    x = cw_redis_cmd(&r, "ZCARD %s", c->key.retry);
+    if (x && x->type == REDIS_REPLY_INTEGER) {
+        fprintf(stderr, "%d dead job(s); %lld waiting for a retry\n",
+                found, x->integer);
+    }
+    if (x) {
+        freeReplyObject(x);
     }
 
-    if (strcmp(argv[0], "list") == 0) {
-        x = cw_redis_cmd(&r, "ZCARD %s", c->key.retry);
-        if (x && x->type == REDIS_REPLY_INTEGER) {
-            fprintf(stderr, "%d dead job(s); %lld waiting for a retry\n",
-                    found, x->integer);
-        }
-        if (x) {
-            freeReplyObject(x);
-        }
-
-    } else if (found == 0 && rc == 0) {
-        if (all) {
-            printf("the dead-letter queue is empty\n");
-        } else {
-            fprintf(stderr, "caresync-worker: job %s is not in the "
-                    "dead-letter queue (`caresync-worker dlq list` lists "
-                    "the dead jobs; `jobs show %s` shows this one's "
-                    "status)\n", argv[1], argv[1]);
-            rc = 1;
-        }
-    }
-
-    freeReplyObject(rep);
     cw_ops_close(&r);
     return rc;
 }
@@ -345,8 +560,7 @@ cw_ops_dlq(const cw_conf_t *c, int argc, char **argv)
 
 /* ---- log ---- */
 
-/* ISO-8601 or 90s / 15m / 2h / 1d back from now, to epoch ms */
-static int
+int
 cw_ops_since(const char *s, long long *ms)
 {
     char      *end;

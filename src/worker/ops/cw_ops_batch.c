@@ -12,6 +12,7 @@
 #include "clients/cw_healthsherpa.h"
 #include "engine/cw_http.h"
 #include "ops/cw_ops.h"
+#include "engine/cw_audit.h"
 #include "ops/cw_ops_batch.h"
 #include "engine/cw_redis.h"
 #include "crm/cw_salesforce.h"
@@ -319,6 +320,18 @@ cw_ob_abort(const cw_conf_t *c, cw_redis_t *r, const char *id)
     cw_batch_key(c, id, NULL, key, sizeof(key));
     rep = cw_redis_cmd(r, "HSET %s aborted 1", key);
 
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR
+        || cw_audit_op(r, c, NULL, "batch abort", "batch", id, NULL) != 0)
+    {
+        fprintf(stderr, "caresync-worker: Redis failed: the abort of batch "
+                "%s may not be recorded; run it again\n", id);
+        freeReplyObject(h);
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return 1;
+    }
+
     printf("batch %s: aborting; the %s items not started yet will end "
            "skipped\n", id, cw_ob_get(h, "pending"));
 
@@ -563,6 +576,17 @@ cw_ops_oauth(const cw_conf_t *c, int argc, char **argv)
 
         while (!w.done) {
             (void) cw_http_poll(http, 100);
+        }
+
+        /* tried or done, it is an operator's act on an agent's account */
+        if (cw_audit_op(&r, c, NULL, "oauth exchange", "target",
+                        "healthsherpa", "agent", argv[2], "result",
+                        w.err.cls == CW_ERR_NONE ? "ok" : "failed", NULL)
+            != 0)
+        {
+            fprintf(stderr, "caresync-worker: the exchange is not in the "
+                    "audit trail: Redis refused the entry\n");
+            rc = 1;
         }
 
         if (w.err.cls != CW_ERR_NONE) {

@@ -22,7 +22,8 @@ use File::Basename qw(basename dirname);
 our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
-                 kill_redis restart_redis no_phi_in_log run_browser);
+                 kill_redis restart_redis no_phi_in_log start_otlp_stub
+                 fixture_text run_browser);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my @PIDS;
@@ -254,6 +255,28 @@ sub sf_contacts {
     return { map { $_->{Id} => $_ } @{ fake_get('/__fake/salesforce/contacts') } };
 }
 
+# The text of a fixture of the shared contract, e.g.
+# fixture_text('helparound/enrollment.json'); CARESYNC_FIXTURES moves them.
+sub fixture_text {
+    my ($rel) = @_;
+    my $path = ($ENV{CARESYNC_FIXTURES} // "$ROOT/../shared/fixtures") . "/$rel";
+    open my $fh, '<', $path or die "$path: $!";
+    local $/;
+    return <$fh>;
+}
+
+# A stand-in OTLP/HTTP collector (t/fakes/otlp_stub.py): its base URL.
+sub start_otlp_stub {
+    my $pf = "$ENV_->{dir}/otlp.port";
+    unlink $pf;
+    spawn("$ENV_->{dir}/otlp.log", 'python3', "$ROOT/t/fakes/otlp_stub.py",
+          '--port-file', $pf);
+    wait_for(sub { -s $pf }, 15) or die 'the OTLP stub did not start';
+    open my $fh, '<', $pf or die;
+    chomp(my $port = <$fh>);
+    return "http://127.0.0.1:$port";
+}
+
 # ---- config and worker processes ----
 
 my $NCONF = 0;
@@ -290,8 +313,8 @@ sub write_config {
     my $path = "$ENV_->{dir}/worker" . (++$NCONF) . ".conf";
     open my $fh, '>', $path or die;
     print $fh "# written by Caresync::Worker\n";
-    for my $s (qw(redis worker http salesforce hint healthsherpa
-                  helparound)) {
+    for my $s (qw(redis worker retention http salesforce hint healthsherpa
+                  helparound metrics tracing)) {
         next unless %{ $sec{$s} // {} };
         print $fh "\n[$s]\n";
         print $fh "$_ = $sec{$s}{$_}\n" for sort keys %{ $sec{$s} };
