@@ -50,6 +50,7 @@ function done(summary, latency, requests)
   for code, c in pairs(total) do
     io.write(string.format("status %d %d\n", code, c))
   end
+  io.write(string.format("latency_mean_us %d\n", latency.mean))
   io.write(string.format("latency_p50_us %d\n", latency:percentile(50)))
   io.write(string.format("latency_p99_us %d\n", latency:percentile(99)))
   io.write(string.format("requests %d\n", summary.requests))

@@ -3,7 +3,8 @@
  *
  *   handler.c      method, content type, body; hands the body to the core
  *   enqueue.c      the job's way into Redis: dedupe + XADD in one script
- *   command.c      one request's command to Redis: send, time out, detach
+ *   command.c      requests' commands to Redis: jobs grouped per turn, send,
+ *                  time out, detach
  *   redis.c        the per-worker hiredis connection on nginx's event loop
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
@@ -129,8 +130,32 @@ typedef struct {
 
 #define NGX_HTTP_CARESYNC_MAX_ARGS  24
 
+
+/*
+ * A webhook's job, sent together with the other jobs of the same event
+ * loop turn (command.c: group commit).  The group's script is enqueue.c's
+ * and reads, after the jobs' XADDs:
+ *   KEYS[1] the stream, then per job its mark and, if it has one, its
+ *   message mark;
+ *   ARGV per job: the job id, the mark's life in ms, the message mark's
+ *   life in ms ("0": none);
+ * it returns one integer per job, 1 queued, 0 a repeat.
+ */
+typedef struct {
+    ngx_http_caresync_script_t  *script;
+    ngx_str_t                    stream;
+    ngx_str_t                    mark;
+    ngx_str_t                    message;   /* len 0: none */
+    ngx_str_t                    id;
+    ngx_str_t                    job;
+    ngx_msec_t                   mark_ttl;
+    ngx_msec_t                   message_ttl;
+} ngx_http_caresync_job_t;
+
+
 /* One command of one request; argv stays valid for the NOSCRIPT retry. */
 typedef struct {
+    ngx_http_caresync_job_t     *job;       /* a job, sent grouped */
     ngx_http_caresync_script_t  *script;    /* NULL: a plain command */
     ngx_uint_t                   nkeys;     /* for scripts */
     ngx_uint_t                   argc;
@@ -187,6 +212,10 @@ ngx_int_t ngx_http_caresync_redis_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 void ngx_http_caresync_redis_exit(void);
 redisAsyncContext *ngx_http_caresync_redis_get(void);
+ngx_int_t ngx_http_caresync_redis_reserve(redisAsyncContext *ac,
+    size_t size);
+ngx_int_t ngx_http_caresync_redis_send(redisAsyncContext *ac,
+    redisCallbackFn *fn, void *data, ngx_str_t *parts, ngx_uint_t n);
 void ngx_http_caresync_redis_drop(void);
 
 /* command.c */

@@ -1,23 +1,49 @@
 /*
- * One request's command to Redis.
+ * Requests' commands to Redis.
  *
+ * A webhook's job is not sent alone: the jobs made ready in one turn of
+ * the event loop go as one transaction (group commit), built when the
+ * turn ends (a posted event, so that a request alone waits for nothing):
+ *
+ *     MULTI
+ *     XADD <stream> * job <job>          one per job, the job's bytes as
+ *     ...                                 they are: no script sees them
+ *     EVAL <group script> <marks, ids, lives>
+ *     EXEC
+ *
+ * The script sets each job's marks and deletes the entry of every job
+ * that turns out to be a repeat (a mark already there, from an earlier
+ * job or from one before it in the same group); EXEC runs it all at once,
+ * so no reader ever sees a repeat, and a mark never exists without its
+ * job.  It is sent whole (EVAL, never EVALSHA): a script missing at EXEC
+ * would leave the XADDs done and nothing marked, so it must never be
+ * missing.  Each request gets its own answer from EXEC's: its XADD's and
+ * its element of the script's.  Redis's fixed cost of a script call, and
+ * the interning of its arguments by Lua, is paid once per group and never
+ * for the jobs themselves.
+ *
+ * Other commands (an action's script, a status read) go one per request.
  * A script is sent as EVALSHA; a NOSCRIPT answer (a flushed or
  * failed-over Redis) is retried once as EVAL, which loads it again.
  * Only a real reply reaches the request's callback: a timeout, an error
  * reply or a lost connection is a 503, so a success answer always means
  * Redis did the work.
  *
+ * Commands are written in RESP here, and their large arguments (a job)
+ * copied once, straight into the connection's output buffer.
+ *
  * A pending command may outlive its request (client gone, timeout), so
  * its bookkeeping lives outside the request pool, in a per-worker free
  * list; the request's cleanup handler detaches it, and the reply
  * callback, which always comes (hiredis calls it with NULL on
- * disconnect), returns it to the list.
+ * disconnect), returns it to the list.  A job whose request goes before
+ * its group is sent is left out of the group.
  *
  * A connection lost between sending and the reply leaves the outcome
- * unknown: Redis may have run the command.  An idempotent command (the
- * webhook script, whose dedupe mark witnesses the job) then waits, within
- * the request's own timeout, for the connection to come back and is sent
- * again; its answer is the true one.  Others are answered 503.
+ * unknown: Redis may have run the command.  An idempotent command (a job,
+ * whose mark witnesses it) then waits, within the request's own timeout,
+ * for the connection to come back and is sent again; its answer is the
+ * true one.  Others are answered 503.
  *
  * What waits for Redis is bounded per worker (caresync_redis_queue): a
  * command is admitted only while the commands not yet done with Redis,
@@ -38,11 +64,30 @@
 #include <openssl/sha.h>
 
 
+/* jobs per transaction: bounds the script's run and EXEC's reply */
+#define NGX_HTTP_CARESYNC_GROUP_MAX  128
+
+/* "$<len>\r\n" of any argument, "*<n>\r\n" of any command */
+#define NGX_HTTP_CARESYNC_RESP_HDR   (1 + NGX_SIZE_T_LEN + 2)
+
+/* the headers of a job's XADD */
+#define NGX_HTTP_CARESYNC_XADD_HDR                                            \
+    (sizeof("*5\r\n$4\r\nXADD\r\n\r\n$1\r\n*\r\n$3\r\njob\r\n")             \
+     + 2 * NGX_HTTP_CARESYNC_RESP_HDR)
+
+/* what an argument of this size or more is sent from where it lies */
+#define NGX_HTTP_CARESYNC_RESP_COPY  256
+
+
+typedef struct ngx_http_caresync_group_s  ngx_http_caresync_group_t;
+
+
 struct ngx_http_caresync_pending_s {
     ngx_http_request_t           *r;        /* NULL once detached */
     ngx_http_caresync_ctx_t      *ctx;
     ngx_event_t                   timer;
-    ngx_queue_t                   queue;    /* waiting for a connection */
+    ngx_queue_t                   queue;    /* waiting for a connection,
+                                               or for the turn's group */
     ngx_queue_t                   sent;     /* awaiting its reply */
     ngx_msec_t                    sent_at;
     size_t                        obuf;     /* its copy in hiredis */
@@ -51,7 +96,17 @@ struct ngx_http_caresync_pending_s {
     unsigned                      retried:1;    /* EVAL after NOSCRIPT */
     unsigned                      in_redis:1;   /* a reply is due */
     unsigned                      waiting:1;    /* in the queue */
+    unsigned                      grouping:1;   /* in the turn's group */
     unsigned                      counted:1;    /* in the backlog */
+};
+
+
+/* One transaction of jobs, from MULTI to EXEC's reply. */
+struct ngx_http_caresync_group_s {
+    ngx_uint_t                    n;
+    size_t                        obuf;     /* MULTI, the script, EXEC */
+    ngx_http_caresync_group_t    *next;     /* free list */
+    ngx_http_caresync_pending_t  *jobs[NGX_HTTP_CARESYNC_GROUP_MAX];
 };
 
 
@@ -65,11 +120,23 @@ typedef struct {
 } ngx_http_caresync_backlog_t;
 
 
+/* A command as RESP pieces: headers and small arguments in buf. */
+typedef struct {
+    ngx_str_t                     parts[2 * NGX_HTTP_CARESYNC_MAX_ARGS + 8];
+                                            /* a piece, then two per
+                                               large argument */
+    ngx_uint_t                    n;
+    u_char                       *last;     /* free space in buf */
+    size_t                        len;
+    u_char                        buf[(NGX_HTTP_CARESYNC_MAX_ARGS + 3)
+                                      * (NGX_HTTP_CARESYNC_RESP_HDR
+                                         + NGX_HTTP_CARESYNC_RESP_COPY + 2)
+                                      + NGX_HTTP_CARESYNC_RESP_HDR + 1];
+} ngx_http_caresync_resp_t;
+
+
 static ngx_int_t ngx_http_caresync_send(redisAsyncContext *ac,
     ngx_http_caresync_pending_t *p, ngx_uint_t eval);
-static ngx_int_t ngx_http_caresync_send_argv(redisAsyncContext *ac,
-    ngx_http_caresync_pending_t *p, ngx_uint_t n, const char **argv,
-    size_t *lens);
 static void ngx_http_caresync_reply_handler(redisAsyncContext *ac,
     void *reply, void *data);
 static void ngx_http_caresync_timeout_handler(ngx_event_t *ev);
@@ -77,6 +144,30 @@ static void ngx_http_caresync_overdue_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_caresync_argv(ngx_http_caresync_cmd_t *cmd,
     ngx_uint_t eval, u_char *nkeys, const char **argv, size_t *lens);
 static size_t ngx_http_caresync_resp_len(ngx_uint_t n, size_t *lens);
+static u_char *ngx_http_caresync_resp_hdr(u_char *p, u_char type, size_t n);
+static void ngx_http_caresync_resp_arg(ngx_http_caresync_resp_t *rs,
+    const u_char *data, size_t len);
+static u_char *ngx_http_caresync_resp_str(u_char *p, const u_char *data,
+    size_t len);
+static void ngx_http_caresync_sent(ngx_http_caresync_pending_t *p,
+    size_t obuf);
+static void ngx_http_caresync_received(ngx_http_caresync_pending_t *p);
+static size_t ngx_http_caresync_job_len(ngx_http_caresync_job_t *job);
+static size_t ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job,
+    u_char *h, ngx_str_t *parts);
+static void ngx_http_caresync_group_add(ngx_http_caresync_pending_t *p);
+static void ngx_http_caresync_group_flush(ngx_event_t *ev);
+static ngx_int_t ngx_http_caresync_group_send(redisAsyncContext *ac,
+    ngx_http_caresync_group_t *g);
+static u_char *ngx_http_caresync_group_eval(ngx_http_caresync_group_t *g,
+    size_t *len);
+static void ngx_http_caresync_group_queued(redisAsyncContext *ac,
+    void *reply, void *data);
+static void ngx_http_caresync_group_reply(redisAsyncContext *ac,
+    void *reply, void *data);
+static void ngx_http_caresync_group_answer(ngx_http_caresync_group_t *g,
+    redisReply *rr);
+static void ngx_http_caresync_lost(ngx_http_caresync_pending_t *p);
 static void ngx_http_caresync_request_cleanup(void *data);
 static void ngx_http_caresync_finish(ngx_http_caresync_pending_t *p,
     redisReply *reply);
@@ -87,8 +178,15 @@ static void ngx_http_caresync_command_reconnected(redisAsyncContext *ac);
 
 
 static ngx_http_caresync_pending_t  *ngx_http_caresync_free;
+static ngx_http_caresync_group_t    *ngx_http_caresync_groups_free;
 static ngx_queue_t                   ngx_http_caresync_waiting;
+static ngx_queue_t                   ngx_http_caresync_grouping;
+static ngx_event_t                   ngx_http_caresync_flush;
 static ngx_http_caresync_backlog_t   ngx_http_caresync_backlog;
+
+/* the group's EVAL, reused from one turn to the next */
+static u_char                       *ngx_http_caresync_eval;
+static size_t                        ngx_http_caresync_eval_size;
 
 
 void
@@ -101,6 +199,11 @@ ngx_http_caresync_command_init(ngx_cycle_t *cycle,
                                   ngx_http_caresync_metrics_redis);
 
     ngx_queue_init(&ngx_http_caresync_waiting);
+    ngx_queue_init(&ngx_http_caresync_grouping);
+
+    ngx_memzero(&ngx_http_caresync_flush, sizeof(ngx_event_t));
+    ngx_http_caresync_flush.handler = ngx_http_caresync_group_flush;
+    ngx_http_caresync_flush.log = cycle->log;
 
     ngx_memzero(bl, sizeof(ngx_http_caresync_backlog_t));
     ngx_queue_init(&bl->sent);
@@ -131,6 +234,11 @@ ngx_http_caresync_command_reconnected(redisAsyncContext *ac)
         ngx_log_error(NGX_LOG_INFO, p->r->connection->log, 0,
                       "caresync: redis is back, sending job %V again",
                       &p->ctx->job_id);
+
+        if (p->ctx->cmd.job) {
+            ngx_http_caresync_group_add(p);
+            continue;
+        }
 
         if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
             ngx_http_caresync_finish(p, NULL);
@@ -217,16 +325,22 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_caresync_module);
 
-    /* the request's body and arguments, and their copy as EVALSHA */
+    /* the request's body and arguments, and their copy as sent */
 
     held = sizeof(ngx_http_caresync_pending_t) + ctx->body.len;
 
-    for (i = 0; i < cmd->argc; i++) {
-        held += cmd->lens[i];
-    }
+    if (cmd->job) {
+        held += cmd->job->job.len;
+        size = held + ngx_http_caresync_job_len(cmd->job);
 
-    n = ngx_http_caresync_argv(cmd, 0, nkeys, argv, lens);
-    size = held + ngx_http_caresync_resp_len(n, lens);
+    } else {
+        for (i = 0; i < cmd->argc; i++) {
+            held += cmd->lens[i];
+        }
+
+        n = ngx_http_caresync_argv(cmd, 0, nkeys, argv, lens);
+        size = held + ngx_http_caresync_resp_len(n, lens);
+    }
 
     if (bl->commands >= cmcf->redis.queue_commands
         || bl->bytes + size > cmcf->redis.queue_bytes)
@@ -256,9 +370,10 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     bl->commands++;
     bl->bytes += held;
 
-    /* the vector sized above is the one sent: built once */
+    if (cmd->job) {
+        ngx_http_caresync_group_add(p);
 
-    if (ngx_http_caresync_send_argv(ac, p, n, argv, lens) != NGX_OK) {
+    } else if (ngx_http_caresync_send(ac, p, 0) != NGX_OK) {
         ngx_http_caresync_pending_detach(p);
         return ngx_http_caresync_reply_unavailable(r);
     }
@@ -267,7 +382,6 @@ ngx_http_caresync_command(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx)
     cln->handler = ngx_http_caresync_request_cleanup;
     cln->data = ctx;
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_caresync_module);
     ngx_add_timer(&p->timer, cmcf->redis.timeout);
 
     ngx_http_caresync_metrics_command_start(r);
@@ -320,39 +434,121 @@ ngx_http_caresync_argv(ngx_http_caresync_cmd_t *cmd, ngx_uint_t eval,
 }
 
 
+/* One request's command, in RESP, its large arguments from where they are. */
+
 static ngx_int_t
 ngx_http_caresync_send(redisAsyncContext *ac, ngx_http_caresync_pending_t *p,
     ngx_uint_t eval)
 {
-    u_char       nkeys[NGX_INT_T_LEN];
-    size_t       lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
-    ngx_uint_t   n;
-    const char  *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    u_char                     nkeys[NGX_INT_T_LEN];
+    size_t                     lens[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    ngx_uint_t                 i, n;
+    const char                *argv[NGX_HTTP_CARESYNC_MAX_ARGS + 3];
+    ngx_http_caresync_resp_t   rs;
 
     n = ngx_http_caresync_argv(&p->ctx->cmd, eval, nkeys, argv, lens);
 
-    return ngx_http_caresync_send_argv(ac, p, n, argv, lens);
-}
+    rs.n = 0;
+    rs.len = 0;
+    rs.parts[0].data = rs.buf;
+    rs.last = ngx_http_caresync_resp_hdr(rs.buf, '*', n);
 
+    for (i = 0; i < n; i++) {
+        ngx_http_caresync_resp_arg(&rs, (u_char *) argv[i], lens[i]);
+    }
 
-static ngx_int_t
-ngx_http_caresync_send_argv(redisAsyncContext *ac,
-    ngx_http_caresync_pending_t *p, ngx_uint_t n, const char **argv,
-    size_t *lens)
-{
-    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
+    /* the last piece of headers, and hiredis's byte after the name */
+    if (rs.last > rs.parts[rs.n].data) {
+        rs.parts[rs.n].len = rs.last - rs.parts[rs.n].data;
+        rs.len += rs.parts[rs.n].len;
+        rs.n++;
+    }
 
-    /* hiredis copies the arguments into its output buffer right away */
+    *rs.last = '\0';
 
-    if (redisAsyncCommandArgv(ac, ngx_http_caresync_reply_handler, p,
-                              (int) n, argv, lens)
-        != REDIS_OK)
+    if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_reply_handler, p,
+                                     rs.parts, rs.n)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    ngx_http_caresync_sent(p, rs.len);
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_caresync_resp_hdr(u_char *p, u_char type, size_t n)
+{
+    *p++ = type;
+    p = ngx_sprintf(p, "%uz", n);
+    *p++ = CR; *p++ = LF;
+
+    return p;
+}
+
+
+/* "$<len>\r\n<data>\r\n" */
+
+static u_char *
+ngx_http_caresync_resp_str(u_char *p, const u_char *data, size_t len)
+{
+    p = ngx_http_caresync_resp_hdr(p, '$', len);
+    p = ngx_cpymem(p, data, len);
+    *p++ = CR; *p++ = LF;
+
+    return p;
+}
+
+
+/*
+ * Appends an argument: a small one is copied with the headers, a large
+ * one becomes a piece of its own, so that it is copied once, by hiredis.
+ * The command's name, always small, stays in the first piece, followed
+ * by at least the next header: hiredis reads it there.
+ */
+
+static void
+ngx_http_caresync_resp_arg(ngx_http_caresync_resp_t *rs, const u_char *data,
+    size_t len)
+{
+    ngx_str_t  *part;
+
+    rs->last = ngx_http_caresync_resp_hdr(rs->last, '$', len);
+
+    part = &rs->parts[rs->n];
+
+    if (len < NGX_HTTP_CARESYNC_RESP_COPY) {
+        rs->last = ngx_cpymem(rs->last, data, len);
+        *rs->last++ = CR; *rs->last++ = LF;
+        return;
+    }
+
+    part->len = rs->last - part->data;
+    rs->len += part->len;
+
+    part[1].data = (u_char *) data;
+    part[1].len = len;
+    rs->len += len;
+
+    part[2].data = rs->last;
+    rs->n += 2;
+
+    *rs->last++ = CR; *rs->last++ = LF;
+}
+
+
+/* A command has been handed to hiredis: its reply is now due. */
+
+static void
+ngx_http_caresync_sent(ngx_http_caresync_pending_t *p, size_t obuf)
+{
+    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
+
     p->in_redis = 1;
-    p->obuf = ngx_http_caresync_resp_len(n, lens);
+    p->obuf = obuf;
     p->sent_at = ngx_current_msec;
 
     bl->bytes += p->obuf;
@@ -361,12 +557,22 @@ ngx_http_caresync_send_argv(redisAsyncContext *ac,
     if (!bl->overdue.timer_set) {
         ngx_add_timer(&bl->overdue, bl->conf->timeout);
     }
-
-    return NGX_OK;
 }
 
 
-/* The length of the command as hiredis writes it: "*n" then "$len" data. */
+/* Its reply came, or its connection went: hiredis is done with its copy. */
+
+static void
+ngx_http_caresync_received(ngx_http_caresync_pending_t *p)
+{
+    p->in_redis = 0;
+    ngx_queue_remove(&p->sent);
+    ngx_http_caresync_backlog.bytes -= p->obuf;
+    p->obuf = 0;
+}
+
+
+/* The length of a command in RESP: "*n" then "$len" data. */
 
 static size_t
 ngx_http_caresync_resp_len(ngx_uint_t n, size_t *lens)
@@ -389,6 +595,498 @@ ngx_http_caresync_resp_len(ngx_uint_t n, size_t *lens)
     }
 
     return len;
+}
+
+
+/*
+ * A job's share of its group: its XADD, and its keys and arguments in
+ * the group's EVAL (digits counted at their largest).
+ */
+
+static size_t
+ngx_http_caresync_job_len(ngx_http_caresync_job_t *job)
+{
+    size_t  lens[5];
+
+    lens[0] = 4;
+    lens[1] = job->stream.len;
+    lens[2] = 1;
+    lens[3] = 3;
+    lens[4] = job->job.len;
+
+    return ngx_http_caresync_resp_len(5, lens)
+           + 5 * NGX_HTTP_CARESYNC_RESP_HDR + job->mark.len
+           + job->message.len + job->id.len + 2 * NGX_INT64_LEN;
+}
+
+
+/*
+ * A job's XADD as five pieces: the stream's name and the job are sent
+ * from where they are, the headers around them written into h (two
+ * headers' worth, NGX_HTTP_CARESYNC_XADD_HDR).
+ */
+
+static size_t
+ngx_http_caresync_job_xadd(ngx_http_caresync_job_t *job, u_char *h,
+    ngx_str_t *parts)
+{
+    u_char  *p;
+
+    static ngx_str_t  crlf = ngx_string("\r\n");
+
+    p = ngx_cpymem(h, "*5\r\n$4\r\nXADD\r\n",
+                   sizeof("*5\r\n$4\r\nXADD\r\n") - 1);
+    p = ngx_http_caresync_resp_hdr(p, '$', job->stream.len);
+
+    parts[0].data = h;
+    parts[0].len = p - h;
+
+    parts[1] = job->stream;
+
+    /* hiredis reads one byte past the name: "$" is there */
+
+    h = p;
+    p = ngx_cpymem(h, "\r\n$1\r\n*\r\n$3\r\njob\r\n",
+                   sizeof("\r\n$1\r\n*\r\n$3\r\njob\r\n") - 1);
+    p = ngx_http_caresync_resp_hdr(p, '$', job->job.len);
+
+    parts[2].data = h;
+    parts[2].len = p - h;
+
+    parts[3] = job->job;
+    parts[4] = crlf;
+
+    return parts[0].len + parts[1].len + parts[2].len + parts[3].len
+           + parts[4].len;
+}
+
+
+/* A job waits for the end of the turn, with the others made ready in it. */
+
+static void
+ngx_http_caresync_group_add(ngx_http_caresync_pending_t *p)
+{
+    ngx_queue_insert_tail(&ngx_http_caresync_grouping, &p->queue);
+    p->grouping = 1;
+
+    if (!ngx_http_caresync_flush.posted) {
+        ngx_post_event(&ngx_http_caresync_flush, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * The turn is over: its jobs go, as few transactions as their streams
+ * allow (one per stream, in order, at most GROUP_MAX jobs each).
+ */
+
+static void
+ngx_http_caresync_group_flush(ngx_event_t *ev)
+{
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q;
+    ngx_str_t                    *stream;
+    redisAsyncContext            *ac;
+    ngx_http_caresync_group_t    *g;
+    ngx_http_caresync_pending_t  *p;
+
+    while (!ngx_queue_empty(&ngx_http_caresync_grouping)) {
+
+        g = ngx_http_caresync_groups_free;
+
+        if (g) {
+            ngx_http_caresync_groups_free = g->next;
+
+        } else {
+            g = ngx_alloc(sizeof(ngx_http_caresync_group_t), ev->log);
+        }
+
+        ac = ngx_http_caresync_redis_get();
+
+        if (g == NULL || ac == NULL) {
+            /* nothing of them was sent: they are known not queued */
+            if (ac == NULL) {
+                ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                              "caresync: redis not connected");
+            }
+
+            if (g) {
+                g->next = ngx_http_caresync_groups_free;
+                ngx_http_caresync_groups_free = g;
+            }
+
+            q = ngx_queue_head(&ngx_http_caresync_grouping);
+            ngx_http_caresync_finish(ngx_queue_data(q,
+                                          ngx_http_caresync_pending_t, queue),
+                                     NULL);
+            continue;
+        }
+
+        g->n = 0;
+        stream = NULL;
+
+        while (!ngx_queue_empty(&ngx_http_caresync_grouping)
+               && g->n < NGX_HTTP_CARESYNC_GROUP_MAX)
+        {
+            q = ngx_queue_head(&ngx_http_caresync_grouping);
+            p = ngx_queue_data(q, ngx_http_caresync_pending_t, queue);
+
+            if (stream
+                && (stream->len != p->ctx->cmd.job->stream.len
+                    || ngx_memcmp(stream->data, p->ctx->cmd.job->stream.data,
+                                  stream->len)
+                       != 0))
+            {
+                break;
+            }
+
+            stream = &p->ctx->cmd.job->stream;
+
+            ngx_queue_remove(q);
+            p->grouping = 0;
+            g->jobs[g->n++] = p;
+        }
+
+        if (ngx_http_caresync_group_send(ac, g) == NGX_OK) {
+            continue;
+        }
+
+        /* the connection may hold part of it: it cannot be used on */
+
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "caresync: a group of %ui jobs could not be sent",
+                      g->n);
+
+        ngx_http_caresync_redis_drop();
+
+        /* as if sent and lost: see ngx_http_caresync_group_answer() */
+
+        for (i = 0; i < g->n; i++) {
+            ngx_http_caresync_sent(g->jobs[i], 0);
+        }
+
+        ngx_http_caresync_group_answer(g, NULL);
+
+        g->next = ngx_http_caresync_groups_free;
+        ngx_http_caresync_groups_free = g;
+    }
+}
+
+
+/* MULTI, an XADD per job, the script, EXEC: handed to hiredis together. */
+
+static ngx_int_t
+ngx_http_caresync_group_send(redisAsyncContext *ac,
+    ngx_http_caresync_group_t *g)
+{
+    u_char                       *eval, head[NGX_HTTP_CARESYNC_XADD_HDR];
+    size_t                        size, elen;
+    ngx_str_t                     parts[5];
+    ngx_uint_t                    i;
+
+    static ngx_str_t  multi = ngx_string("*1\r\n$5\r\nMULTI\r\n");
+    static ngx_str_t  exec = ngx_string("*1\r\n$4\r\nEXEC\r\n");
+
+    eval = ngx_http_caresync_group_eval(g, &elen);
+    if (eval == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* room for all of it at once: it must not stop half-way */
+
+    size = multi.len + elen + exec.len;
+
+    for (i = 0; i < g->n; i++) {
+        size += ngx_http_caresync_job_xadd(g->jobs[i]->ctx->cmd.job, head,
+                                           parts);
+    }
+
+    if (ngx_http_caresync_redis_reserve(ac, size) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
+                                     NULL, &multi, 1)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < g->n; i++) {
+        (void) ngx_http_caresync_job_xadd(g->jobs[i]->ctx->cmd.job, head,
+                                          parts);
+
+        if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
+                                         NULL, parts, 5)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    parts[0].data = eval;
+    parts[0].len = elen;
+
+    if (ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_queued,
+                                     NULL, parts, 1)
+        != NGX_OK
+        || ngx_http_caresync_redis_send(ac, ngx_http_caresync_group_reply, g,
+                                        &exec, 1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* each its XADD and its share of the EVAL, counted at its largest */
+
+    for (i = 0; i < g->n; i++) {
+        ngx_http_caresync_sent(g->jobs[i],
+                           ngx_http_caresync_job_len(g->jobs[i]->ctx->cmd.job));
+    }
+
+    g->obuf = multi.len + exec.len
+              + g->jobs[0]->ctx->cmd.job->script->text.len;
+    ngx_http_caresync_backlog.bytes += g->obuf;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "caresync: a group of %ui jobs sent", g->n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The group's EVAL: the script, KEYS (the stream, then each job's mark
+ * and message mark) and ARGV (each job's id and marks' lives), written
+ * into one buffer that grows to the largest group and stays.
+ */
+
+static u_char *
+ngx_http_caresync_group_eval(ngx_http_caresync_group_t *g, size_t *len)
+{
+    u_char                   *b, n[NGX_INT64_LEN];
+    size_t                    size;
+    ngx_uint_t                i, nkeys;
+    ngx_http_caresync_job_t  *job, *first;
+
+    first = g->jobs[0]->ctx->cmd.job;
+
+    size = 4 * NGX_HTTP_CARESYNC_RESP_HDR + sizeof("$4\r\nEVAL\r\n")
+           + first->script->text.len + NGX_INT_T_LEN + first->stream.len
+           + 3 * 2 + 1;
+    nkeys = 1;
+
+    for (i = 0; i < g->n; i++) {
+        job = g->jobs[i]->ctx->cmd.job;
+
+        size += 5 * (NGX_HTTP_CARESYNC_RESP_HDR + 2) + job->mark.len
+                + job->message.len + job->id.len + 2 * NGX_INT64_LEN;
+        nkeys += job->message.len ? 2 : 1;
+    }
+
+    if (size > ngx_http_caresync_eval_size) {
+        b = ngx_alloc(size, ngx_cycle->log);
+        if (b == NULL) {
+            return NULL;
+        }
+
+        if (ngx_http_caresync_eval) {
+            ngx_free(ngx_http_caresync_eval);
+        }
+
+        ngx_http_caresync_eval = b;
+        ngx_http_caresync_eval_size = size;
+    }
+
+    b = ngx_http_caresync_eval;
+
+    b = ngx_http_caresync_resp_hdr(b, '*', 3 + nkeys + 3 * g->n);
+    b = ngx_cpymem(b, "$4\r\nEVAL\r\n", sizeof("$4\r\nEVAL\r\n") - 1);
+    b = ngx_http_caresync_resp_str(b, first->script->text.data,
+                                   first->script->text.len);
+    b = ngx_http_caresync_resp_str(b, n, ngx_sprintf(n, "%ui", nkeys) - n);
+    b = ngx_http_caresync_resp_str(b, first->stream.data, first->stream.len);
+
+    for (i = 0; i < g->n; i++) {
+        job = g->jobs[i]->ctx->cmd.job;
+
+        b = ngx_http_caresync_resp_str(b, job->mark.data, job->mark.len);
+
+        if (job->message.len) {
+            b = ngx_http_caresync_resp_str(b, job->message.data,
+                                           job->message.len);
+        }
+    }
+
+    for (i = 0; i < g->n; i++) {
+        job = g->jobs[i]->ctx->cmd.job;
+
+        b = ngx_http_caresync_resp_str(b, job->id.data, job->id.len);
+        b = ngx_http_caresync_resp_str(b, n,
+                                    ngx_sprintf(n, "%M", job->mark_ttl) - n);
+        b = ngx_http_caresync_resp_str(b, n,
+                                       ngx_sprintf(n, "%M", job->message.len
+                                                   ? job->message_ttl : 0)
+                                       - n);
+    }
+
+    *len = b - ngx_http_caresync_eval;
+
+    /* hiredis reads one byte past the command's name */
+    *b = '\0';
+
+    return ngx_http_caresync_eval;
+}
+
+
+/*
+ * MULTI's +OK and the +QUEUED of each command: a refusal here makes EXEC
+ * refuse the whole transaction, and EXEC's reply tells every job.
+ */
+
+static void
+ngx_http_caresync_group_queued(redisAsyncContext *ac, void *reply,
+    void *data)
+{
+    redisReply  *rr = reply;
+
+    if (rr && rr->type == REDIS_REPLY_ERROR) {
+        /* Redis's own text: it names commands and keys, never values */
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "caresync: redis refused a part of a group: %*s",
+                      (size_t) rr->len, rr->str);
+    }
+}
+
+
+static void
+ngx_http_caresync_group_reply(redisAsyncContext *ac, void *reply,
+    void *data)
+{
+    ngx_http_caresync_group_t  *g = data;
+
+    redisReply  *rr = reply;
+
+    ngx_http_caresync_backlog.bytes -= g->obuf;
+
+    ngx_http_caresync_group_answer(g, rr);
+
+    g->next = ngx_http_caresync_groups_free;
+    ngx_http_caresync_groups_free = g;
+}
+
+
+/*
+ * EXEC's reply: an XADD's id per job, then the script's array of one
+ * integer per job.  A job's answer is its own: its XADD refused, or the
+ * script refused, is a 503 for whom it concerns.
+ */
+
+static void
+ngx_http_caresync_group_answer(ngx_http_caresync_group_t *g, redisReply *rr)
+{
+    ngx_uint_t                    i;
+    redisReply                   *x, *s;
+    ngx_http_caresync_pending_t  *p;
+
+    s = NULL;
+
+    if (rr && rr->type == REDIS_REPLY_ARRAY && rr->elements == g->n + 1) {
+        s = rr->element[g->n];
+
+        if (s->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "caresync: redis error in a group's script: %*s",
+                          (size_t) s->len, s->str);
+            s = NULL;
+
+        } else if (s->type != REDIS_REPLY_ARRAY || s->elements != g->n) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "caresync: unexpected reply of a group's script");
+            s = NULL;
+        }
+
+    } else if (rr && rr->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "caresync: redis error: %*s", (size_t) rr->len,
+                      rr->str);
+
+    } else if (rr) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "caresync: unexpected reply to a group of %ui jobs",
+                      g->n);
+    }
+
+    for (i = 0; i < g->n; i++) {
+        p = g->jobs[i];
+
+        /*
+         * Each is done with Redis only now: answering one request may end
+         * others of the group (streams of one HTTP/2 connection), whose
+         * records must then stay for this loop to return.
+         */
+        ngx_http_caresync_received(p);
+
+        if (p->r == NULL) {
+            /* the request is gone; its job may still have been queued */
+            ngx_http_caresync_pending_put(p);
+            continue;
+        }
+
+        if (rr == NULL) {
+            ngx_http_caresync_lost(p);
+            continue;
+        }
+
+        if (s == NULL) {
+            ngx_http_caresync_finish(p, NULL);
+            continue;
+        }
+
+        x = rr->element[i];
+
+        if (x->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, p->r->connection->log, 0,
+                          "caresync: redis error: %*s", (size_t) x->len,
+                          x->str);
+            ngx_http_caresync_finish(p, NULL);
+            continue;
+        }
+
+        ngx_http_caresync_finish(p, s->element[i]);
+    }
+}
+
+
+/*
+ * The connection went before the reply: a job may have been done.  An
+ * idempotent command waits for the connection to come back.
+ */
+
+static void
+ngx_http_caresync_lost(ngx_http_caresync_pending_t *p)
+{
+    ngx_http_request_t  *r = p->r;
+
+    if (r == NULL) {
+        ngx_http_caresync_pending_put(p);
+        return;
+    }
+
+    if (p->ctx->cmd.idempotent && !ngx_exiting && !ngx_terminate) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "caresync: redis connection lost before the "
+                      "reply; job %V waits for it to come back",
+                      &p->ctx->job_id);
+
+        ngx_queue_insert_tail(&ngx_http_caresync_waiting, &p->queue);
+        p->waiting = 1;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "caresync: redis connection lost before the reply");
+    ngx_http_caresync_finish(p, NULL);
 }
 
 
@@ -438,14 +1136,8 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
 
     redisReply                   *rr = reply;
     ngx_http_request_t           *r = p->r;
-    ngx_http_caresync_backlog_t  *bl = &ngx_http_caresync_backlog;
 
-    /* hiredis is done with its copy */
-
-    p->in_redis = 0;
-    ngx_queue_remove(&p->sent);
-    bl->bytes -= p->obuf;
-    p->obuf = 0;
+    ngx_http_caresync_received(p);
 
     if (r == NULL) {
         /* the request is gone; the command may still have been done */
@@ -454,20 +1146,7 @@ ngx_http_caresync_reply_handler(redisAsyncContext *ac, void *reply,
     }
 
     if (rr == NULL) {
-        if (p->ctx->cmd.idempotent && !ngx_exiting && !ngx_terminate) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "caresync: redis connection lost before the "
-                          "reply; job %V waits for it to come back",
-                          &p->ctx->job_id);
-
-            ngx_queue_insert_tail(&ngx_http_caresync_waiting, &p->queue);
-            p->waiting = 1;
-            return;
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "caresync: redis connection lost before the reply");
-        ngx_http_caresync_finish(p, NULL);
+        ngx_http_caresync_lost(p);
         return;
     }
 
@@ -584,9 +1263,11 @@ ngx_http_caresync_pending_detach(ngx_http_caresync_pending_t *p)
     p->r = NULL;
     p->ctx = NULL;
 
-    if (p->waiting) {
+    if (p->waiting || p->grouping) {
+        /* not sent (yet): it is left out */
         ngx_queue_remove(&p->queue);
         p->waiting = 0;
+        p->grouping = 0;
     }
 
     if (!p->in_redis) {

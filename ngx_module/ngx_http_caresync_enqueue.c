@@ -1,10 +1,12 @@
 /*
- * The job's way into Redis: one script, one round trip.
+ * The job's way into Redis: one transaction, one round trip.
  *
- * A webhook's job is deduplicated and queued atomically: the dedupe mark
- * is set only together with the XADD, so a repeated delivery can never
- * find a mark without its job.  An action's job is queued together with
- * its first status record, so that its status URL answers from the start.
+ * A webhook's job is deduplicated and queued atomically, in a group with
+ * the other jobs of the same turn of the event loop (command.c): the
+ * dedupe mark is set only together with the XADD, so a repeated delivery
+ * can never find a mark without its job.  An action's job is queued
+ * together with its first status record, so that its status URL answers
+ * from the start.
  * The stream is never trimmed here: only the worker knows what it has
  * acknowledged.
  */
@@ -30,26 +32,47 @@ static ngx_int_t ngx_http_caresync_repeated(ngx_http_request_t *r,
 
 
 /*
- * KEYS[1] the dedupe mark, KEYS[2] the jobs stream, KEYS[3] (optional) the
- * mark of a signed sender message id;
- * ARGV[1] the dedupe window in ms, ARGV[2] the job id, ARGV[3] the job,
- * ARGV[4] the message mark's life in ms.
- * 1: queued; 0: this event, or this message, was queued before.
+ * The webhooks' jobs, a group at a time (command.c, group commit): their
+ * XADDs come first in the same transaction, and this script, run after
+ * them, decides.  A job is queued unless its message mark exists or its
+ * mark cannot be set (NX): then it is a repeat, and its entry, the last
+ * but so many of the stream, is deleted before anyone can read it.  The
+ * jobs' own bytes never pass through Lua, which would intern (hash) them
+ * only to hand them on.  The type check comes first: a key of another
+ * type refused the XADDs, and no mark may be set for them.
+ * KEYS[1] the stream, then per job its mark and, if it has one, its
+ * message mark; ARGV per job: its id, its mark's life in ms, its message
+ * mark's life in ms ("0": none).  One integer per job: 1 queued, 0 a
+ * repeat.
  */
 
-static ngx_http_caresync_script_t  ngx_http_caresync_webhook_script = {
+static ngx_http_caresync_script_t  ngx_http_caresync_group_script = {
     ngx_string(
-        "if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then "
-        "return 0 "
+        "if redis.call('TYPE', KEYS[1]).ok ~= 'stream' then "
+        "return redis.error_reply('WRONGTYPE the jobs key is no stream') "
         "end "
-        "if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then "
-        "if KEYS[3] then "
-        "redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[4]) "
+        "local r, d, k, n = {}, {}, 2, #ARGV / 3 "
+        "for i = 1, n do "
+        "local id, m = ARGV[3 * i - 2], nil "
+        "if ARGV[3 * i] ~= '0' then m = KEYS[k + 1] end "
+        "if not (m and redis.call('EXISTS', m) == 1) "
+        "and redis.call('SET', KEYS[k], id, 'NX', 'PX', ARGV[3 * i - 1]) "
+        "then "
+        "if m then redis.call('SET', m, id, 'PX', ARGV[3 * i]) end "
+        "r[i] = 1 "
+        "else "
+        "r[i] = 0 d[#d + 1] = i "
         "end "
-        "redis.call('XADD', KEYS[2], '*', 'job', ARGV[3]) "
-        "return 1 "
+        "k = k + (m and 2 or 1) "
         "end "
-        "return 0"),
+        "if #d > 0 then "
+        "local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', "
+        "n + 1 - d[1]) "
+        "for _, i in ipairs(d) do "
+        "redis.call('XDEL', KEYS[1], e[n + 1 - i][1]) "
+        "end "
+        "end "
+        "return r"),
     { 0 }
 };
 
@@ -82,7 +105,7 @@ static ngx_http_caresync_script_t  ngx_http_caresync_action_script = {
 ngx_int_t
 ngx_http_caresync_enqueue_init(ngx_cycle_t *cycle)
 {
-    ngx_http_caresync_script_init(&ngx_http_caresync_webhook_script);
+    ngx_http_caresync_script_init(&ngx_http_caresync_group_script);
     ngx_http_caresync_script_init(&ngx_http_caresync_action_script);
 
     return NGX_OK;
@@ -100,6 +123,7 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     ngx_msec_t                     ttls[2];
     ngx_uint_t                     i, n;
     ngx_http_caresync_cmd_t       *cmd;
+    ngx_http_caresync_job_t       *job;
     ngx_http_caresync_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
@@ -164,33 +188,37 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
         return ngx_http_caresync_command(r, ctx);
     }
 
-    cmd->script = &ngx_http_caresync_webhook_script;
+    /* a webhook's job goes with the others of this turn */
 
-    /* its dedupe mark makes a second run answer for the first */
-    cmd->idempotent = 1;
-
-    n = ngx_snprintf(p, last - p, "%V:dedupe:%s", &clcf->prefix,
-                     in->idem_key) - p;
-    ngx_http_caresync_cmd_arg(cmd, p, n);
-    p += n;
-
-    n = ngx_snprintf(p, last - p, "%V:jobs", &clcf->prefix) - p;
-    ngx_http_caresync_cmd_arg(cmd, p, n);
-    p += n;
-
-    if (nmarks) {
-        ngx_http_caresync_cmd_arg(cmd, marks[0].data, marks[0].len);
+    job = ngx_pcalloc(r->pool, sizeof(ngx_http_caresync_job_t));
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = ngx_snprintf(p, last - p, "%M", clcf->dedupe_ttl) - p;
-    ngx_http_caresync_cmd_arg(cmd, p, n);
-    p += n;
+    job->script = &ngx_http_caresync_group_script;
 
-    ngx_http_caresync_cmd_arg(cmd, ctx->job_id.data, ctx->job_id.len);
-    ngx_http_caresync_cmd_arg(cmd, in->job.data, in->job.len);
+    /* its mark makes a second run answer for the first */
+    cmd->job = job;
+    cmd->idempotent = 1;
 
-    n = ngx_snprintf(p, last - p, "%M", nmarks ? ttls[0] : 0) - p;
-    ngx_http_caresync_cmd_arg(cmd, p, n);
+    job->mark.data = p;
+    job->mark.len = ngx_snprintf(p, last - p, "%V:dedupe:%s", &clcf->prefix,
+                                 in->idem_key) - p;
+    p += job->mark.len;
+
+    job->stream.data = p;
+    job->stream.len = ngx_snprintf(p, last - p, "%V:jobs", &clcf->prefix)
+                      - p;
+
+    if (nmarks) {
+        job->message = marks[0];
+        job->message_ttl = ttls[0];
+    }
+
+    job->mark_ttl = clcf->dedupe_ttl;
+    job->id = ctx->job_id;
+    job->job.data = (u_char *) in->job.data;
+    job->job.len = in->job.len;
 
     return ngx_http_caresync_command(r, ctx);
 }

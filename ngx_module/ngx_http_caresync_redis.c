@@ -126,6 +126,74 @@ ngx_http_caresync_redis_get(void)
 
 
 /*
+ * Queues one command that the caller wrote in RESP, as pieces: parts[0]
+ * holds at least the command's name and its "\r\n" (hiredis reads the
+ * name to tell subscriptions apart, and one byte after it, which must be
+ * readable), the others follow it as they are.  Every byte is copied
+ * once, into the buffer that is written to the socket; a large argument
+ * is never formatted or copied twice.  fn gets the command's reply, or
+ * NULL when the connection goes first.
+ *
+ * ngx_http_caresync_redis_reserve() makes room for several commands that
+ * must go together (a transaction): once it succeeded, the sends that
+ * fit in it cannot fail half-way.
+ */
+
+ngx_int_t
+ngx_http_caresync_redis_reserve(redisAsyncContext *ac, size_t size)
+{
+    sds  obuf;
+
+    if (ac->c.flags & (REDIS_DISCONNECTING|REDIS_FREEING)) {
+        return NGX_ERROR;
+    }
+
+    obuf = sdsMakeRoomFor(ac->c.obuf, size);
+    if (obuf == NULL) {
+        return NGX_ERROR;       /* the buffer is as it was */
+    }
+
+    ac->c.obuf = obuf;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_caresync_redis_send(redisAsyncContext *ac, redisCallbackFn *fn,
+    void *data, ngx_str_t *parts, ngx_uint_t n)
+{
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = 0;
+
+    for (i = 0; i < n; i++) {
+        size += parts[i].len;
+    }
+
+    if (ngx_http_caresync_redis_reserve(ac, size) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* with the room made, neither append can fail */
+
+    if (redisAsyncFormattedCommand(ac, fn, data, (char *) parts[0].data,
+                                   parts[0].len)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < n; i++) {
+        ac->c.obuf = sdscatlen(ac->c.obuf, parts[i].data, parts[i].len);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * Gives the connection up: hiredis answers every command on it as lost
  * (NULL), frees its buffers, and a new connection follows.
  */

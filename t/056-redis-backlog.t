@@ -22,8 +22,6 @@ use lib 't/lib';
 use Caresync::Test;
 use Caresync::Drill;
 
-use IO::Select;
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
 my $METRICS = 'location = /metrics { caresync_metrics; }';
@@ -35,52 +33,6 @@ sub body_for {
         $_[0]{event}{patient}{id} = $id;
         $_[0]{pad} = 'p' x $pad if $pad;
     }));
-}
-
-# Sends one request on its own connection; returns the socket.
-sub send_request {
-    my ($port, $method, $uri, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
-        or die "connect: $!";
-    my $req = "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
-            . "Connection: close\r\n";
-    $req .= "Content-Type: application/json\r\n"
-          . 'Content-Length: ' . length($body) . "\r\n" if defined $body;
-    $req .= "\r\n" . ($body // '');
-    for (my $off = 0; $off < length $req; ) {
-        my $n = syswrite($s, $req, length($req) - $off, $off);
-        die "write: $!" unless defined $n;
-        $off += $n;
-    }
-    return $s;
-}
-
-# Reads whole answers (the server closes each connection) from the sockets
-# of %$pending (name => socket) until $want of them are complete or the
-# deadline passes; returns { name => { status, headers, body } }.
-sub read_answers {
-    my ($pending, $want, $seconds) = @_;
-    my (%buf, %done);
-    my $sel = IO::Select->new(values %$pending);
-    my %name = map { ($pending->{$_} => $_) } keys %$pending;
-    my $deadline = time + $seconds;
-
-    while (keys %done < $want && $sel->count && time < $deadline) {
-        for my $s ($sel->can_read($deadline - time)) {
-            my $n = sysread($s, my $chunk, 65536);
-            if ($n) { $buf{ $name{$s} } .= $chunk; next }
-            $sel->remove($s);
-            my $name = $name{$s};
-            my ($head, $body) = split /\r\n\r\n/, $buf{$name} // '', 2;
-            my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
-            $done{$name} = { status => $status // 0, head => $head // '',
-                             body => $body // '' };
-            delete $pending->{$name};
-            close $s;
-        }
-    }
-
-    return \%done;
 }
 
 # A whole request/answer, for the requests made one at a time.

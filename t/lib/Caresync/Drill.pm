@@ -20,6 +20,10 @@ package Caresync::Drill;
 #     # $n->{alerts}->() (alert, crit and emerg lines of the error log)
 #
 #     my ($ok, $out) = nginx_check('servroot-y', http => …);   # nginx -t
+#
+#     my $s = send_request($port, 'POST', $uri, $body);  # one connection
+#     my $answers = read_answers({ name => $s, … }, $want, $seconds);
+#     # { name => { status, head, body } }, the connections closed
 
 use strict;
 use warnings;
@@ -28,13 +32,15 @@ use Cwd qw(abs_path);
 use Exporter 'import';
 use File::Path qw(make_path remove_tree);
 use HTTP::Tiny;
+use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
 use Caresync::Test qw(fixture jobs redis_port);
 
-our @EXPORT = qw(load queued nginx_start nginx_check);
+our @EXPORT = qw(load queued nginx_start nginx_check send_request
+                 read_answers);
 
 my $NGINX = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
@@ -198,6 +204,53 @@ sub queued {
     }
 
     return (\%queued, $doubled);
+}
+
+# Sends one request on its own connection (Connection: close); returns
+# the socket.
+sub send_request {
+    my ($port, $method, $uri, $body) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+        or die "connect: $!";
+    my $req = "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
+            . "Connection: close\r\n";
+    $req .= "Content-Type: application/json\r\n"
+          . 'Content-Length: ' . length($body) . "\r\n" if defined $body;
+    $req .= "\r\n" . ($body // '');
+    for (my $off = 0; $off < length $req; ) {
+        my $n = syswrite($s, $req, length($req) - $off, $off);
+        die "write: $!" unless defined $n;
+        $off += $n;
+    }
+    return $s;
+}
+
+# Reads whole answers (the server closes each connection) from the sockets
+# of %$pending (name => socket) until $want of them are complete or the
+# deadline passes; returns { name => { status, headers, body } }.
+sub read_answers {
+    my ($pending, $want, $seconds) = @_;
+    my (%buf, %done);
+    my $sel = IO::Select->new(values %$pending);
+    my %name = map { ($pending->{$_} => $_) } keys %$pending;
+    my $deadline = time + $seconds;
+
+    while (keys %done < $want && $sel->count && time < $deadline) {
+        for my $s ($sel->can_read($deadline - time)) {
+            my $n = sysread($s, my $chunk, 65536);
+            if ($n) { $buf{ $name{$s} } .= $chunk; next }
+            $sel->remove($s);
+            my $name = $name{$s};
+            my ($head, $body) = split /\r\n\r\n/, $buf{$name} // '', 2;
+            my ($status) = ($head // '') =~ m{^HTTP/1\.\d (\d{3})};
+            $done{$name} = { status => $status // 0, head => $head // '',
+                             body => $body // '' };
+            delete $pending->{$name};
+            close $s;
+        }
+    }
+
+    return \%done;
 }
 
 1;

@@ -10,7 +10,7 @@ package Caresync::Bench::Load;
 #       the connections stay open for the next call.
 #       Returns { status => { code => count }, answered => n }.
 #   wrk($server, $conns, $seconds, $run)   wrk for a duration
-#       (bench/enrollment.lua); returns { rps, p50, p99 (ms), requests,
+#       (bench/enrollment.lua); returns { rps, mean, p50, p99 (ms), requests,
 #       status => {…}, errors }.
 #
 # $run (0–9999) makes the ids distinct from every other call's.
@@ -178,6 +178,7 @@ sub wrk {
     for (`$cmd 2>&1`) {
         $r{rps} = $1 if /^Requests\/sec:\s+([\d.]+)/;
         $r{status}{$1} = $2 if /^status (\d+) (\d+)/;
+        $r{mean} = $1 / 1000 if /^latency_mean_us (\d+)/;
         $r{p50} = $1 / 1000 if /^latency_p50_us (\d+)/;
         $r{p99} = $1 / 1000 if /^latency_p99_us (\d+)/;
         $r{requests} = $1 if /^requests (\d+)/;

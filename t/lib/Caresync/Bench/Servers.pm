@@ -102,11 +102,13 @@ sub redis_stop {
 }
 
 # Calls per command since the start, from Redis's own accounting
-# (`INFO commandstats`); a script's inner calls count as well.
+# (`INFO commandstats`); a script's inner calls count as well.  With
+# $usec, the microseconds Redis spent in each command instead.
 sub commandstats {
-    my ($r) = @_;
+    my ($r, $usec) = @_;
     my $info = $r->cmd('INFO', 'commandstats');
-    return { $info =~ /cmdstat_(\w+):calls=(\d+)/g };
+    return $usec ? { $info =~ /cmdstat_(\w+):calls=\d+,usec=(\d+)/g }
+                 : { $info =~ /cmdstat_(\w+):calls=(\d+)/g };
 }
 
 # --- nginx -------------------------------------------------------------------
