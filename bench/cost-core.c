@@ -12,7 +12,11 @@
  * cs_ingest_free() of each (CALLGRIND_TOGGLE_COLLECT; run with
  * --collect-atstart=no); outside valgrind the toggles do nothing.  Every
  * answer must be the expected 200 with a job, or the run fails: a cost
- * figure of a request that went wrong would mean nothing.
+ * figure of a request that went wrong would mean nothing.  With
+ * CARESYNC_COST_SEAL=1 in the environment the job is sealed (cs_seal.h)
+ * under a fixed test key, as the module does with caresync_job_key; with
+ * CARESYNC_COST_SEAL=open it is sealed too, and what is counted is the
+ * worker's side instead: cs_seal_open() of each job, nothing else.
  */
 
 #include <stdio.h>
@@ -84,8 +88,21 @@ cs_bench_run(cs_webhook_t kind, char *body, size_t len, char *id,
     cs_ingest_t       req, *in = &req;
     cs_ingest_conf_t  conf;
 
+    static cs_seal_ring_t  ring;
+    static cs_buf_t        opened;
+    static const unsigned char  key[CS_SEAL_KEY_LEN] = { 1 };
+    const char            *mode = getenv("CARESYNC_COST_SEAL");
+    int                    open_only = mode && strcmp(mode, "open") == 0;
+
     memset(&conf, 0, sizeof(conf));
     conf.keep_raw = 1;
+
+    if (getenv("CARESYNC_COST_SEAL") && ring.n == 0) {
+        cs_seal_ring_init(&ring);
+        (void) cs_seal_ring_add(&ring, "bench", 5, key);
+    }
+
+    conf.seal = ring.n ? &ring : NULL;
 
     for (i = from; i < from + n; i++) {
         /* the id's last 8 characters become the request's number */
@@ -93,7 +110,7 @@ cs_bench_run(cs_webhook_t kind, char *body, size_t len, char *id,
         memcpy(id + id_len - 8, digits, 8);
 
         /* counted: what the module calls per request, nothing else */
-        if (measure) {
+        if (measure && !open_only) {
             CALLGRIND_TOGGLE_COLLECT;
         }
 
@@ -115,9 +132,28 @@ cs_bench_run(cs_webhook_t kind, char *body, size_t len, char *id,
         }
 
         *job_len = in->job.len;
+
+        if (open_only) {
+            if (measure) {
+                CALLGRIND_TOGGLE_COLLECT;
+            }
+
+            /* the worker's side: the job opened, as it reads it */
+            if (cs_seal_open(&ring, (const unsigned char *) in->job.data,
+                             in->job.len, &opened, NULL) != CS_SEAL_OK)
+            {
+                fprintf(stderr, "cost-core: request %lu does not open\n", i);
+                exit(1);
+            }
+
+            if (measure) {
+                CALLGRIND_TOGGLE_COLLECT;
+            }
+        }
+
         cs_ingest_free(in);
 
-        if (measure) {
+        if (measure && !open_only) {
             CALLGRIND_TOGGLE_COLLECT;
         }
     }

@@ -2,6 +2,13 @@
 -- delivery (its own patient id), so that every 200 must be one new job.
 --   wrk -s bench/enrollment.lua <url> -- <payload.json>
 -- On exit it prints "status <code> <count>" lines for the caller to check.
+--
+-- CARESYNC_DELAY_MS=<d> paces the load: each connection waits a random
+-- 0 to 2d ms (mean d) before each request, so that c connections offer
+-- about c / (d + latency) requests per ms whatever the server's speed,
+-- and the connections do not send in step.  wrk times a request from its
+-- send, not from the pause before it.  Unset, the loop is closed (each
+-- connection sends as soon as its answer comes).
 
 local threads = {}
 local counter = 1
@@ -24,8 +31,19 @@ function init(args)
   -- distinct from every earlier run too: a repeated id would be a dedupe
   local seed = tonumber(os.getenv("CARESYNC_RUN") or "") or os.time()
   run = string.format("%04d", seed % 10000)
+  math.randomseed(seed * 100 + tid)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+end
+
+local pace = tonumber(os.getenv("CARESYNC_DELAY_MS") or "")
+
+if pace then
+  -- defined only when pacing: wrk pauses before every request when a
+  -- script has delay() at all
+  function delay()
+    return math.floor(math.random() * 2 * pace + 0.5)
+  end
 end
 
 function request()

@@ -15,13 +15,25 @@
 #
 # Env: BENCH_JOBS (default 6000), BENCH_C (64), BENCH_FAKE_PROCS (4),
 # BENCH_LATENCY_MS (50), BENCH_SHAPES ("skip update"; one of them for a
-# profile: CARESYNC_WORKER may name a wrapper that runs valgrind).
+# profile: CARESYNC_WORKER may name a wrapper that runs valgrind),
+# BENCH_ROUNDS (1): rounds of every shape, the figures are their medians;
+# BENCH_BASELINE: another worker binary (an older build) run in the same
+# rounds, alternating which goes first, for the ratio of the two round by
+# round (on a shared machine only such ratios compare builds);
+# BENCH_REPLICAS (0; N: a replica of the bench's Redis is started and the
+# worker WAITs for N after each job's end, redis.replicas: its cost).
+#
+# At the end: each figure with its bar and PASS or FAIL (spec/bars.md,
+# "Worker": jobs/s >= 80 % of C / 0.05 s, CPU per job <= 200 us; the
+# update shape's ceiling is half the skip shape's, its jobs/s is only
+# reported).  It exits 1 when a run did not finish every job (REFUSED).
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Caresync::Worker;
+use Caresync::RedisTopology qw(start_redis_node rcli);
 use JSON::PP;
 use POSIX qw(sysconf _SC_CLK_TCK);
 use Time::HiRes qw(time sleep);
@@ -31,8 +43,15 @@ my $C       = $ENV{BENCH_C} // 64;
 my $PROCS   = $ENV{BENCH_FAKE_PROCS} // 4;
 my $LAT     = $ENV{BENCH_LATENCY_MS} // 50;
 my $TCK     = sysconf(_SC_CLK_TCK);
+my $REPL    = $ENV{BENCH_REPLICAS} // 0;
 
 my $env = start_env(latency_ms => $LAT, procs => $PROCS, bench => 1);
+if ($REPL) {
+    my $r = start_redis_node(dir => $env->{dir}, args => [
+        '--replicaof', '127.0.0.1', $env->{redis_port}]);
+    wait_for(sub { rcli($r, 'INFO', 'replication')
+                   =~ /master_link_status:up/ }, 15) or die 'no replica';
+}
 
 # utime + stime in seconds; in list context (total, user, system)
 sub cpu_of {
@@ -81,13 +100,23 @@ sub seed {
     }
 }
 
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return undef unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+# One run of a shape with the worker named by $ENV{CARESYNC_WORKER};
+# returns its figures.
 sub run_shape {
-    my ($shape, $requests_per_job) = @_;
+    my ($shape, $requests_per_job, $who) = @_;
 
     redis()->cmd('FLUSHALL');
     seed($N, $shape);
 
     my $conf = write_config('worker.concurrency' => $C,
+                            # absent at 0: an older worker compares too
+                            $REPL ? ('redis.replicas' => $REPL) : (),
                             'worker.log_level' => 'error',
                             'salesforce.max_concurrency' => $C * 2,
                             'http.timeout_ms' => 10000);
@@ -114,29 +143,85 @@ sub run_shape {
 
     my $jps = $N / $wall;
     my $ceiling = $C / ($requests_per_job * $LAT / 1000);
-    my $bar = 0.8 * $C / ($LAT / 1000);
-    printf "%-7s jobs=%d C=%d latency=%dms requests/job=%d\n",
-           $shape, $N, $C, $LAT, $requests_per_job;
+    printf "%-7s %s jobs=%d C=%d latency=%dms requests/job=%d replicas=%d\n",
+           $shape, $who, $N, $C, $LAT, $requests_per_job, $REPL;
     printf "        %s, last status=%s, dead=%d\n",
            $done ? 'all finished' : 'TIMED OUT', $st{status} // '-', $dead;
     printf "        wall=%.2fs  jobs/s=%.0f  (ceiling C/(%d x %.2fs) = %.0f,"
            . " %.0f%% of it)\n", $wall, $jps, $requests_per_job, $LAT / 1000,
            $ceiling, 100 * $jps / $ceiling;
-    printf "        bar: >= 80%% of C/0.05s = %.0f jobs/s -> %s\n", $bar,
-           $jps >= $bar ? 'MET' : 'NOT MET';
-    printf "        worker CPU=%.2fs  per job=%.0f us  (bar <= 200 us -> %s)"
-           . "  user %.0f us + system %.0f us\n",
-           $cpu, 1e6 * $cpu / $N, 1e6 * $cpu / $N <= 200 ? 'MET' : 'NOT MET',
-           1e6 * $ucpu / $N, 1e6 * $scpu / $N;
+    printf "        worker CPU=%.2fs  per job=%.0f us  user %.0f us"
+           . " + system %.0f us\n",
+           $cpu, 1e6 * $cpu / $N, 1e6 * $ucpu / $N, 1e6 * $scpu / $N;
     printf "        fake CPU=%.2fs over %d processes (%.0f%% of one core)\n",
            $fcpu, scalar @fp, 100 * $fcpu / $wall;
     printf "        worker: %s\n", ($line // '') =~ s/^.*stopped //r =~ s/\n//r;
+
+    return { ok => $done && $dead == 0 && ($st{status} // '') ne '',
+             jps => $jps, cpu_us => 1e6 * $cpu / $N };
 }
 
-printf "caresync-worker benchmark (%s)\n", Caresync::Worker::worker_bin();
+my $ROUNDS   = $ENV{BENCH_ROUNDS} // 1;
+my $BASELINE = $ENV{BENCH_BASELINE};
+my $WORKER   = Caresync::Worker::worker_bin();
 my %requests = (skip => 1, update => 2);
-for my $shape (split ' ', $ENV{BENCH_SHAPES} // 'skip update') {
+my @shapes   = split ' ', $ENV{BENCH_SHAPES} // 'skip update';
+my @who      = ([worker => $WORKER], $BASELINE ? ([baseline => $BASELINE])
+                                               : ());
+my %fig;        # {shape}{who}{jps|cpu_us} = [per round]
+
+for my $shape (@shapes) {
     die "BENCH_SHAPES: $shape is not one of skip, update\n"
         unless $requests{$shape};
-    run_shape($shape, $requests{$shape});
 }
+
+printf "caresync-worker benchmark (%s%s), %d round(s)\n", $WORKER,
+       $BASELINE ? " against the baseline $BASELINE" : '', $ROUNDS;
+
+my $refused = 0;
+for my $round (1 .. $ROUNDS) {
+    for my $shape (@shapes) {
+        # which build goes first alternates from one round to the next
+        my @order = $round % 2 ? @who : reverse @who;
+        for my $w (@order) {
+            local $ENV{CARESYNC_WORKER} = $w->[1];
+            my $r = run_shape($shape, $requests{$shape}, $w->[0]);
+            $refused++ unless $r->{ok};
+            push @{ $fig{$shape}{$w->[0]}{$_} }, $r->{$_} for qw(jps cpu_us);
+        }
+    }
+}
+
+my $bar_jps = 0.8 * $C / ($LAT / 1000);
+print "\nfigures (median of $ROUNDS round(s)); bars of spec/bars.md, Worker\n";
+for my $shape (@shapes) {
+    my $f = $fig{$shape}{worker};
+    my $jps = median(@{ $f->{jps} });
+    my $cpu = median(@{ $f->{cpu_us} });
+    my $v_cpu = $cpu <= 200 ? 'PASS' : 'FAIL';
+    printf "  %-7s CPU per job       %6.0f us     bar <= 200 us      %s\n",
+           $shape, $cpu, $v_cpu;
+    if ($shape eq 'skip') {
+        my $v = $jps >= $bar_jps ? 'PASS' : 'FAIL';
+        printf "  %-7s jobs/s            %6.0f        bar >= %.0f      %s\n",
+               $shape, $jps, $bar_jps, $v;
+    } else {
+        printf "  %-7s jobs/s            %6.0f        (ceiling %.0f: reported)\n",
+               $shape, $jps, $C / ($requests{$shape} * $LAT / 1000);
+    }
+    next unless $BASELINE;
+    my $b = $fig{$shape}{baseline};
+    my @r = map { $f->{cpu_us}[$_] / $b->{cpu_us}[$_] } 0 .. $ROUNDS - 1;
+    printf "  %-7s CPU per job, worker / baseline, round by round: median"
+           . " %.2f (%s); baseline median %.0f us\n", $shape, median(@r),
+           join(' ', map { sprintf '%.2f', $_ } @r),
+           median(@{ $b->{cpu_us} });
+}
+
+if ($refused) {
+    print "REFUSED: $refused run(s) did not finish every job\n";
+    exit 1;
+}
+
+# like make bench: a figure over its bar is reported, a refused run fails
+exit 0;

@@ -13,6 +13,7 @@
  *   oauth.c        the OAuth callback of "Login to HealthSherpa"
  *   search.c       the "Sync to Hint" search box, trimmed to what it needs
  *   auth.c         shared secrets, HMAC signatures, Standard Webhooks
+ *   seal.c         the job key ring (caresync_job_key)
  *   metrics.c      counters in shared memory, Prometheus text
  *   reply.c        writing JSON answers
  *   error_filter.c nginx's own error pages (413, …) as JSON
@@ -35,6 +36,7 @@
 
 #include "cs_ingest.h"
 #include "cs_names.h"
+#include "cs_seal.h"
 #include "cs_sig.h"
 
 
@@ -57,6 +59,8 @@ typedef struct {
     ngx_http_caresync_redis_conf_t  redis;
     ngx_uint_t                      used;    /* some location enqueues */
     ngx_uint_t                      metrics; /* a caresync_metrics location */
+    cs_seal_ring_t                 *ring;    /* caresync_job_key, NULL: none */
+    ngx_uint_t                      clear;   /* "caresync_job_key off" */
 } ngx_http_caresync_main_conf_t;
 
 
@@ -304,6 +308,12 @@ char *ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text,
     ngx_uint_t param, cs_sig_key_t *key, ngx_uint_t whsec);
 char *ngx_http_caresync_conf_agents(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t param, ngx_array_t **agents);
+
+/* seal.c */
+char *ngx_http_caresync_job_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_caresync_check_job_key(ngx_conf_t *cf,
+    ngx_http_caresync_main_conf_t *cmcf);
 
 /* metrics.c */
 ngx_int_t ngx_http_caresync_metrics_init_conf(ngx_conf_t *cf);

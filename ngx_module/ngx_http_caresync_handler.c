@@ -331,6 +331,9 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     conf.max_values = (size_t) clcf->max_values;
     conf.keep_raw = clcf->keep_raw;
     conf.max_raw = clcf->max_raw;
+    conf.seal = ((ngx_http_caresync_main_conf_t *)
+                 ngx_http_get_module_main_conf(r, ngx_http_caresync_module))
+                ->ring;
 
     /* an operator's action says which token asked (the audit trail) */
     if (cs_action_ops(kind)) {

@@ -75,6 +75,13 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
       0,
       NULL },
 
+    { ngx_string("caresync_job_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_caresync_job_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("caresync_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_caresync_webhook,
@@ -1274,6 +1281,10 @@ ngx_http_caresync_postconfiguration(ngx_conf_t *cf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"caresync_webhook\" and \"caresync_api\" need "
                            "\"caresync_redis\" in the http block");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_caresync_check_job_key(cf, cmcf) != NGX_CONF_OK) {
         return NGX_ERROR;
     }
 

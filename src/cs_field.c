@@ -188,17 +188,26 @@ int
 cs_field_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, char out[CS_EMAIL_MAX + 1])
 {
-    cs_str_t  s;
-
     out[0] = '\0';
+
+    return cs_field_norm(ck, obj, path, key, cs_norm_email, out,
+                         "not an email address");
+}
+
+
+int
+cs_field_norm(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, cs_field_norm_pt norm, char *out, const char *note)
+{
+    cs_str_t  s;
 
     if (cs_field_text(ck, obj, path, key, &s) != 0) {
         return -1;
     }
 
-    if (s.len && cs_norm_email(s.data, s.len, out) < 0) {
+    if (s.len && norm(s.data, s.len, out) < 0) {
         out[0] = '\0';
-        cs_field_note(ck, path, key, "not an email address");
+        cs_field_note(ck, path, key, note);
     }
 
     return 0;

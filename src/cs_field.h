@@ -81,6 +81,17 @@ int cs_field_text(cs_check_t *ck, const cs_json_t *obj, const char *path,
 int cs_field_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, char out[CS_EMAIL_MAX + 1]);
 
+/*
+ * An optional text normalized by one of cs_normalize.h's functions (-1
+ * for a value it cannot use) into `out`: absent, `out` is left as it is
+ * (a default stays); unusable, it is emptied and the field noted with
+ * `note` ("not a US state").
+ */
+typedef int (*cs_field_norm_pt)(const char *s, size_t n, char *out);
+
+int cs_field_norm(cs_check_t *ck, const cs_json_t *obj, const char *path,
+    const char *key, cs_field_norm_pt norm, char *out, const char *note);
+
 int cs_field_object(cs_check_t *ck, const cs_json_t *obj, const char *path,
     const char *key, const cs_json_t **out);
 

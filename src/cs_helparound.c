@@ -171,41 +171,6 @@ cs_ha_patient_ids(cs_check_t *ck, const cs_json_t *patient, const char *path,
 }
 
 
-/* Optional phone: an unusable one is dropped with a note. */
-static int
-cs_ha_phone(cs_check_t *ck, const cs_json_t *obj, const char *path,
-    const char *key, char out[CS_PHONE_LEN + 1])
-{
-    cs_str_t  s;
-
-    CS_TRY(cs_ha_text(ck, obj, path, key, &s));
-
-    if (s.len && cs_norm_phone(s.data, s.len, out) != 0) {
-        out[0] = '\0';
-        cs_field_note(ck, path, key, "not a phone number");
-    }
-
-    return 0;
-}
-
-
-static int
-cs_ha_email(cs_check_t *ck, const cs_json_t *obj, const char *path,
-    const char *key, char out[CS_EMAIL_MAX + 1])
-{
-    cs_str_t  s;
-
-    CS_TRY(cs_ha_text(ck, obj, path, key, &s));
-
-    if (s.len && cs_norm_email(s.data, s.len, out) < 0) {
-        out[0] = '\0';
-        cs_field_note(ck, path, key, "not an email address");
-    }
-
-    return 0;
-}
-
-
 static int
 cs_ha_caregiver(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
     cs_patient_caregiver_t *cg)
@@ -217,8 +182,10 @@ cs_ha_caregiver(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
 
     CS_TRY(cs_ha_text(ck, o, path, "name", &cg->name));
     CS_TRY(cs_ha_text(ck, o, path, "relationship", &cg->relationship));
-    CS_TRY(cs_ha_phone(ck, o, path, "phone", cg->phone));
-    CS_TRY(cs_ha_email(ck, o, path, "email", cg->email));
+    CS_TRY(cs_field_norm(ck, o, path, "phone", cs_norm_phone, cg->phone,
+                         "not a phone number"));
+    CS_TRY(cs_field_norm(ck, o, path, "email", cs_norm_email, cg->email,
+                         "not an email address"));
 
     return 0;
 }
@@ -243,17 +210,10 @@ cs_ha_address(cs_check_t *ck, const cs_json_t *patient, const char *ppath,
 
     CS_TRY(cs_ha_text(ck, o, path, "city", &a->city));
 
-    CS_TRY(cs_ha_text(ck, o, path, "state", &s));
-    if (s.len && cs_norm_state(s.data, s.len, a->state) != 0) {
-        a->state[0] = '\0';
-        cs_field_note(ck, path, "state", "not a US state");
-    }
-
-    CS_TRY(cs_ha_text(ck, o, path, "zip", &s));
-    if (s.len && cs_norm_zip(s.data, s.len, a->zip) != 0) {
-        a->zip[0] = '\0';
-        cs_field_note(ck, path, "zip", "not a ZIP code");
-    }
+    CS_TRY(cs_field_norm(ck, o, path, "state", cs_norm_state, a->state,
+                         "not a US state"));
+    CS_TRY(cs_field_norm(ck, o, path, "zip", cs_norm_zip, a->zip,
+                         "not a ZIP code"));
 
     /* not in the seed's table: kept when usable, else "US" stays */
     v = cs_field_get(o, "country");
@@ -547,7 +507,8 @@ cs_ha_enrollment(cs_check_t *ck, const cs_json_t *root, cs_event_t *ev)
 
     CS_TRY(cs_ha_text(ck, patient, pp, "contact_method", &p->contact_method));
     CS_TRY(cs_ha_text(ck, patient, pp, "pref_language", &p->language));
-    CS_TRY(cs_ha_email(ck, patient, pp, "email", p->email));
+    CS_TRY(cs_field_norm(ck, patient, pp, "email", cs_norm_email, p->email,
+                         "not an email address"));
     CS_TRY(cs_ha_text(ck, patient, pp, "call_time", &p->call_time));
 
     CS_TRY(cs_ha_caregiver(ck, patient, pp, &p->caregiver));

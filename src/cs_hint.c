@@ -140,30 +140,16 @@ static int
 cs_hint_address(cs_check_t *ck, const cs_json_t *obj, const char *path,
     cs_patient_address_t *a)
 {
-    cs_str_t  s;
-
     CS_TRY(cs_field_text(ck, obj, path, "address_line1", &a->line1));
     CS_TRY(cs_field_text(ck, obj, path, "address_line2", &a->line2));
     CS_TRY(cs_field_text(ck, obj, path, "address_city", &a->city));
-
-    CS_TRY(cs_field_text(ck, obj, path, "address_state", &s));
-    if (s.len && cs_norm_state(s.data, s.len, a->state) != 0) {
-        a->state[0] = '\0';
-        cs_field_note(ck, path, "address_state", "not a US state");
-    }
-
-    CS_TRY(cs_field_text(ck, obj, path, "address_zip", &s));
-    if (s.len && cs_norm_zip(s.data, s.len, a->zip) != 0) {
-        a->zip[0] = '\0';
-        cs_field_note(ck, path, "address_zip", "not a ZIP code");
-    }
-
+    CS_TRY(cs_field_norm(ck, obj, path, "address_state", cs_norm_state,
+                         a->state, "not a US state"));
+    CS_TRY(cs_field_norm(ck, obj, path, "address_zip", cs_norm_zip, a->zip,
+                         "not a ZIP code"));
     /* absent: "US" stays; unusable: dropped rather than guessed */
-    CS_TRY(cs_field_text(ck, obj, path, "address_country", &s));
-    if (s.len && cs_norm_country(s.data, s.len, a->country) != 0) {
-        a->country[0] = '\0';
-        cs_field_note(ck, path, "address_country", "not an ISO country");
-    }
+    CS_TRY(cs_field_norm(ck, obj, path, "address_country", cs_norm_country,
+                         a->country, "not an ISO country"));
 
     return 0;
 }

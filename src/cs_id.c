@@ -31,6 +31,44 @@ cs_id_hex(const unsigned char *p, size_t n, char *out)
 }
 
 
+static int
+cs_id_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;                                  /* either case */
+
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+
+int
+cs_id_unhex(const char *s, size_t n, unsigned char *out)
+{
+    int     hi, lo;
+    size_t  i;
+
+    if (n % 2) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i += 2) {
+        hi = cs_id_hexval((unsigned char) s[i]);
+        lo = cs_id_hexval((unsigned char) s[i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        out[i / 2] = (unsigned char) (hi << 4 | lo);
+    }
+
+    return 0;
+}
+
+
 /*
  * The two digests and one context are fetched once and kept for the
  * process: fetching them for every digest cost OpenSSL more than the

@@ -30,6 +30,13 @@ extern const unsigned char  cs_id_ns_helparound[16];
 /* Lower-case hex of n bytes; out gets 2n chars and a NUL. */
 void cs_id_hex(const unsigned char *p, size_t n, char *out);
 
+/*
+ * The n / 2 bytes of n hex digits (either case) into out: 0, or -1 for
+ * an odd n or a character that is not a hex digit (out then holds some
+ * of the bytes: callers wipe it when it is a secret).
+ */
+int cs_id_unhex(const char *s, size_t n, unsigned char *out);
+
 /* Hex SHA-256 of the concatenated pieces, NUL-terminated. */
 int cs_id_sha256_hex(const cs_str_t *parts, size_t nparts,
     char out[CS_ID_SHA256_LEN + 1]);

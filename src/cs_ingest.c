@@ -269,14 +269,20 @@ cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
 }
 
 
-/* The envelope of spec/job.md, keys in its order. */
+/*
+ * The envelope of spec/job.md, keys in its order but for "action" and
+ * "raw_omitted", which go before "patient": the readable head (ids,
+ * type, times, the idempotency key, the source, the action's ids and
+ * whether the raw copy was left out) comes first, the PHI
+ * ("patient", "raw") after it, so that it can be sealed as one piece.
+ */
 static void
 cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     const cs_event_t *ev, const cs_json_doc_t *doc)
 {
     int        keep_raw;
     char       at[CS_TIME_ISO_LEN + 1];
-    size_t     max_raw, raw_len;
+    size_t     max_raw, raw_len, room, split;
     cs_buf_t  *b = &out->job;
 
     raw_len = doc->compact_len;
@@ -294,10 +300,11 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
      * job lives as long as its request waits for Redis, so it is not
      * given room for it (and grows in the rare case it needs to).
      */
-    (void) cs_buf_reserve(b, (keep_raw ? raw_len : 0)
-                             + (raw_len < CS_JOB_ROOM ? raw_len
-                                                      : CS_JOB_ROOM)
-                             + 1024);
+    room = (keep_raw ? raw_len : 0)
+           + (raw_len < CS_JOB_ROOM ? raw_len : CS_JOB_ROOM);
+
+    /* sealed, the PHI is written again as base64: 4 bytes for 3 */
+    (void) cs_buf_reserve(b, (conf->seal ? room / 3 * 4 : room) + 1024);
 
     cs_buf_puts(b, "{\"v\":1,");
     cs_buf_json_key(b, "id");
@@ -333,25 +340,33 @@ cs_ingest_job(cs_ingest_t *out, const cs_ingest_conf_t *conf,
     cs_ingest_member(b, "created_at", ev->created_at);
     cs_buf_putc(b, '}');
 
+    cs_ingest_action(b, ev);
+
+    if (out->raw_omitted) {
+        /* so that a copy left out reads apart from one never asked for */
+        cs_buf_puts(b, ",\"raw_omitted\":\"too_large\"");
+    }
+
+    /* ids only up to here: the readable head ends, what follows is PHI */
+    split = b->len;
+
     if (!cs_ingest_is(ev, "crm")) {
         cs_buf_putc(b, ',');
         cs_buf_json_key(b, "patient");
         cs_patient_write(b, &ev->patient);
     }
 
-    cs_ingest_action(b, ev);
-
     if (keep_raw) {
         cs_buf_putc(b, ',');
         cs_buf_json_key(b, "raw");
         cs_json_compact(doc, b);
-
-    } else if (out->raw_omitted) {
-        /* so that a copy left out reads apart from one never asked for */
-        cs_buf_puts(b, ",\"raw_omitted\":\"too_large\"");
     }
 
     cs_buf_putc(b, '}');
+
+    if (conf->seal && cs_seal_job(conf->seal, b, split) != CS_SEAL_OK) {
+        b->oom = 1;
+    }
 }
 
 

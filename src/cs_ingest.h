@@ -10,7 +10,10 @@
  *     is a 200 with `enqueue` 0, `job` empty, job_type "hint.ignored";
  *   - status 400: `body` is the exact 400 answer, `reason` a short label.
  * A raw copy longer than `max_raw` is left out of the job, which then
- * says "raw_omitted":"too_large" where "raw" would be.
+ * says "raw_omitted":"too_large" where "raw" would be.  With a key ring
+ * in the configuration, the job's "patient" and "raw" are sealed
+ * (cs_seal.h); a ring that cannot seal (no randomness, out of memory)
+ * makes cs_ingest() fail: a job is never queued in the clear by accident.
  * Nothing here knows nginx, Redis, or the clock: the caller passes the
  * time, the job id and the trace in.  No PHI value is ever copied into `body`,
  * `reason` or `notes`.
@@ -23,6 +26,7 @@
 #include <stdint.h>
 
 #include "cs_buf.h"
+#include "cs_seal.h"
 
 #define CS_INGEST_AGENT_MAX  254   /* bytes of an action's "agent" */
 
@@ -52,6 +56,9 @@ typedef struct {
                                          job says so, 0 = 64 KiB */
     const char  *status_base;         /* actions: status_url = this + id */
     size_t       status_base_len;
+    cs_seal_ring_t  *seal;            /* not NULL: the job's PHI members
+                                         are sealed under its current key
+                                         (cs_seal.h) */
     const char  *actor;               /* operator actions: who asked (the
                                          edge's name of its credential),
                                          action.actor; NULL: none */

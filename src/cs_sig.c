@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "cs_b64.h"
+#include "cs_id.h"
 #include "cs_normalize.h"
 #include "cs_sig.h"
 
@@ -45,38 +47,11 @@ cs_sig_result_name(cs_sig_result_t rc)
 
 
 static int
-cs_sig_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;                                  /* either case */
-
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-
-static int
 cs_sig_hex_decode(const char *s, size_t n, unsigned char *out,
     size_t *out_len)
 {
-    int     hi, lo;
-    size_t  i;
-
-    if (n % 2) {
+    if (cs_id_unhex(s, n, out) != 0) {
         return -1;
-    }
-
-    for (i = 0; i < n; i += 2) {
-        hi = cs_sig_hexval((unsigned char) s[i]);
-        lo = cs_sig_hexval((unsigned char) s[i + 1]);
-
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-
-        out[i / 2] = (unsigned char) (hi << 4 | lo);
     }
 
     *out_len = n / 2;
@@ -85,76 +60,13 @@ cs_sig_hex_decode(const char *s, size_t n, unsigned char *out,
 }
 
 
-static int
-cs_sig_b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-
-    /* both alphabets: senders differ */
-    return (c == '+' || c == '-') ? 62 : (c == '/' || c == '_') ? 63 : -1;
-}
-
-
 /* Base64 without whitespace; "=" padding optional, but whole if there. */
 static int
 cs_sig_b64_decode(const char *s, size_t n, unsigned char *out,
     size_t *out_len)
 {
-    int       v;
-    size_t    i, k, pad;
-    uint32_t  acc;
-
-    pad = 0;
-
-    while (n && s[n - 1] == '=' && pad < 2) {
-        n--;
-        pad++;
-    }
-
-    if ((pad && (n + pad) % 4) || n % 4 == 1) {
-        return -1;
-    }
-
-    acc = 0;
-    k = 0;
-
-    for (i = 0; i < n; i++) {
-        v = cs_sig_b64val((unsigned char) s[i]);
-        if (v < 0) {
-            return -1;
-        }
-
-        acc = acc << 6 | (uint32_t) v;
-
-        if (i % 4 == 3) {
-            out[k++] = (unsigned char) (acc >> 16);
-            out[k++] = (unsigned char) (acc >> 8);
-            out[k++] = (unsigned char) acc;
-            acc = 0;
-        }
-    }
-
-    switch (n % 4) {
-    case 2:
-        out[k++] = (unsigned char) (acc >> 4);
-        break;
-    case 3:
-        out[k++] = (unsigned char) (acc >> 10);
-        out[k++] = (unsigned char) (acc >> 2);
-        break;
-    }
-
-    *out_len = k;
-
-    return 0;
+    /* both alphabets: senders differ */
+    return cs_b64_decode(s, n, CS_B64_LENIENT, out, out_len);
 }
 
 

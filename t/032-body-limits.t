@@ -9,7 +9,7 @@ use Caresync::Test;
 
 caresync_defaults(
     http_config  => <<'_C_',
-caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;
 client_max_body_size 2m;
 client_body_buffer_size 2m;
 _C_

@@ -10,7 +10,7 @@ use Caresync::Test;
 use File::Temp qw(tempdir);
 
 caresync_defaults(
-    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
+    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;',
     config       => 'location = /webhook/user-enrollment { caresync_webhook helparound_enrollment; caresync_auth off; }',
     more_headers => 'Content-Type: application/json',
 );
@@ -71,7 +71,7 @@ type = helparound.enrollment
 
 === TEST 3: Redis alive but silent past the timeout: 503; the sender's retry after the pause: 200, exactly one job
 --- http_config
-caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=200ms;
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=200ms; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;
 --- redis_pause: 1500
 --- request eval
 [enrollment_with(), enrollment_with()]
@@ -145,7 +145,7 @@ location = /webhook/user-enrollment {
 === TEST 7: a Redis that asks for a password: password=file:/path (trailing newline not part of it): 200, the job in Redis
 --- redis_requirepass: redis-pa55-right
 --- http_config
-caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=file:$TEST_NGINX_REDIS_PW_RIGHT;
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=file:$TEST_NGINX_REDIS_PW_RIGHT; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;
 --- request eval
 enrollment_with()
 --- response_body chomp
@@ -175,7 +175,7 @@ NOAUTH
 === TEST 9: a wrong password in the file: 503, nothing queued, the log says AUTH failed and holds neither password
 --- redis_requirepass: redis-pa55-right
 --- http_config
-caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=file:$TEST_NGINX_REDIS_PW_WRONG;
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=file:$TEST_NGINX_REDIS_PW_WRONG; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;
 --- request eval
 enrollment_with()
 --- error_code: 503

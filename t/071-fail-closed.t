@@ -3,7 +3,9 @@
 #
 # And what a secret must be (spec/inbound.md, "Empty names, secrets and
 # tokens are configuration errors"): not empty, inline or in a file, and a
-# file that neither group nor others may open.
+# file that neither group nor others may open.  The same for the job keys
+# (caresync_job_key): a configuration that queues jobs seals their PHI,
+# or says "caresync_job_key off".
 #
 # Each case is a configuration checked with the stock nginx and the module
 # (`nginx -t`, nothing is started); it is refused (exit status not 0, the
@@ -12,7 +14,8 @@
 # prove the harness can tell the two apart.
 #
 # `files` are written, with their modes, to a directory that the
-# configuration reaches as {dir}; `redis` replaces the caresync_redis line;
+# configuration reaches as {dir}; `redis` replaces the caresync_redis line,
+# `jobkey` the caresync_job_key line (a key from {dir}/t1.key);
 # `secret` is a text that nginx must never print.
 
 use strict;
@@ -51,10 +54,11 @@ sub write_files {
 # nginx -t over a configuration whose server block holds $server; returns
 # (exit status, what nginx printed)
 sub nginx_t {
-    my ($server, $http, $redis) = @_;
+    my ($server, $http, $redis, $jobkey) = @_;
     $http //= '';
     $redis //= 'caresync_redis 127.0.0.1:6379;';
-    s/\{dir\}/$dir/g for $server, $http, $redis;
+    $jobkey //= 'caresync_job_key t1 file:{dir}/t1.key;';
+    s/\{dir\}/$dir/g for $server, $http, $redis, $jobkey;
 
     remove_tree($root);
     make_path("$root/conf", "$root/logs");
@@ -67,6 +71,7 @@ events { worker_connections 64; }
 http {
     access_log off;
     $redis
+    $jobkey
     $http
     server {
         listen 127.0.0.1:1;
@@ -82,6 +87,11 @@ CONF
 
 # a webhook location, and a Hint one, with the given directives
 sub wh   { "location /e { caresync_webhook helparound_enrollment; $_[0] }" }
+
+# the key every case has unless it says otherwise, and two more
+my %key = (t1 => 'a1' x 32, t2 => '0f' x 32, t3 => 'C3' x 32);
+write_files({ map { ("$_.key" => ["$key{$_}\n", 0600]) } sort keys %key });
+my $open = wh('caresync_auth off;');
 sub hint { "location /h { caresync_webhook hint; $_[0] }" }
 
 my @cases = (
@@ -402,6 +412,117 @@ my @cases = (
                         caresync_api_token ops-t0ken; }',
         nowarn  => qr/caresync/,
     },
+    # --- the job keys ----------------------------------------------------
+    {
+        name    => 'a webhook with no job key',
+        jobkey  => '',
+        server  => $open,
+        refused => qr/"caresync_webhook" and "caresync_api" queue jobs that hold PHI: add "caresync_job_key <id> file:\/path;" to the http block \(or "caresync_job_key off;"\)/,
+    },
+    {
+        name    => 'the actions API with no job key',
+        jobkey  => '',
+        server  => 'location /caresync/ { caresync_api; caresync_api_token t0ken; }',
+        refused => qr/queue jobs that hold PHI: add "caresync_job_key/,
+    },
+    {
+        name    => 'no job key and no location that queues: nothing to seal',
+        jobkey  => '',
+        server  => 'location / { return 204; }',
+        nowarn  => qr/caresync_job_key/,
+    },
+    {
+        name    => '"caresync_job_key off" starts, warned about',
+        jobkey  => 'caresync_job_key off;',
+        server  => $open,
+        warn    => qr/\[warn\].*"caresync_job_key off": jobs are queued with their PHI readable in Redis/,
+    },
+    {
+        name    => 'a job key file readable by everyone',
+        files   => { 'open.key' => [('ab' x 32) . "\n", 0644] },
+        jobkey  => 'caresync_job_key k1 file:{dir}/open.key;',
+        server  => $open,
+        refused => qr/"caresync_job_key" parameter #2: file "\Q$dir\E\/open\.key" may be read or written by group or others \(mode 0644\)/,
+        secret  => 'ab' x 32,
+    },
+    {
+        name    => 'a job key file that is empty',
+        files   => { 'empty.key' => ["\n", 0600] },
+        jobkey  => 'caresync_job_key k1 file:{dir}/empty.key;',
+        server  => $open,
+        refused => qr/"caresync_job_key" parameter #2: file "[^"]*\/empty\.key" is empty/,
+    },
+    {
+        name    => 'a job key file of 16 bytes, not 32',
+        files   => { 'short.key' => [('5e' x 16) . "\n", 0600] },
+        jobkey  => 'caresync_job_key k1 file:{dir}/short.key;',
+        server  => $open,
+        refused => qr/"caresync_job_key" parameter #2: file "\Q$dir\E\/short\.key" does not hold a key of 64 hex characters \(as "openssl rand -hex 32" writes it\)/,
+        secret  => '5e' x 16,
+    },
+    {
+        name    => 'a job key file that is not hex',
+        files   => { 'text.key' => [('zq' x 32) . "\n", 0600] },
+        jobkey  => 'caresync_job_key k1 file:{dir}/text.key;',
+        server  => $open,
+        refused => qr/file "\Q$dir\E\/text\.key" does not hold a key of 64 hex/,
+        secret  => 'zq' x 32,
+    },
+    {
+        name    => 'a job key file larger than a key file can be',
+        files   => { 'big.key' => [('ab' x 32) . "\n" . ('#' x 5000), 0600] },
+        jobkey  => 'caresync_job_key k1 file:{dir}/big.key;',
+        server  => $open,
+        refused => qr/"caresync_job_key" parameter #2: file "\Q$dir\E\/big\.key" is not a regular file of at most 4096 bytes/,
+    },
+    {
+        name    => 'a job key file that is missing',
+        jobkey  => 'caresync_job_key k1 file:{dir}/missing.key;',
+        server  => $open,
+        refused => qr/open\(\) "\Q$dir\E\/missing\.key" failed/,
+    },
+    {
+        name    => 'a job key written inline',
+        jobkey  => 'caresync_job_key k1 ' . ('cd' x 32) . ';',
+        server  => $open,
+        refused => qr/"caresync_job_key" directive reads its key from a file only: "file:\/path"/,
+    },
+    {
+        name    => 'a job key id with a space',
+        jobkey  => 'caresync_job_key "k 1" file:{dir}/t1.key;',
+        server  => $open,
+        refused => qr/"caresync_job_key" directive needs a key id of 1 to 32 letters, digits/,
+    },
+    {
+        name    => 'a job key id listed twice',
+        jobkey  => 'caresync_job_key k1 file:{dir}/t1.key;
+                    caresync_job_key k1 file:{dir}/t2.key;',
+        server  => $open,
+        refused => qr/"caresync_job_key": key id "k1" is listed twice, or its key is listed under another id/,
+    },
+    {
+        name    => 'one key under two ids',
+        jobkey  => 'caresync_job_key k1 file:{dir}/t1.key;
+                    caresync_job_key k2 file:{dir}/t1.key;',
+        server  => $open,
+        refused => qr/key id "k2" is listed twice, or its key is listed under another id/,
+    },
+    {
+        name    => '"off" beside keys',
+        jobkey  => 'caresync_job_key k1 file:{dir}/t1.key; caresync_job_key off;',
+        server  => $open,
+        refused => qr/"caresync_job_key" directive "off" cannot be mixed with keys/,
+    },
+    {
+        name    => 'three keys while rotating, from files of mode 0600',
+        jobkey  => 'caresync_job_key t1 file:{dir}/t1.key;
+                    caresync_job_key t2 file:{dir}/t2.key;
+                    caresync_job_key 2026-12.t3 file:{dir}/t3.key;',
+        server  => $open,
+        nowarn  => qr/caresync_job_key/,
+        secret  => 'C3' x 32,
+    },
+
     {
         name    => 'a webhook that says "caresync_auth off" starts, warned about',
         server  => 'location /e { caresync_webhook helparound_enrollment;
@@ -436,7 +557,12 @@ my @cases = (
 
 for my $c (@cases) {
     write_files($c->{files});
-    my ($status, $out) = nginx_t($c->{server}, $c->{http}, $c->{redis});
+    my ($status, $out) = nginx_t($c->{server}, $c->{http}, $c->{redis},
+                                 $c->{jobkey});
+
+    # no key's hex is ever printed
+    unlike($out, qr/\Q$key{$_}\E/i, "$c->{name}: key $_ is not printed")
+        for sort keys %key;
 
     unlike($out, qr/\Q$c->{secret}\E/, "$c->{name}: the secret is not printed")
         if defined $c->{secret};
@@ -451,7 +577,7 @@ for my $c (@cases) {
     is($status, 0, "$c->{name}: accepted by nginx -t") or diag($out);
     like($out, qr/test is successful/, "$c->{name}: nginx says so");
     like($out, $c->{warn}, "$c->{name}: the warning") if $c->{warn};
-    unlike($out, $c->{nowarn}, "$c->{name}: nothing about caresync_auth")
+    unlike($out, $c->{nowarn}, "$c->{name}: nothing about $c->{nowarn}")
         if $c->{nowarn};
 }
 

@@ -51,7 +51,7 @@ close delete $hint{up};        # nginx listens there
 
 caresync_defaults(
     http_config  => <<'_C_',
-caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms;
+caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=300ms; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;
 
 # stands in for Hint's GET /api/provider/patients, echoing the name; its
 # logs are Hint's, not ours

@@ -11,6 +11,7 @@
  *   ops/cw_ops_replay.c       replay, and dlq replay's queueing: cw_replay()
  *   ops/cw_ops_erase.c        erase --patient: cw_erase()
  *   ops/cw_ops_audit.c        audit verify, audit export
+ *   ops/cw_ops_crypto.c       crypto status: what each job key protects
  *
  *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
@@ -38,6 +39,7 @@
  *
  *   engine/cw_run.c           `run`: the loop, start-up, shutdown
  *   engine/cw_jobs.c          a job's life: start, handler, one end
+ *   engine/cw_env.c           a job's envelope, parsed once (cs_json.h)
  *   engine/cw_lock.c          one job at a time per patient, in queue order
  *   engine/cw_queue.c         the stream, reclaims, retries, dead letters
  *   engine/cw_status.c        the status record {prefix}:job:<id>, and
@@ -47,13 +49,19 @@
  *   engine/cw_trace.c         the job's trace and timeline, OTLP export
  *   engine/cw_metrics.c       Prometheus metrics and their responder
  *   engine/cw_http.c          the one HTTP layer (libcurl multi), caps,
- *                             token cache, error classes
+ *                             token cache, error classes, a client's call
  *   engine/cw_err.h           the one error type: code, class, message
  *   engine/cw_redis.c         one synchronous, pipelined Redis connection
+ *   engine/cw_redis_io.c      its bytes: TCP or TLS (OpenSSL), bounded
+ *                             waits, hiredis's reader for the protocol
+ *   engine/cw_sentinel.c      the primary, as the Redis Sentinels say
+ *   engine/cw_cluster.c       Redis Cluster: key slots, the slot map
  *   engine/cw_config.c        the configuration file and its table
+ *   engine/cw_crypto.c        the job key ring, sealed jobs opened
  *   engine/cw_log.c           the sync log: stderr + {prefix}:log
  *   engine/cw_csv.c           CSV input (report exports)
- *   engine/cw_util.c          clocks, allocation, lists, escaping
+ *   engine/cw_util.c          clocks, allocation, lists, escaping, JSON
+ *                             read by cs_json.h copied into jansson
  *
  * Below this file: the running worker, shared by the loop and the jobs.
  */

@@ -11,7 +11,7 @@ WORKER_LAYERS = engine crm clients maps jobs ops
 WORKER_SRCS  = $(foreach l,$(WORKER_LAYERS),$(wildcard src/worker/$(l)/cw_*.c))
 WORKER_OBJS  = $(patsubst src/worker/%.c,$(BUILD)/worker/%.o,$(WORKER_SRCS))
 WORKER_HDRS  = $(wildcard src/worker/*.h src/worker/*/*.h src/*.h)
-WORKER_LIBS  = -lhiredis -ljansson -lcurl -lcrypto
+WORKER_LIBS  = -lhiredis -ljansson -lcurl -lssl -lcrypto
 
 .PHONY: worker test-worker bench-worker
 

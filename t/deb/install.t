@@ -177,6 +177,12 @@ chmod 0755, $dir;
 my ($cid) = @{ fake_post('/__fake/salesforce/contacts', [
     { LastName => 'Deb', HelpAround_Patient_Id__c => 'ha61236024160af' } ]) };
 
+# the job key: one file, 0600, the worker's user its owner (nginx's
+# master, root, reads it too)
+my $jobkey = "$dir/job-deb.key";
+system("umask 077 && openssl rand -hex 32 > $jobkey") == 0 or die "openssl";
+system('chown', "$unit{User}:", $jobkey) == 0 or die "chown $jobkey";
+
 # the stock nginx, the module through the installed load file
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1996;
 mkdir "$dir/nginx";
@@ -193,6 +199,7 @@ http {
     access_log off;
     client_body_temp_path $dir/nginx/tmp;
     caresync_redis 127.0.0.1:$env->{redis_port} timeout=1s;
+    caresync_job_key deb file:$jobkey;
     server {
         listen 127.0.0.1:$port;
         location = /webhook/user-action {
@@ -219,7 +226,8 @@ print $ef "CARESYNC_REDIS_PORT=$env->{redis_port}\n",
           "CARESYNC_SALESFORCE_INSTANCE_DOMAINS=http://127.0.0.1\n",
           "CARESYNC_SALESFORCE_CLIENT_ID=fake-client-id\n",
           "CARESYNC_SALESFORCE_CLIENT_SECRET=fake-client-secret\n",
-          "CARESYNC_WORKER_SHUTDOWN_DEADLINE_MS=5000\n";
+          "CARESYNC_WORKER_SHUTDOWN_DEADLINE_MS=5000\n",
+          "CARESYNC_CRYPTO_KEYS=deb:$jobkey\n";
 close $ef;
 
 # the worker as the unit starts it: its ExecStart, as User=, with the

@@ -81,6 +81,30 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_HERE)/fuzz_%.c $(wildcard $(FUZZ_HERE)/*.h) \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_CORE_LIB) \
 	    $(LIBS_CORE) -o $@
 
+# the worker's reading of JSON: built with the worker files it drives
+FUZZ_WORKER_JSON_SRCS = src/worker/engine/cw_env.c src/worker/engine/cw_util.c
+
+$(FUZZ_DIR)/fuzz_worker_json: $(FUZZ_HERE)/fuzz_worker_json.c \
+                              $(FUZZ_WORKER_JSON_SRCS) $(wildcard src/worker/*/*.h) \
+                              $(wildcard $(FUZZ_HERE)/*.h) $(FUZZ_VOCAB) \
+                              $(FUZZ_CORE_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/worker -fsanitize=fuzzer $< \
+	    $(FUZZ_WORKER_JSON_SRCS) $(FUZZ_CORE_LIB) $(LIBS_CORE) -o $@
+
+# the worker's readers of Redis' answers: its bounded reply objects and
+# cw_cluster.c behind hiredis's reply parser 
+FUZZ_REDIS_REPLY_SRCS = src/worker/engine/cw_cluster.c \
+                   src/worker/engine/cw_redis_io.c src/worker/engine/cw_util.c
+
+$(FUZZ_DIR)/fuzz_redis_reply: $(FUZZ_HERE)/fuzz_redis_reply.c \
+                              $(FUZZ_REDIS_REPLY_SRCS) \
+                              $(wildcard src/worker/engine/*.h) \
+                              $(wildcard $(FUZZ_HERE)/*.h) $(FUZZ_VOCAB) \
+                              $(FUZZ_CORE_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/worker -fsanitize=fuzzer $< \
+	    $(FUZZ_REDIS_REPLY_SRCS) $(FUZZ_CORE_LIB) $(LIBS_CORE) -lhiredis -lssl \
+	    -o $@
+
 # corpora: seeded from the fixtures (again whenever they or the seeds
 # change), then grown by the runs; never committed
 FUZZ_SEED_DEPS  = $(FUZZ_HERE)/mkcorpus.sh \

@@ -75,6 +75,19 @@ fuzz_json_diff)
         for sel in 000 003 007 015 016 247 327; do put $sel "$f"; done
     done ;;
 
+fuzz_worker_json)
+    # vendors' answers as they come; envelopes are in the seeds
+    for f in $(fixtures helparound hint healthsherpa salesforce); do
+        put "" "$f"
+    done ;;
+
+fuzz_seal)
+    # opened as they are (in the clear), and sealed with a head of
+    # sel-chosen length, under k1 and k2
+    for f in $(fixtures helparound hint); do
+        for sel in 000 001 003 101 103; do put $sel "$f"; done
+    done ;;
+
 fuzz_time)
     values 'sendDate|created_at|updated_at|dob|date|timestamp' \
         helparound hint healthsherpa salesforce |

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "crm/cw_crm.h"
+#include "engine/cw_cluster.h"
 #include "engine/cw_http.h"
 #include "engine/cw_trace.h"
 #include "maps/cw_map.h"
@@ -224,6 +225,50 @@ cw_map_unit(void)
 }
 
 
+/* Redis Cluster's key slots (the vectors of the Cluster specification) */
+static void
+cw_cluster_unit(void)
+{
+    ok(cw_cluster_slot("123456789", 9) == 12739, "slot: CRC16 of 123456789");
+    ok(cw_cluster_slot("{caresync}", 10) == 4401
+       && cw_cluster_slot("{caresync}:jobs", 15) == 4401
+       && cw_cluster_slot("{caresync}:job:01ABC", 20) == 4401,
+       "slot: every key of {caresync} in one slot (4401)");
+    ok(cw_cluster_slot("{user1000}.following", 20)
+       == cw_cluster_slot("user1000", 8), "slot: the tag alone is hashed");
+    ok(cw_cluster_slot("foo{}{bar}", 10) == cw_cluster_slot("foo{}{bar}", 10)
+       && cw_cluster_slot("foo{}{bar}", 10)
+          != cw_cluster_slot("bar", 3), "slot: an empty tag hashes it all");
+    ok(cw_cluster_slot("foo{{bar}}zap", 13) == cw_cluster_slot("{bar", 4),
+       "slot: the first { and the next }");
+    {
+        int   port = 0;
+        char  host[16];
+
+        ok(cw_cluster_moved("MOVED 4401 127.0.0.1:7001", host, sizeof(host),
+                            &port) == 0
+           && strcmp(host, "127.0.0.1") == 0 && port == 7001,
+           "moved: the node it names");
+        ok(cw_cluster_moved("MOVED 4401 ::1:7001", host, sizeof(host),
+                            &port) == 0
+           && strcmp(host, "::1") == 0, "moved: an IPv6 address");
+        ok(cw_cluster_moved("MOVED 4401 127.0.0.1:0", host, sizeof(host),
+                            &port) != 0
+           && cw_cluster_moved("MOVED 4401 :7001", host, sizeof(host),
+                               &port) != 0
+           && cw_cluster_moved("MOVED 4401", host, sizeof(host), &port) != 0
+           && cw_cluster_moved("MOVED 1 a-very-long-host-name:1", host,
+                               sizeof(host), &port) != 0
+           && cw_cluster_moved("ASK 1 h:1", host, sizeof(host), &port) != 0
+           && cw_cluster_moved("MOVED 1 h:1x", host, sizeof(host), &port)
+              != 0, "moved: anything else refused");
+    }
+    ok(cw_cluster_tagged("{caresync}") && cw_cluster_tagged("x{a}")
+       && !cw_cluster_tagged("caresync") && !cw_cluster_tagged("{}x")
+       && !cw_cluster_tagged("{open"), "tagged: a non-empty {tag} only");
+}
+
+
 /* cw_trace_where: host and path, ids and queries out (cw_trace.h) */
 static void
 cw_where_unit(void)
@@ -336,6 +381,7 @@ main(void)
     cw_url_id_unit();
     cw_where_unit();
     cw_sf_where_unit();
+    cw_cluster_unit();
 
     cs_buf_free(&b);
     printf("1..%d\n", cw_n);

@@ -46,10 +46,9 @@ struct cw_hs_s {
 };
 
 typedef struct {
-    cw_hs_t         *hs;
+    cw_call_t        c;             /* the client, the caller's data */
     cw_hs_agent_t   *ag;            /* token calls */
     cw_hs_done_pt    done;
-    void            *data;
 } cw_hs_call_t;
 
 
@@ -59,10 +58,8 @@ cw_hs_call(cw_hs_t *hs, cw_hs_done_pt done, void *data)
 {
     cw_hs_call_t  *call;
 
-    call = cw_calloc(1, sizeof(*call));
-    call->hs = hs;
+    call = cw_call_new(sizeof(*call), hs, 0, data);
     call->done = done;
-    call->data = data;
     return call;
 }
 
@@ -455,7 +452,10 @@ cw_hs_no_token(cw_hs_t *hs, const char *agent, cw_err_t *err)
 }
 
 
-/* A token answer: stored, then the caller's done (or the auth's). */
+/*
+ * A token answer: stored, then the caller's done (or the auth's), with
+ * the access token and its lifetime when `access` is not NULL.
+ */
 static int
 cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
     cw_err_t *err, const char **access, long *expires_in)
@@ -499,7 +499,7 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
                     (json_int_t) (ttl > 0 ? cw_now_ms() + (uint64_t) ttl * 1000
                                           : 0));
 
-    if (cw_hs_store(call->hs, call->ag->agent, rec) != 0) {
+    if (cw_hs_store(call->c.client, call->ag->agent, rec) != 0) {
         json_decref(rec);
         cw_err_set(err, CW_ERR_TRANSIENT, CW_E_REDIS,
                    "cannot store the HealthSherpa tokens in Redis");
@@ -507,8 +507,12 @@ cw_hs_token_answer(cw_hs_call_t *call, cw_http_req_t *r, json_t *old,
     }
 
     json_decref(rec);
-    *access = at;
-    *expires_in = (long) ttl;
+
+    if (access) {
+        *access = at;
+        *expires_in = (long) ttl;
+    }
+
     return 0;
 }
 
@@ -675,21 +679,19 @@ cw_hs_agent(cw_hs_t *hs, const char *agent)
 static void
 cw_hs_exchanged(cw_http_req_t *r)
 {
-    long           ttl;
     cw_hs_res_t    res;
-    const char    *at;
     cw_hs_call_t  *call = r->data;
 
     memset(&res, 0, sizeof(res));
     cw_err_clear(&res.err);
 
-    if (cw_hs_token_answer(call, r, NULL, &res.err, &at, &ttl) == 0) {
+    if (cw_hs_token_answer(call, r, NULL, &res.err, NULL, NULL) == 0) {
         /* the next request of this process uses the new pair */
         cw_auth_free(&call->ag->auth);
         call->ag->have_last = 0;
     }
 
-    call->done(call->data, &res);
+    call->done(call->c.data, &res);
     free(call);
     cw_http_req_free(r);
 }
@@ -864,9 +866,9 @@ cw_hs_searched(cw_http_req_t *r)
     memset(&res, 0, sizeof(res));
     res.err.retry_after_ms = r->err.retry_after_ms;
 
-    cw_hs_classify(call->hs, r, &res);
+    cw_hs_classify(call->c.client, r, &res);
 
-    call->done(call->data, &res);
+    call->done(call->c.data, &res);
     free(call);
     cw_http_req_free(r);
 }

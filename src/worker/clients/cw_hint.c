@@ -28,10 +28,8 @@ struct cw_hint_s {
 };
 
 typedef struct {
-    cw_hint_t        *h;
-    cw_hint_op_e      op;
+    cw_call_t         c;            /* the client, op, the caller's data */
     cw_hint_done_pt   done;
-    void             *data;
 } cw_hint_call_t;
 
 
@@ -92,7 +90,7 @@ cw_hint_done(cw_http_req_t *r)
     res.total = -1;
 
     if (r->err.cls == CW_ERR_NONE) {
-        if (call->op == CW_HINT_LIST) {
+        if (call->c.op == CW_HINT_LIST) {
             res.patients = json_is_array(r->json) ? r->json : NULL;
         } else {
             res.patient = json_is_object(r->json) ? r->json : NULL;
@@ -101,10 +99,10 @@ cw_hint_done(cw_http_req_t *r)
         if (res.patients == NULL && res.patient == NULL) {
             cw_err_set(&res.err, CW_ERR_TRANSIENT, CW_E_BAD_RESPONSE,
                        "Hint answered the patient %s with an unexpected "
-                       "body", cw_hint_op_names[call->op]);
+                       "body", cw_hint_op_names[call->c.op]);
         }
 
-    } else if (call->op == CW_HINT_GET
+    } else if (call->c.op == CW_HINT_GET
                && (r->status == 404 || r->status == 410))
     {
         /* not found (or gone) is an answer: the patient was deleted */
@@ -122,11 +120,11 @@ cw_hint_done(cw_http_req_t *r)
         cw_err_set(&res.err, CW_ERR_PERMANENT, CW_E_HINT_REJECTED,
                    "Hint refused the patient's data (%ld) on a patient "
                    "%s: check the fields written and the practice API key",
-                   r->status, cw_hint_op_names[call->op]);
+                   r->status, cw_hint_op_names[call->c.op]);
         res.err.http_status = r->status;
     }
 
-    call->done(call->data, &res);
+    call->done(call->c.data, &res);
     free(call);
     cw_http_req_free(r);
 }
@@ -139,11 +137,8 @@ cw_hint_req(cw_hint_t *h, cw_hint_op_e op, const char *method,
 {
     cw_hint_call_t  *call;
 
-    call = cw_calloc(1, sizeof(*call));
-    call->h = h;
-    call->op = op;
+    call = cw_call_new(sizeof(*call), h, op, data);
     call->done = done;
-    call->data = data;
 
     return cw_http_req_new(h->http, method, &h->target, NULL, cw_hint_done,
                            call);

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "cs_id.h"
 #include "engine/cw_log.h"
 #include "clients/cw_media.h"
 #include "engine/cw_util.h"
@@ -26,6 +27,12 @@ typedef struct {
     size_t             next;
     const char        *kind;
     const char        *id;
+    /*
+     * What Redis and the log hold of the id: its SHA-256.  A card's
+     * image id is PHI (it names the patient's insurance card), so the
+     * attached-media set and the log lines carry its digest only.
+     */
+    char               tag[CS_ID_SHA256_LEN + 1];
     int                attached;
     cw_err_t           err;          /* the first failure */
     cw_media_done_pt   done;
@@ -49,11 +56,9 @@ cw_media_enabled(const cw_conf_t *conf)
 static void
 cw_media_note(cw_media_t *m, const cw_err_t *err)
 {
-    /* a refused id is not logged: it may be anything the sender typed */
-    cw_error("media", "media not attached contact=%s media_id=%s code=%s "
-             "http_status=%ld", m->contact,
-             cw_http_id_ok(m->id) ? m->id : "-", cw_err_name(err),
-             err->http_status);
+    cw_error("media", "media not attached contact=%s media=%.12s kind=%s "
+             "code=%s http_status=%ld", m->contact, m->tag,
+             m->kind ? m->kind : "-", cw_err_name(err), err->http_status);
 
     if (m->err.cls == CW_ERR_NONE) {
         m->err = *err;
@@ -103,18 +108,18 @@ cw_media_created(void *data, cw_crm_res_t *res)
 
     m->attached++;
 
-    rep = cw_redis_cmd(&m->w->redis, "SADD %s %s", m->key, m->id);
+    rep = cw_redis_cmd(&m->w->redis, "SADD %s %s", m->key, m->tag);
     if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
         /* the file is there; a retry could attach it again: say so */
         cw_error("media", "attached but not recorded contact=%s "
-                 "media_id=%s", m->contact, m->id);
+                 "media=%.12s", m->contact, m->tag);
     }
     if (rep) {
         freeReplyObject(rep);
     }
 
-    cw_debug("media", "attached contact=%s media_id=%s kind=%s file=%s",
-             m->contact, m->id, m->kind,
+    cw_debug("media", "attached contact=%s media=%.12s kind=%s file=%s",
+             m->contact, m->tag, m->kind,
              res->id ? res->id : "-");
     cw_media_next(m);
 }
@@ -150,7 +155,7 @@ cw_media_fetched(cw_http_req_t *r)
         cw_err_t  err;
 
         cw_err_set(&err, CW_ERR_TRANSIENT, CW_E_MEDIA_EMPTY,
-                   "HelpAround sent an empty media file (media %s)", m->id);
+                   "HelpAround sent an empty media file (the %s)", m->kind);
         cw_media_note(m, &err);
         cw_http_req_free(r);
         cw_media_next(m);
@@ -248,7 +253,19 @@ cw_media_next(cw_media_t *m)
             continue;
         }
 
-        rep = cw_redis_cmd(&m->w->redis, "SISMEMBER %s %s", m->key, m->id);
+        {
+            cs_str_t  part = { m->id, strlen(m->id) };
+
+            if (cs_id_sha256_hex(&part, 1, m->tag) != 0) {
+                cw_err_set(&err, CW_ERR_TRANSIENT, CW_E_OUT_OF_MEMORY,
+                           "cannot digest a media id");
+                m->tag[0] = '\0';
+                cw_media_note(m, &err);
+                continue;
+            }
+        }
+
+        rep = cw_redis_cmd(&m->w->redis, "SISMEMBER %s %s", m->key, m->tag);
         seen = rep && rep->type == REDIS_REPLY_INTEGER ? (int) rep->integer
                                                        : -1;
         if (rep) {

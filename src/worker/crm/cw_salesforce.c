@@ -47,10 +47,8 @@ static const char  *cw_sf_op_names[] = {
 };
 
 typedef struct {
-    cw_sf_t         *sf;
-    cw_sf_op_e       op;
+    cw_call_t        c;             /* the client, op, the caller's data */
     cw_crm_done_pt   done;
-    void            *data;
     json_t          *records;       /* query: the pages so far */
     size_t           max;           /* query: cap, 0: CW_SF_MAX_RECORDS */
 } cw_sf_call_t;
@@ -444,7 +442,8 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
     size_t       i;
     json_t      *e, *f, *fields;
     cs_buf_t     fl;
-    const char  *code = NULL, *op = cw_sf_op_names[call->op];
+    cw_sf_t     *sf = call->c.client;
+    const char  *code = NULL, *op = cw_sf_op_names[call->c.op];
 
     res->err = r->err;
 
@@ -477,8 +476,8 @@ cw_sf_error(cw_sf_call_t *call, cw_http_req_t *r, cw_crm_res_t *res)
     if (code && strcmp(code, "REQUEST_LIMIT_EXCEEDED") == 0) {
         cw_err_set(&res->err, CW_ERR_TRANSIENT, CW_E_THROTTLED,
                    "Salesforce API limit reached (%s), backing off%s%s",
-                   code, call->sf->target.limit_info[0] ? ": " : "",
-                   call->sf->target.limit_info);
+                   code, sf->target.limit_info[0] ? ": " : "",
+                   sf->target.limit_info);
 
     } else if (r->status == 401) {
         /* cw_http refreshed once already */
@@ -551,10 +550,11 @@ static void
 cw_sf_send(cw_sf_call_t *call, const char *method, const char *path,
     json_t *body)
 {
+    cw_sf_t        *sf = call->c.client;
     cw_http_req_t  *r;
 
-    r = cw_http_req_new(call->sf->http, method, &call->sf->target,
-                        &call->sf->auth, cw_sf_call_done, call);
+    r = cw_http_req_new(sf->http, method, &sf->target, &sf->auth,
+                        cw_sf_call_done, call);
     cw_http_req_url(r, path);
 
     if (body) {
@@ -563,7 +563,7 @@ cw_sf_send(cw_sf_call_t *call, const char *method, const char *path,
 
     /* every write to Salesforce passes here: the audit trail's hook */
     if (strcmp(method, "GET") != 0) {
-        cw_sf_audit(r, call->op, path, body);
+        cw_sf_audit(r, call->c.op, path, body);
     }
 
     cw_http_send(r);
@@ -575,11 +575,8 @@ cw_sf_call(cw_sf_t *sf, cw_sf_op_e op, cw_crm_done_pt done, void *data)
 {
     cw_sf_call_t  *call;
 
-    call = cw_calloc(1, sizeof(*call));
-    call->sf = sf;
-    call->op = op;
+    call = cw_call_new(sizeof(*call), sf, op, data);
     call->done = done;
-    call->data = data;
     return call;
 }
 
@@ -597,7 +594,7 @@ cw_sf_call_done(cw_http_req_t *r)
     res.status = r->status;
 
     if (r->err.cls != CW_ERR_NONE) {
-        if (call->op == CW_SF_GET && r->status == 404) {
+        if (call->c.op == CW_SF_GET && r->status == 404) {
             /* not found is an answer, not a failure */
             goto done;
         }
@@ -606,7 +603,7 @@ cw_sf_call_done(cw_http_req_t *r)
         goto done;
     }
 
-    switch (call->op) {
+    switch (call->c.op) {
 
     case CW_SF_GET:
         res.record = r->json;
@@ -685,7 +682,7 @@ cw_sf_call_done(cw_http_req_t *r)
 
 done:
 
-    if (call->op == CW_SF_UPSERT && r->status == 300) {
+    if (call->c.op == CW_SF_UPSERT && r->status == 300) {
         /* several records have that external id: a person must merge */
         cw_err_set(&res.err, CW_ERR_PERMANENT, CW_E_MULTIPLE_CHOICES,
                    "several Salesforce contacts have the same external id: "
@@ -695,7 +692,7 @@ done:
         res.records = json_is_array(r->json) ? r->json : NULL;
     }
 
-    call->done(call->data, &res);
+    call->done(call->c.data, &res);
 
     if (call->records) {
         json_decref(call->records);
@@ -1036,6 +1033,23 @@ cw_sf_destroy(cw_crm_t *crm)
 }
 
 
+/* Salesforce behind the CRM interface */
+static const cw_crm_t  cw_sf_crm = {
+    .name = "salesforce",
+    .get_contact = cw_sf_get_contact,
+    .find_contacts = cw_sf_find_contacts,
+    .update_contact = cw_sf_update_contact,
+    .upsert_contact = cw_sf_upsert_contact,
+    .create_contact = cw_sf_create_contact,
+    .create_record = cw_sf_create_record,
+    .upsert_contacts = cw_sf_upsert_contacts,
+    .ping = cw_sf_ping,
+    .is_contact_id = cw_sf_is_contact_id,
+    .destroy = cw_sf_destroy,
+    .select_ids = cw_sf_select_ids,
+};
+
+
 cw_crm_t *
 cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
     size_t errlen)
@@ -1097,18 +1111,7 @@ cw_salesforce_create(cw_http_t *http, const cw_conf_t *conf, char *err,
         }
     }
 
-    sf->crm.name = "salesforce";
-    sf->crm.get_contact = cw_sf_get_contact;
-    sf->crm.find_contacts = cw_sf_find_contacts;
-    sf->crm.update_contact = cw_sf_update_contact;
-    sf->crm.upsert_contact = cw_sf_upsert_contact;
-    sf->crm.create_contact = cw_sf_create_contact;
-    sf->crm.create_record = cw_sf_create_record;
-    sf->crm.upsert_contacts = cw_sf_upsert_contacts;
-    sf->crm.ping = cw_sf_ping;
-    sf->crm.is_contact_id = cw_sf_is_contact_id;
-    sf->crm.destroy = cw_sf_destroy;
-    sf->crm.select_ids = cw_sf_select_ids;
+    sf->crm = cw_sf_crm;
 
     return &sf->crm;
 }

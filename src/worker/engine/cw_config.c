@@ -11,9 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/cw_cluster.h"
 #include "engine/cw_config.h"
-#include "engine/cw_metrics.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_log.h"
+#include "engine/cw_metrics.h"
 #include "engine/cw_util.h"
 
 
@@ -46,6 +48,19 @@ static const cw_key_t  cw_keys[] = {
     { "redis", "timeout_ms", CW_INT, S(redis.timeout_ms), "5000", 0,
       10, 600000 },
     { "redis", "prefix", CW_STR, S(redis.prefix), "{caresync}", 0, 0, 0 },
+    { "redis", "sentinels", CW_STR, S(redis.sentinels), NULL, 0, 0, 0 },
+    { "redis", "master_name", CW_STR, S(redis.master_name), NULL, 0, 0, 0 },
+    { "redis", "sentinel_password", CW_STR, S(redis.sentinel_password),
+      NULL, 1, 0, 0 },
+    { "redis", "tls", CW_BOOL, S(redis.tls), "off", 0, 0, 1 },
+    { "redis", "tls_ca", CW_STR, S(redis.tls_ca), NULL, 0, 0, 0 },
+    { "redis", "tls_cert", CW_STR, S(redis.tls_cert), NULL, 0, 0, 0 },
+    { "redis", "tls_key", CW_STR, S(redis.tls_key), NULL, 0, 0, 0 },
+    { "redis", "tls_server_name", CW_STR, S(redis.tls_server_name), NULL, 0,
+      0, 0 },
+    { "redis", "cluster", CW_BOOL, S(redis.cluster), "off", 0, 0, 1 },
+    /* a bound: more replicas than this is a typo */
+    { "redis", "replicas", CW_INT, S(redis.replicas), "0", 0, 0, 16 },
 
     { "worker", "concurrency", CW_INT, S(worker.concurrency), "16", 0, 1,
       4096 },
@@ -208,6 +223,9 @@ static const cw_key_t  cw_keys[] = {
       S(hs.field_medicare_number), "Medicare_Number__c", 0, 0, 0 },
     { "salesforce", "field_last_batch_sync_id", CW_STR,
       S(sf.field_last_batch), "Last_Batch_Sync_Id__c", 0, 0, 0 },
+    { "crypto", "keys", CW_STR, S(crypto.keys), NULL, 0, 0, 0 },
+    { "crypto", "allow_clear", CW_BOOL, S(crypto.allow_clear), "off", 0, 0,
+      1 },
     /* external-apis.md: the integration fields' API names are configuration */
     { "salesforce", "field_hint_patient_id", CW_STR,
       S(sf.field_hint_patient_id), "Hint_Patient_Id__c", 0, 0, 0 },
@@ -258,11 +276,7 @@ cw_conf_choices(const cw_key_t *k)
 }
 
 
-static void
-cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
 {
     size_t   n = strlen(err);
@@ -621,6 +635,132 @@ cw_conf_sf_auth_name(cw_sf_auth_e auth)
 }
 
 
+/* "host:port" or "[v6]:port" into c->redis.sentinel_*[] */
+static int
+cw_conf_sentinel(cw_conf_t *c, const char *w, char *err, size_t errlen)
+{
+    int          i;
+    long         port;
+    char        *end;
+    size_t       n;
+    const char  *colon, *h;
+
+    if (c->redis.nsentinels == CW_SENTINELS_MAX) {
+        cw_conf_err(err, errlen, "redis.sentinels: at most %d",
+                    CW_SENTINELS_MAX);
+        return -1;
+    }
+
+    colon = strrchr(w, ':');
+    h = w;
+    n = colon ? (size_t) (colon - w) : 0;
+
+    if (n >= 2 && w[0] == '[' && w[n - 1] == ']') {
+        h = w + 1;
+        n -= 2;
+    }
+
+    errno = 0;
+    port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+    if (colon == NULL || n == 0 || errno || *end != '\0' || port < 1
+        || port > 65535)
+    {
+        cw_conf_err(err, errlen, "redis.sentinels: `%s` is not host:port", w);
+        return -1;
+    }
+
+    i = c->redis.nsentinels++;
+    c->redis.sentinel_host[i] = cw_strndup(h, n);
+    c->redis.sentinel_port[i] = (int) port;
+    return 0;
+}
+
+
+/*
+ * The [redis] keys that go together.  TLS fails closed: a TLS file named
+ * while tls is off is refused rather than ignored (the operator meant
+ * TLS), and the client key must be the worker's alone.
+ */
+static int
+cw_conf_redis(cw_conf_t *c, char *err, size_t errlen)
+{
+    int    rc = 0;
+    char  *list, *w, *save, why[160];
+
+    if ((c->redis.sentinels == NULL) != (c->redis.master_name == NULL)) {
+        cw_conf_err(err, errlen, "redis.sentinels and redis.master_name go "
+                    "together: set both, or neither");
+        rc = -1;
+    }
+
+    if (c->redis.sentinels) {
+        list = cw_strdup(c->redis.sentinels);
+
+        for (w = strtok_r(list, " \t,", &save); w;
+             w = strtok_r(NULL, " \t,", &save))
+        {
+            if (cw_conf_sentinel(c, w, err, errlen) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+
+        free(list);
+
+        if (rc == 0 && c->redis.nsentinels == 0) {
+            cw_conf_err(err, errlen, "redis.sentinels: no host:port");
+            rc = -1;
+        }
+    }
+
+    if (c->redis.cluster && c->redis.sentinels) {
+        cw_conf_err(err, errlen, "redis.cluster and redis.sentinels: a "
+                    "Cluster has no sentinels; choose one");
+        rc = -1;
+    }
+
+    /* a Cluster has database 0 only, and multi-key commands need one slot */
+    if (c->redis.cluster && c->redis.db != 0) {
+        cw_conf_err(err, errlen, "redis.cluster = on needs redis.db = 0");
+        rc = -1;
+    }
+
+    if (c->redis.cluster && c->redis.prefix
+        && !cw_cluster_tagged(c->redis.prefix))
+    {
+        cw_conf_err(err, errlen, "redis.cluster = on needs a prefix with a "
+                    "hash tag, e.g. {caresync}: every key in one slot");
+        rc = -1;
+    }
+
+    if (!c->redis.tls
+        && (c->redis.tls_ca || c->redis.tls_cert || c->redis.tls_key
+            || c->redis.tls_server_name))
+    {
+        cw_conf_err(err, errlen, "redis.tls_* is set but redis.tls is off: "
+                    "set tls = on (the worker does not fall back to "
+                    "plaintext)");
+        rc = -1;
+    }
+
+    if ((c->redis.tls_cert == NULL) != (c->redis.tls_key == NULL)) {
+        cw_conf_err(err, errlen, "redis.tls_cert and redis.tls_key go "
+                    "together");
+        rc = -1;
+    }
+
+    if (c->redis.tls_key
+        && cw_file_private(c->redis.tls_key, why, sizeof(why)) != 0)
+    {
+        cw_conf_err(err, errlen, "redis.tls_key: %s", why);
+        rc = -1;
+    }
+
+    return rc;
+}
+
+
 static char *
 cw_conf_key(const char *prefix, const char *suffix)
 {
@@ -684,6 +824,10 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
         }
     }
 
+    if (cw_conf_redis(c, err, errlen) != 0) {
+        rc = -1;
+    }
+
     if (c->metrics.listen && cw_conf_metrics(c, err, errlen) != 0) {
         rc = -1;
     }
@@ -699,6 +843,10 @@ cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen)
 
     if (c->worker.backoff_max_ms < c->worker.backoff_base_ms) {
         c->worker.backoff_max_ms = c->worker.backoff_base_ms;
+    }
+
+    if (cw_crypto_load(c, err, errlen) != 0) {
+        rc = -1;
     }
 
     c->key.jobs = cw_conf_key(c->redis.prefix, "jobs");
@@ -728,6 +876,11 @@ cw_conf_free(cw_conf_t *c)
         }
     }
 
+    for (i = 0; i < (size_t) c->redis.nsentinels; i++) {
+        free(c->redis.sentinel_host[i]);
+    }
+
+    cw_crypto_free(c);
     free(c->key.jobs);
     free(c->key.retry);
     free(c->key.dead);

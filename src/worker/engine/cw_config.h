@@ -11,7 +11,11 @@
 #ifndef CW_CONFIG_H
 #define CW_CONFIG_H
 
+#include "cs_seal.h"
 #include "engine/cw_log.h"
+
+/* redis.sentinels: at most this many (each is tried in turn, bounded) */
+#define CW_SENTINELS_MAX  16
 
 /* salesforce.auth: the OAuth 2.0 flow (cw_conf_sf_auth_name() for logs) */
 typedef enum {
@@ -29,6 +33,22 @@ typedef struct {
         long    db;
         long    timeout_ms;
         char   *prefix;
+        /* Sentinel: the primary is asked of these (cw_sentinel.h) */
+        char   *sentinels;           /* "host:port host:port ..." */
+        char   *master_name;
+        char   *sentinel_password;
+        /* TLS (cw_redis_io.h): verification is always on */
+        long    tls;
+        char   *tls_ca;
+        char   *tls_cert;
+        char   *tls_key;
+        char   *tls_server_name;
+        long    replicas;            /* WAIT for these after a job's end */
+        long    cluster;             /* a Cluster client (cw_cluster.h) */
+        /* derived: `sentinels` parsed */
+        int     nsentinels;
+        char   *sentinel_host[CW_SENTINELS_MAX];
+        int     sentinel_port[CW_SENTINELS_MAX];
     } redis;
 
     /* [worker] */
@@ -137,6 +157,13 @@ typedef struct {
         long    enrich_with_healthsherpa;
     } ha;
 
+    /* [crypto]: the job key ring (cw_crypto.h) */
+    struct {
+        char   *keys;                /* "id:/path ...", the last seals */
+        long    allow_clear;         /* PHI in the clear gets through */
+        cs_seal_ring_t  *ring;       /* derived: the keys, read at load */
+    } crypto;
+
     /* [retention]: how long what a job leaves behind is kept (s), and
        how many entries at most (docs/phi-and-retention.md) */
     struct {
@@ -182,6 +209,10 @@ const char *cw_conf_sf_auth_name(cw_sf_auth_e auth);
  * go to `err` (one line each, all of them) and the result is -1.
  */
 int cw_conf_load(cw_conf_t *c, const char *path, char *err, size_t errlen);
+
+/* Appends one line to the errors of a load (cw_crypto.c adds its own). */
+void cw_conf_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void cw_conf_free(cw_conf_t *c);
 
 #endif /* CW_CONFIG_H */

@@ -25,6 +25,7 @@ typedef enum {
     X(CW_E_NONE, "none")                                                     \
     /* the job */                                                            \
     X(CW_E_BAD_ENVELOPE, "bad_envelope")                                     \
+    X(CW_E_SEALED, "sealed")                 /* cannot be opened */          \
     X(CW_E_UNKNOWN_TYPE, "unknown_type")                                     \
     X(CW_E_TOO_MANY_ATTEMPTS, "too_many_attempts")                           \
     X(CW_E_BAD_JOB, "bad_job")                                               \

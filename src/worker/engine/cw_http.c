@@ -21,6 +21,8 @@
 /* A body larger than this is an error, not a reason to run out of memory */
 #define CW_HTTP_MAX_BODY  (16 * 1024 * 1024)
 #define CW_HTTP_POOL      256
+/* the parser's buffers kept between answers */
+#define CW_HTTP_KEEP      (256 * 1024)
 
 
 struct cw_http_s {
@@ -41,6 +43,8 @@ struct cw_http_s {
     int              nfds;
     int              timer_set;
     uint64_t         timer_due;     /* monotonic ms, curl's next timeout */
+    cs_buf_t         url;           /* the URL being set (curl copies it) */
+    cs_json_doc_t    doc;           /* answers are parsed into it */
     const cw_http_observer_t  *obs;
     cw_http_write_pt  on_write;     /* cw_http_on_write() */
     void            *on_write_data;
@@ -112,6 +116,7 @@ cw_http_create(const cw_http_conf_t *conf)
 
     h = cw_calloc(1, sizeof(*h));
     h->conf = *conf;
+    cs_json_init(&h->doc);
     h->multi = curl_multi_init();
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
 
@@ -154,6 +159,8 @@ cw_http_destroy(cw_http_t *h)
     }
 
     curl_multi_cleanup(h->multi);
+    cs_buf_free(&h->url);
+    cs_json_free(&h->doc);
     close(h->epfd);
     free(h->fds);
     free(h->targets);
@@ -260,6 +267,7 @@ cw_http_req_new(cw_http_t *http, const char *method, cw_target_t *target,
     cw_err_clear(&r->err);
     cs_buf_init(&r->body);
     cs_buf_init(&r->resp);
+    cs_buf_init(&r->hdrtext);
 
     cw_http_register(http, target);
     if (auth) {
@@ -330,6 +338,18 @@ cw_http_slist_wipe(struct curl_slist *l)
 }
 
 
+/* the text of the header lines may hold a token: wipe before reuse */
+static void
+cw_http_hdrtext_wipe(cw_http_req_t *r)
+{
+    if (r->hdrtext.data) {
+        explicit_bzero(r->hdrtext.data, r->hdrtext.cap);
+    }
+
+    cs_buf_reset(&r->hdrtext);
+}
+
+
 void
 cw_http_req_header(cw_http_req_t *r, const char *line)
 {
@@ -355,7 +375,8 @@ cw_http_req_free(cw_http_req_t *r)
         json_decref(r->json);
     }
 
-    cw_http_slist_wipe(r->hdrs);
+    cw_http_hdrtext_wipe(r);
+    cs_buf_free(&r->hdrtext);
     cw_http_slist_wipe(r->extra);
 
     if (r->ctx) {
@@ -736,52 +757,31 @@ cw_http_retry_after(const char *v, size_t len)
 }
 
 
-static void
-cw_http_launch(cw_http_t *h, cw_http_req_t *r)
+/*
+ * A new easy handle with what is the same for every request; what varies
+ * is set by cw_http_launch() each time.  Handles are kept and reused
+ * without curl_easy_reset(): the connections live in the multi handle's
+ * cache, and a reset would only make these options be set again.
+ */
+static CURL *
+cw_http_handle(cw_http_t *h)
 {
-    char          hdr[4096];
-    CURL         *e;
-    cs_buf_t      url;
-    const char   *base;
-    cw_target_t  *t = r->target;
+    CURL  *e;
 
-    e = h->npool ? h->pool[--h->npool] : curl_easy_init();
+    if (h->npool) {
+        return h->pool[--h->npool];
+    }
+
+    e = curl_easy_init();
     if (e == NULL) {
-        cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_OUT_OF_MEMORY,
-                   "cannot create an HTTP handle");
-        cw_http_complete_later(r);
-        return;
+        return NULL;
     }
 
-    r->easy = e;
-    cs_buf_init(&url);
-
-    base = (r->auth && r->auth->base_url) ? r->auth->base_url : t->base_url;
-
-    if (r->url && r->url[0] == '/' && base) {
-        cs_buf_puts(&url, base);
-        /* "https://x/" + "/path": one slash */
-        if (url.len && url.data[url.len - 1] == '/') {
-            url.len--;
-        }
-    }
-
-    cs_buf_puts(&url, r->url ? r->url : "");
-    cs_buf_putc(&url, '\0');
-
-    curl_easy_setopt(e, CURLOPT_URL, url.data);
-    cs_buf_free(&url);
-
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, cw_http_close_cb);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cw_http_write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cw_http_header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                     r->timeout_ms ? r->timeout_ms : h->conf.timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      h->conf.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->conf.verify_tls ? 1L : 0L);
@@ -792,57 +792,124 @@ cw_http_launch(cw_http_t *h, cw_http_req_t *r)
         curl_easy_setopt(e, CURLOPT_CAINFO, h->conf.ca_file);
     }
 
-    if (r->hdrs) {
-        cw_http_slist_wipe(r->hdrs);
-        r->hdrs = NULL;
+    return e;
+}
+
+
+/* One of the request's header lines: its text at `off` in hdrtext. */
+static void
+cw_http_hdr(cw_http_req_t *r, size_t *off, int *n, const char *name,
+    const char *value)
+{
+    off[(*n)++] = r->hdrtext.len;
+    cs_buf_puts(&r->hdrtext, name);
+    if (value) {
+        cs_buf_puts(&r->hdrtext, value);
     }
+    cs_buf_putc(&r->hdrtext, '\0');
+}
 
-    {
-        struct curl_slist  *x;
 
-        for (x = r->extra; x; x = x->next) {
-            r->hdrs = curl_slist_append(r->hdrs, x->data);
-        }
-    }
+/* The header lines of this send, ending with the caller's `extra`. */
+static void
+cw_http_headers(cw_http_req_t *r)
+{
+    int     i, n = 0;
+    char    line[256];
+    size_t  off[CW_HTTP_HDRS];
 
-    r->hdrs = curl_slist_append(r->hdrs, r->raw ? "Accept: */*"
-                                                : "Accept: application/json");
+    cw_http_hdrtext_wipe(r);
+
+    cw_http_hdr(r, off, &n, r->raw ? "Accept: */*"
+                                   : "Accept: application/json", NULL);
     /* no "Expect: 100-continue" round trip for bodies */
-    r->hdrs = curl_slist_append(r->hdrs, "Expect:");
+    cw_http_hdr(r, off, &n, "Expect:", NULL);
 
     if (r->content_type) {
-        snprintf(hdr, sizeof(hdr), "Content-Type: %s", r->content_type);
-        r->hdrs = curl_slist_append(r->hdrs, hdr);
+        cw_http_hdr(r, off, &n, "Content-Type: ", r->content_type);
     }
 
-    r->sent_ms = cw_mono_ms();
-
-    if (h->obs) {
-        hdr[0] = '\0';
-        h->obs->launch(r, hdr, sizeof(hdr));
-        if (hdr[0]) {
-            r->hdrs = curl_slist_append(r->hdrs, hdr);
+    /* the observer's line (the trace context) */
+    if (r->http->obs) {
+        line[0] = '\0';
+        r->http->obs->launch(r, line, sizeof(line));
+        if (line[0]) {
+            cw_http_hdr(r, off, &n, line, NULL);
         }
     }
 
     if (r->auth && r->auth->token) {
-        snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s",
-                 r->auth->token);
-        r->hdrs = curl_slist_append(r->hdrs, hdr);
-        explicit_bzero(hdr, sizeof(hdr));
+        cw_http_hdr(r, off, &n, "Authorization: Bearer ", r->auth->token);
         r->auth_gen = r->auth->gen;
     }
 
+    if (r->hdrtext.oom) {
+        abort();
+    }
+
+    for (i = 0; i < n; i++) {
+        r->hdrs[i].data = r->hdrtext.data + off[i];
+        r->hdrs[i].next = i + 1 < n ? &r->hdrs[i + 1] : r->extra;
+    }
+}
+
+
+static void
+cw_http_launch(cw_http_t *h, cw_http_req_t *r)
+{
+    CURL         *e;
+    cs_buf_t     *url = &h->url;
+    const char   *base;
+    cw_target_t  *t = r->target;
+
+    e = cw_http_handle(h);
+    if (e == NULL) {
+        cw_err_set(&r->err, CW_ERR_TRANSIENT, CW_E_OUT_OF_MEMORY,
+                   "cannot create an HTTP handle");
+        cw_http_complete_later(r);
+        return;
+    }
+
+    r->easy = e;
+    cs_buf_reset(url);
+
+    base = (r->auth && r->auth->base_url) ? r->auth->base_url : t->base_url;
+
+    if (r->url && r->url[0] == '/' && base) {
+        cs_buf_puts(url, base);
+        /* "https://x/" + "/path": one slash */
+        if (url->len && url->data[url->len - 1] == '/') {
+            url->len--;
+        }
+    }
+
+    cs_buf_puts(url, r->url ? r->url : "");
+    cs_buf_putc(url, '\0');
+
+    if (url->oom) {
+        abort();
+    }
+
+    curl_easy_setopt(e, CURLOPT_URL, url->data);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     r->timeout_ms ? r->timeout_ms : h->conf.timeout_ms);
+
+    r->sent_ms = cw_mono_ms();
+    cw_http_headers(r);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->hdrs);
 
+    /* the handle may come from a request of another method */
     if (strcmp(r->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 
     } else {
-        if (strcmp(r->method, "POST") != 0) {
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-        }
-
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                         strcmp(r->method, "POST") != 0 ? r->method : NULL);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS,
                          r->body.data ? r->body.data : "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) r->body.len);
@@ -927,17 +994,44 @@ cw_http_host(const char *url, char *out, size_t n)
 }
 
 
+/*
+ * An answer's body as jansson values, NULL when it is not JSON.  It is
+ * read with the core's parser, the edge's: one pass into a tape reused
+ * from one answer to the next, then copied into the values the clients
+ * read.  Strict as the edge is: a name twice or a \u0000 make an answer
+ * that is not JSON (which value would count? a C string ends at a NUL).
+ */
+static json_t *
+cw_http_parse(cw_http_t *h, const cs_buf_t *body)
+{
+    int      rc;
+    json_t  *j;
+
+    rc = cs_json_parse(&h->doc, (const unsigned char *) body->data,
+                       body->len, CS_JSON_MAX_NESTING, SIZE_MAX);
+    if (rc == CS_JSON_NOMEM) {
+        abort();
+    }
+
+    j = rc == CS_JSON_OK ? cw_json_from_tape(cs_json_root(&h->doc)) : NULL;
+
+    /* a large answer (a page of Hint patients) does not stay allocated */
+    cs_json_trim(&h->doc, CW_HTTP_KEEP);
+
+    return j;
+}
+
+
 static void
 cw_http_classify_rc(cw_http_req_t *r, CURLcode rc)
 {
     char         host[256];
     const char  *url = NULL;
-    json_error_t  jerr;
-
-    curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
-    cw_http_host(url, host, sizeof(host));
 
     if (rc != CURLE_OK) {
+        curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+        cw_http_host(url, host, sizeof(host));
+
         switch (rc) {
 
         case CURLE_PEER_FAILED_VERIFICATION:
@@ -980,8 +1074,7 @@ cw_http_classify_rc(cw_http_req_t *r, CURLcode rc)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
 
     if (r->resp.len && !r->raw) {
-        r->json = json_loadb(r->resp.data, r->resp.len,
-                             JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        r->json = cw_http_parse(r->http, &r->resp);
     }
 
     if (r->status >= 200 && r->status < 300) {
@@ -1052,7 +1145,6 @@ cw_http_finish(cw_http_t *h, CURL *e, CURLcode rc)
         h->obs->end(r);
     }
 
-    curl_easy_reset(e);
     if (h->npool < CW_HTTP_POOL) {
         h->pool[h->npool++] = e;
     } else {
@@ -1397,4 +1489,17 @@ cw_http_cancel_all(cw_http_t *h)
             cw_http_done(r);
         }
     }
+}
+
+
+void *
+cw_call_new(size_t size, void *client, int op, void *data)
+{
+    cw_call_t  *c = cw_calloc(1, size);
+
+    c->client = client;
+    c->op = op;
+    c->data = data;
+
+    return c;
 }

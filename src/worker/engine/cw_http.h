@@ -24,6 +24,10 @@
 #include "engine/cw_err.h"
 
 
+/* header lines of the layer's own a request (Accept, Expect,
+ * Content-Type, the observer's, Authorization) */
+#define CW_HTTP_HDRS  5
+
 typedef struct cw_http_s      cw_http_t;
 typedef struct cw_http_req_s  cw_http_req_t;
 typedef struct cw_target_s    cw_target_t;
@@ -86,7 +90,13 @@ struct cw_http_req_s {
     /* the layer's */
     cw_http_t        *http;
     CURL             *easy;
-    struct curl_slist  *hdrs;
+    /*
+     * The header lines curl sends: nodes of the request's own, the last
+     * one linked to `extra`, so no list is allocated per request; the
+     * text of the lines that vary (a token) is in hdrtext, wiped.
+     */
+    struct curl_slist  hdrs[CW_HTTP_HDRS];
+    cs_buf_t          hdrtext;
     unsigned          auth_gen;
     int               auth_retried;
     long              retry_after_ms; /* the answer's Retry-After, -1 */
@@ -202,6 +212,22 @@ uint64_t cw_http_requests(cw_http_t *http);
 int cw_http_id_ok(const char *s);
 int cw_http_url_id(cs_buf_t *url, const char *id, const char *what,
     cw_err_t *err);
+
+/*
+ * What every client keeps of one call while its request is out: the
+ * client, which of its operations it is (for messages) and the caller's
+ * argument.  A client's call type begins with it and adds the caller's
+ * completion, typed by that client's answer (cw_hint.c, cw_salesforce.c,
+ * cw_healthsherpa.c).  cw_call_new() makes one: `size` bytes of the
+ * client's type, zeroed, the head set.
+ */
+typedef struct {
+    void  *client;
+    int    op;
+    void  *data;
+} cw_call_t;
+
+void *cw_call_new(size_t size, void *client, int op, void *data);
 
 /* "Retry-After: 120" or an HTTP date; ms from now, -1 when unparsable. */
 long cw_http_retry_after(const char *v, size_t len);

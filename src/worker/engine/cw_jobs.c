@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cs_time.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
 #include "engine/cw_metrics.h"
@@ -16,7 +17,6 @@
 #include "engine/cw_trace.h"
 #include "engine/cw_util.h"
 
-#define CW_MAX_HANDLERS  32
 #define CW_JOB_ID_MAX    128
 
 /*
@@ -25,44 +25,36 @@
  */
 #define CW_JOB_PARK_MS   200
 
-static const cw_handler_t  *cw_handlers[CW_MAX_HANDLERS];
-static int                  cw_nhandlers;
-
-
-void
-cw_jobs_register(const cw_handler_t *h)
-{
-    if (cw_nhandlers < CW_MAX_HANDLERS) {
-        cw_handlers[cw_nhandlers++] = h;
-    }
-}
-
-
-void
-cw_jobs_init(void)
-{
-    if (cw_nhandlers == 0) {
-        cw_h_user_action_register();
-        cw_h_enrollment_register();
-        cw_h_hint_patient_register();
-        cw_h_contact_changed_register();
-        cw_h_hint_sync_register();
-        cw_h_hint_unlink_register();
-        cw_h_healthsherpa_register();
-        cw_batch_register();
-        cw_h_ops_register();
-    }
-}
+static const cw_handler_t  *const cw_handler_tables[] = {
+    cw_h_user_action,
+    cw_h_enrollment,
+    cw_h_hint_patient,
+    cw_h_contact_changed,
+    cw_h_hint_sync,
+    cw_h_hint_unlink,
+    cw_h_healthsherpa,
+    cw_h_batch_item,
+    cw_h_ops,
+};
 
 
 const cw_handler_t *
 cw_jobs_find(const char *type)
 {
-    int  i;
+    size_t               i;
+    const cw_handler_t  *h;
 
-    for (i = 0; type && i < cw_nhandlers; i++) {
-        if (strcmp(cw_handlers[i]->type, type) == 0) {
-            return cw_handlers[i];
+    if (type == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < sizeof(cw_handler_tables) / sizeof(cw_handler_tables[0]);
+         i++)
+    {
+        for (h = cw_handler_tables[i]; h->type; h++) {
+            if (strcmp(h->type, type) == 0) {
+                return h;
+            }
         }
     }
 
@@ -104,20 +96,21 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     e->job = NULL;
     job->started_ms = cw_mono_ms();
 
-    job->env = json_loadb(job->raw, job->raw_len, 0, NULL);
-    id = job->env ? json_string_value(json_object_get(job->env, "id")) : NULL;
-    job->type = job->env
-                ? json_string_value(json_object_get(job->env, "type")) : NULL;
+    /* sealed PHI opened for the handler; job->raw stays as queued */
+    job->refused = cw_crypto_open(w->conf, job->raw, job->raw_len,
+                                  &job->text, &job->text_len);
+    (void) cw_env_parse(&job->env, job->text, job->text_len);
+    id = cw_env_str(job->env.root, "id");
+    job->type = cw_env_str(job->env.root, "type");
 
     /* without a usable id the stream id names the job */
     snprintf(job->id, sizeof(job->id), "%s",
              id && cw_job_id_ok(id) ? id : job->stream_id);
 
     /* the edge's trace, checked again (anything can XADD a job) */
-    job->trace = cw_trace_new(job->env ? cw_json_str(job->env, "traceparent")
-                                       : NULL, job->id, job->type);
-    job->received_at = job->env ? cw_json_str(job->env, "received_at")
-                                : NULL;
+    job->trace = cw_trace_new(cw_env_str(job->env.root, "traceparent"),
+                              job->id, job->type);
+    job->received_at = cw_env_str(job->env.root, "received_at");
 
     job->next = w->jobs;
     if (w->jobs) {
@@ -152,10 +145,10 @@ cw_job_free(cw_job_t *job)
         job->hfree(job);
     }
 
-    if (job->env) {
-        json_decref(job->env);
-    }
+    cw_env_free(&job->env);
 
+    free(job->refused);
+    cw_crypto_close(job->text, job->text_len, job->raw);
     cw_trace_drop(job->trace);
     free(job->raw);
     free(job);
@@ -261,6 +254,7 @@ cw_job_end(cw_job_t *job, cw_status_t *st, int dead, const char *err,
 
     cw_queue_ack(&w->queue, job->stream_id);
     cw_redis_args(&w->redis, 1, "EXEC");
+    cw_redis_wait(&w->redis, job->id);
 }
 
 
@@ -439,7 +433,7 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
 {
     memset(p, 0, sizeof(*p));
 
-    if (job->env == NULL || !json_is_object(job->env)) {
+    if (job->refused || job->env.root == NULL) {
         return -1;
     }
 
@@ -454,14 +448,14 @@ cw_job_patient(cw_job_t *job, cw_patient_t *p)
 
 
 int
-cw_jobs_patient_of(json_t *env, cw_patient_t *p)
+cw_jobs_patient_of(const cw_env_t *env, cw_patient_t *p)
 {
     cw_job_t  job;
 
     /* what the handlers' `patient` read: the envelope and its type */
     memset(&job, 0, sizeof(job));
-    job.env = env;
-    job.type = json_string_value(json_object_get(env, "type"));
+    job.env = *env;
+    job.type = cw_env_str(env->root, "type");
 
     return cw_job_patient(&job, p);
 }
@@ -472,7 +466,12 @@ cw_job_run(cw_job_t *job)
 {
     cw_worker_t  *w = job->w;
 
-    if (job->env == NULL || !json_is_object(job->env)) {
+    if (job->refused) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_SEALED, "%s", job->refused);
+        return;
+    }
+
+    if (job->env.root == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_ENVELOPE,
                      "the queued job is not a JSON object (stream entry "
                      "%s): it cannot be processed", job->stream_id);
@@ -706,9 +705,8 @@ int
 cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
     const char *obj, const char *key)
 {
-    return cw_patient_key(p, what, cw_json_str(json_object_get(job->env,
-                                                               obj),
-                                               key));
+    return cw_patient_key(p, what, cw_env_str(cw_env_get(job->env.root, obj),
+                                              key));
 }
 
 

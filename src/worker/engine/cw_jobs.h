@@ -13,9 +13,13 @@
 
 #include <jansson.h>
 
+#include "engine/cw_env.h"
 #include "engine/cw_http.h"
 #include "engine/cw_lock.h"
 #include "cw_worker.h"
+
+/* a contact's or a patient's id kept for the status record */
+#define CW_JOB_REF_LEN  64
 
 typedef struct {
     const char  *type;
@@ -39,15 +43,20 @@ struct cw_job_s {
                                           (sealed when the edge seals;
                                           never a decoded form) */
     size_t               raw_len;
-    json_t              *env;          /* parsed, or NULL */
+    cw_env_t             env;          /* parsed once; env.root NULL:
+                                          not a JSON object */
+    char                *text;         /* the envelope in the clear:
+                                          raw, or raw opened (cw_crypto.h) */
+    size_t               text_len;
+    char                *refused;      /* why it cannot be opened, or NULL */
     char                 id[130];
     const char          *type;
     long                 attempts;     /* including this one */
     const cw_handler_t  *handler;
     void                *hdata;        /* the handler's state */
     void               (*hfree)(cw_job_t *job);
-    char                 crm_contact_id[64];
-    char                 hint_patient_id[64];  /* Hint jobs that know the
+    char                 crm_contact_id[CW_JOB_REF_LEN];
+    char                 hint_patient_id[CW_JOB_REF_LEN];  /* Hint jobs that know the
                                                   patient, for the record */
     uint64_t             started_ms;
     struct cw_trace_s   *trace;        /* its trace, NULL: none */
@@ -63,8 +72,7 @@ struct cw_job_s {
     cw_job_t            *prev, *next;
 };
 
-void cw_jobs_init(void);
-void cw_jobs_register(const cw_handler_t *h);
+/* The handler of a job type, NULL for none. */
 const cw_handler_t *cw_jobs_find(const char *type);
 
 /* Takes a batch of stream entries: status `running`, then the handlers. */
@@ -99,21 +107,21 @@ int cw_job_lock(cw_job_t *job, const cw_patient_t *p);
  * the job starts (erasure finds a patient's queued jobs with it): 0 with
  * p filled, -1 when it names none.
  */
-int cw_jobs_patient_of(json_t *env, cw_patient_t *p);
+int cw_jobs_patient_of(const cw_env_t *env, cw_patient_t *p);
 
 /* A handler's patient key "<what>:<id>" with the id at env.<obj>.<key>. */
 int cw_job_patient_at(cw_job_t *job, cw_patient_t *p, const char *what,
     const char *obj, const char *key);
 
-/* handlers */
-void cw_h_user_action_register(void);
-void cw_h_enrollment_register(void);
-void cw_h_hint_patient_register(void);     /* hint.patient, batch_patient */
-void cw_h_contact_changed_register(void);
-void cw_h_hint_sync_register(void);        /* hint.sync, batch_contact */
-void cw_h_hint_unlink_register(void);
-void cw_h_healthsherpa_register(void);
-void cw_batch_register(void);              /* batch.item */
-void cw_h_ops_register(void);              /* ops.*, the console's */
+/* The handlers: a table a file, each ended by a NULL type. */
+extern const cw_handler_t  cw_h_user_action[];
+extern const cw_handler_t  cw_h_enrollment[];
+extern const cw_handler_t  cw_h_hint_patient[];    /* + batch_patient */
+extern const cw_handler_t  cw_h_contact_changed[];
+extern const cw_handler_t  cw_h_hint_sync[];       /* + batch_contact */
+extern const cw_handler_t  cw_h_hint_unlink[];
+extern const cw_handler_t  cw_h_healthsherpa[];
+extern const cw_handler_t  cw_h_batch_item[];
+extern const cw_handler_t  cw_h_ops[];         /* ops.*, the console's */
 
 #endif /* CW_JOBS_H */

@@ -13,6 +13,7 @@
  *   caresync-worker batch healthsherpa|hint-to-crm|crm-to-hint ...
  *   caresync-worker batch status|abort|report <batch-id>
  *   caresync-worker oauth healthsherpa url|exchange ...
+ *   caresync-worker crypto status
  *   caresync-worker --help | --version
  *
  * The configuration: --config FILE, else CARESYNC_WORKER_CONFIG, else
@@ -36,6 +37,7 @@
 #include "ops/cw_ops.h"
 #include "ops/cw_ops_audit.h"
 #include "ops/cw_ops_batch.h"
+#include "ops/cw_ops_crypto.h"
 #include "ops/cw_ops_erase.h"
 #include "ops/cw_ops_hint.h"
 #include "ops/cw_ops_replay.h"
@@ -187,6 +189,19 @@ static const cw_cmd_t  cw_cmds[] = {
       "  No token is printed.",
       NULL, -1,
       cw_ops_oauth },
+
+    { "crypto", "crypto status",
+      "status: how many jobs each key id of the job key ring still\n"
+      "protects, counted where jobs are kept in Redis: the queue, the\n"
+      "retry set, parked jobs, the dead-letter queue and the archive.\n"
+      "One line per key id: its state (current: seals new jobs at the\n"
+      "edge; ring: in crypto.keys; MISSING: not in crypto.keys, its jobs\n"
+      "cannot be opened), the total and the counts by place; `clear`\n"
+      "counts jobs in the clear.  A key whose total is 0 can be dropped\n"
+      "(docs/operations.md, \"Rotating the job key\").  Nothing is opened\n"
+      "or printed but key ids and counts.",
+      NULL, -1,
+      cw_ops_crypto },
 };
 
 #define CW_NCMDS  (sizeof(cw_cmds) / sizeof(cw_cmds[0]))

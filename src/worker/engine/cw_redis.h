@@ -4,7 +4,11 @@
  * Synchronous is enough here: Redis answers in microseconds on the
  * networks a worker runs on, and the loop batches its writes (append, then
  * one flush per turn) so that a job costs about one round trip, not one
- * per command.  A lost connection is re-established on the next call.
+ * per command.  A lost connection is re-established on the next call:
+ * the name is resolved again, or the sentinels are asked again
+ * (cw_sentinel.h), or the Cluster's slot map (cw_cluster.h), so a
+ * failover or a resharding is followed.  The bytes go over TCP or
+ * TLS (cw_redis_io.h).
  */
 #ifndef CW_REDIS_H
 #define CW_REDIS_H
@@ -13,15 +17,25 @@
 
 #include <hiredis/hiredis.h>
 
+#include "engine/cw_config.h"
 #include "engine/cw_err.h"
+#include "engine/cw_redis_io.h"
+#include "engine/cw_sentinel.h"
+
+/* WAITs whose replies are not read yet, at most (then a flush) */
+#define CW_REDIS_WAITS  1024
 
 typedef struct cw_redis_s {
-    redisContext  *ctx;
-    char          *host;
+    cw_rio_t      *ctx;              /* NULL: not connected */
+    const cw_conf_t  *conf;          /* password, db, timeout, sentinels */
+    cw_rio_tls_t  *tls;              /* NULL: plain TCP */
+    char           host[256];        /* the node: configured or the primary */
     int            port;
-    char          *password;
-    long           db;
     long           timeout_ms;
+    cw_sentinel_t  sentinel;         /* with redis.sentinels */
+    uint64_t       check_at;         /* next cw_redis_check() */
+    int            tx;               /* inside MULTI ... EXEC */
+    unsigned       tx_gen;           /* the connection its MULTI went to */
     int            pending;          /* appended, replies not read yet */
     int            failed_flushes;
     uint64_t       retry_at;         /* no reconnect before (monotonic ms) */
@@ -30,6 +44,22 @@ typedef struct cw_redis_s {
     uint64_t       roundtrips;       /* blocking waits for a reply */
     unsigned       gen;              /* this connection, among all */
     int            noscript;         /* Redis lost our scripts: reconnect */
+    int            stale;            /* READONLY, MOVED...: ask again */
+    unsigned       slot;             /* the prefix's Cluster slot */
+    char           moved_host[256];  /* where a MOVED pointed */
+    int            moved_port;       /* 0: none */
+
+    /* WAIT (redis.replicas): which replies are WAITs, and shortfalls */
+    uint64_t       nsent, nread;     /* commands and replies, this link */
+    struct {
+        uint64_t   n;                /* the WAIT's number among nsent */
+        char       job[48];          /* the job it confirms */
+    }              waits[CW_REDIS_WAITS];   /* a ring */
+    int            wait_head, nwaits;
+    uint64_t       wait_short;       /* not yet logged */
+    long long      wait_got;         /* the last short one: replicas */
+    char           wait_job[48];     /* ... and its job */
+    uint64_t       wait_shortfalls;  /* for the exit line */
 } cw_redis_t;
 
 /*
@@ -51,8 +81,14 @@ typedef struct {
 void cw_redis_script(cw_redis_t *r, cw_script_t *s, const char **argv,
     size_t *lens);
 
-void cw_redis_init(cw_redis_t *r, const char *host, int port,
-    const char *password, long db, long timeout_ms);
+/*
+ * A connection as [redis] configures it (not connected yet); -1 with the
+ * reason in err when the TLS files cannot be used.  cw_redis_free()
+ * after cw_redis_close().
+ */
+int cw_redis_init(cw_redis_t *r, const cw_conf_t *c, char *err,
+    size_t errlen);
+void cw_redis_free(cw_redis_t *r);
 /*
  * 0, or -1 with the reason in err: CW_E_REDIS_CONNECT when Redis cannot
  * be reached (worth waiting for), CW_E_REDIS_REFUSED when it answered no
@@ -94,5 +130,25 @@ int cw_redis_flush(cw_redis_t *r);
  */
 int cw_redis_send(cw_redis_t *r);
 int cw_redis_drain(cw_redis_t *r);
+
+/*
+ * After a job's end (its MULTI ... EXEC): with redis.replicas = N, a
+ * WAIT N on the pipeline, bounded by half the command timeout so that a
+ * read behind it still gets its answer in time.  Fewer replicas than N is
+ * logged with the job's id; the end is on the primary all the same, and
+ * if the primary dies before replicating it, the entry is still pending
+ * on the new primary (the ack was in the same MULTI), so it is reclaimed
+ * and done again (docs/decisions.md).
+ */
+void cw_redis_wait(cw_redis_t *r, const char *job_id);
+
+/*
+ * Between the loop's turns: logs the WAIT shortfalls seen; with
+ * sentinels, at most every CW_SENTINEL_CHECK_MS, asks one sentinel whether
+ * the primary is still this node, and drops the connection when it is
+ * not (the next command connects to the new one).  A planned switch-over
+ * is followed in about a second.
+ */
+void cw_redis_check(cw_redis_t *r);
 
 #endif /* CW_REDIS_H */

@@ -142,9 +142,11 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
     memset(w, 0, sizeof(*w));
     w->conf = conf;
 
-    cw_redis_init(&w->redis, conf->redis.host, (int) conf->redis.port,
-                  conf->redis.password, conf->redis.db,
-                  conf->redis.timeout_ms);
+    if (cw_redis_init(&w->redis, conf, err, sizeof(err)) != 0) {
+        cw_exception("worker", "%s", err);
+        return -1;
+    }
+
     cw_queue_init(&w->queue, &w->redis, conf);
 
     lvl = conf->worker.log_level;
@@ -187,7 +189,6 @@ cw_setup(cw_worker_t *w, const cw_conf_t *conf)
     w->audit.conf = conf;
     cw_http_on_write(w->http, cw_audit_write, &w->audit);
 
-    cw_jobs_init();
     return 0;
 }
 
@@ -217,8 +218,7 @@ cw_teardown(cw_worker_t *w)
     cw_http_destroy(w->http);
     cw_metrics_close();
     cw_redis_close(&w->redis);
-    free(w->redis.host);
-    free(w->redis.password);
+    cw_redis_free(&w->redis);
 }
 
 
@@ -390,6 +390,7 @@ cw_run(const cw_conf_t *conf)
         (void) cw_audit_flush(&w.redis, conf);
         (void) cw_redis_send(&w.redis);
         (void) cw_redis_drain(&w.redis);
+        cw_redis_check(&w.redis);
 
         /* a scrape and an export wait at most one turn, jobs never */
         cw_metrics_serve(&w.redis, conf, w.njobs);
@@ -403,13 +404,15 @@ cw_run(const cw_conf_t *conf)
 
     cw_error("worker", "stopped started=%llu finished=%llu retried=%llu "
              "dead=%llu parked=%llu turns=%llu redis_roundtrips=%llu "
-             "http_requests=%llu cpu_us=%llu wall_ms=%llu",
+             "redis_wait_shortfalls=%llu http_requests=%llu cpu_us=%llu "
+             "wall_ms=%llu",
              (unsigned long long) w.started,
              (unsigned long long) w.finished,
              (unsigned long long) w.retried, (unsigned long long) w.dead,
              (unsigned long long) w.parked,
              (unsigned long long) w.turns,
              (unsigned long long) w.redis.roundtrips,
+             (unsigned long long) w.redis.wait_shortfalls,
              (unsigned long long) cw_http_requests(w.http),
              (unsigned long long) (cw_cpu_us() - cpu0),
              (unsigned long long) (cw_mono_ms() - t0));

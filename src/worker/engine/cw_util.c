@@ -3,10 +3,12 @@
  */
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cs_time.h"
@@ -76,6 +78,29 @@ cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s)
     }
 
     (*v)[(*n)++] = cw_strdup(s);
+}
+
+
+size_t
+cw_strs_push_ids(char ***v, size_t *n, size_t *cap, json_t *list,
+    const char *key, int (*ok)(const char *s))
+{
+    size_t       i, out = 0;
+    json_t      *rec;
+    const char  *id;
+
+    json_array_foreach(list, i, rec) {
+        id = json_string_value(json_object_get(rec, key));
+
+        if (id == NULL || !ok(id)) {
+            out++;
+            continue;
+        }
+
+        cw_strs_push(v, n, cap, id);
+    }
+
+    return out;
 }
 
 
@@ -317,6 +342,80 @@ cw_parse_datetime(const char *s, int64_t *ms)
     }
 
     return cs_time_parse_date(tmp, n, ms, NULL) == 0 ? 0 : -1;
+}
+
+
+json_t *
+cw_json_from_tape(const cs_json_t *v)
+{
+    size_t            i;
+    json_t           *j;
+    const cs_json_t  *el, *name;
+
+    if (v == NULL) {
+        return NULL;
+    }
+
+    switch (v->type) {
+
+    case CS_JSON_NULL:
+        return json_null();
+
+    case CS_JSON_FALSE:
+        return json_false();
+
+    case CS_JSON_TRUE:
+        return json_true();
+
+    case CS_JSON_INTEGER:
+        return json_integer(v->u.i);
+
+    case CS_JSON_REAL:
+        return json_real(v->u.r);
+
+    case CS_JSON_STRING:
+        return json_stringn_nocheck(v->u.s, v->len);
+
+    case CS_JSON_ARRAY:
+        j = json_array();
+        cs_json_array_foreach(v, i, el) {
+            json_array_append_new(j, cw_json_from_tape(el));
+        }
+        return j;
+
+    default:
+        j = json_object();
+        cs_json_object_foreach(v, i, name, el) {
+            json_object_setn_new_nocheck(j, name->u.s, name->len,
+                                         cw_json_from_tape(el));
+        }
+        return j;
+    }
+}
+
+
+int
+cw_file_private(const char *path, char *why, size_t n)
+{
+    struct stat  st;
+
+    if (stat(path, &st) != 0) {
+        snprintf(why, n, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, n, "%s is not a regular file", path);
+        return -1;
+    }
+
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, n, "%s is open to its group or others (mode %03o): "
+                 "chmod 600 it", path, (unsigned) (st.st_mode & 0777));
+        return -1;
+    }
+
+    return 0;
 }
 
 

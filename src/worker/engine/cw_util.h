@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cs_buf.h"
+#include "cs_json.h"
 
 /* Wall clock (for records) and monotonic clock (for timers), in ms. */
 uint64_t cw_now_ms(void);
@@ -23,6 +24,13 @@ char *cw_strndup(const char *s, size_t n);
 void *cw_calloc(size_t n, size_t size);
 /* Appends a copy of `s` to a growing array of strings (v, n, cap). */
 void cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s);
+/*
+ * Appends the string at `key` of each object of the array `list` that
+ * `ok` accepts (an id a list of records names); returns how many were
+ * left out.
+ */
+size_t cw_strs_push_ids(char ***v, size_t *n, size_t *cap, json_t *list,
+    const char *key, int (*ok)(const char *s));
 
 /* A random number in [0, n) for jitter (not for secrets). */
 uint64_t cw_rand(uint64_t n);
@@ -50,6 +58,13 @@ json_t *cw_json_trimmed(json_t *v);
 /* o[k] when it is a string with something in it, else NULL. */
 const char *cw_json_str(json_t *o, const char *k);
 
+/*
+ * A jansson copy of a value read with the core's parser (new reference;
+ * NULL for NULL): JSON is parsed with cs_json.h, and the code that keeps,
+ * edits or writes it back works on jansson values.
+ */
+json_t *cw_json_from_tape(const cs_json_t *v);
+
 /* printf() appended to a buffer (metrics text, timeline lines). */
 void cw_buf_printf(cs_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -65,6 +80,12 @@ void cw_form_add(cs_buf_t *b, const char *k, const char *v);
 
 /* The whole file in a NUL-terminated heap string; NULL on error. */
 char *cw_read_file(const char *path, size_t *len);
+
+/*
+ * A secret file (a private key): a regular file that neither its group
+ * nor others may read or write.  0, or -1 with the reason in `why`.
+ */
+int cw_file_private(const char *path, char *why, size_t n);
 
 /* "2026-11-21T10:00:00.000+0000" or "...Z" or "...+00:00" to ms; -1 bad */
 int cw_parse_datetime(const char *s, int64_t *ms);

@@ -184,8 +184,7 @@ cw_batch_item_end(cw_job_t *job, const char *status, const char *message)
      * by the contact the handler found: Hint's hint-to-crm items are
      * patient ids.
      */
-    cid = json_string_value(json_object_get(
-              json_object_get(job->env, "action"), "contact_id"));
+    cid = cw_env_str(cw_env_get(job->env.root, "action"), "contact_id");
 
     cw_batch_key(job->w->conf, batch, NULL, key, sizeof(key));
     cw_batch_key(job->w->conf, batch, "results", res, sizeof(res));
@@ -213,14 +212,14 @@ static void
 cw_batch_start(cw_job_t *job)
 {
     char                key[256];
-    json_t             *action = json_object_get(job->env, "action");
+    const cs_json_t    *action = cw_env_get(job->env.root, "action");
     redisReply         *rep;
     const char         *batch, *item, *cid;
     const cw_handler_t *h;
 
-    batch = json_string_value(json_object_get(action, "batch_id"));
-    item = json_string_value(json_object_get(action, "item"));
-    cid = json_string_value(json_object_get(action, "contact_id"));
+    batch = cw_env_str(action, "batch_id");
+    item = cw_env_str(action, "item");
+    cid = cw_env_str(action, "contact_id");
 
     if (batch == NULL || item == NULL || cid == NULL
         || strcmp(item, "batch.item") == 0)
@@ -270,21 +269,14 @@ cw_batch_patient(cw_job_t *job, cw_patient_t *p)
     const char          *item;
     const cw_handler_t  *h;
 
-    item = json_string_value(json_object_get(
-               json_object_get(job->env, "action"), "item"));
+    item = cw_env_str(cw_env_get(job->env.root, "action"), "item");
     h = item && strcmp(item, "batch.item") != 0 ? cw_jobs_find(item) : NULL;
 
     return h && h->patient ? h->patient(job, p) : -1;
 }
 
 
-static const cw_handler_t  cw_h_batch_item = {
-    "batch.item", cw_batch_start, cw_batch_patient
+const cw_handler_t  cw_h_batch_item[] = {
+    { "batch.item", cw_batch_start, cw_batch_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_batch_register(void)
-{
-    cw_jobs_register(&cw_h_batch_item);
-}

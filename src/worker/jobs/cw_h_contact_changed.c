@@ -69,13 +69,7 @@ cw_hc_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_contact_changed = {
-    "crm.contact_changed", cw_hc_start, cw_hc_patient
+const cw_handler_t  cw_h_contact_changed[] = {
+    { "crm.contact_changed", cw_hc_start, cw_hc_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_contact_changed_register(void)
-{
-    cw_jobs_register(&cw_h_contact_changed);
-}

@@ -329,25 +329,10 @@ cw_en_upsert(cw_job_t *job)
 }
 
 
-static void
-cw_en_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
-    const char *field)
-{
-    switch (result) {
-
-    case CW_HAC_FOUND:
-        cw_en_compare(job, found);
-        return;
-
-    case CW_HAC_SEVERAL:
-        cw_en_ambiguous(job, found, field);
-        return;
-
-    default:
-        cw_en_upsert(job);
-        return;
-    }
-}
+/* none found: the upsert by the HelpAround id creates it */
+static const cw_hac_then_t  cw_en_then = {
+    cw_en_compare, cw_en_ambiguous, cw_en_upsert
+};
 
 
 /* The media ids of the patient, each once, named by what they show. */
@@ -393,8 +378,9 @@ cw_en_media_list(json_t *patient)
 static void
 cw_en_start(cw_job_t *job)
 {
-    json_t   *patient;
-    cw_en_t  *en;
+    json_t           *pj;
+    cw_en_t          *en;
+    const cs_json_t  *patient;
 
     if (job->w->crm == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
@@ -408,26 +394,29 @@ cw_en_start(cw_job_t *job)
         return;
     }
 
-    patient = json_object_get(job->env, "patient");
+    patient = cw_env_get(job->env.root, "patient");
 
     en = cw_calloc(1, sizeof(*en));
     job->hdata = en;
     job->hfree = cw_en_free;
 
-    en->source_id = cw_json_str(patient, "source_id");
+    en->source_id = cw_env_str(patient, "source_id");
 
-    if (!json_is_object(patient) || en->source_id == NULL) {
+    if (!cs_json_is_object(patient) || en->source_id == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
                      "the enrollment job has no patient.source_id");
         return;
     }
 
-    en->want = cw_map_apply(&cw_en_map, patient);
-    en->media = cw_en_media_list(patient);
+    /* the mapping engine reads jansson values */
+    pj = cw_json_from_tape(patient);
+    en->want = cw_map_apply(&cw_en_map, pj);
+    en->media = cw_en_media_list(pj);
+    json_decref(pj);
 
     cw_hac_find(&en->find, job, "enrollment",
-                cw_json_str(patient, "external_id"), en->source_id,
-                cw_en_map.read, cw_en_found);
+                cw_env_str(patient, "external_id"), en->source_id,
+                cw_en_map.read, &cw_en_then);
 }
 
 
@@ -442,13 +431,7 @@ cw_en_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_enrollment = {
-    "helparound.enrollment", cw_en_start, cw_en_patient
+const cw_handler_t  cw_h_enrollment[] = {
+    { "helparound.enrollment", cw_en_start, cw_en_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_enrollment_register(void)
-{
-    cw_jobs_register(&cw_h_enrollment);
-}

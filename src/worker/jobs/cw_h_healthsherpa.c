@@ -397,7 +397,7 @@ static void
 cw_hss_start(cw_job_t *job)
 {
     char              err[256];
-    json_t           *action = json_object_get(job->env, "action");
+    const cs_json_t  *action = cw_env_get(job->env.root, "action");
     cw_err_t          aerr;
     cw_hss_t         *hss;
     const char       *cid;
@@ -418,7 +418,7 @@ cw_hss_start(cw_job_t *job)
         }
     }
 
-    cid = cw_json_str(action, "contact_id");
+    cid = cw_env_str(action, "contact_id");
     if (cid == NULL || !job->w->crm->is_contact_id(cid)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
                      "the job has no valid action.contact_id");
@@ -431,13 +431,13 @@ cw_hss_start(cw_job_t *job)
     job->hdata = hss;
     job->hfree = cw_hss_free;
 
-    hss->batch_id = cw_json_str(action, "batch_id");
+    hss->batch_id = cw_env_str(action, "batch_id");
 
     /*
      * v1 needs the agent's HealthSherpa email: a CRM user id cannot be
      * sent, so the configured agent stands in for it.
      */
-    hss->agent = cw_json_str(action, "agent");
+    hss->agent = cw_env_str(action, "agent");
     if (hss->agent == NULL
         || (c->hs.version == 1 && strchr(hss->agent, '@') == NULL))
     {
@@ -477,9 +477,6 @@ cw_hss_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_healthsherpa = {
-    "healthsherpa.sync", cw_hss_start, cw_hss_patient
-};
 
 
 /* ---- the console's login ---- */
@@ -515,7 +512,7 @@ cw_hsl_start(cw_job_t *job)
     char         url[1024], err[256];
     const char  *agent;
 
-    agent = cw_json_str(json_object_get(job->env, "action"), "agent");
+    agent = cw_env_str(cw_env_get(job->env.root, "action"), "agent");
 
     if (agent == NULL || cw_hsl_client(job) != 0) {
         if (agent == NULL) {
@@ -556,11 +553,11 @@ cw_hsx_start(cw_job_t *job)
 {
     int          rc;
     char         agent[256];
-    json_t      *action = json_object_get(job->env, "action");
+    const cs_json_t  *action = cw_env_get(job->env.root, "action");
     const char  *state, *code;
 
-    state = cw_json_str(action, "state");
-    code = cw_json_str(action, "code");
+    state = cw_env_str(action, "state");
+    code = cw_env_str(action, "code");
 
     if (state == NULL || code == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
@@ -609,19 +606,10 @@ cw_hsx_key(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_hs_login = {
-    "ops.hs_login", cw_hsl_start, cw_hsl_key
+
+const cw_handler_t  cw_h_healthsherpa[] = {
+    { "healthsherpa.sync", cw_hss_start, cw_hss_patient },
+    { "ops.hs_login", cw_hsl_start, cw_hsl_key },
+    { "ops.hs_exchange", cw_hsx_start, cw_hsx_key },
+    { NULL, NULL, NULL }
 };
-
-static const cw_handler_t  cw_h_hs_exchange = {
-    "ops.hs_exchange", cw_hsx_start, cw_hsx_key
-};
-
-
-void
-cw_h_healthsherpa_register(void)
-{
-    cw_jobs_register(&cw_h_healthsherpa);
-    cw_jobs_register(&cw_h_hs_login);
-    cw_jobs_register(&cw_h_hs_exchange);
-}

@@ -310,12 +310,12 @@ cw_hp_start(cw_job_t *job)
         return;
     }
 
-    hh->event = cw_hp_event(cw_json_str(json_object_get(job->env, "source"),
+    hh->event = cw_hp_event(cw_env_str(cw_env_get(job->env.root, "source"),
                                         "event"));
     hh->create_contacts = hh->event == CW_HE_CREATED
                           && job->w->conf->hint.create_contacts;
 
-    cw_hp_begin(job, hh, cw_json_str(json_object_get(job->env, "patient"),
+    cw_hp_begin(job, hh, cw_env_str(cw_env_get(job->env.root, "patient"),
                                      "source_id"));
 }
 
@@ -337,7 +337,7 @@ cw_hp_batch_start(cw_job_t *job)
     hh->create_contacts = (int) job->w->conf->hint.batch_create_contacts;
     job->crm_contact_id[0] = '\0';
 
-    cw_hp_begin(job, hh, cw_json_str(json_object_get(job->env, "action"),
+    cw_hp_begin(job, hh, cw_env_str(cw_env_get(job->env.root, "action"),
                                      "contact_id"));
 }
 
@@ -352,7 +352,7 @@ cw_hp_patient(cw_job_t *job, cw_patient_t *p)
 {
     const char  *ev;
 
-    ev = cw_json_str(json_object_get(job->env, "source"), "event");
+    ev = cw_env_str(cw_env_get(job->env.root, "source"), "event");
     p->kind = cw_hp_event(ev) == CW_HE_UPDATED ? "hint.patient.updated"
                                                 : NULL;
     return cw_job_patient_at(job, p, "hint", "patient", "source_id");
@@ -367,15 +367,8 @@ cw_hp_batch_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_hint_patient[] = {
+const cw_handler_t  cw_h_hint_patient[] = {
     { "hint.patient", cw_hp_start, cw_hp_patient },
     { "hint.batch_patient", cw_hp_batch_start, cw_hp_batch_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_hint_patient_register(void)
-{
-    cw_jobs_register(&cw_h_hint_patient[0]);
-    cw_jobs_register(&cw_h_hint_patient[1]);
-}

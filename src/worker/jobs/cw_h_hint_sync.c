@@ -250,7 +250,7 @@ cw_hs_start(cw_job_t *job)
     cw_hh_t     *hh;
     const char  *pid;
 
-    pid = cw_json_str(json_object_get(job->env, "action"), "patient_id");
+    pid = cw_env_str(cw_env_get(job->env.root, "action"), "patient_id");
 
     if (pid && !cw_hint_id_ok(pid)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
@@ -280,15 +280,8 @@ cw_hs_batch_start(cw_job_t *job)
 }
 
 
-static const cw_handler_t  cw_h_hint_sync[] = {
+const cw_handler_t  cw_h_hint_sync[] = {
     { "hint.sync", cw_hs_start, cw_hh_contact_key },
     { "hint.batch_contact", cw_hs_batch_start, cw_hh_contact_key },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_hint_sync_register(void)
-{
-    cw_jobs_register(&cw_h_hint_sync[0]);
-    cw_jobs_register(&cw_h_hint_sync[1]);
-}

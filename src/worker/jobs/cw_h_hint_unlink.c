@@ -57,13 +57,7 @@ cw_hu_start(cw_job_t *job)
 }
 
 
-static const cw_handler_t  cw_h_hint_unlink = {
-    "hint.unlink", cw_hu_start, cw_hh_contact_key
+const cw_handler_t  cw_h_hint_unlink[] = {
+    { "hint.unlink", cw_hu_start, cw_hh_contact_key },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_hint_unlink_register(void)
-{
-    cw_jobs_register(&cw_h_hint_unlink);
-}

@@ -86,13 +86,13 @@ cw_h_dlq_replay_start(cw_job_t *job)
 {
     int                rc;
     char               id[130], msg[256];
-    json_t            *action = json_object_get(job->env, "action");
+    const cs_json_t   *action = cw_env_get(job->env.root, "action");
     const char        *dead, *actor;
     cw_replay_res_t    res;
     cw_replay_spec_t   s;
 
-    dead = json_string_value(json_object_get(action, "dead_id"));
-    actor = json_string_value(json_object_get(action, "actor"));
+    dead = cw_env_str(action, "dead_id");
+    actor = cw_env_str(action, "actor");
 
     if (!cw_ops_stream_id_ok(dead)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB, "an ops.dlq_replay "
@@ -146,13 +146,7 @@ cw_h_dlq_replay_key(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_dlq_replay = {
-    "ops.dlq_replay", cw_h_dlq_replay_start, cw_h_dlq_replay_key
+const cw_handler_t  cw_h_ops[] = {
+    { "ops.dlq_replay", cw_h_dlq_replay_start, cw_h_dlq_replay_key },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_ops_register(void)
-{
-    cw_jobs_register(&cw_h_dlq_replay);
-}

@@ -116,40 +116,37 @@ cw_ua_compare(cw_job_t *job, json_t *record)
 }
 
 
+/* Never guess between duplicates. */
 static void
-cw_ua_found(cw_job_t *job, cw_hac_result_e result, json_t *found,
-    const char *field)
+cw_ua_ambiguous(cw_job_t *job, json_t *found, const char *field)
 {
-
-    switch (result) {
-
-    case CW_HAC_FOUND:
-        cw_ua_compare(job, found);
-        return;
-
-    case CW_HAC_SEVERAL:
-        /* never guess between duplicates */
-        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_AMBIGUOUS,
-                     "%zu CRM contacts match this patient (%s): merge the "
-                     "duplicates, then replay the job",
-                     json_array_size(found), field);
-        return;
-
-    default:
-        cw_job_done(job, "no_match",
-                    "No matching CRM contact found for this patient");
-        return;
-    }
+    cw_job_failf(job, CW_ERR_PERMANENT, CW_E_AMBIGUOUS,
+                 "%zu CRM contacts match this patient (%s): merge the "
+                 "duplicates, then replay the job",
+                 json_array_size(found), field);
 }
+
+
+static void
+cw_ua_none(cw_job_t *job)
+{
+    cw_job_done(job, "no_match",
+                "No matching CRM contact found for this patient");
+}
+
+
+static const cw_hac_then_t  cw_ua_then = {
+    cw_ua_compare, cw_ua_ambiguous, cw_ua_none
+};
 
 
 static void
 cw_ua_start(cw_job_t *job)
 {
-    int64_t      ms;
-    json_t      *patient, *action;
-    cw_ua_t     *ua;
-    const char  *at, *external_id, *source_id;
+    int64_t           ms;
+    cw_ua_t          *ua;
+    const char       *at, *external_id, *source_id;
+    const cs_json_t  *patient, *action;
 
     if (job->w->crm == NULL) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_NOT_CONFIGURED,
@@ -161,19 +158,19 @@ cw_ua_start(cw_job_t *job)
     job->hdata = ua;
     job->hfree = cw_ua_free;
 
-    patient = json_object_get(job->env, "patient");
-    action = json_object_get(job->env, "action");
+    patient = cw_env_get(job->env.root, "patient");
+    action = cw_env_get(job->env.root, "action");
 
-    external_id = cw_json_str(patient, "external_id");
-    source_id = cw_json_str(patient, "source_id");
+    external_id = cw_env_str(patient, "external_id");
+    source_id = cw_env_str(patient, "source_id");
     ua->fields[0] = "Id";
     ua->fields[1] = job->w->conf->sf.field_tracker_view;
     ua->fields[2] = NULL;
 
     /* the time of the view; the time it reached us when it has none */
-    at = cw_json_str(action, "at");
+    at = cw_env_str(action, "at");
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
-        at = cw_json_str(job->env, "received_at");
+        at = cw_env_str(job->env.root, "received_at");
     }
 
     if (at == NULL || cw_parse_datetime(at, &ms) != 0) {
@@ -192,7 +189,7 @@ cw_ua_start(cw_job_t *job)
     }
 
     cw_hac_find(&ua->find, job, "user_action", external_id, source_id,
-                ua->fields, cw_ua_found);
+                ua->fields, &cw_ua_then);
 }
 
 
@@ -205,13 +202,7 @@ cw_ua_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
-static const cw_handler_t  cw_h_user_action = {
-    "helparound.user_action", cw_ua_start, cw_ua_patient
+const cw_handler_t  cw_h_user_action[] = {
+    { "helparound.user_action", cw_ua_start, cw_ua_patient },
+    { NULL, NULL, NULL }
 };
-
-
-void
-cw_h_user_action_register(void)
-{
-    cw_jobs_register(&cw_h_user_action);
-}

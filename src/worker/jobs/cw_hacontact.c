@@ -108,7 +108,7 @@ cw_hac_one(cw_hac_t *hac, json_t *record)
     }
 
     snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s", id);
-    hac->done(job, CW_HAC_FOUND, record, NULL);
+    hac->then->found(job, record);
 }
 
 
@@ -161,9 +161,10 @@ cw_hac_found(void *data, cw_crm_res_t *res)
     }
 
     /* never guess between duplicates: the caller says so */
-    hac->done(hac->job, CW_HAC_SEVERAL, res->records,
-              hac->step == CW_HAC_BY_PARTNER
-              ? c->sf.field_partner_external_id : c->sf.field_helparound_id);
+    hac->then->several(hac->job, res->records,
+                       hac->step == CW_HAC_BY_PARTNER
+                       ? c->sf.field_partner_external_id
+                       : c->sf.field_helparound_id);
 }
 
 
@@ -204,7 +205,7 @@ cw_hac_next(cw_hac_t *hac)
             break;
 
         default:
-            hac->done(hac->job, CW_HAC_NONE, NULL, NULL);
+            hac->then->none(hac->job);
             return;
         }
     }
@@ -214,7 +215,7 @@ cw_hac_next(cw_hac_t *hac)
 void
 cw_hac_find(cw_hac_t *hac, cw_job_t *job, const char *component,
     const char *external_id, const char *source_id,
-    const char *const *fields, cw_hac_done_pt done)
+    const char *const *fields, const cw_hac_then_t *then)
 {
     size_t       n, k;
     const char  *link = job->w->conf->sf.field_helparound_id;
@@ -227,7 +228,7 @@ cw_hac_find(cw_hac_t *hac, cw_job_t *job, const char *component,
     hac->component = component;
     hac->external_id = external_id;
     hac->source_id = source_id;
-    hac->done = done;
+    hac->then = then;
     hac->step = CW_HAC_BY_ID;
 
     /* the caller's fields, then the link field unless they name it */

@@ -22,40 +22,42 @@
 
 #include "engine/cw_jobs.h"
 
-typedef enum {
-    CW_HAC_FOUND = 0,       /* one contact, not linked to another patient */
-    CW_HAC_NONE,            /* no step found a contact */
-    CW_HAC_SEVERAL          /* one step found several */
-} cw_hac_result_e;
-
 /*
- * FOUND: `found` is the contact (its Id is in job->crm_contact_id);
- * SEVERAL: `found` is the array of candidates and `field` the field they
- * share; NONE: both NULL.  `found` is borrowed for the call.
+ * What the caller does with each outcome of the lookup (the values are
+ * borrowed for the call):
+ *   found    one contact, not linked to another patient (its Id is in
+ *            job->crm_contact_id);
+ *   several  one step found several: the candidates and the field they
+ *            share (never guess between them);
+ *   none     no step found a contact.
  */
-typedef void (*cw_hac_done_pt)(cw_job_t *job, cw_hac_result_e result,
-    json_t *found, const char *field);
+typedef struct {
+    void   (*found)(cw_job_t *job, json_t *contact);
+    void   (*several)(cw_job_t *job, json_t *candidates, const char *field);
+    void   (*none)(cw_job_t *job);
+} cw_hac_then_t;
 
 typedef struct {
-    cw_job_t         *job;
-    const char       *component;    /* of the log lines: "enrollment" */
-    const char       *external_id;  /* NULL: none */
-    const char       *source_id;    /* NULL: none */
-    const char      **fields;       /* the caller's + the link field */
-    cw_hac_done_pt    done;
-    int               step;
+    cw_job_t             *job;
+    const char           *component;    /* of the log lines: "enrollment" */
+    const char           *external_id;  /* NULL: none */
+    const char           *source_id;    /* NULL: none */
+    const char          **fields;       /* the caller's + the link field */
+    const cw_hac_then_t  *then;
+    int                   step;
 } cw_hac_t;
 
 /*
- * Runs the steps; `done` is called once, unless the job ends here (a CRM
- * error, a contact without an Id, a contact linked to another patient).
+ * Runs the steps; one of `then` is called once, unless the job ends here
+ * (a CRM error, a contact without an Id, a contact linked to another
+ * patient).
  * `fields` (NULL-terminated) is what the caller needs of the contact; the
  * link field is read too.  `hac` lives in the handler's state until the
  * job ends; cw_hac_free() releases what it holds.
  */
 void cw_hac_find(cw_hac_t *hac, cw_job_t *job, const char *component,
     const char *external_id, const char *source_id,
-    const char *const *fields, cw_hac_done_pt done);
+    const char *const *fields, const cw_hac_then_t *then);
 void cw_hac_free(cw_hac_t *hac);
 
 #endif /* CW_HACONTACT_H */

@@ -52,7 +52,7 @@ cw_hh_new(cw_job_t *job, cw_hh_run_pt run)
     job->hfree = cw_hh_free;
     hh->run = run;
     hh->final = CW_HO_UPDATED;
-    hh->batch_id = cw_json_str(json_object_get(job->env, "action"),
+    hh->batch_id = cw_env_str(cw_env_get(job->env.root, "action"),
                                "batch_id");
 
     return hh;
@@ -69,15 +69,15 @@ cw_hh_contact_key(cw_job_t *job, cw_patient_t *p)
 cw_hh_t *
 cw_hh_new_contact(cw_job_t *job, cw_hh_run_pt run)
 {
-    cw_hh_t     *hh = cw_hh_new(job, run);
-    json_t      *action = json_object_get(job->env, "action");
-    const char  *cid;
+    cw_hh_t          *hh = cw_hh_new(job, run);
+    const char       *cid;
+    const cs_json_t  *action = cw_env_get(job->env.root, "action");
 
     if (hh == NULL) {
         return NULL;
     }
 
-    cid = cw_json_str(action, "contact_id");
+    cid = cw_env_str(action, "contact_id");
     if (cid == NULL || !job->w->crm->is_contact_id(cid)) {
         cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
                      "the job's action has no valid contact_id");
@@ -85,7 +85,7 @@ cw_hh_new_contact(cw_job_t *job, cw_hh_run_pt run)
     }
 
     cw_hh_cid(job, cid);
-    hh->create = json_is_true(json_object_get(action, "create"));
+    hh->create = cs_json_is_true(cw_env_get(action, "create"));
     return hh;
 }
 
@@ -95,14 +95,21 @@ cw_hh_new_contact(cw_job_t *job, cw_hh_run_pt run)
  * hint_patient_id: a CRM user or an operator can go from the job to the
  * patient without reading the message.
  */
+/* an id in the handler's state and in the job's record, alike */
+static void
+cw_hh_keep(char *own, char *record, const char *id)
+{
+    snprintf(own, CW_JOB_REF_LEN, "%s", id ? id : "");
+    snprintf(record, CW_JOB_REF_LEN, "%s", own);
+}
+
+
 void
 cw_hh_pid(cw_job_t *job, const char *id)
 {
     cw_hh_t  *hh = job->hdata;
 
-    snprintf(hh->patient_id, sizeof(hh->patient_id), "%s", id ? id : "");
-    snprintf(job->hint_patient_id, sizeof(job->hint_patient_id), "%s",
-             hh->patient_id);
+    cw_hh_keep(hh->patient_id, job->hint_patient_id, id);
 }
 
 
@@ -111,9 +118,7 @@ cw_hh_cid(cw_job_t *job, const char *id)
 {
     cw_hh_t  *hh = job->hdata;
 
-    snprintf(hh->contact_id, sizeof(hh->contact_id), "%s", id ? id : "");
-    snprintf(job->crm_contact_id, sizeof(job->crm_contact_id), "%s",
-             hh->contact_id);
+    cw_hh_keep(hh->contact_id, job->crm_contact_id, id);
 }
 
 

@@ -44,8 +44,8 @@ struct cw_hh_s {
     cw_hh_run_pt   run;
     int            step;        /* the type's own step enum */
     int            after;       /* the step a remote call resumes at */
-    char           patient_id[64];
-    char           contact_id[64];
+    char           patient_id[CW_JOB_REF_LEN];
+    char           contact_id[CW_JOB_REF_LEN];
     int            mode;        /* cw_hintmap_merge mode */
     int            link;        /* set the link fields in the merge */
     int            wrote;

@@ -25,18 +25,20 @@
 int
 cw_ops_connect(const cw_conf_t *c, cw_redis_t *r)
 {
+    char      why[512];
     cw_err_t  err;
 
-    cw_redis_init(r, c->redis.host, (int) c->redis.port, c->redis.password,
-                  c->redis.db, c->redis.timeout_ms);
+    if (cw_redis_init(r, c, why, sizeof(why)) != 0) {
+        fprintf(stderr, "caresync-worker: %s\n", why);
+        return -1;
+    }
 
     if (cw_redis_connect(r, &err) != 0) {
         fprintf(stderr, "caresync-worker: %s\n"
                 "Is Redis running there? Check [redis] host, port and "
                 "password in the configuration (`caresync-worker check`).\n",
                 err.message);
-        free(r->host);
-        free(r->password);
+        cw_redis_free(r);
         return -1;
     }
 
@@ -49,8 +51,7 @@ cw_ops_close(cw_redis_t *r)
 {
     (void) cw_redis_flush(r);
     cw_redis_close(r);
-    free(r->host);
-    free(r->password);
+    cw_redis_free(r);
 }
 
 
@@ -755,23 +756,28 @@ cw_ops_check(const cw_conf_t *c)
 
     printf("config: ok\n");
 
-    cw_redis_init(&r, c->redis.host, (int) c->redis.port, c->redis.password,
-                  c->redis.db, c->redis.timeout_ms);
+    if (cw_redis_init(&r, c, rerr.message, sizeof(rerr.message)) != 0) {
+        printf("redis: FAIL %s\n", rerr.message);
+        rc = 1;
 
-    if (cw_redis_connect(&r, &rerr) != 0) {
+    } else if (cw_redis_connect(&r, &rerr) != 0) {
         printf("redis: FAIL %s\n", rerr.message);
         rc = 1;
 
     } else {
         rep = cw_redis_cmd(&r, "XINFO GROUPS %s", c->key.jobs);
-        if (rep && rep->type == REDIS_REPLY_ARRAY) {
+        if (rep == NULL) {
+            printf("redis: FAIL %s:%d: connection lost\n", r.host, r.port);
+            rc = 1;
+
+        } else if (rep->type == REDIS_REPLY_ARRAY) {
             printf("redis: ok %s:%d, stream %s has %zu consumer group(s)\n",
-                   c->redis.host, (int) c->redis.port, c->key.jobs,
+                   r.host, r.port, c->key.jobs,
                    rep->elements);
         } else {
             printf("redis: ok %s:%d, stream %s not created yet (`run` "
-                   "creates it and the group `%s`)\n", c->redis.host,
-                   (int) c->redis.port, c->key.jobs, CW_QUEUE_GROUP);
+                   "creates it and the group `%s`)\n", r.host, r.port,
+                   c->key.jobs, CW_QUEUE_GROUP);
         }
         if (rep) {
             freeReplyObject(rep);
@@ -779,8 +785,7 @@ cw_ops_check(const cw_conf_t *c)
     }
 
     cw_redis_close(&r);
-    free(r.host);
-    free(r.password);
+    cw_redis_free(&r);
 
     cw_ops_http_conf(c, 0, &hc);
 

@@ -49,24 +49,13 @@ typedef struct {
 static void
 cw_ob_selected(void *data, cw_crm_res_t *res)
 {
-    size_t        i;
-    json_t       *rec;
-    const char   *id;
     cw_ob_sel_t  *sel = data;
 
     sel->done = 1;
     sel->err = res->err;
-
-    json_array_foreach(res->records, i, rec) {
-        id = json_string_value(json_object_get(rec, "Id"));
-
-        if (id == NULL || !cw_csv_is_sf_id(id)) {
-            sel->ids->ignored++;
-            continue;
-        }
-
-        cw_strs_push(&sel->ids->ids, &sel->ids->n, &sel->ids->cap, id);
-    }
+    sel->ids->ignored += cw_strs_push_ids(&sel->ids->ids, &sel->ids->n,
+                                          &sel->ids->cap, res->records, "Id",
+                                          cw_csv_is_sf_id);
 }
 
 

@@ -85,21 +85,27 @@ static int
 cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
     size_t len)
 {
-    int           i, hit = 0;
-    json_t       *env, *action;
-    const char   *v;
-    cw_patient_t  p;
+    int               i, hit = 0;
+    cw_env_t          env;
+    const char       *v;
+    cw_patient_t      p;
+    const cs_json_t  *action;
 
-    env = job ? json_loadb(job, len, 0, NULL) : NULL;
+    /* read as a job's start reads it (engine/cw_env.h) */
+    memset(&env, 0, sizeof(env));
+    if (job) {
+        (void) cw_env_parse(&env, job, len);
+    }
+
     if (job_id == NULL) {
-        job_id = json_string_value(json_object_get(env, "id"));
+        job_id = cw_env_str(env.root, "id");
     }
 
     if (job_id && cw_erase_has(e->jobs, e->njobs, job_id)) {
         hit = 1;
     }
 
-    if (!hit && env && cw_jobs_patient_of(env, &p) == 0) {
+    if (!hit && env.root && cw_jobs_patient_of(&env, &p) == 0) {
         for (i = 0; i < e->nnames; i++) {
             if (strcmp(p.name, e->names[i].name) == 0) {
                 hit = 1;
@@ -108,11 +114,11 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
     }
 
     /* an action's ids are readable in every envelope */
-    action = json_object_get(env, "action");
+    action = cw_env_get(env.root, "action");
     for (i = 0; !hit && i < e->nids; i++) {
-        if (((v = cw_json_str(action, "contact_id")) != NULL
+        if (((v = cw_env_str(action, "contact_id")) != NULL
              && strcmp(v, e->ids[i]) == 0)
-            || ((v = cw_json_str(action, "patient_id")) != NULL
+            || ((v = cw_env_str(action, "patient_id")) != NULL
                 && strcmp(v, e->ids[i]) == 0))
         {
             hit = 1;
@@ -123,9 +129,7 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
         cw_erase_add(&e->jobs, &e->njobs, &e->cjobs, job_id);
     }
 
-    if (env) {
-        json_decref(env);
-    }
+    cw_env_free(&env);
 
     return hit;
 }
@@ -622,8 +626,6 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
     if (cw_erase_add_id(&e, id) != 0) {
         return -2;
     }
-
-    cw_jobs_init();
 
     rc = cw_erase_check(&e);
 

@@ -40,9 +40,6 @@ cw_ops_hint_kind(const char *kind)
 static void
 cw_oh_page(void *data, cw_hint_res_t *res)
 {
-    size_t         i;
-    json_t        *p;
-    const char    *id;
     cw_oh_list_t  *l = data;
 
     if (res->err.cls != CW_ERR_NONE) {
@@ -52,13 +49,8 @@ cw_oh_page(void *data, cw_hint_res_t *res)
         return;
     }
 
-    json_array_foreach(res->patients, i, p) {
-        id = json_string_value(json_object_get(p, "id"));
-        if (!cw_hint_id_ok(id)) {
-            continue;
-        }
-        cw_strs_push(&l->ids, &l->n, &l->cap, id);
-    }
+    (void) cw_strs_push_ids(&l->ids, &l->n, &l->cap, res->patients, "id",
+                            cw_hint_id_ok);
 
     /* a short page is the last one (X-Total-Count is not needed) */
     l->done = json_array_size(res->patients) < CW_HINT_PAGE;

@@ -131,6 +131,7 @@ events { worker_connections 1024; }
 http {
     access_log off;
     caresync_redis 127.0.0.1:$redis $params;
+    caresync_job_key t1 file:$ENV{TEST_NGINX_JOB_KEY};
     $http
     server {
         listen 127.0.0.1:$port;

@@ -70,6 +70,23 @@ package Caresync::Test;
 #
 # The checks run from an add_response_body_check hook, so they do not run
 # for blocks with --- ignore_response (they are refused there).
+#
+# Job keys: loading this also writes a job key (mode 0600) and sets
+# $ENV{TEST_NGINX_JOB_KEY} to its path, so that config sections can say
+# `caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;`; job_key_file(ID) writes
+# another one (rotation).  jobs() opens every sealed envelope with the
+# keys written so far, with Python's `cryptography` (an AES-256-GCM apart
+# from the module's, so the format is checked, not just round-tripped),
+# and --- jobs adds one test: no PHI pattern (phi_patterns()) is readable
+# in any entry of {prefix}:jobs as Redis holds it.  A block that queues
+# in the clear on purpose says so:
+#
+#   --- jobs_in_clear         the same search must find PHI in the jobs
+#                             (the proof that the search can fail).
+#   --- raw_job_fields        lines as in --- job_fields, checked against
+#                             the last job as Redis holds it (not opened):
+#                               sealed.kid = t1
+#                               patient = ABSENT
 
 use strict;
 use warnings;
@@ -90,11 +107,13 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use Test::More ();
 
+use Caresync::Phi qw(phi_patterns phi_values);
+
 our @EXPORT = qw(
     redis_cmd redis_start redis_stop redis_running redis_port
     redis_suspend redis_resume
     fixture fixture_json json_encode json_decode
-    jobs job_count
+    jobs job_count raw_jobs job_key_file job_key_hex open_sealed
     enrollment_with user_action_with hint_with post_body body_of
     nested_json chunked_body
     hmac_signature standard_webhook_signature standard_webhook_headers
@@ -122,6 +141,7 @@ my $REPLY_TIMEOUT = 10;     # seconds; a paused Redis answers late
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 my ($redis_port, $redis_pid, $redis_dir);
+my %job_keys;           # id => hex, what jobs() opens sealed jobs with
 my $redis_password;     # sent as AUTH by redis_cmd() while it is set
 my $parent_pid = $$;
 my %block_state;
@@ -476,23 +496,90 @@ sub job_count {
     return $n;
 }
 
-# The decoded envelopes (field "job") of {prefix}:jobs, oldest first.
-sub jobs {
+# The "job" fields of {prefix}:jobs as Redis holds them, oldest first.
+sub raw_jobs {
     my ($prefix) = @_;
     my $key = _jobs_key($prefix);
     my $entries = redis_cmd('XRANGE', $key, '-', '+');
     die "redis: XRANGE $key: $entries->{error}\n" if ref $entries eq 'HASH';
-    my @jobs;
+    my @raw;
     for my $e (@{ $entries || [] }) {
         my ($id, $fields) = @$e;
         my %f = @$fields;
         die "stream entry $id of $key has no \"job\" field\n"
             unless defined $f{job};
-        my $job = eval { json_decode($f{job}) };
-        die "stream entry $id of $key: \"job\" is not valid JSON: $@" if $@;
+        push @raw, $f{job};
+    }
+    return @raw;
+}
+
+# The decoded envelopes of {prefix}:jobs, oldest first, sealed ones opened.
+sub jobs {
+    my ($prefix) = @_;
+    my @raw = raw_jobs($prefix);
+    my @open = open_sealed(@raw);
+    my @jobs;
+    for my $i (0 .. $#raw) {
+        my $job = eval { json_decode($open[$i]) };
+        die "entry $i of " . _jobs_key($prefix)
+            . ": \"job\" is not valid JSON: $@" if $@;
         push @jobs, $job;
     }
     return @jobs;
+}
+
+# A job key file (mode 0600, 64 hex characters and a newline) for ID;
+# its key opens jobs from now on.  Returns the path.
+sub job_key_file {
+    my ($id, $hex) = @_;
+    $hex //= unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
+    my $path = "$redis_dir/job-$id.key";
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh "$hex\n";
+    close $fh or die "$path: $!";
+    chmod 0600, $path or die "$path: $!";
+    $job_keys{$id} = $hex;
+    return $path;
+}
+
+sub job_key_hex { $job_keys{$_[0]} }
+
+# Envelopes in, the same opened (sealed ones; others as they are).  A
+# sealed one that does not open dies, naming its key id.
+my $OPEN_PY = <<'PY';
+import base64, json, os, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+keys = dict(k.split("=") for k in os.environ["CS_JOB_KEYS"].split())
+for line in sys.stdin.buffer:
+    data = base64.b64decode(line)
+    i = data.rfind(b',"sealed":{"kid":"')
+    if i < 0:
+        out = data
+    else:
+        s = json.loads(data)["sealed"]
+        if s["kid"] not in keys:
+            sys.exit("sealed under key %s, which the test does not have" % s["kid"])
+        pt = AESGCM(bytes.fromhex(keys[s["kid"]])).decrypt(
+            base64.b64decode(s["iv"]), base64.b64decode(s["ct"]), data[:i])
+        out = data[:i] + pt + b"}"
+    sys.stdout.write(base64.b64encode(out).decode() + "\n")
+PY
+
+sub open_sealed {
+    my (@raw) = @_;
+    return @raw unless grep { index($_, ',"sealed":{"kid":"') >= 0 } @raw;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $in, '>', "$dir/in" or die "$dir/in: $!";
+    print $in MIME::Base64::encode_base64($_, '') . "\n" for @raw;
+    close $in;
+    local $ENV{CS_JOB_KEYS} = join ' ', map { "$_=$job_keys{$_}" }
+                                        sort keys %job_keys;
+    open my $py, '>', "$dir/open.py" or die "$dir/open.py: $!";
+    print $py $OPEN_PY;
+    close $py;
+    my @out = `python3 $dir/open.py < $dir/in 2>&1`;
+    die "opening sealed jobs: @out" if $? || @out != @raw;
+    return map { MIME::Base64::decode_base64($_) } @out;
 }
 
 # ---------------------------------------------------------------------------
@@ -530,7 +617,9 @@ sub _check_jobs {
     my $prefix = $block->jobs_prefix // $DEFAULT_PREFIX;
     my @field_lines = grep { /\S/ && !/^\s*#/ }
                       split /\n/, $block->job_fields // '';
-    my $ntests = (defined $block->jobs ? 2 : 0) + @field_lines;
+    my @raw_lines = grep { /\S/ && !/^\s*#/ }
+                    split /\n/, $block->raw_job_fields // '';
+    my $ntests = (defined $block->jobs ? 3 : 0) + @field_lines + @raw_lines;
     return unless $ntests;
 
     if ($dry_run) {
@@ -545,8 +634,19 @@ sub _check_jobs {
 
     if (defined $block->jobs) {
         if ($err) {
-            Test::More::fail("$name - jobs: $err") for 1 .. 2;
+            Test::More::fail("$name - jobs: $err") for 1 .. 3;
         } else {
+            # what Redis holds, before any opening: no PHI to read there
+            my @raw = raw_jobs($prefix);
+            my $phi = Caresync::Phi::phi_hits(join "\n", @raw);
+            if (defined $block->jobs_in_clear) {
+                Test::More::ok(@raw && $phi, "$name - the search finds "
+                               . "the PHI of jobs queued in the clear");
+            } else {
+                # counted, not shown: the output holds no PHI either
+                Test::More::is($phi, 0, "$name - no PHI pattern "
+                               . "readable in $prefix:jobs");
+            }
             Test::More::is(scalar @jobs, scalar $block->jobs,
                            "$name - $prefix:jobs has " . $block->jobs . " entries");
             my $keys = eval { redis_cmd('KEYS', '*') } || [];
@@ -557,17 +657,22 @@ sub _check_jobs {
         }
     }
 
-    for my $line (@field_lines) {
+    my @queued = $err || !@jobs ? ()
+               : eval { map { json_decode($_) } raw_jobs($prefix) };
+    my @checks = ((map { [$_, 'job', $jobs[-1]] } @field_lines),
+                  (map { [$_, 'queued job', $queued[-1]] } @raw_lines));
+    for my $c (@checks) {
+        my ($line, $what, $doc) = @$c;
         my ($path, $op, $want) =
             $line =~ /^\s*(\S+)\s*(=~|=)\s*(.*?)\s*$/
             or do { Test::More::fail("$name - bad job_fields line: $line"); next };
-        my $desc = "$name - job $path $op $want";
-        if ($err || !@jobs) {
+        my $desc = "$name - $what $path $op $want";
+        if ($err || !@jobs || !$doc) {
             Test::More::fail($desc);
             Test::More::diag($err || "no job in $prefix:jobs");
             next;
         }
-        my ($exists, $got) = _path_value($jobs[-1], $path);
+        my ($exists, $got) = _path_value($doc, $path);
         if ($op eq '=~') {
             Test::More::like($exists ? $got : '(absent)', qr/$want/, $desc);
         } elsif ($want eq 'ABSENT') {
@@ -662,6 +767,7 @@ sub _preprocess {
         . "drop --- ignore_response\n"
         if defined $block->ignore_response
            && (defined $block->jobs || defined $block->job_fields
+               || defined $block->raw_job_fields
                || defined $block->job_record);
 
     my $ok = eval {
@@ -748,54 +854,8 @@ sub _age {
 }
 
 # ---------------------------------------------------------------------------
-# PHI that must never reach a log
+# PHI that must never reach a log: Caresync::Phi (phi_patterns, phi_values)
 # ---------------------------------------------------------------------------
-
-# Values of the fixtures (and of the suites' variant bodies) that identify
-# a patient. Plain strings match anywhere in a log line; the short ones
-# (WORD) only as a whole word.
-my @PHI = (
-    # helparound/enrollment.json, user-action*.json
-    'WORD:John', 'WORD:Doe', '1614556800000', '2021-03-01',
-    '+12027953213', 'WORD:2027953213', 'test@gmail.com',
-    'WORD:234234', 'WORD:ds43', 'WORD:hg89', 'WORD:test2',
-    '7b20a933-9292-41e4-91ea-59eba72f2221',
-    'eb6f8886-11e0-4339-801a-ee645351042b',
-    'fc497e96-9f09-4c2a-a964-89c6f7473f4d',
-    '5405ec11-c9d0-4279-82db-2f70f959b904',
-    '85219935-52b6-41a4-82ca-2f32ed709e5c',
-    # hint/patient.*.json
-    'Maria', 'Elena', 'Lopez', '1958-04-12', 'WORD:5035550143',
-    '+15035550143', '(503) 555-0199', '+15035550199',
-    'maria.lopez@example.org', '1200 NW Everett St', 'Portland',
-    'WORD:97209', 'W123456789', 'GRP-551',
-);
-
-# Made-up PHI for the suites' variant bodies: use these (phi_values()->{…})
-# so that they are searched for too.
-my %PHI_VALUES = (
-    first_name => 'Quillon',
-    last_name  => 'Vandermeer',
-    dob        => '1949-07-23',
-    phone      => '+14155550172',
-    phone_10   => '4155550172',
-    email      => 'q.vandermeer@example.net',
-    street     => '742 Alder Grove Rd',
-    member_id  => 'ZX9917345',
-    group_num  => 'GRP-88123',
-);
-my %PHI_WORDS = (phone_10 => 1);
-push @PHI, map { ($PHI_WORDS{$_} ? 'WORD:' : '') . $PHI_VALUES{$_} }
-           sort keys %PHI_VALUES;
-
-sub phi_values { return {%PHI_VALUES} }
-
-# The patterns of the automatic --- no_error_log check.
-sub phi_patterns {
-    return map {
-        /^WORD:(.*)$/s ? qr/(?<![0-9A-Za-z])\Q$1\E(?![0-9A-Za-z])/ : $_
-    } @PHI;
-}
 
 # ---------------------------------------------------------------------------
 # Defaults for the webhook suites
@@ -866,6 +926,7 @@ _become_subreaper();
 $redis_dir = tempdir('caresync-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 $redis_port = _free_port();
 $ENV{TEST_NGINX_REDIS_PORT} = $redis_port;
+$ENV{TEST_NGINX_JOB_KEY} = job_key_file('t1');
 redis_start();
 
 # Plain Test::More files (the drills) use Redis and the helpers only.

@@ -4,6 +4,12 @@ package Caresync::Worker;
 # and the fake APIs on free loopback ports, a config file, worker
 # processes, jobs seeded in the format of spec/job.md, and bounded waits.
 # Everything started here is killed when the test ends.
+#
+# Job keys: job_key(ID) writes a key file (0600) in the test's directory.
+# start_nginx() gives the module `caresync_job_key` lines for the ids of
+# its job_keys option (default: w1), and from then on write_config() gives
+# the worker the same keys as crypto.keys (its crypto.keys option, or
+# undef, overrides them), so an end-to-end test runs sealed jobs.
 
 use strict;
 use warnings;
@@ -14,19 +20,22 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
+use MIME::Base64 ();
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 use Cwd qw(abs_path);
+# processes are started, and killed at the end, by the topology helpers
+use Caresync::RedisTopology ();
 use File::Basename qw(basename dirname);
 
-our @EXPORT = qw(start_env redis fake_get fake_post write_config start_nginx
+our @EXPORT = qw(start_env redis redis_at fake_get fake_post write_config
+                 start_nginx
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
                  kill_redis restart_redis no_phi_in_log start_otlp_stub
-                 fixture_text run_browser);
+                 fixture_text job_key worker_keys run_browser);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
-my @PIDS;
 my $ENV_;
 my %LOGS;
 my $JSON = JSON::PP->new->canonical->utf8;
@@ -69,30 +78,10 @@ sub free_port {
     return $p;
 }
 
-sub spawn {
-    my ($out, @cmd) = @_;
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', $out or die;
-        open STDERR, '>>', $out or die;
-        exec @cmd or die "exec $cmd[0]: $!";
-    }
-    push @PIDS, $pid;
-    return $pid;
-}
+sub spawn { Caresync::RedisTopology::spawn_process(@_) }
 
 # Polls `$cond` every 20 ms until true or `$timeout` seconds pass.
-sub wait_for {
-    my ($cond, $timeout) = @_;
-    my $end = time + ($timeout // 10);
-    while (time < $end) {
-        my $v = $cond->();
-        return $v if $v;
-        sleep 0.02;
-    }
-    return undef;
-}
+sub wait_for { Caresync::RedisTopology::topology_wait(@_) }
 
 # ---- a minimal RESP client ----
 
@@ -196,7 +185,34 @@ sub start_env {
     return $ENV_;
 }
 
+# A job key file for ID (64 hex characters, mode 0600); its path.
+sub job_key {
+    my ($id) = @_;
+    my $path = "$ENV_->{dir}/job-$id.key";
+    return $path if -e $path;
+    my $hex = unpack 'H*', join '', map { chr int rand 256 } 1 .. 32;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh "$hex\n";
+    close $fh;
+    chmod 0600, $path or die "$path: $!";
+    return $path;
+}
+
+# crypto.keys for the ids given: "id:/path id:/path".
+sub worker_keys { join ' ', map { "$_:" . job_key($_) } @_ }
+
 sub redis { $ENV_->{redis} }
+
+# The helpers (seed_job, job_status, redis()) talk to this node from now
+# on: a primary after a failover, a Cluster node, a TLS server's plain port.
+sub redis_at {
+    my ($port, $host) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => $host // '127.0.0.1',
+                                  PeerPort => $port, Proto => 'tcp',
+                                  Timeout => 5)
+        or die "redis at " . ($host // '127.0.0.1') . ":$port: $!";
+    return $ENV_->{redis} = bless { s => $s }, 'Caresync::Worker::Redis';
+}
 sub env { $ENV_ }
 
 sub run_redis {
@@ -216,7 +232,7 @@ sub run_redis {
 sub kill_redis {
     kill 'KILL', $ENV_->{redis_pid};
     waitpid($ENV_->{redis_pid}, 0);
-    @PIDS = grep { $_ != $ENV_->{redis_pid} } @PIDS;
+    Caresync::RedisTopology::forget_process($ENV_->{redis_pid});
 }
 
 sub restart_redis {
@@ -305,6 +321,8 @@ sub write_config {
                           agent_email => 'agent@example.org' },
     );
     $ENV{CW_TEST_SF_SECRET} //= 'fake-client-secret';
+    $sec{crypto}{keys} = worker_keys(@{ $ENV_->{job_keys} })
+        if $ENV_->{job_keys};
     for my $k (keys %o) {
         my ($s, $key) = split /\./, $k, 2;
         if (defined $o{$k}) { $sec{$s}{$key} = $o{$k} }
@@ -314,7 +332,7 @@ sub write_config {
     open my $fh, '>', $path or die;
     print $fh "# written by Caresync::Worker\n";
     for my $s (qw(redis worker retention http salesforce hint healthsherpa
-                  helparound metrics tracing)) {
+                  helparound metrics tracing crypto)) {
         next unless %{ $sec{$s} // {} };
         print $fh "\n[$s]\n";
         print $fh "$_ = $sec{$s}{$_}\n" for sort keys %{ $sec{$s} };
@@ -341,7 +359,7 @@ sub stop_worker {
     wait_for(sub { my $r = waitpid($pid, WNOHANG); $st = $?; $r == $pid },
              $timeout // 15) or do { kill 'KILL', $pid; waitpid($pid, 0);
                                      return -1 };
-    @PIDS = grep { $_ != $pid } @PIDS;
+    Caresync::RedisTopology::forget_process($pid);
     # the ASan/UBSan build reports into the worker's log: make it count
     my $log = $LOGS{$pid};
     if ($log && open my $fh, '<', $log) {
@@ -392,12 +410,17 @@ sub start_nginx {
 
     my $dir = "$ENV_->{dir}/nginx";
     mkdir $dir; mkdir "$dir/logs";
-    my $port = free_port();
+    my $port = $o{port} // free_port();
+    my @keys = @{ $o{job_keys} // ['w1'] };
+    $ENV_->{job_keys} = [@keys];
+    my $key_lines = join "\n    ",
+                    map { "caresync_job_key $_ file:" . job_key($_) . ';' }
+                    @keys;
     open my $fh, '>', "$dir/nginx.conf" or die;
     print $fh <<"CONF";
 load_module $module;
 daemon off;
-master_process off;
+master_process @{[ $o{master} ? 'on' : 'off' ]};
 worker_processes 1;
 error_log $dir/logs/error.log $level;
 pid $dir/logs/nginx.pid;
@@ -406,6 +429,7 @@ http {
     access_log @{[ $o{access_log} ? "$dir/logs/access.log" : 'off' ]};
     client_body_temp_path $dir/tmp;
     caresync_redis 127.0.0.1:$ENV_->{redis_port} timeout=1s;
+    $key_lines
     server {
         listen 127.0.0.1:$port;
         $locations
@@ -448,12 +472,59 @@ sub user_action_job {
     };
 }
 
+# XADDs a job; once start_nginx() gave the edge keys, sealed as the edge
+# seals it (the last key, the head authenticated), unless clear => 1.
 sub seed_job {
-    my ($job) = @_;
-    my $id = redis()->cmd('XADD', '{caresync}:jobs', '*', 'job',
-                          $JSON->encode($job));
+    my ($job, %o) = @_;
+    my $text = $ENV_->{job_keys} && !$o{clear} ? seal_job($job)
+                                               : $JSON->encode($job);
+    my $id = redis()->cmd('XADD', '{caresync}:jobs', '*', 'job', $text);
     die "XADD failed" if ref $id;
     return $job->{id};
+}
+
+# The envelope of $job sealed under the edge's last key, by Python's
+# `cryptography` (the format of src/cs_seal.h: "patient" and "raw" after
+# the head, sealed, the head's bytes as additional data).
+my $SEAL_PY = <<'PY';
+import base64, os, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+head, tail = (base64.b64decode(l) for l in sys.stdin.read().split())
+iv = os.urandom(12)
+ct = AESGCM(bytes.fromhex(os.environ["CS_KEY"])).encrypt(iv, tail, head)
+sys.stdout.write((head + b',"sealed":{"kid":"' + os.environ["CS_KID"].encode()
+                  + b'","iv":"' + base64.b64encode(iv) + b'","ct":"'
+                  + base64.b64encode(ct) + b'"}}').decode())
+PY
+
+sub seal_job {
+    my ($job) = @_;
+    my %head = %$job;
+    my @phi = grep { exists $head{$_} } qw(patient raw);
+    delete @head{@phi};
+    my $h = $JSON->encode(\%head);
+    $h =~ s/\}\z// or die 'seal_job: not an object';
+    my $t = join '', map { ",\"$_\":" . $JSON->encode($job->{$_}) } @phi;
+    my $kid = $ENV_->{job_keys}[-1];
+    my $path = job_key($kid);
+    open my $kf, '<', $path or die "$path: $!";
+    chomp(my $hex = <$kf>);
+    my $py = "$ENV_->{dir}/seal.py";
+    unless (-e $py) {
+        open my $fh, '>', $py or die "$py: $!";
+        print $fh $SEAL_PY;
+        close $fh;
+    }
+    local $ENV{CS_KEY} = $hex;
+    local $ENV{CS_KID} = $kid;
+    my $in = "$ENV_->{dir}/seal.in";
+    open my $fh, '>', $in or die "$in: $!";
+    print $fh MIME::Base64::encode_base64($h, ''), "\n",
+              MIME::Base64::encode_base64($t, ''), "\n";
+    close $fh;
+    my $out = `python3 $py < $in`;
+    die "seal_job: python3 failed" if $? || $out !~ /"sealed":/;
+    return $out;
 }
 
 sub job_status {
@@ -543,20 +614,6 @@ sub no_phi_in_log {
         if @hits;
     return $ok;
 }
-
-END {
-    local $?;
-    for my $pid (@PIDS) {
-        kill 'TERM', $pid;
-    }
-    for my $pid (@PIDS) {
-        my $t = time + 3;
-        while (time < $t && waitpid($pid, WNOHANG) == 0) { sleep 0.02 }
-        if (waitpid($pid, WNOHANG) == 0) { kill 'KILL', $pid;
-                                           waitpid($pid, 0) }
-    }
-}
-
 
 # ---- the console in a browser ----
 

@@ -12,6 +12,11 @@ package Caresync::Bench::Load;
 #   wrk($server, $conns, $seconds, $run)   wrk for a duration
 #       (bench/enrollment.lua); returns { rps, mean, p50, p99 (ms), requests,
 #       status => {…}, errors }.
+#   wrk($server, $conns, $seconds, $run, $rate)   the same, paced: each
+#       connection pauses a random time of mean $conns / $rate before
+#       each request (enrollment.lua's CARESYNC_DELAY_MS), so that the
+#       server is offered about $rate requests/s, less what its own
+#       latency takes from each connection's cycle; rps is what it got.
 #
 # $run (0–9999) makes the ids distinct from every other call's.
 
@@ -171,8 +176,10 @@ sub post {
 # --- wrk, for a duration ------------------------------------------------------
 
 sub wrk {
-    my ($server, $conns, $secs, $run) = @_;
-    my $cmd = "CARESYNC_RUN=$run wrk -t2 -c$conns -d${secs}s --latency"
+    my ($server, $conns, $secs, $run, $rate) = @_;
+    my $pace = $rate ? sprintf('CARESYNC_DELAY_MS=%.3f ', 1000 * $conns / $rate)
+                     : '';
+    my $cmd = "${pace}CARESYNC_RUN=$run wrk -t2 -c$conns -d${secs}s --latency"
             . " -s $ROOT/bench/enrollment.lua $server->{url} -- " . fixture();
     my %r = (status => {}, errors => '');
     for (`$cmd 2>&1`) {

@@ -13,7 +13,7 @@ package Caresync::Bench::Servers;
 #   $s->{port}, $s->{url}, $s->stream, $s->worker_pid
 #
 # Processes started here are stopped when the script ends
-# (Caresync::Worker's spawn and END).
+# (Caresync::Worker's spawn; Caresync::RedisTopology's END kills them).
 
 use strict;
 use warnings;
@@ -140,12 +140,23 @@ sub _write_conf {
     my %http = (
         ceiling   => '',
         openresty => "lua_package_path '/usr/share/lua/5.1/?.lua;;';",
-        caresync  => "caresync_redis 127.0.0.1:$rport timeout=10s;",
+        caresync  => "caresync_redis 127.0.0.1:$rport timeout=10s;\n    "
+                     # the jobs sealed as in production, unless BENCH_SEAL=0
+                     . (($ENV{BENCH_SEAL} // 1)
+                        ? "caresync_job_key bench file:$dir/conf/job.key;"
+                        : 'caresync_job_key off;'),
     );
     (my $location = $LOCATION{$name}) =~ s/\@REDIS\@/$rport/g;
 
     remove_tree($dir);
     make_path("$dir/conf", "$dir/logs");
+    if ($name eq 'caresync') {
+        open my $kf, '>', "$dir/conf/job.key" or die "$dir: $!\n";
+        print $kf unpack('H*', join '', map { chr int rand 256 } 1 .. 32),
+                  "\n";
+        close $kf;
+        chmod 0600, "$dir/conf/job.key" or die "$dir/conf/job.key: $!\n";
+    }
     open my $fh, '>', "$dir/conf/nginx.conf" or die "$dir: $!\n";
     print $fh <<"EOF";
 $main{$name}
