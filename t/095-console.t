@@ -11,7 +11,7 @@ use lib 't/lib';
 use Caresync::Test;
 
 caresync_defaults(
-    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
+    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;',
     config       => <<'_C_',
 location /console/ {
     caresync_console;

@@ -10,7 +10,7 @@ use lib 't/lib';
 use Caresync::Test;
 
 caresync_defaults(
-    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;',
+    http_config  => 'caresync_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT; caresync_job_key t1 file:$TEST_NGINX_JOB_KEY;',
     config       => <<'_C_',
 location /oauth/healthsherpa/ {
     caresync_oauth_callback;
