@@ -19,7 +19,9 @@ cw_env_parse(cw_env_t *e, const char *p, size_t n)
 
     cs_json_init(&e->doc);
     e->copy = cw_strndup(p, n);
+    e->copy_len = n;
     e->strs = NULL;
+    e->strs_len = 0;
     e->root = NULL;
 
     /*
@@ -52,6 +54,7 @@ cw_env_parse(cw_env_t *e, const char *p, size_t n)
     }
 
     d = e->strs = esc ? malloc(esc) : NULL;
+    e->strs_len = esc;
     if (esc && d == NULL) {
         abort();
     }
@@ -83,6 +86,14 @@ cw_env_parse(cw_env_t *e, const char *p, size_t n)
 void
 cw_env_free(cw_env_t *e)
 {
+    /* an opened envelope holds PHI: nothing of it stays in freed memory */
+    if (e->copy) {
+        explicit_bzero(e->copy, e->copy_len);
+    }
+    if (e->strs) {
+        explicit_bzero(e->strs, e->strs_len);
+    }
+
     cs_json_free(&e->doc);
     free(e->copy);
     free(e->strs);

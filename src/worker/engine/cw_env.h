@@ -23,7 +23,9 @@
 typedef struct {
     cs_json_doc_t     doc;
     char             *copy;         /* the bytes the tape points into */
+    size_t            copy_len;
     char             *strs;         /* strings that had escapes */
+    size_t            strs_len;
     const cs_json_t  *root;         /* the top object; NULL: none */
 } cw_env_t;
 

@@ -84,6 +84,8 @@ cw_job_id_ok(const char *s)
 static cw_job_t *
 cw_job_new(cw_worker_t *w, cw_entry_t *e)
 {
+    char         *text;
+    size_t        text_len;
     cw_job_t     *job;
     const char   *id;
 
@@ -96,10 +98,15 @@ cw_job_new(cw_worker_t *w, cw_entry_t *e)
     e->job = NULL;
     job->started_ms = cw_mono_ms();
 
-    /* sealed PHI opened for the handler; job->raw stays as queued */
+    /*
+     * Sealed PHI opened for the handler, and parsed into the envelope's
+     * own copy: the opened text is wiped at once, so one copy in the
+     * clear lives for the job, wiped with it.  job->raw stays as queued.
+     */
     job->refused = cw_crypto_open(w->conf, job->raw, job->raw_len,
-                                  &job->text, &job->text_len);
-    (void) cw_env_parse(&job->env, job->text, job->text_len);
+                                  &text, &text_len);
+    (void) cw_env_parse(&job->env, text, text_len);
+    cw_crypto_close(text, text_len, job->raw);
     id = cw_env_str(job->env.root, "id");
     job->type = cw_env_str(job->env.root, "type");
 
@@ -148,7 +155,6 @@ cw_job_free(cw_job_t *job)
     cw_env_free(&job->env);
 
     free(job->refused);
-    cw_crypto_close(job->text, job->text_len, job->raw);
     cw_trace_drop(job->trace);
     free(job->raw);
     free(job);

@@ -45,9 +45,6 @@ struct cw_job_s {
     size_t               raw_len;
     cw_env_t             env;          /* parsed once; env.root NULL:
                                           not a JSON object */
-    char                *text;         /* the envelope in the clear:
-                                          raw, or raw opened (cw_crypto.h) */
-    size_t               text_len;
     char                *refused;      /* why it cannot be opened, or NULL */
     char                 id[130];
     const char          *type;

@@ -2,6 +2,7 @@
  * caresync-worker: traces, the job's timeline, OTLP export.
  */
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,9 @@ cw_trace_new(const char *traceparent, const char *job_id, const char *type)
 {
     cw_trace_t  *t;
 
-    t = cw_calloc(1, sizeof(*t));
+    /* calls[] is written before ncalls counts it: only the head is zeroed */
+    t = cw_malloc(sizeof(*t));
+    memset(t, 0, offsetof(cw_trace_t, calls));
     t->refs = 1;
 
     if (traceparent

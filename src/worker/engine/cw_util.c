@@ -66,6 +66,19 @@ cw_calloc(size_t n, size_t size)
 }
 
 
+void *
+cw_malloc(size_t size)
+{
+    void  *p = malloc(size);
+
+    if (p == NULL) {
+        cw_oom();
+    }
+
+    return p;
+}
+
+
 void
 cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s)
 {

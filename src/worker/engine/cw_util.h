@@ -22,6 +22,7 @@ uint64_t cw_cpu_us(void);
 char *cw_strdup(const char *s);
 char *cw_strndup(const char *s, size_t n);
 void *cw_calloc(size_t n, size_t size);
+void *cw_malloc(size_t size);
 /* Appends a copy of `s` to a growing array of strings (v, n, cap). */
 void cw_strs_push(char ***v, size_t *n, size_t *cap, const char *s);
 /*
