@@ -211,6 +211,14 @@
   /* ---- dead letters ---- */
 
   function replay(entry, cell, button) {
+    /* a refused or failed replay says why and can be tried again once
+       its cause is fixed (a key added, Redis back) */
+    function refused(text) {
+      cell.textContent = '';
+      cell.appendChild(el('div', text, 'bad'));
+      button.disabled = false;
+      cell.appendChild(button);
+    }
     button.disabled = true;
     cell.textContent = 'Replaying…';
     call('POST', 'api/actions/dlq-replay', { dead_id: entry.id })
@@ -220,7 +228,7 @@
       })
       .then(function (op) {
         if (op.status !== 'updated') {
-          cell.textContent = op.message || op.status;
+          refused(op.message || op.last_error || op.status);
           return null;
         }
         cell.textContent = 'Queued again; waiting for the job…';
@@ -234,8 +242,7 @@
           if (rec.message) { cell.appendChild(el('div', rec.message)); }
         });
       })
-      .catch(function (e) { cell.textContent = e.message;
-                            button.disabled = false; });
+      .catch(function (e) { refused(e.message); });
   }
 
   function refreshDlq() {

@@ -31,7 +31,6 @@ fake_post('/__fake/salesforce/contacts', [
       Email => 'maria@example.org' },
     { LastName => 'One', HelpAround_Patient_Id__c => 'ha-100' } ]);
 
-my $conf = write_config();
 my $token = 'console-test-t0ken';
 my $port = start_nginx(<<"LOC");
         location /console/ {
@@ -40,6 +39,9 @@ my $port = start_nginx(<<"LOC");
         }
 LOC
 ok($port, 'nginx with a console location') or BAIL_OUT('no nginx');
+# written after start_nginx: the edge's key is in its [crypto] keys, as
+# the worker opens what the edge seals (the console's ops jobs too)
+my $conf = write_config();
 
 # a dead letter whose job will succeed once replayed
 my $job = user_action_job(source_id => 'ha-100');
