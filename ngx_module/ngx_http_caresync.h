@@ -288,6 +288,8 @@ ngx_int_t ngx_http_caresync_oauth_init(ngx_cycle_t *cycle);
 
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);
+ngx_int_t ngx_http_caresync_status_read(ngx_http_request_t *r,
+    const char *cmd, ngx_str_t *job_id, ngx_http_caresync_reply_pt handler);
 
 /* auth.c */
 ngx_int_t ngx_http_caresync_auth_headers(ngx_http_request_t *r);

@@ -387,14 +387,11 @@ ngx_http_caresync_oauth_page(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_http_caresync_oauth_status(ngx_http_request_t *r)
 {
-    u_char                        *p;
-    ngx_str_t                      job;
-    ngx_uint_t                     i;
-    ngx_http_caresync_ctx_t       *ctx;
-    ngx_http_caresync_loc_conf_t  *clcf;
+    ngx_str_t                 job;
+    ngx_uint_t                i;
+    ngx_http_caresync_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
     if (ngx_http_arg(r, (u_char *) "job", 3, &job) != NGX_OK) {
         job.len = 0;
@@ -413,19 +410,13 @@ ngx_http_caresync_oauth_status(ngx_http_request_t *r)
                                              "unknown job");
     }
 
-    p = ngx_pnalloc(r->pool, clcf->prefix.len + sizeof(":job:") - 1
-                             + job.len);
-    if (p == NULL) {
+    if (ngx_http_caresync_status_read(r, "HMGET", &job,
+                                      ngx_http_caresync_oauth_status_reply)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->cmd.handler = ngx_http_caresync_oauth_status_reply;
-    ctx->cmd.idempotent = 1;
-    ngx_http_caresync_cmd_arg(&ctx->cmd, "HMGET", 5);
-    ngx_http_caresync_cmd_arg(&ctx->cmd, p,
-                              ngx_sprintf(p, "%V:job:%V", &clcf->prefix,
-                                          &job)
-                              - p);
     ngx_http_caresync_cmd_arg(&ctx->cmd, "type", 4);
     ngx_http_caresync_cmd_arg(&ctx->cmd, "status", 6);
     ngx_http_caresync_cmd_arg(&ctx->cmd, "message", 7);

@@ -16,12 +16,9 @@ static ngx_int_t ngx_http_caresync_status_reply(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
 {
-    u_char                        *p;
-    ngx_uint_t                     i;
-    ngx_http_caresync_ctx_t       *ctx;
-    ngx_http_caresync_loc_conf_t  *clcf;
+    ngx_uint_t                i;
+    ngx_http_caresync_ctx_t  *ctx;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
 
     /*
@@ -49,22 +46,50 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
 
     ctx->job_id = *job_id;
 
-    p = ngx_pnalloc(r->pool, clcf->prefix.len + sizeof(":job:") - 1
-                             + job_id->len);
-    if (p == NULL) {
+    if (ngx_http_caresync_status_read(r, "HGETALL", job_id,
+                                      ngx_http_caresync_status_reply)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->cmd.handler = ngx_http_caresync_status_reply;
+    /* a GET: no body was read (api.c) */
+    return ngx_http_caresync_command_held(r, ctx);
+}
+
+
+/*
+ * The request's command becomes `<cmd> {prefix}:job:<id>` (HGETALL, or
+ * HMGET with the fields the caller adds), answered by `handler`; a read,
+ * so it may be sent again after a reconnect.  `job_id` was checked by the
+ * caller.  NGX_OK or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_caresync_status_read(ngx_http_request_t *r, const char *cmd,
+    ngx_str_t *job_id, ngx_http_caresync_reply_pt handler)
+{
+    u_char                        *p;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    p = ngx_pnalloc(r->pool, clcf->prefix.len + sizeof(":job:") - 1
+                             + job_id->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->cmd.handler = handler;
     ctx->cmd.idempotent = 1;
-    ngx_http_caresync_cmd_arg(&ctx->cmd, "HGETALL", 7);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, (void *) cmd, ngx_strlen(cmd));
     ngx_http_caresync_cmd_arg(&ctx->cmd, p,
                               ngx_sprintf(p, "%V:job:%V", &clcf->prefix,
                                           job_id)
                               - p);
-
-    /* a GET: no body was read (api.c) */
-    return ngx_http_caresync_command_held(r, ctx);
+    return NGX_OK;
 }
 
 

@@ -20,9 +20,8 @@ my $root = Caresync::Worker::root();
 my $env = start_env();
 my $J = JSON::PP->new->canonical;
 my $fixtures = $ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures";
-my $hs = do { local $/;
-              open my $fh, '<', "$fixtures/healthsherpa/search-match.json"
-                  or die; $J->decode(<$fh>)->{data}{contact} };
+my $hs = $J->decode(fixture_text('healthsherpa/search-match.json'))
+             ->{data}{contact};
 fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
 fake_post('/__fake/salesforce/contacts', [
     { Id => '003Hs00001AbCdEIAV', FirstName => 'John', LastName => 'Doe',
