@@ -280,6 +280,7 @@
                 'skipped', 'failed', 'pending'];
   var batchTimer = null;
   var shown = { id: null, cursor: '0' };
+  var kinds = {};       /* batch id -> its kind, for the report's header */
 
   function batchItem(id) {
     var li = $('batch-' + id), head, b;
@@ -313,6 +314,7 @@
     var li = batchItem(id), done = d.total - d.pending, parts = [],
         pct = d.total ? Math.floor(100 * done / d.total) : 100, i;
     li.querySelector('.kind').textContent = d.kind || '';
+    kinds[id] = d.kind;
     li.querySelector('progress').max = Math.max(d.total, 1);
     li.querySelector('progress').value = d.total ? done : 1;
     li.querySelector('.pct').textContent = done + '/' + d.total + ' (' +
@@ -393,6 +395,55 @@
   $('results-more').addEventListener('click', function () {
     shown.cursor = this.dataset.cursor;
     showResults(shown.id, false);
+  });
+
+  /*
+   * The CSV report of the batch shown: every result, read page by page,
+   * as `caresync-worker batch report` writes its first four columns
+   * (the command adds the id found on the other side).  A cell that could
+   * be a spreadsheet formula gets a ' in front, as the command does.
+   */
+  var CSV_PAGES = 1000;
+
+  function csvCell(v) {
+    v = v === undefined || v === null ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(v)) { v = "'" + v; }
+    return /[",\r\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+  }
+
+  function csvReport(id) {
+    var lines = [(kinds[id] === 'hint-to-crm' ? 'patient_id' : 'contact_id')
+                 + ',status,message,job_id'], pages = 0;
+    say('results-csv-state', 'Reading the results…');
+    function page(cursor) {
+      return call('GET', 'api/batches/' + id + '/results?cursor=' + cursor)
+        .then(function (r) {
+          if (r.status !== 200) { throw new Error(errorText(r)); }
+          r.body.results.forEach(function (x) {
+            lines.push([x.item, x.status, x.message, x.job_id]
+                       .map(csvCell).join(','));
+          });
+          if (r.body.cursor !== '0' && ++pages < CSV_PAGES) {
+            return page(r.body.cursor);
+          }
+        });
+    }
+    page('0').then(function () {
+      var a = el('a'), url = URL.createObjectURL(
+        new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' }));
+      a.href = url;
+      a.download = 'batch-' + id + '.csv';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      say('results-csv-state', (lines.length - 1) + ' result(s) in ' +
+          a.download, 'ok');
+    }).catch(function (e) { say('results-csv-state', e.message, 'bad'); });
+  }
+
+  $('results-csv').addEventListener('click', function () {
+    if (shown.id) { csvReport(shown.id); }
   });
 
   $('batches-refresh').addEventListener('click', refreshBatches);

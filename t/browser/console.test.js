@@ -79,6 +79,23 @@ async function main() {
     (trs) => trs.filter((tr) => !tr.hidden).map((tr) => tr.textContent));
   check(rows.length === 1 && /No matching HealthSherpa contact found/.test(rows[0]),
         'results filtered to no match: one row with its message', rows);
+
+  // the CSV report, downloaded: every result, as `batch report` begins
+  const [dl] = await Promise.all([page.waitForEvent('download'),
+                                  page.click('#results-csv')]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8').split('\r\n');
+  check(dl.suggestedFilename() === `batch-${BATCH}.csv`,
+        'the CSV report is downloaded as batch-<id>.csv',
+        dl.suggestedFilename());
+  check(csv[0] === 'contact_id,status,message,job_id' && csv.length === 4
+        && csv.slice(1, 3).sort().join('|') === [
+          `003Hs00001AbCdEIAV,matched,Synced from HealthSherpa,${BATCH}-000001`,
+          `003Hs00001XyZwVIAV,no_match,No matching HealthSherpa contact found,${BATCH}-000002`,
+        ].join('|'),
+        '... with its header and one line per contact, whatever the filter',
+        csv);
+  t = await textOf(page, '#results-csv-state', /^2 result\(s\) in /);
+  check(t, '... and the page says what it wrote', t);
   await shot(page, 'batch');
 
   // ---- job lookup by id, with the keyboard ----
