@@ -227,6 +227,11 @@
         return follow(r.body.status_url, function () {});
       })
       .then(function (op) {
+        /* skipped: another replay took it first; nothing to try again */
+        if (op.status === 'skipped') {
+          cell.textContent = op.message || op.status;
+          return null;
+        }
         if (op.status !== 'updated') {
           refused(op.message || op.last_error || op.status);
           return null;

@@ -105,8 +105,15 @@ async function main() {
   check(t && t.includes('attempts3'), 'with its attempts', t);
 
   // ---- the dead letter, replayed, becomes a finished job ----
-  await page.click('#dlq-refresh');
+  // a second reviewer's tab lists it too, before the replay
+  const other = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  watch(other, errors);
+  await other.goto(URL);
+  await typeInto(other, '#token-input', TOKEN);
   const row = `#dlq-table tbody tr[data-job="${DEAD_JOB}"]`;
+  await other.waitForSelector(row, { timeout: WAIT });
+
+  await page.click('#dlq-refresh');
   await page.waitForSelector(row, { timeout: WAIT });
   t = await page.textContent(row);
   check(/HTTP 503/.test(t), 'the dead letter shows its last error', t);
@@ -117,6 +124,14 @@ async function main() {
         'the replay ends in a finished job',
         t || await page.textContent(`${row} td:last-child`));
   await shot(page, 'dlq');
+
+  // the second tab's Replay, now stale: told so, with nothing to retry
+  await other.click(`${row} button`);
+  t = await textOf(other, `${row} td:last-child`, /replayed already/);
+  check(t && (await other.$$(`${row} button`)).length === 0,
+        'a second replay of it is told it was replayed already', t);
+  await other.close();
+
   await page.click('#dlq-refresh');
   t = await textOf(page, '#dlq-state', /empty/);
   check(t, 'the dead-letter queue is empty afterwards', t);
