@@ -288,6 +288,7 @@ ngx_int_t ngx_http_caresync_oauth_init(ngx_cycle_t *cycle);
 
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);
+ngx_uint_t ngx_http_caresync_job_id(ngx_str_t *job_id);
 ngx_int_t ngx_http_caresync_status_read(ngx_http_request_t *r,
     const char *cmd, ngx_str_t *job_id, ngx_http_caresync_reply_pt handler);
 

@@ -14,6 +14,8 @@
  *   GET  <location>api/lookup?contact=<CRM contact id>|patient=<id>
  *                                  the newest 20 jobs about it (their
  *                                  ids; the worker's index, cw_status.h)
+ *   GET  <location>api/timeline/<job id>      the job's attempts and
+ *                                  their vendor calls (cw_trace.h)
  *   GET  <location>api/log         the sync log, newest first
  *                                  (?level=debug|error|exception,
  *                                  ?since=<epoch ms>)
@@ -29,6 +31,7 @@
 #include "ngx_http_caresync.h"
 
 #include "cs_action.h"
+#include "cs_json.h"
 #include "cs_time.h"
 
 
@@ -37,6 +40,7 @@
 #define NGX_HTTP_CARESYNC_CONSOLE_BATCHES   "19"    /* the last index */
 #define NGX_HTTP_CARESYNC_CONSOLE_RESULTS   "100"   /* HSCAN's hint */
 #define NGX_HTTP_CARESYNC_CONSOLE_LOG       "200"
+#define NGX_HTTP_CARESYNC_CONSOLE_ATTEMPTS  "-32"   /* CW_TRACE_ATTEMPTS */
 
 #define ngx_http_caresync_console_arg(cmd, s)                                \
     ngx_http_caresync_cmd_arg(cmd, s, sizeof(s) - 1)
@@ -72,6 +76,8 @@ static ngx_int_t ngx_http_caresync_console_batch(ngx_http_request_t *r,
 static ngx_int_t ngx_http_caresync_console_results(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_caresync_console_abort(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_caresync_console_timeline(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_caresync_console_log(ngx_http_request_t *r,
     redisReply *reply);
@@ -276,7 +282,7 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
 
     enum {
         console_dlq, console_batches, console_batch, console_results,
-        console_abort, console_log, console_lookup
+        console_abort, console_log, console_lookup, console_timeline
     } what;
 
     ngx_str_null(&id);
@@ -291,6 +297,13 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
 
     } else if (path->len == 6 && ngx_strncmp(path->data, "lookup", 6) == 0) {
         what = console_lookup;
+
+    } else if (path->len > 9
+               && ngx_strncmp(path->data, "timeline/", 9) == 0)
+    {
+        what = console_timeline;
+        tail.data = path->data + 9;
+        tail.len = path->len - 9;
 
     } else if (path->len == 7
                && ngx_strncmp(path->data, "batches", 7) == 0)
@@ -367,10 +380,25 @@ ngx_http_caresync_console_route(ngx_http_request_t *r, ngx_str_t *path)
                                              "unknown batch");
     }
 
+    if (what == console_timeline && !ngx_http_caresync_job_id(&tail)) {
+        ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
+        return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
+                                             "unknown job");
+    }
+
     cmd = &ctx->cmd;
     cmd->idempotent = 1;
 
     switch (what) {
+
+    case console_timeline:
+        cmd->handler = ngx_http_caresync_console_timeline;
+        ngx_http_caresync_cmd_arg(cmd, "LRANGE", 6);
+        rc = ngx_http_caresync_console_key(r, "%V:timeline:%V", &tail);
+        ngx_http_caresync_console_arg(cmd,
+                                      NGX_HTTP_CARESYNC_CONSOLE_ATTEMPTS);
+        ngx_http_caresync_cmd_arg(cmd, "-1", 2);
+        break;
 
     case console_dlq:
         cmd->handler = ngx_http_caresync_console_dlq;
@@ -855,6 +883,55 @@ ngx_http_caresync_console_batches(ngx_http_request_t *r, redisReply *reply)
         cs_buf_json_str(&b, (char *) id.data, id.len);
     }
 
+    cs_buf_puts(&b, "]}");
+
+    return ngx_http_caresync_console_json(r, &b);
+}
+
+
+/*
+ * A job's timeline: the worker's entries, one per attempt (cw_trace.h:
+ * times, outcome, its vendor calls as method, host and path template),
+ * as {"timeline":[…]}.  Each is passed on only when it parses as a JSON
+ * object, re-written without white space; the list holds no value of the
+ * job by the worker's rule, and nothing else is read.
+ */
+
+static ngx_int_t
+ngx_http_caresync_console_timeline(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t          i, n;
+    cs_buf_t        b;
+    redisReply     *e;
+    cs_json_doc_t   doc;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_caresync_reply_unavailable(r);
+    }
+
+    cs_buf_init(&b);
+    cs_json_init(&doc);
+    cs_buf_puts(&b, "{\"timeline\":[");
+
+    for (i = 0, n = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING
+            || cs_json_parse(&doc, (const unsigned char *) e->str, e->len,
+                             8, 4096) != CS_JSON_OK
+            || !cs_json_is(cs_json_root(&doc), CS_JSON_OBJECT))
+        {
+            continue;
+        }
+
+        if (n++) {
+            cs_buf_putc(&b, ',');
+        }
+
+        cs_json_compact(&doc, &b);
+    }
+
+    cs_json_free(&doc);
     cs_buf_puts(&b, "]}");
 
     return ngx_http_caresync_console_json(r, &b);

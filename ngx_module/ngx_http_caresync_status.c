@@ -13,32 +13,40 @@ static ngx_int_t ngx_http_caresync_status_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
-ngx_int_t
-ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
+/*
+ * Job ids are ULIDs, or a batch item's "<batch id>-<6 digits>"
+ * (cw_batch.h): anything else cannot exist, and is not put in a key.
+ */
+
+ngx_uint_t
+ngx_http_caresync_job_id(ngx_str_t *job_id)
 {
-    ngx_uint_t                i;
-    ngx_http_caresync_ctx_t  *ctx;
+    ngx_uint_t  i;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
-
-    /*
-     * job ids are ULIDs, or a batch item's "<batch id>-<6 digits>"
-     * (cw_batch.h): anything else cannot exist, and is not a key
-     */
+    if (job_id->len == 0 || job_id->len > 64) {
+        return 0;
+    }
 
     for (i = 0; i < job_id->len; i++) {
         if (!((job_id->data[i] >= '0' && job_id->data[i] <= '9')
               || (job_id->data[i] >= 'A' && job_id->data[i] <= 'Z')))
         {
-            break;
+            return ngx_http_caresync_batch_item_id(job_id);
         }
     }
 
-    if (i != job_id->len && ngx_http_caresync_batch_item_id(job_id)) {
-        i = job_id->len;
-    }
+    return 1;
+}
 
-    if (job_id->len == 0 || job_id->len > 64 || i != job_id->len) {
+
+ngx_int_t
+ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
+{
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    if (!ngx_http_caresync_job_id(job_id)) {
         ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
                                              "unknown job");

@@ -477,3 +477,35 @@ Caresync::Test::redis_cmd('HSET', '{caresync}:job:b20261207101500a1b2c3-000001',
 ['^\{"status":"no_match",.*"message":"No matching HealthSherpa contact found"',
  'unknown job', 'unknown job', '"status":"no_match"']
 --- jobs: 0
+
+
+
+=== TEST 27: a job's timeline: the worker's entries, compacted; a broken one left out; other shapes are no key
+--- init
+Caresync::Test::redis_cmd('RPUSH', '{caresync}:timeline:01JTIME0000000000000000001',
+    '{"attempt":1, "started_at":"2026-12-07T10:00:00.000Z","status":"retrying","error":"http_status","http_status":503,"calls":[{"method":"GET","url":"sf.example/services/data/v60.0/query","status":503,"ms":2,"at":"2026-12-07T10:00:00.001Z"}],"calls_dropped":0}',
+    'not json {',
+    '["an array"]',
+    '{"attempt":2,"status":"updated","calls":[{"method":"PATCH","url":"sf.example/services/data/v60.0/sobjects/Contact/{id}","status":204,"ms":3,"at":"2026-12-07T10:00:01.001Z"}],"calls_dropped":0}');
+--- request eval
+["GET /console/api/timeline/01JTIME0000000000000000001",
+ "GET /console/api/timeline/01JNONE0000000000000000001",
+ "GET /console/api/timeline/01jtime",
+ "GET /console/api/timeline/01JTIME:x"]
+--- error_code eval
+[200, 200, 404, 404]
+--- response_body eval
+['{"timeline":[{"attempt":1,"started_at":"2026-12-07T10:00:00.000Z","status":"retrying","error":"http_status","http_status":503,"calls":[{"method":"GET","url":"sf.example/services/data/v60.0/query","status":503,"ms":2,"at":"2026-12-07T10:00:00.001Z"}],"calls_dropped":0},{"attempt":2,"status":"updated","calls":[{"method":"PATCH","url":"sf.example/services/data/v60.0/sobjects/Contact/{id}","status":204,"ms":3,"at":"2026-12-07T10:00:01.001Z"}],"calls_dropped":0}]}',
+ '{"timeline":[]}',
+ '{"errorMessage":"unknown job"}',
+ '{"errorMessage":"unknown job"}']
+--- jobs: 0
+
+
+
+=== TEST 28: a timeline without a token: 401
+--- more_headers
+--- request
+GET /console/api/timeline/01JTIME0000000000000000001
+--- error_code: 401
+--- jobs: 0

@@ -127,15 +127,39 @@
                                                      : ''));
     }
     box.appendChild(dl);
-    if (Array.isArray(rec.timeline)) {
-      var ol = el('ol');
-      rec.timeline.forEach(function (t) {
-        ol.appendChild(el('li', typeof t === 'string' ? t
-                                                      : JSON.stringify(t)));
-      });
-      box.appendChild(el('h3', 'Timeline'));
-      box.appendChild(ol);
+  }
+
+  /*
+   * The job's timeline, as `caresync-worker jobs show` prints it: when the
+   * edge received it, then each attempt (queued, started, how it ended)
+   * with its vendor calls (method, host and path template, status, time).
+   */
+  function showTimeline(box, attempts) {
+    var ol = el('ol', null, 'timeline');
+    if (!attempts.length) { return; }
+    if (attempts[0].received_at) {
+      ol.appendChild(el('li', attempts[0].received_at +
+                              '  received by the edge'));
     }
+    attempts.forEach(function (a) {
+      var li = el('li', (a.queued_at || '') + '  attempt ' + a.attempt +
+                        ' started ' + (a.started_at || '') + ', ended ' +
+                        (a.ended_at || '') + ': ' + a.status +
+                        (a.error ? ' (' + a.error + (a.http_status
+                          ? ', HTTP ' + a.http_status : '') + ')' : '')),
+          calls = el('ul');
+      (a.calls || []).forEach(function (c) {
+        calls.appendChild(el('li', c.method + ' ' + c.url + ' -> ' +
+                                   c.status + ' (' + c.ms + ' ms)'));
+      });
+      if (a.calls_dropped) {
+        calls.appendChild(el('li', a.calls_dropped + ' more call(s)'));
+      }
+      li.appendChild(calls);
+      ol.appendChild(li);
+    });
+    box.appendChild(el('h3', 'Timeline'));
+    box.appendChild(ol);
   }
 
   var JOB_ID = /^([0-9A-Z]{1,64}|b[0-9]{14}[0-9a-f]{6}-[0-9]{6})$/;
@@ -144,8 +168,14 @@
     var box = $('lookup-result');
     box.textContent = 'Looking up…';
     return call('GET', jobUrl(id)).then(function (r) {
-      if (r.status === 200) { showRecord(box, r.body, id); }
-      else if (r.status === 404) { box.textContent = 'No job ' + id +
+      if (r.status === 200) {
+        showRecord(box, r.body, id);
+        return call('GET', 'api/timeline/' + encodeURIComponent(id))
+          .then(function (t) {
+            if (t.status === 200) { showTimeline(box, t.body.timeline); }
+          });
+      }
+      if (r.status === 404) { box.textContent = 'No job ' + id +
         ': check the id; records expire some time after the job ends.'; }
       else { box.textContent = errorText(r); }
     }).catch(function (e) { box.textContent = e.message; });

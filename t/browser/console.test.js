@@ -139,6 +139,9 @@ async function main() {
   await typeInto(page, '#lookup-input', DEAD_JOB);
   t = await textOf(page, '#lookup-result', /status(updated|matched|no_match|skipped)/);
   check(t, 'the replayed job now reads finished', t);
+  t = await textOf(page, '#lookup-result .timeline',
+                   /attempt 1 started .*: updated.*PATCH \S+\/sobjects\/Contact\/\{id\} -> 204 \(\d+ ms\)/);
+  check(t, '... with its timeline: the attempt and its CRM write', t);
 
   // ---- the jobs about a contact, about a patient (the worker's index) ----
   await page.selectOption('#lookup-by', 'contact');
