@@ -16,7 +16,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -27,6 +29,7 @@ NOT_FINAL = {"queued", "running", "retrying", ""}
 
 # The demo values of docs/example/nginx.conf (published: demo only).
 API_TOKEN = "demo-crm-token"
+CONSOLE_TOKEN = "demo-console-token"
 HINT_SIGNING_KEY = "demo-hint-signing-key"
 # the shared secret HelpAround sends (docs/example/nginx.conf)
 HELPAROUND_HEADER = "X-HelpAround-Secret"
@@ -90,6 +93,12 @@ def http(method, url, body=None, headers=None):
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
+
+
+def metric_values(text, name):
+    """The values of every sample of metric `name` in Prometheus text."""
+    return [float(m) for m in re.findall(
+        r"^%s(?:\{[^}]*\})? (\S+)$" % re.escape(name), text, re.M)]
 
 
 def read_text(path):
@@ -313,7 +322,63 @@ class Demo:
 
         # 5. the CRM's "Sync to Hint" search box: the name in the body
         self.search(ids)
+        # 6. the console: its page, and one of its calls with its token
+        self.console()
+        # 7. the worker's and the edge's metrics, and a job's trace
+        self.observe(4)
         return ids
+
+    def observe(self, jobs):
+        a = self.args
+        self.head("Metrics and a trace",
+                  "GET %s, GET %s/metrics, caresync-worker jobs show"
+                  % (a.worker_metrics, a.nginx))
+        # the worker counts a job when it has written its final status
+        end, done, code, text = time.time() + 5, 0, 0, ""
+        while time.time() < end:
+            code, text = http("GET", a.worker_metrics)
+            done = sum(metric_values(text, "caresync_worker_jobs_total"))
+            if code == 200 and done >= jobs:
+                break
+            time.sleep(0.1)
+        sent = sum(metric_values(text,
+                                 "caresync_worker_vendor_requests_total"))
+        self.line("worker", "%d, %d metrics; %d jobs finished, %d vendor "
+                  "calls" % (code, text.count("# TYPE "), done, sent))
+        self.expect(code == 200 and done >= jobs,
+                    "the worker's metrics count the %d jobs" % jobs)
+        code, text = http("GET", a.nginx + "/metrics")
+        self.line("edge", "%d, %d metrics; %d requests" % (
+            code, text.count("# TYPE "),
+            sum(metric_values(text, "caresync_requests_total"))))
+        self.expect(code == 200 and "caresync_requests_total" in text,
+                    "the edge's metrics")
+        out = subprocess.run([a.worker, "jobs", "show", self.last_job,
+                              "--config", a.worker_conf],
+                             capture_output=True, text=True).stdout
+        trace = re.search(r"^trace_id: ([0-9a-f]{32})$", out, re.M)
+        calls = re.findall(r"^  \S+Z    [A-Z]+ \S+ -> \d+", out, re.M)
+        self.line("trace", "%s: %s, %d vendor calls in its timeline" % (
+            trace.group(1) if trace else "?", self.last_job, len(calls)))
+        self.expect(trace and calls, "the job's trace id and timeline")
+
+    def console(self):
+        a = self.args
+        self.head("The console (a browser on %s/console/)" % a.nginx,
+                  "GET /console/, then GET /console/api/dlq with the token")
+        code, text = http("GET", a.nginx + "/console/")
+        self.line("page", "%d %s" % (code, "caresync console"
+                                     if "<title>caresync console</title>"
+                                     in text else "?"))
+        self.expect(code == 200 and "console.js" in text, "the page")
+        code, text = http("GET", a.nginx + "/console/api/dlq")
+        self.line("no token", "%d" % code)
+        self.expect(code == 401, "401 without the token")
+        code, text = http("GET", a.nginx + "/console/api/dlq", None,
+                          {"Authorization": "Bearer " + CONSOLE_TOKEN})
+        self.line("dlq", "%d %s" % (code, text.strip()))
+        self.expect(code == 200 and text.startswith('{"entries":'),
+                    "the dead letters, with the token")
 
     def search(self, ids):
         a = self.args
@@ -369,19 +434,23 @@ Try more by hand
   # the "Sync to Hint" search box (the name in the body: URLs are logged)
   curl -s -H 'Authorization: Bearer {tok}' -H 'Content-Type: application/json' \\
        -d '{{"q":"Lopez"}}' {n}/caresync/hint/patients
+  # the console: open it in a browser, token {ct}
+  #   {n}/console/
   # the worker's view
   {w} jobs show {job} --config {c}
   {w} log --since 10m --config {c}
   {w} dlq list --config {c}
-  # Redis, the stand-ins, the edge's metrics
+  # Redis, the stand-ins, the edge's and the worker's metrics
   redis-cli -p {rp} XINFO GROUPS '{{caresync}}:jobs'
   redis-cli -p {rp} HGETALL '{{caresync}}:job:{job}'
   curl -s {f}/__fake/salesforce/contacts
   curl -s {n}/metrics
+  curl -s {wm}
 """.format(fx=fxd, n=a.nginx, hk=HINT_SIGNING_KEY, tok=API_TOKEN,
+           ct=CONSOLE_TOKEN,
            hh=HELPAROUND_HEADER, hs=HELPAROUND_SECRET,
            maria=ids["maria"], w=a.worker, c=a.worker_conf, rp=a.redis_port,
-           f=a.fake, job=self.last_job))
+           f=a.fake, job=self.last_job, wm=a.worker_metrics))
 
 
 def main():
@@ -392,6 +461,8 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--worker", required=True)
     ap.add_argument("--worker-conf", required=True)
+    ap.add_argument("--worker-metrics", required=True,
+                    help="the worker's metrics URL ([metrics] listen)")
     ap.add_argument("--nginx-logs", required=True,
                     help="nginx's logs directory (error.log, access.log)")
     args = ap.parse_args()

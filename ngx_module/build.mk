@@ -10,6 +10,10 @@ NGX_SRC_COPY = $(NGX_BUILD)/src-tree
 NGX_CC_OPT   = -g -O2 -fPIC -Werror -Wno-unused-parameter $(SAN_FLAGS)
 NGX_LD_OPT   = $(SAN_FLAGS)
 MODULE_DEPS  = config $(wildcard ngx_module/*.c ngx_module/*.h src/cs_*.c src/cs_*.h)
+# the console's files, made into C by configure (config) and again here
+# when one of them changes
+CONSOLE_FILES  = $(wildcard ngx_module/console/*)
+CONSOLE_ASSETS = $(NGX_SRC_COPY)/objs/ngx_http_caresync_console_assets.c
 
 module: $(MODULE)
 
@@ -30,6 +34,10 @@ $(NGX_SRC_COPY)/objs/Makefile: config $(NGX_SRC_LIST)
 	    --add-dynamic-module=$(CURDIR) > ../configure.log 2>&1 \
 	  || { tail -30 ../configure.log; exit 1; }
 
-$(MODULE): $(NGX_SRC_COPY)/objs/Makefile $(MODULE_DEPS)
+$(CONSOLE_ASSETS): $(CONSOLE_FILES) $(NGX_SRC_COPY)/objs/Makefile
+	perl ngx_module/console/embed ngx_module/console > $@.tmp
+	mv -f $@.tmp $@
+
+$(MODULE): $(NGX_SRC_COPY)/objs/Makefile $(MODULE_DEPS) $(CONSOLE_ASSETS)
 	$(MAKE) -C $(NGX_SRC_COPY) -f objs/Makefile modules
 	cp $(NGX_SRC_COPY)/objs/ngx_http_caresync_module.so $@.tmp && mv -f $@.tmp $@

@@ -11,6 +11,9 @@
  *   sentinel.c     the primary's address, asked of Redis Sentinel
  *   api.c          the actions API: routing, bearer tokens, job status
  *   status.c       GET of a job's status record
+ *   console.c      the console: its page, its calls, security headers
+ *   console_assets.c  the page's files, made from console/ at build time
+ *   oauth.c        the OAuth callback of "Login to HealthSherpa"
  *   search.c       the "Sync to Hint" search box, trimmed to what it needs
  *   auth.c         shared secrets, HMAC signatures, Standard Webhooks
  *   seal.c         the job key ring (caresync_job_key)
@@ -96,6 +99,9 @@ typedef struct {
     cs_endpoint_t               endpoint;   /* also the metrics' index */
     ngx_uint_t                  webhook;    /* cs_webhook_t */
     ngx_uint_t                  api;        /* unsigned: caresync_api */
+    ngx_uint_t                  console;    /* unsigned: caresync_console,
+                                               an api location too */
+    ngx_uint_t                  oauth_callback;  /* unsigned */
     ngx_str_t                   prefix;
     ngx_str_t                   partner_source;
     ngx_msec_t                  dedupe_ttl;
@@ -272,6 +278,8 @@ void ngx_http_caresync_command_init(ngx_cycle_t *cycle,
     ngx_http_caresync_redis_conf_t *rcf);
 ngx_int_t ngx_http_caresync_command(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx);
+ngx_int_t ngx_http_caresync_command_held(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx);
 void ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
     size_t len);
 ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
@@ -280,16 +288,21 @@ ngx_int_t ngx_http_caresync_script_init(ngx_http_caresync_script_t *script);
 ngx_int_t ngx_http_caresync_enqueue(ngx_http_request_t *r,
     ngx_http_caresync_ctx_t *ctx, cs_ingest_t *in);
 ngx_int_t ngx_http_caresync_enqueue_init(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_caresync_enqueue_record(ngx_http_request_t *r,
+    ngx_http_caresync_cmd_t *cmd, cs_ingest_t *in);
 
 /* reply.c */
 ngx_int_t ngx_http_caresync_reply(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
 ngx_int_t ngx_http_caresync_reply_raw(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_http_caresync_reply_buf(ngx_http_request_t *r,
+    ngx_uint_t status, cs_buf_t *b);
 ngx_int_t ngx_http_caresync_reply_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *message);
 ngx_int_t ngx_http_caresync_reply_unavailable(ngx_http_request_t *r);
 ngx_int_t ngx_http_caresync_reply_not_allowed(ngx_http_request_t *r,
     char *allow);
+ngx_int_t ngx_http_caresync_reply_not_found(ngx_http_request_t *r);
 
 /* handler.c */
 ngx_int_t ngx_http_caresync_handler(ngx_http_request_t *r);
@@ -311,8 +324,24 @@ ngx_int_t ngx_http_caresync_api_handler(ngx_http_request_t *r);
 /* search.c */
 ngx_int_t ngx_http_caresync_search(ngx_http_request_t *r);
 
+/* console.c */
+ngx_int_t ngx_http_caresync_console_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_console_init(ngx_cycle_t *cycle);
+/* the console's strict headers, on every answer of its locations */
+ngx_int_t ngx_http_caresync_security_headers(ngx_http_request_t *r);
+/* the shapes of a batch's id and of its items' job ids (cw_batch.h) */
+ngx_uint_t ngx_http_caresync_batch_id(ngx_str_t *id);
+ngx_uint_t ngx_http_caresync_batch_item_id(ngx_str_t *id);
+
+/* oauth.c */
+ngx_int_t ngx_http_caresync_oauth_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_caresync_oauth_init(ngx_cycle_t *cycle);
+
 /* status.c */
 ngx_int_t ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id);
+ngx_uint_t ngx_http_caresync_job_id(ngx_str_t *job_id);
+ngx_int_t ngx_http_caresync_status_read(ngx_http_request_t *r,
+    const char *cmd, ngx_str_t *job_id, ngx_http_caresync_reply_pt handler);
 
 /* auth.c */
 ngx_int_t ngx_http_caresync_auth_headers(ngx_http_request_t *r);
@@ -323,6 +352,10 @@ ngx_table_elt_t *ngx_http_caresync_header(ngx_http_request_t *r,
     ngx_str_t *name);
 ngx_int_t ngx_http_caresync_auth_agent(ngx_http_request_t *r,
     cs_ingest_t *in);
+/* "token-" and 12 hex digits of the SHA-256 of the request's bearer token
+ * (none: "token-none"); returns the length */
+#define NGX_HTTP_CARESYNC_ACTOR_LEN  (sizeof("token-") - 1 + 12)
+size_t ngx_http_caresync_auth_actor(ngx_http_request_t *r, u_char *out);
 char *ngx_http_caresync_conf_secret(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t param, ngx_str_t *out);
 char *ngx_http_caresync_conf_key(ngx_conf_t *cf, ngx_str_t *text,

@@ -23,11 +23,14 @@ static ngx_int_t ngx_http_caresync_api_idempotency_key(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_caresync_api_handler(ngx_http_request_t *r)
 {
-    u_char                   *p, *last, *seg;
-    ngx_int_t                 rc;
-    ngx_str_t                 rest;
-    cs_webhook_t              kind;
-    ngx_http_caresync_ctx_t  *ctx;
+    u_char                        *p, *last, *seg;
+    ngx_int_t                      rc;
+    ngx_str_t                      rest;
+    cs_webhook_t                   kind;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
     ctx = ngx_http_caresync_ctx_create(r);
     if (ctx == NULL) {
@@ -76,14 +79,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
                 return rc;
             }
 
-            rc = ngx_http_caresync_status(r, &rest);
-
-            if (rc == NGX_DONE) {
-                /* no body was read, so nothing holds the request yet */
-                r->main->count++;
-            }
-
-            return rc;
+            return ngx_http_caresync_status(r, &rest);
         }
 
         if (p - seg == sizeof("/hint") - 1
@@ -101,7 +97,13 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
             /* the actions and their names are the core's (cs_action.h) */
             kind = cs_action_find((const char *) rest.data, rest.len);
 
-            if (kind == 0) {
+            /*
+             * operators' actions are the console's (console.c); the code
+             * of a login only comes through the callback (oauth.c)
+             */
+            if (kind == 0 || (cs_action_ops(kind) && !clcf->console)
+                || kind == CS_API_HS_EXCHANGE)
+            {
                 break;
             }
 
@@ -153,14 +155,7 @@ ngx_http_caresync_api_handler(ngx_http_request_t *r)
         break;
     }
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
-
-    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
+    return ngx_http_caresync_reply_not_found(r);
 }
 
 

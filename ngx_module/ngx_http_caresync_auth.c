@@ -334,6 +334,31 @@ ngx_http_caresync_unauthorized(ngx_http_request_t *r, cs_reason_t reason,
 }
 
 
+/*
+ * Who asked for an operator's action: a short digest of the token, never
+ * the token; an operator finds which with
+ * `printf %s "$token" | sha256sum | cut -c1-12`.
+ */
+
+size_t
+ngx_http_caresync_auth_actor(ngx_http_request_t *r, u_char *out)
+{
+    u_char                    d[SHA256_DIGEST_LENGTH];
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    if (ctx == NULL || ctx->token == NULL) {
+        return ngx_cpymem(out, "token-none", sizeof("token-none") - 1) - out;
+    }
+
+    SHA256(ctx->token->secret.data, ctx->token->secret.len, d);
+
+    return ngx_hex_dump(ngx_cpymem(out, "token-", sizeof("token-") - 1), d, 6)
+           - out;
+}
+
+
 /* The 401 for a refusal recorded by the checks above. */
 
 ngx_int_t

@@ -273,6 +273,27 @@ ngx_http_caresync_cmd_arg(ngx_http_caresync_cmd_t *cmd, void *data,
 }
 
 
+/*
+ * The same for a request whose body was not read (a GET, a body
+ * discarded): nothing holds the request yet, so the wait does.
+ */
+
+ngx_int_t
+ngx_http_caresync_command_held(ngx_http_request_t *r,
+    ngx_http_caresync_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_caresync_command(r, ctx);
+
+    if (rc == NGX_DONE) {
+        r->main->count++;
+    }
+
+    return rc;
+}
+
+
 /* Sends ctx->cmd; NGX_DONE while the reply is awaited, or an HTTP code. */
 
 ngx_int_t

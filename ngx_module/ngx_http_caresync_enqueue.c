@@ -118,12 +118,10 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
 {
     u_char                        *p, *last;
     size_t                         len;
-    cs_str_t                       id;
     ngx_int_t                      nmarks;
     ngx_str_t                      marks[2];
     ngx_msec_t                     ttls[2];
     ngx_uint_t                     i, n;
-    cs_record_t                   *rec;
     ngx_http_caresync_cmd_t       *cmd;
     ngx_http_caresync_job_t       *job;
     ngx_http_caresync_loc_conf_t  *clcf;
@@ -183,22 +181,8 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
             p += n;
         }
 
-        /* in the pool: the arguments must stay for a NOSCRIPT retry */
-
-        rec = ngx_palloc(r->pool, sizeof(cs_record_t));
-        if (rec == NULL) {
+        if (ngx_http_caresync_enqueue_record(r, cmd, in) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        id.data = in->job_id;
-        id.len = ctx->job_id.len;
-        cs_record_queued(rec, id, in->job_type, in->now_ms);
-
-        for (i = 0; i < rec->n; i++) {
-            ngx_http_caresync_cmd_arg(cmd, (void *) rec->fields[i].data,
-                                      rec->fields[i].len);
-            ngx_http_caresync_cmd_arg(cmd, (void *) rec->values[i].data,
-                                      rec->values[i].len);
         }
 
         return ngx_http_caresync_command(r, ctx);
@@ -237,6 +221,39 @@ ngx_http_caresync_enqueue(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     job->job.len = in->job.len;
 
     return ngx_http_caresync_command(r, ctx);
+}
+
+
+/*
+ * The job's first status record (`queued`), as the command's next
+ * field/value arguments; in the pool: they must stay for a NOSCRIPT retry.
+ */
+
+ngx_int_t
+ngx_http_caresync_enqueue_record(ngx_http_request_t *r,
+    ngx_http_caresync_cmd_t *cmd, cs_ingest_t *in)
+{
+    cs_str_t      id;
+    ngx_uint_t    i;
+    cs_record_t  *rec;
+
+    rec = ngx_palloc(r->pool, sizeof(cs_record_t));
+    if (rec == NULL) {
+        return NGX_ERROR;
+    }
+
+    id.data = in->job_id;
+    id.len = ngx_strlen(in->job_id);
+    cs_record_queued(rec, id, in->job_type, in->now_ms);
+
+    for (i = 0; i < rec->n; i++) {
+        ngx_http_caresync_cmd_arg(cmd, (void *) rec->fields[i].data,
+                                  rec->fields[i].len);
+        ngx_http_caresync_cmd_arg(cmd, (void *) rec->values[i].data,
+                                  rec->values[i].len);
+    }
+
+    return NGX_OK;
 }
 
 

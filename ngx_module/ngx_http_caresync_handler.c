@@ -9,6 +9,7 @@
 #include "ngx_http_caresync.h"
 
 
+#include "cs_action.h"
 #include "cs_id.h"
 #include "cs_trace.h"
 
@@ -301,6 +302,7 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     cs_ingest_t                   *in;
     cs_ingest_conf_t               conf;
     ngx_http_caresync_loc_conf_t  *clcf;
+    u_char                         actor[NGX_HTTP_CARESYNC_ACTOR_LEN];
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
 
@@ -332,6 +334,12 @@ ngx_http_caresync_ingest(ngx_http_request_t *r, ngx_http_caresync_ctx_t *ctx,
     conf.seal = ((ngx_http_caresync_main_conf_t *)
                  ngx_http_get_module_main_conf(r, ngx_http_caresync_module))
                 ->ring;
+
+    /* an operator's action says which token asked (the audit trail) */
+    if (cs_action_ops(kind)) {
+        conf.actor = (const char *) actor;
+        conf.actor_len = ngx_http_caresync_auth_actor(r, actor);
+    }
 
     if (status_base) {
         conf.status_base = (const char *) status_base->data;

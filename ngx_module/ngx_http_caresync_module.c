@@ -19,6 +19,12 @@ static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_caresync_oauth_callback(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_conf_folder(ngx_conf_t *cf,
+    const char *example);
 static char *ngx_http_caresync_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api_token(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -31,6 +37,8 @@ static char *ngx_http_caresync_standard_webhooks(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_caresync_hint_search(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_check_console(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf);
 static char *ngx_http_caresync_check_auth(ngx_conf_t *cf,
     ngx_http_caresync_loc_conf_t *conf);
 static char *ngx_http_caresync_add_key(ngx_conf_t *cf, ngx_array_t **keys,
@@ -126,6 +134,22 @@ static ngx_command_t  ngx_http_caresync_commands[] = {
     { ngx_string("caresync_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_caresync_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* the console: an api location that also serves its page */
+    { ngx_string("caresync_console"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_caresync_console,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* where HealthSherpa sends an agent back after the console's login */
+    { ngx_string("caresync_oauth_callback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_caresync_oauth_callback,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -466,6 +490,11 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
+    /* the login's state is its credential (oauth.c) */
+    if (conf->oauth_callback) {
+        return NGX_CONF_OK;
+    }
+
     /* who may post: bearer tokens for the API, a sender check otherwise */
 
     if (conf->api) {
@@ -475,11 +504,25 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
         open = !(conf->auth_header.len || conf->hmac_keys || conf->sw_keys);
     }
 
+    if (!open && conf->console) {
+        return ngx_http_caresync_check_console(cf, conf);
+    }
+
     if (!open) {
         return NGX_CONF_OK;
     }
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->console) {
+        /* operators' actions and every job's status: never open */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "location \"%V\": \"caresync_console\" needs "
+                           "at least one \"caresync_api_token\"; "
+                           "\"caresync_auth off\" is not accepted there",
+                           &core->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->auth == 0) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
@@ -504,6 +547,38 @@ ngx_http_caresync_check_auth(ngx_conf_t *cf,
                        "\"caresync_auth_header\" (or "
                        "\"caresync_auth off;\")", &core->name);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The console shows every job, batch and dead letter: a token bound to
+ * some agents (agents=) would see more there than its scope.
+ */
+
+static char *
+ngx_http_caresync_check_console(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *conf)
+{
+    ngx_uint_t                  i;
+    ngx_http_caresync_token_t  *token;
+    ngx_http_core_loc_conf_t   *core;
+
+    token = conf->api_tokens->elts;
+
+    for (i = 0; i < conf->api_tokens->nelts; i++) {
+        if (token[i].agents) {
+            core = ngx_http_conf_get_module_loc_conf(cf,
+                                                     ngx_http_core_module);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "location \"%V\": \"caresync_console\" "
+                               "shows every agent's jobs: its "
+                               "\"caresync_api_token\"s may not be bound "
+                               "to agents (agents=)", &core->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -759,6 +834,106 @@ ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     core->handler = ngx_http_caresync_api_handler;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
+    cmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The console's and the callback's locations serve pages whose relative
+ * URLs (their script, their calls) resolve under them: a prefix location
+ * whose name ends with "/".
+ */
+
+static char *
+ngx_http_caresync_conf_folder(ngx_conf_t *cf, const char *example)
+{
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *core;
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    value = cf->args->elts;
+
+    if (core->name.len == 0 || core->name.data[core->name.len - 1] != '/'
+#if (NGX_PCRE)
+        || core->regex
+#endif
+        || core->exact_match || core->named)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs a prefix location whose name ends "
+                           "with \"/\", such as \"location %s\"",
+                           &value[0], example);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * caresync_console;  a prefix location whose name ends with "/": the
+ * page's relative URLs (console.js, api/…) resolve under it.
+ */
+
+static char *
+ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    char                      *rv;
+    ngx_http_core_loc_conf_t  *core;
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (ngx_http_caresync_conf_folder(cf, "/console/") != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_caresync_api(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    clcf->console = 1;
+    core->handler = ngx_http_caresync_console_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * caresync_oauth_callback;  a prefix location ending with "/", the
+ * worker's healthsherpa.redirect_uri (its page loads oauth.js beside it).
+ */
+
+static char *
+ngx_http_caresync_oauth_callback(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_caresync_loc_conf_t  *clcf = conf;
+
+    ngx_http_core_loc_conf_t       *core;
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    if (clcf->endpoint) {
+        return "is duplicate";
+    }
+
+    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (ngx_http_caresync_conf_folder(cf, "/oauth/healthsherpa/")
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->oauth_callback = 1;
+    clcf->endpoint = CS_ENDPOINT_API;
+    core->handler = ngx_http_caresync_oauth_handler;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
     cmcf->used = 1;
@@ -1180,7 +1355,10 @@ ngx_http_caresync_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK) {
+    if (ngx_http_caresync_enqueue_init(cycle) != NGX_OK
+        || ngx_http_caresync_console_init(cycle) != NGX_OK
+        || ngx_http_caresync_oauth_init(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

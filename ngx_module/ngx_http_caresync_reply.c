@@ -70,6 +70,29 @@ ngx_http_caresync_reply_raw(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/* A JSON answer built in a cs_buf_t, which is freed. */
+
+ngx_int_t
+ngx_http_caresync_reply_buf(ngx_http_request_t *r, ngx_uint_t status,
+    cs_buf_t *b)
+{
+    ngx_str_t  body;
+
+    body.len = b->len;
+    body.data = b->oom ? NULL : ngx_pnalloc(r->pool, b->len);
+
+    if (body.data == NULL) {
+        cs_buf_free(b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body.data, b->data, b->len);
+    cs_buf_free(b);
+
+    return ngx_http_caresync_reply(r, status, &body);
+}
+
+
 /* An error answer: {"errorMessage":"…"}; the message is ours, no PHI. */
 
 ngx_int_t
@@ -116,6 +139,24 @@ ngx_http_caresync_reply_unavailable(ngx_http_request_t *r)
 
     return ngx_http_caresync_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                    &ngx_http_caresync_unavailable);
+}
+
+
+/* 404 for a path the location does not serve; the body is discarded. */
+
+ngx_int_t
+ngx_http_caresync_reply_not_found(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
+
+    return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND, "not found");
 }
 
 

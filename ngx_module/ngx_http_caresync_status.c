@@ -13,28 +13,40 @@ static ngx_int_t ngx_http_caresync_status_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
-ngx_int_t
-ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
+/*
+ * Job ids are ULIDs, or a batch item's "<batch id>-<6 digits>"
+ * (cw_batch.h): anything else cannot exist, and is not put in a key.
+ */
+
+ngx_uint_t
+ngx_http_caresync_job_id(ngx_str_t *job_id)
 {
-    u_char                        *p;
-    ngx_uint_t                     i;
-    ngx_http_caresync_ctx_t       *ctx;
-    ngx_http_caresync_loc_conf_t  *clcf;
+    ngx_uint_t  i;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
-
-    /* job ids are ULIDs: anything else cannot exist, and is not a key */
+    if (job_id->len == 0 || job_id->len > 64) {
+        return 0;
+    }
 
     for (i = 0; i < job_id->len; i++) {
         if (!((job_id->data[i] >= '0' && job_id->data[i] <= '9')
               || (job_id->data[i] >= 'A' && job_id->data[i] <= 'Z')))
         {
-            break;
+            return ngx_http_caresync_batch_item_id(job_id);
         }
     }
 
-    if (job_id->len == 0 || job_id->len > 64 || i != job_id->len) {
+    return 1;
+}
+
+
+ngx_int_t
+ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
+{
+    ngx_http_caresync_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    if (!ngx_http_caresync_job_id(job_id)) {
         ngx_http_caresync_metrics_reject(r, CS_REASON_NOT_FOUND);
         return ngx_http_caresync_reply_error(r, NGX_HTTP_NOT_FOUND,
                                              "unknown job");
@@ -42,21 +54,50 @@ ngx_http_caresync_status(ngx_http_request_t *r, ngx_str_t *job_id)
 
     ctx->job_id = *job_id;
 
-    p = ngx_pnalloc(r->pool, clcf->prefix.len + sizeof(":job:") - 1
-                             + job_id->len);
-    if (p == NULL) {
+    if (ngx_http_caresync_status_read(r, "HGETALL", job_id,
+                                      ngx_http_caresync_status_reply)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->cmd.handler = ngx_http_caresync_status_reply;
+    /* a GET: no body was read (api.c) */
+    return ngx_http_caresync_command_held(r, ctx);
+}
+
+
+/*
+ * The request's command becomes `<cmd> {prefix}:job:<id>` (HGETALL, or
+ * HMGET with the fields the caller adds), answered by `handler`; a read,
+ * so it may be sent again after a reconnect.  `job_id` was checked by the
+ * caller.  NGX_OK or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_caresync_status_read(ngx_http_request_t *r, const char *cmd,
+    ngx_str_t *job_id, ngx_http_caresync_reply_pt handler)
+{
+    u_char                        *p;
+    ngx_http_caresync_ctx_t       *ctx;
+    ngx_http_caresync_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_caresync_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_caresync_module);
+
+    p = ngx_pnalloc(r->pool, clcf->prefix.len + sizeof(":job:") - 1
+                             + job_id->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->cmd.handler = handler;
     ctx->cmd.idempotent = 1;
-    ngx_http_caresync_cmd_arg(&ctx->cmd, "HGETALL", 7);
+    ngx_http_caresync_cmd_arg(&ctx->cmd, (void *) cmd, ngx_strlen(cmd));
     ngx_http_caresync_cmd_arg(&ctx->cmd, p,
                               ngx_sprintf(p, "%V:job:%V", &clcf->prefix,
                                           job_id)
                               - p);
-
-    return ngx_http_caresync_command(r, ctx);
+    return NGX_OK;
 }
 
 
@@ -66,7 +107,6 @@ ngx_http_caresync_status_reply(ngx_http_request_t *r, redisReply *reply)
     size_t       i, n;
     cs_buf_t     buf;
     cs_str_t    *fields, *values;
-    ngx_str_t    body;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2) {
         return ngx_http_caresync_reply_unavailable(r);
@@ -96,20 +136,10 @@ ngx_http_caresync_status_reply(ngx_http_request_t *r, redisReply *reply)
 
     cs_buf_init(&buf);
 
-    if (cs_record_json(fields, values, n, &buf) != 0 || buf.oom) {
+    if (cs_record_json(fields, values, n, &buf) != 0) {
         cs_buf_free(&buf);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body.data = ngx_pnalloc(r->pool, buf.len);
-    if (body.data == NULL) {
-        cs_buf_free(&buf);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    body.len = buf.len;
-    ngx_memcpy(body.data, buf.data, buf.len);
-    cs_buf_free(&buf);
-
-    return ngx_http_caresync_reply(r, NGX_HTTP_OK, &body);
+    return ngx_http_caresync_reply_buf(r, NGX_HTTP_OK, &buf);
 }

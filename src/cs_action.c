@@ -25,7 +25,18 @@ static const struct {
     { CS_API_HINT_UNLINK, "hint-unlink", "hint.unlink" },
     { CS_API_CRM_CONTACT_CHANGED, "crm-contact-changed",
       "crm.contact_changed" },
+    { CS_API_DLQ_REPLAY, "dlq-replay", "ops.dlq_replay" },
+    { CS_API_HS_LOGIN, "hs-login", "ops.hs_login" },
+    { CS_API_HS_EXCHANGE, "hs-exchange", "ops.hs_exchange" },
 };
+
+
+int
+cs_action_ops(cs_webhook_t kind)
+{
+    return kind == CS_API_DLQ_REPLAY || kind == CS_API_HS_LOGIN
+           || kind == CS_API_HS_EXCHANGE;
+}
 
 
 int
@@ -105,10 +116,115 @@ cs_action_hint_id(cs_str_t s)
 }
 
 
+/* the agent an action acts for: required, trimmed, bounded */
+static int
+cs_action_agent(cs_check_t *ck, const cs_json_t *root, cs_event_action_t *a)
+{
+    CS_TRY(cs_field_string(ck, root, "", "agent", CS_FIELD_REQUIRED,
+                           &a->agent));
+
+    a->agent = cs_norm_trim(a->agent);
+
+    if (a->agent.len > CS_ACTION_AGENT_MAX) {
+        return cs_field_fail(ck, "too_long", "", "agent", "is too long");
+    }
+
+    return 0;
+}
+
+
+/* "<ms>-<seq>", as Redis writes a stream entry's id */
+static int
+cs_action_stream_id(cs_str_t s)
+{
+    size_t  i, dash = 0;
+
+    if (s.len < 3 || s.len > 41) {
+        return 0;
+    }
+
+    for (i = 0; i < s.len; i++) {
+        if (s.data[i] == '-' && dash == 0 && i > 0 && i < s.len - 1) {
+            dash = i;
+
+        } else if (s.data[i] < '0' || s.data[i] > '9') {
+            return 0;
+        }
+    }
+
+    return dash != 0;
+}
+
+
+/* the OAuth `state` of a login (32 hex digits) and the vendor's `code` */
+static int
+cs_action_oauth(cs_check_t *ck, const cs_json_t *root, cs_event_action_t *a)
+{
+    size_t  i;
+    char    c;
+
+    CS_TRY(cs_field_string(ck, root, "", "state", CS_FIELD_REQUIRED,
+                           &a->state));
+
+    for (i = 0; i < a->state.len; i++) {
+        c = a->state.data[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            break;
+        }
+    }
+
+    if (a->state.len != 32 || i != 32) {
+        return cs_field_fail(ck, "bad_value", "", "state",
+                             "must be a login's state");
+    }
+
+    CS_TRY(cs_field_string(ck, root, "", "code", CS_FIELD_REQUIRED,
+                           &a->code));
+
+    for (i = 0; i < a->code.len; i++) {
+        c = a->code.data[i];
+
+        if (c == '\0' || (!cs_alnum(c) && !strchr("._~+/=@-", c))) {
+            break;
+        }
+    }
+
+    if (a->code.len > 512 || i != a->code.len) {
+        return cs_field_fail(ck, "bad_value", "", "code",
+                             "must be an authorization code");
+    }
+
+    return 0;
+}
+
+
 static int
 cs_action_check(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     cs_event_action_t *a)
 {
+    if (kind == CS_API_HS_EXCHANGE) {
+        return cs_action_oauth(ck, root, a);
+    }
+
+    if (kind == CS_API_DLQ_REPLAY) {
+        CS_TRY(cs_field_string(ck, root, "", "dead_id", CS_FIELD_REQUIRED,
+                               &a->dead_id));
+
+        a->dead_id = cs_norm_trim(a->dead_id);
+
+        if (!cs_action_stream_id(a->dead_id)) {
+            return cs_field_fail(ck, "bad_value", "", "dead_id",
+                                 "must be a dead letter's id");
+        }
+
+        return 0;
+    }
+
+    if (kind == CS_API_HS_LOGIN) {
+        return cs_action_agent(ck, root, a);
+    }
+
     CS_TRY(cs_field_string(ck, root, "", "contact_id", CS_FIELD_REQUIRED,
                            &a->contact_id));
 
@@ -122,16 +238,7 @@ cs_action_check(cs_check_t *ck, const cs_json_t *root, cs_webhook_t kind,
     switch (kind) {
 
     case CS_API_HEALTHSHERPA_SYNC:
-        CS_TRY(cs_field_string(ck, root, "", "agent", CS_FIELD_REQUIRED,
-                               &a->agent));
-
-        a->agent = cs_norm_trim(a->agent);
-
-        if (a->agent.len > CS_ACTION_AGENT_MAX) {
-            return cs_field_fail(ck, "too_long", "", "agent", "is too long");
-        }
-
-        break;
+        return cs_action_agent(ck, root, a);
 
     case CS_API_HINT_SYNC:
         CS_TRY(cs_field_text(ck, root, "", "patient_id", &a->patient_id));

@@ -22,6 +22,10 @@ typedef struct {
     cs_str_t      patient_id;         /* a Hint patient id */
     cs_str_t      agent;
     int           create;             /* 1, 0, or -1 when absent */
+    cs_str_t      dead_id;            /* dlq-replay: a stream entry id */
+    cs_str_t      state;              /* hs-exchange: the login's */
+    cs_str_t      code;               /* hs-exchange: the vendor's */
+    cs_str_t      actor;              /* operator actions: the edge's */
 } cs_event_action_t;
 
 typedef struct {

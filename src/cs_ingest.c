@@ -229,6 +229,33 @@ cs_ingest_action(cs_buf_t *b, const cs_event_t *ev)
     }
 
     cs_buf_puts(b, ",\"action\":{");
+
+    if (a->contact_id.data == NULL) {
+        /* an operator's action: what it acts on, and who asked */
+        size_t  i, n;
+        const struct {
+            const char  *key;
+            cs_str_t     v;
+        } m[] = {
+            { "dead_id", a->dead_id }, { "agent", a->agent },
+            { "state", a->state }, { "code", a->code },
+            { "actor", a->actor }
+        };
+
+        for (i = 0, n = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+            if (m[i].v.data) {
+                if (n++) {
+                    cs_buf_putc(b, ',');
+                }
+                cs_buf_json_key(b, m[i].key);
+                cs_buf_json_str(b, m[i].v.data, m[i].v.len);
+            }
+        }
+
+        cs_buf_putc(b, '}');
+        return;
+    }
+
     cs_buf_json_key(b, "contact_id");
     cs_buf_json_str(b, a->contact_id.data, a->contact_id.len);
     cs_ingest_member(b, "agent", a->agent);
@@ -408,7 +435,16 @@ cs_ingest_rules(cs_webhook_t kind, cs_check_t *ck, const cs_json_t *root,
         return cs_hint_event(ck, root, conf, ev);
 
     default:
-        return cs_action_event(ck, root, kind, out->job_id, ev);
+        if (cs_action_event(ck, root, kind, out->job_id, ev) != CS_OK) {
+            return CS_ERROR;
+        }
+
+        if (cs_action_ops(kind) && conf->actor) {
+            ev->action.actor.data = conf->actor;
+            ev->action.actor.len = conf->actor_len;
+        }
+
+        return CS_OK;
     }
 }
 

@@ -40,7 +40,10 @@ typedef enum {
     CS_API_HEALTHSHERPA_SYNC,         /* §4, the CRM's buttons */
     CS_API_HINT_SYNC,
     CS_API_HINT_UNLINK,
-    CS_API_CRM_CONTACT_CHANGED
+    CS_API_CRM_CONTACT_CHANGED,
+    CS_API_DLQ_REPLAY,                /* the console's (cs_action.h) */
+    CS_API_HS_LOGIN,
+    CS_API_HS_EXCHANGE                /* the OAuth callback's */
 } cs_webhook_t;
 
 typedef struct {
@@ -56,6 +59,10 @@ typedef struct {
     cs_seal_ring_t  *seal;            /* not NULL: the job's PHI members
                                          are sealed under its current key
                                          (cs_seal.h) */
+    const char  *actor;               /* operator actions: who asked (the
+                                         edge's name of its credential),
+                                         action.actor; NULL: none */
+    size_t       actor_len;
 } cs_ingest_conf_t;
 
 typedef struct {

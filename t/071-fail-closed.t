@@ -123,6 +123,49 @@ my @cases = (
         refused => qr/location "\/caresync\/": "caresync_api" needs at least one "caresync_api_token" \(or "caresync_auth off;"\)/,
     },
     {
+        name    => 'the console with no bearer token',
+        server  => 'location /console/ { caresync_console; }',
+        refused => qr/location "\/console\/": "caresync_console" needs at least one "caresync_api_token"; "caresync_auth off" is not accepted there/,
+    },
+    {
+        name    => 'the console cannot be opened with "caresync_auth off"',
+        server  => 'location /console/ { caresync_console; caresync_auth off; }',
+        refused => qr/"caresync_console" needs at least one "caresync_api_token"; "caresync_auth off" is not accepted there/,
+    },
+    {
+        name    => 'the console needs a prefix location ending with a slash',
+        server  => 'location /console { caresync_console; caresync_api_token t0ken; }',
+        refused => qr/"caresync_console" needs a prefix location whose name ends with "\/"/,
+    },
+    {
+        name    => 'the console is not an exact location',
+        server  => 'location = /console/ { caresync_console; caresync_api_token t0ken; }',
+        refused => qr/"caresync_console" needs a prefix location whose name ends with "\/"/,
+    },
+    {
+        name    => 'the console and the actions API in one location',
+        server  => 'location /console/ { caresync_api; caresync_console; caresync_api_token t0ken; }',
+        refused => qr/"caresync_console" directive is duplicate/,
+    },
+    {
+        name    => 'the console with a token bound to agents',
+        server  => 'location /console/ { caresync_console; caresync_api_token t0ken; caresync_api_token t1ken agents=a@example.org; }',
+        refused => qr/location "\/console\/": "caresync_console" shows every agent's jobs: its "caresync_api_token"s may not be bound to agents \(agents=\)/,
+    },
+    {
+        name    => 'the OAuth callback needs a prefix location ending with a slash',
+        server  => 'location /oauth/healthsherpa { caresync_oauth_callback; }',
+        refused => qr/"caresync_oauth_callback" needs a prefix location whose name ends with "\/"/,
+    },
+    {
+        name    => 'the OAuth callback needs no token: its state is the credential',
+        server  => 'location /oauth/healthsherpa/ { caresync_oauth_callback; }',
+    },
+    {
+        name    => 'the console with a token is accepted',
+        server  => 'location /console/ { caresync_console; caresync_api_token t0ken; }',
+    },
+    {
         name    => 'a sender check does not guard the actions API',
         server  => 'caresync_auth_header X-Secret s3cret;
                     location /caresync/ { caresync_api; }',

@@ -16,13 +16,15 @@
  *   jobs/cw_h_enrollment.c    helparound.enrollment (§A)
  *   jobs/cw_h_user_action.c   helparound.user_action, the tracker view (§A)
  *   jobs/cw_hacontact.c       the contact of a HelpAround patient (§A.1)
- *   jobs/cw_h_healthsherpa.c  healthsherpa.sync (§B)
+ *   jobs/cw_h_healthsherpa.c  healthsherpa.sync (§B); ops.hs_login,
+ *                             ops.hs_exchange: the console's login
  *   jobs/cw_h_hint_patient.c  hint.patient, hint.batch_patient (§C.1, C.5)
  *   jobs/cw_h_contact_changed.c  crm.contact_changed (§C.2)
  *   jobs/cw_h_hint_sync.c     hint.sync, hint.batch_contact (§C.3, C.6)
  *   jobs/cw_h_hint_unlink.c   hint.unlink (§C.4)
  *   jobs/cw_hint_job.c        what the Hint jobs share: calls, merge, end
  *   jobs/cw_batch.c           batches and batch.item (§B Bulk, §C.7)
+ *   jobs/cw_h_ops.c           ops.dlq_replay: what the console queues
  *
  *   maps/cw_map.c             the mapping engine; HelpAround -> CRM table
  *   maps/cw_hintmap.c         Hint patient <-> CRM contact table (§C)

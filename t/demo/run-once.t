@@ -1,9 +1,10 @@
 # `RUN_ONCE=1 make run`, the README's run command in its non-interactive
 # mode: the whole system (Redis, nginx with the module, the stand-ins,
 # caresync-worker) started, the seed's four payloads posted and followed
-# to their final status, a search of the "Sync to Hint" box, everything
-# stopped.  Exit 0 only if every payload ended as expected.  About 3 s once the module and the worker
-# are built.
+# to their final status, a search of the "Sync to Hint" box, the console,
+# the worker's and the edge's metrics scraped and a job's trace shown,
+# everything stopped.  Exit 0 only if every payload ended as expected.
+# About 3 s once the module and the worker are built.
 use strict;
 use warnings;
 use Test::More;
@@ -37,7 +38,7 @@ sub open_port {
 }
 
 my %ports = (PORT => free_port(), REDIS_PORT => free_port(),
-             FAKE_PORT => free_port());
+             FAKE_PORT => free_port(), METRICS_PORT => free_port());
 
 # a make above us (make test) must not pass its variables down
 delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES LD_PRELOAD)};
@@ -89,6 +90,21 @@ like($search // '', qr/^   answer   200 \[\{"id":"pat-[^"]+","first_name":"Maria
      '... the Hint patient, with id, names and birth date only');
 like($search // '', qr/^   logs     the name is in neither of nginx's logs$/m,
      '... the name in neither of nginx\'s logs');
+my ($console) = grep { /^\d\. The console/ } @blocks;
+like($console // '', qr/^   page     200 caresync console$/m, 'the console: its page');
+like($console // '', qr/^   no token 401$/m, '... 401 without the token');
+like($console // '', qr/^   dlq      200 \{"entries":\[/m, '... the dead letters with it');
+like($out, qr{^  console          http://127\.0\.0\.1:\d+/console/   \(token: demo-console-token\)$}m,
+     'make run prints the console\'s URL');
+like($out, qr{^  worker metrics   http://127\.0\.0\.1:$ports{METRICS_PORT}/metrics$}m,
+     'make run prints the worker\'s metrics URL');
+my ($seen) = grep { /^\d\. Metrics and a trace/ } @blocks;
+like($seen // '', qr/^   worker   200, \d+ metrics; [4-9] jobs finished, [1-9]\d* vendor calls$/m,
+     'the worker\'s metrics, scraped: the jobs and their vendor calls');
+like($seen // '', qr/^   edge     200, \d+ metrics; [1-9]\d* requests$/m,
+     '... and the edge\'s');
+like($seen // '', qr/^   trace    [0-9a-f]{32}: [0-9A-Z]{26}, [1-9]\d* vendor calls in its timeline$/m,
+     'a job\'s trace id and its timeline\'s vendor calls');
 like($out, qr/5 files attached/, 'the enrollment\'s media attached');
 like($out, qr/Last_Tracker_View_At__c=2021-08-23T08:45:24\.000\+0000/,
      'the tracker view on the contact');

@@ -6,6 +6,7 @@ report about the live one:
 
   POST /v1/contacts/search  X-API-Key, {"agent_email", "params"}
   POST /v2/contacts/search  Authorization: Bearer, {"params"}
+  GET  /oauth/authorize     the login page: straight back to redirect_uri
   POST /oauth/token         authorization_code / refresh_token (rotating)
 
   - `birth_date` is the date key; `date_of_birth` is rejected with 422
@@ -170,11 +171,32 @@ def search(h, st, lock, agent):
     return h.send(200, {"data": {"contact": None, "redirect_url": None}})
 
 
+def authorize(h, st):
+    """The login page, as if the agent of config `hs_login_agent` (default
+    agent@example.org) signed in and approved: back to redirect_uri with
+    the code and the state, or error=access_denied when config
+    `hs_login_deny` is set."""
+    q = lambda k: (h.query.get(k) or [""])[0]
+    if q("response_type") != "code" or not q("redirect_uri") \
+            or q("scope") != "partner_api_v2":
+        return h.send(400, {"error": "invalid_request"})
+    if st.config.get("hs_login_deny"):
+        back = {"error": "access_denied", "state": q("state")}
+    else:
+        agent = st.config.get("hs_login_agent", "agent@example.org")
+        back = {"code": "fake-code-" + agent, "state": q("state")}
+    sep = "&" if "?" in q("redirect_uri") else "?"
+    return h.send(302, raw="", headers={
+        "Location": q("redirect_uri") + sep + urllib.parse.urlencode(back)})
+
+
 def handle(h, st, lock):
     p = h.upath
     s = state(st)
     if p == "/oauth/token" and h.method == "POST":
         return token(h, st, lock)
+    if p == "/oauth/authorize" and h.method == "GET":
+        return authorize(h, st)
     if p.startswith("/v1/"):
         if h.headers.get("X-API-Key") != HS_KEY:
             return h.send(401, {"error": {"code": "unauthorized",

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "cs_action.h"
 #include "cs_ingest.h"
 #include "cs_test.h"
 
@@ -311,6 +312,93 @@ test_hint_sync(void)
 }
 
 
+/* the console's replay: a dead letter's id, who asked; no contact */
+static void
+test_dlq_replay(void)
+{
+    conf.actor = "token-0123abcd";
+    conf.actor_len = 14;
+
+    runs(CS_API_DLQ_REPLAY, "{\"dead_id\":\" 1700000000000-3 \"}");
+    CHECK_202("ops.dlq_replay");
+    CHECK_MEM(in.job.data, in.job.len,
+              JOB_HEAD("ops.dlq_replay")
+              "\"source\":{\"system\":\"crm\",\"event\":\"dlq-replay\"},"
+              "\"action\":{\"dead_id\":\"1700000000000-3\","
+              "\"actor\":\"token-0123abcd\"}}");
+
+    /* an actor is only ever the edge's, and only for operators */
+    runs(CS_API_HINT_UNLINK, "{\"contact_id\":\"" SF18 "\"}");
+    CHECK_CONTAINS(in.job.data, in.job.len,
+                   "\"action\":{\"contact_id\":\"" SF18 "\"}}");
+    runs(CS_API_DLQ_REPLAY, "{\"dead_id\":\"1-0\",\"actor\":\"me\"}");
+    CHECK_CONTAINS(in.job.data, in.job.len, "\"actor\":\"token-0123abcd\"");
+
+    runs(CS_API_DLQ_REPLAY, "{}");
+    CHECK_400("dead_id is required", "missing_field");
+    runs(CS_API_DLQ_REPLAY, "{\"dead_id\":5}");
+    CHECK_400("dead_id must be a string", "wrong_type");
+
+    {
+        size_t       i;
+        const char  *bad[] = {
+            "{\"dead_id\":\"1700000000000\"}",
+            "{\"dead_id\":\"-1\"}",
+            "{\"dead_id\":\"1-\"}",
+            "{\"dead_id\":\"1-2-3\"}",
+            "{\"dead_id\":\"1-a\"}",
+            "{\"dead_id\":\"+\"}",
+            "{\"dead_id\":\"1-0 OR 1\"}",
+            "{\"dead_id\":\"123456789012345678901-12345678901234567890\"}",
+        };
+
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            runs(CS_API_DLQ_REPLAY, bad[i]);
+            CHECK_400("dead_id must be a dead letter's id", "bad_value");
+        }
+    }
+
+    /* the console's login, and the callback's code */
+    runs(CS_API_HS_LOGIN, "{\"agent\":\" a@example.org \"}");
+    CHECK_202("ops.hs_login");
+    CHECK_CONTAINS(in.job.data, in.job.len,
+                   "\"action\":{\"agent\":\"a@example.org\","
+                   "\"actor\":\"token-0123abcd\"}}");
+    runs(CS_API_HS_LOGIN, "{}");
+    CHECK_400("agent is required", "missing_field");
+
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\","
+         "\"code\":\"fake-code-a@example.org\"}");
+    CHECK_202("ops.hs_exchange");
+    CHECK_CONTAINS(in.job.data, in.job.len,
+                   "\"action\":{\"state\":\"0123456789abcdef0123456789abcdef\","
+                   "\"code\":\"fake-code-a@example.org\",");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789ABCDEF0123456789abcdef\","
+         "\"code\":\"x\"}");
+    CHECK_400("state must be a login's state", "bad_value");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcde\","
+         "\"code\":\"x\"}");
+    CHECK_400("state must be a login's state", "bad_value");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\","
+         "\"code\":\"a b\"}");
+    CHECK_400("code must be an authorization code", "bad_value");
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\","
+         "\"code\":\"a\\u0000b\"}");
+    CHECK_INT(in.status, 400);
+    runs(CS_API_HS_EXCHANGE, "{\"state\":\"0123456789abcdef0123456789abcdef\"}");
+    CHECK_400("code is required", "missing_field");
+
+    CHECK_INT(cs_action_ops(CS_API_HS_LOGIN), 1);
+    CHECK_INT(cs_action_ops(CS_API_HS_EXCHANGE), 1);
+    CHECK_INT(cs_action_ops(CS_API_DLQ_REPLAY), 1);
+    CHECK_INT(cs_action_ops(CS_API_HINT_SYNC), 0);
+    CHECK_INT(cs_action_find("dlq-replay", 10), CS_API_DLQ_REPLAY);
+
+    conf.actor = NULL;
+    conf.actor_len = 0;
+}
+
+
 int
 main(void)
 {
@@ -321,6 +409,7 @@ main(void)
     test_agent();
     test_hint_sync();
     test_answer_202();
+    test_dlq_replay();
 
     cs_ingest_free(&in);
 

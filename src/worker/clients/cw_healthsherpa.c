@@ -327,6 +327,45 @@ cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
 }
 
 
+int
+cw_hs_state_agent(cw_hs_t *hs, const char *state, char *out, size_t n)
+{
+    int          rc = 0;
+    char         key[256];
+    size_t       i;
+    redisReply  *rep;
+
+    for (i = 0; state[i] && i < 32; i++) {
+        if (!((state[i] >= '0' && state[i] <= '9')
+              || (state[i] >= 'a' && state[i] <= 'f')))
+        {
+            return 0;
+        }
+    }
+
+    if (i != 32 || state[i] != '\0') {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), "%s:hs:state:%s", hs->conf->redis.prefix, state);
+    rep = cw_redis_cmd(hs->redis, "GET %s", key);
+
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        rc = -1;
+
+    } else if (rep->type == REDIS_REPLY_STRING && rep->len < n) {
+        memcpy(out, rep->str, rep->len + 1);
+        rc = 1;
+    }
+
+    if (rep) {
+        freeReplyObject(rep);
+    }
+
+    return rc;
+}
+
+
 /* GET and DEL at once: a state works once, even with two callbacks */
 static const char  cw_hs_take_lua[] =
     "local v = redis.call('GET', KEYS[1])\n"

@@ -80,6 +80,13 @@ int cw_hs_login_url(cw_hs_t *hs, const char *agent, char *out, size_t n,
  */
 void cw_hs_exchange(cw_hs_t *hs, const char *agent, const char *state,
     const char *code, cw_hs_done_pt done, void *data);
+/*
+ * The agent a login's `state` was issued for, read without taking it (a
+ * callback's code names no agent; cw_hs_exchange() then takes the state):
+ * 1 (the agent in `out`), 0 not one that is waiting (not 32 hex digits,
+ * unknown, expired, used), -1 Redis did not answer.
+ */
+int cw_hs_state_agent(cw_hs_t *hs, const char *state, char *out, size_t n);
 
 /* Token sealing, exposed for the unit tests: 0 ok, -1 bad key or data. */
 int cw_hs_seal(const unsigned char key[32], const char *agent,

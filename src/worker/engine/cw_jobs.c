@@ -34,6 +34,7 @@ static const cw_handler_t  *const cw_handler_tables[] = {
     cw_h_hint_unlink,
     cw_h_healthsherpa,
     cw_h_batch_item,
+    cw_h_ops,
 };
 
 

@@ -119,5 +119,6 @@ extern const cw_handler_t  cw_h_hint_sync[];       /* + batch_contact */
 extern const cw_handler_t  cw_h_hint_unlink[];
 extern const cw_handler_t  cw_h_healthsherpa[];
 extern const cw_handler_t  cw_h_batch_item[];
+extern const cw_handler_t  cw_h_ops[];         /* ops.*, the console's */
 
 #endif /* CW_JOBS_H */

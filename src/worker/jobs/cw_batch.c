@@ -91,8 +91,9 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
     char id[CW_BATCH_ID_LEN])
 {
     char        key[256], items[256], jid[64], at[CS_TIME_ISO_LEN + 1];
-    char        total[32], ignored[32], idem[160];
+    char        total[32], ignored[32], idem[160], list[256], score[32];
     char       *job;
+    uint64_t    now;
     size_t      i;
     json_t     *env;
 
@@ -116,6 +117,24 @@ cw_batch_create(cw_redis_t *r, const cw_conf_t *conf,
 
     /* a batch lives as long as its items' status records */
     cw_redis_append(r, "EXPIRE %s %ld", key, conf->worker.status_ttl_s);
+
+    /*
+     * The list the console shows, newest first: bounded by age (a batch
+     * past its life is gone anyway) and by count.
+     */
+    now = cw_now_ms();
+    snprintf(list, sizeof(list), "%s:batches", conf->redis.prefix);
+    snprintf(score, sizeof(score), "%llu", (unsigned long long) now);
+    cw_redis_append(r, "ZADD %s %s %s", list, score, id);
+    snprintf(score, sizeof(score), "(%llu", (unsigned long long)
+             (now - (uint64_t) conf->worker.status_ttl_s * 1000));
+    cw_redis_append(r, "ZREMRANGEBYSCORE %s -inf %s", list, score);
+    cw_redis_append(r, "ZREMRANGEBYRANK %s 0 %d", list,
+                    -(CW_BATCH_LIST_MAX + 1));
+    cw_redis_append(r, "EXPIRE %s %ld", list, conf->worker.status_ttl_s);
+
+    snprintf(total, sizeof(total), "%zu", n);
+    snprintf(ignored, sizeof(ignored), "%zu", spec->ignored);
 
     for (i = 0; i < n; i++) {
         cw_batch_item_id(id, i, jid, sizeof(jid));

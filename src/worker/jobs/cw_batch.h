@@ -20,6 +20,9 @@
  *   {prefix}:batch:<id>:items    list: the contact ids, in input order
  *   {prefix}:batch:<id>:results  hash: item id (a contact id; hint-to-crm:
  *                                a patient id) -> "status\tjob\tmsg"
+ *   {prefix}:batches             sorted set: batch ids by creation time
+ *                                (ms), the newest CW_BATCH_LIST_MAX, for
+ *                                the console's list
  */
 #ifndef CW_BATCH_H
 #define CW_BATCH_H
@@ -30,6 +33,7 @@
 #include "engine/cw_redis.h"
 
 #define CW_BATCH_ID_LEN  32
+#define CW_BATCH_LIST_MAX  100
 
 typedef struct {
     const char   *kind;         /* "healthsherpa" */

@@ -13,6 +13,14 @@
  *      (and the batch id for a batch); no match leaves the contact as it
  *      is.  Errors that cannot succeed later (parameters, authentication,
  *      unknown agent) fail at once with their own message.
+ *
+ * And the console's login of an agent (seed 000, Agent Authentication),
+ * with the client's own OAuth code (cw_healthsherpa.c):
+ *
+ *   ops.hs_login     {"agent"}: the authorize URL, with a fresh `state`
+ *                    bound to the agent, as the job's message;
+ *   ops.hs_exchange  {"state","code"} from the callback location: the
+ *                    code traded for the agent's tokens.
  */
 
 #include <ctype.h>
@@ -469,7 +477,139 @@ cw_hss_patient(cw_job_t *job, cw_patient_t *p)
 }
 
 
+
+
+/* ---- the console's login ---- */
+
+static int
+cw_hsl_client(cw_job_t *job)
+{
+    char  err[512];
+
+    if (job->w->conf->hs.version != 2) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG, "HealthSherpa "
+                     "logins are for healthsherpa.version = 2 (OAuth); "
+                     "version 1 uses healthsherpa.api_key");
+        return -1;
+    }
+
+    if (cw_hs_client == NULL) {
+        cw_hs_client = cw_hs_create(job->w->http, &job->w->redis,
+                                    job->w->conf, err, sizeof(err));
+        if (cw_hs_client == NULL) {
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_CONFIG, "%s", err);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+cw_hsl_start(cw_job_t *job)
+{
+    char         url[1024], err[256];
+    const char  *agent;
+
+    agent = cw_env_str(cw_env_get(job->env.root, "action"), "agent");
+
+    if (agent == NULL || cw_hsl_client(job) != 0) {
+        if (agent == NULL) {
+            cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                         "an ops.hs_login job needs action.agent");
+        }
+        return;
+    }
+
+    if (cw_hs_login_url(cw_hs_client, agent, url, sizeof(url), err,
+                        sizeof(err)) != 0)
+    {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_OAUTH, "%s", err);
+        return;
+    }
+
+    /* the page opens it; the state in it works once, for ten minutes */
+    cw_job_done(job, "updated", url);
+}
+
+
+static void
+cw_hsx_done(void *data, cw_hs_res_t *res)
+{
+    cw_job_t  *job = data;
+
+    if (res->err.cls != CW_ERR_NONE) {
+        cw_job_fail(job, &res->err);
+        return;
+    }
+
+    cw_job_done(job, "updated", "Logged in to HealthSherpa");
+}
+
+
+static void
+cw_hsx_start(cw_job_t *job)
+{
+    int          rc;
+    char         agent[256];
+    const cs_json_t  *action = cw_env_get(job->env.root, "action");
+    const char  *state, *code;
+
+    state = cw_env_str(action, "state");
+    code = cw_env_str(action, "code");
+
+    if (state == NULL || code == NULL) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_BAD_JOB,
+                     "an ops.hs_exchange job needs action.state and "
+                     "action.code");
+        return;
+    }
+
+    if (cw_hsl_client(job) != 0) {
+        return;
+    }
+
+    rc = cw_hs_state_agent(cw_hs_client, state, agent, sizeof(agent));
+
+    if (rc < 0) {
+        cw_job_failf(job, CW_ERR_TRANSIENT, CW_E_REDIS,
+                     "cannot read the login's state in Redis");
+        return;
+    }
+
+    if (rc == 0) {
+        cw_job_failf(job, CW_ERR_PERMANENT, CW_E_OAUTH_STATE,
+                     "This login link expired (it lasts ten minutes) or "
+                     "was used already: click \"Login to HealthSherpa\" "
+                     "again");
+        return;
+    }
+
+    /* the client takes the state (once) and checks it is this agent's */
+    cw_hs_exchange(cw_hs_client, agent, state, code, cw_hsx_done, job);
+}
+
+
+/* one login of an agent at a time; a callback's job, one per state */
+static int
+cw_hsl_key(cw_job_t *job, cw_patient_t *p)
+{
+    return cw_job_patient_at(job, p, "hslogin", "action", "agent");
+}
+
+
+static int
+cw_hsx_key(cw_job_t *job, cw_patient_t *p)
+{
+    return cw_job_patient_at(job, p, "hsstate", "action", "state");
+}
+
+
+
 const cw_handler_t  cw_h_healthsherpa[] = {
     { "healthsherpa.sync", cw_hss_start, cw_hss_patient },
+    { "ops.hs_login", cw_hsl_start, cw_hsl_key },
+    { "ops.hs_exchange", cw_hsx_start, cw_hsx_key },
     { NULL, NULL, NULL }
 };

@@ -33,7 +33,7 @@ our @EXPORT = qw(start_env redis redis_at fake_get fake_post write_config
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
                  kill_redis restart_redis no_phi_in_log start_otlp_stub
-                 fixture_text job_key worker_keys);
+                 fixture_text job_key worker_keys run_browser);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my $ENV_;
@@ -613,6 +613,55 @@ sub no_phi_in_log {
                      . join(', ', grep { defined } @hits[0 .. 9]))
         if @hits;
     return $ok;
+}
+
+# ---- the console in a browser ----
+
+# Runs a t/browser script (Debian's chromium through playwright-core) with
+# %$env set, and turns each check it prints ({"ok","name","detail"} JSON
+# lines) into a test; `during` runs right after the start, while the
+# browser works (to start the worker at the moment the page is ready).
+# Chromium or playwright-core missing is a failure: .ci/install-deps test
+# installs them.  Returns the number of checks; one more test says the
+# run ended with status 0 within `timeout` seconds.
+sub run_browser {
+    my (%o) = @_;
+    my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
+    my $pw = "$ROOT/t/browser/node_modules/playwright-core/package.json";
+    unless (-x $chromium && -f $pw) {
+        Test::More::fail("chromium ($chromium) and playwright-core ($pw) "
+                         . 'are installed (bash .ci/install-deps test)');
+        return 0;
+    }
+    my $log = "$ENV_->{dir}/" . basename($o{script}) . '.log';
+    local @ENV{keys %{ $o{env} }} = values %{ $o{env} };
+    local $ENV{CHROMIUM} = $chromium;
+    local $ENV{NODE_PATH} = "$ROOT/t/browser/node_modules";
+    my $node = spawn($log, 'node', "$ROOT/t/browser/$o{script}");
+    $o{during}->($node) if $o{during};
+
+    my ($status, $deadline) = (undef, time + ($o{timeout} // 120));
+    while (time < $deadline) {
+        if (waitpid($node, WNOHANG) == $node) { $status = $?; last }
+        sleep 0.1;
+    }
+    unless (defined $status) { kill 'TERM', $node; waitpid($node, 0); }
+
+    my $checks = 0;
+    open my $fh, '<', $log or die "$log: $!";
+    while (my $line = <$fh>) {
+        my $r = eval { $JSON->decode($line) };
+        unless (ref $r eq 'HASH') { Test::More::diag($line); next }
+        if (defined $r->{note}) { Test::More::note($r->{note}); next }
+        $checks++;
+        Test::More::ok($r->{ok}, "browser: $r->{name}")
+            or Test::More::diag(ref $r->{detail}
+                                ? $JSON->encode($r->{detail})
+                                : $r->{detail} // '');
+    }
+    close $fh;
+    Test::More::is($status, 0, "$o{script} ended with status 0");
+    return $checks;
 }
 
 1;
