@@ -17,10 +17,11 @@
 #     printed with its spread; the difference of the mean latencies beside
 #     what the throughputs predict for it (connections / req/s).
 #  2b. Latency at a fixed rate: the same interleaved rounds, each server
-#     offered the same request rate, one that all of them sustain (half
-#     the OpenResty way's median throughput in 2, or BENCH_RATE): wrk's
-#     connections pause before each request (enrollment.lua).  The p99
-#     bar is taken here, as caresync's p99 − the ceiling's per round.
+#     offered the same request rate (half the OpenResty way's median
+#     throughput in 2, or BENCH_RATE) by an open loop (bench/openloop.c)
+#     that times each request from when it was due; the servers'
+#     processes and the load SCHED_FIFO meanwhile.  The p99 bar is taken
+#     here, as caresync's p99 − the ceiling's per round.
 #  3. Accounting over those rounds: Redis round trips (EXEC for a group
 #     of jobs, EVALSHA for any other command), jobs per group and Redis's
 #     time per group, jobs − 200s, jobs queued twice.
@@ -40,6 +41,9 @@
 #                             median req/s in 2 (0.5)
 #   BENCH_RATE                a fixed rate in req/s instead (needed when
 #                             BENCH_ROUNDS is 0)
+#   BENCH_RATE_SCHED          fifo (SCHED_FIFO during 2b) or other
+#   BENCH_REDIS               tcp (loopback) or unix: how both servers that
+#                             write to Redis reach it
 #   BENCH_SOAK                soak requests (1000000; 0 skips 4)
 #   BENCH_SEAL                caresync seals each job's PHI under a job key
 #                             (caresync_job_key), as in production (1; 0:
@@ -434,7 +438,10 @@ if ($rounds > 0) {
 # caresync request is three wake-ups (nginx, Redis, nginx) where the
 # ceiling's is one (docs/performance.md, "Latency at a fixed rate").
 # They are idle most of the time at this rate; at saturation (2, 4) they
-# run as any other process.
+# run as any other process.  No CPU is pinned: the servers on one CPU and
+# the load on the other halves what the servers can take, and caresync's
+# nginx and Redis on one core saturate it at rates that a quiet machine's
+# part 2 gives.
 my $rate_sched = $ENV{BENCH_RATE_SCHED} // 'fifo';
 
 sub realtime {
