@@ -475,8 +475,8 @@ if ($rate_rounds > 0 && !$rate) {
     printf "\n2b. Latency at a fixed rate: %d req/s offered to each server "
            . "(%s), %d rounds\n    of %d s per server, an open loop "
            . "(build/openloop) on %d connections, latency\n    from each "
-           . "request's due time; nginx workers, Redis and the load %s;\n"
-           . "    the order rotating\n\n", $rate,
+           . "request's due time, the order rotating; nginx workers,\n"
+           . "    Redis and the load %s\n\n", $rate,
            $rate_fixed ? 'BENCH_RATE'
                        : sprintf('%.0f %% of the OpenResty way\'s %.0f req/s '
                                  . 'in 2', 100 * $rate_share, $sat_openresty),
