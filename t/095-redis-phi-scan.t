@@ -7,8 +7,9 @@
 # during the traffic holds any fixture PHI value (Caresync::Phi).
 #
 # The traffic: the seed's enrollment, user action and Hint patient.updated,
-# a job sealed with a key the worker does not have (a dead letter), and a
-# job that waits for a retry.  Redis stores strings as they are
+# a job sealed with a key the worker does not have (a dead letter), a job
+# that waits for a retry, an erasure (which opens a queued sealed job) and
+# a replay.  Redis stores strings as they are
 # (rdbcompression no) and rewrites the AOF as commands (aof-use-rdb-
 # preamble no), so that a value in the clear would be found.
 #
@@ -232,6 +233,24 @@ is(wait_status($ids[4], [qw(updated failed)])->{status}, 'failed',
 is(stop_worker($wpid, 'TERM'), 0, 'worker exits cleanly');
 ok(scalar @{ $r->cmd('XRANGE', '{caresync}:dead', '-', '+') },
    'the dead-letter queue holds it');
+
+# operators over sealed jobs: an erasure, which opens the queued job to
+# find its patient, and a replay, which queues a sealed job again
+$ua->{event}{patient}{id} = 'ha-scan-erase';
+my $erased = post('/webhook/user-action', JSON::PP->new->encode($ua));
+my ($rc, $out, $err) = worker_cmd($conf, 'erase', '--patient',
+                                  'ha-scan-erase');
+is($rc, 0, 'erase of a patient whose job is queued, sealed') or diag $err;
+like($out, qr/^removed queued 1$/m, '... found by opening it');
+($rc, $out, $err) = worker_cmd($conf, 'replay', '--since', '1h', '--type',
+                               'helparound.enrollment');
+is($rc, 0, 'a replay of the enrollment') or diag $err;
+like($out, qr/\Q$ids[0]\E/, '... names it');
+$wpid = start_worker($conf);
+my $rst = wait_status($ids[0], [qw(created updated skipped failed)]);
+is("$rst->{status} $rst->{replays}", 'skipped 1',
+   '... it ran again, and wrote nothing');
+is(stop_worker($wpid, 'TERM'), 0, 'worker exits cleanly');
 
 sleep 0.2;
 stop_monitor($mon);

@@ -25,6 +25,27 @@ is($tasks->[0]{Status}, 'Completed', '... completed');
 is($tasks->[0]{Subject}, 'Patient viewed tracker', '... subject');
 is($tasks->[0]{ActivityDate}, '2026-11-21', '... dated the view (UTC)');
 
+# each write in the audit trail: the job, the target, the record, the
+# names of the fields written, never their values
+sub writes_of {
+    my ($job) = @_;
+    return { map { my %f = @{ $_->[1] }; ("$f{target}" => \%f) }
+             grep { my %f = @{ $_->[1] }; $f{kind} eq 'write'
+                                           && $f{job} eq $job }
+             @{ redis()->cmd('XRANGE', '{caresync}:audit', '-', '+') } };
+}
+my $w;
+ok(wait_for(sub { $w = writes_of($j); keys %$w == 2 }, 5),
+   'the contact\'s update and the Task are audited') or diag explain $w;
+is($w->{'salesforce/Task'}{record}, $tasks->[0]{Id}, '... the Task by its id');
+like($w->{'salesforce/Task'}{fields}, qr/(^|,)Subject(,|$)/,
+     '... with the names of its fields');
+like($w->{'salesforce/Task'}{fields}, qr/(^|,)WhoId(,|$)/, '... every one');
+is($w->{'salesforce/Contact'}{record}, $cid, '... the contact by its id');
+unlike(join(' ', map { values %$_ } values %$w),
+       qr/Patient viewed tracker|Completed|2026-11-21/,
+       '... and no value written');
+
 # the same view again: skipped, no second Task
 $j = seed_job(user_action_job(source_id => 'ha-task',
                               at => '2026-11-21T23:30:00Z'));
@@ -43,6 +64,9 @@ $st = wait_status($j, [qw(updated failed)]);
 is($st->{status}, 'updated', 'Task refused: still updated');
 is($st->{attempts}, 1, '... not retried');
 like($st->{message}, qr/could not be created/, '... and says so');
+ok(wait_for(sub { writes_of($j)->{'salesforce/Contact'} }, 5),
+   '... its contact update audited');
+ok(!writes_of($j)->{'salesforce/Task'}, '... the refused Task not');
 
 is(stop_worker($pid, 'TERM'), 0, 'clean exit');
 done_testing();

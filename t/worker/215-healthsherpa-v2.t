@@ -124,6 +124,7 @@ my @ex = grep { my %f = @{ $_->[1] }; ($f{action} // '') eq 'oauth exchange' }
 my %ex = @{ $ex[-1][1] // [] };
 is($ex{agent}, $AGENT, '... audited, with the agent');
 is($ex{result}, 'ok', '... and its result');
+is($ex{actor}, scalar getpwuid($>), '... by the OS user who ran it');
 unlike(join(' ', values %ex), qr/fake-code|hs-at-|hs-rt-|\Q$state\E/,
        '... and neither the code, a token nor the state');
 $nt = ntoken();

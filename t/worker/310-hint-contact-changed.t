@@ -34,7 +34,8 @@ my ($c1, $c2) = @{ fake_post('/__fake/salesforce/contacts', [
 ]) };
 
 # ---- "changed contact fields go to the linked patient (contact wins)"
-my $st = run(action_job('crm.contact_changed', $c1));
+my $cc = action_job('crm.contact_changed', $c1);
+my $st = run($cc);
 is($st->{status}, 'updated', 'crm.contact_changed on a linked contact: '
    . 'updated') or diag explain $st;
 my $pt = hint_patients()->{$p1};
@@ -48,6 +49,16 @@ is(scalar @$patch, 1, 'one PATCH to Hint');
 my $body = $J->decode($patch->[0]{body});
 is_deeply([ sort keys %$body ], [qw(email phones)],
           'only the differing fields are written');
+# the Hint write in the audit trail: names of the fields, not values
+my $aw;
+ok(wait_for(sub {
+       ($aw) = grep { $_->{kind} eq 'write' && $_->{job} eq $cc->{id} }
+               map { +{ @{ $_->[1] } } }
+               @{ redis()->cmd('XRANGE', '{caresync}:audit', '-', '+') };
+       $aw }, 5), 'the PATCH to Hint is audited');
+is("$aw->{target} $aw->{record} $aw->{fields}", "hint/patient $p1 email,phones",
+   '... its target, the patient, the names of the fields written');
+unlike(join(' ', values %$aw), qr/maria\.new|5035550999/, '... no value');
 
 # ---- "Read Only in Salesforce": never written to Hint
 is($pt->{health_insurance_payer_name}, 'Acme Health',

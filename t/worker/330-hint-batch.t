@@ -151,6 +151,9 @@ is(stop_worker($pid), 0, 'worker stopped');
 # ---- "Batch Syncing Hint Patients to Salesforce Contacts": every patient,
 #      100 a page
 fake_post('/__fake/reset', {});
+# the audit trail from here on, as the fakes' requests
+my $last = redis()->cmd('XREVRANGE', '{caresync}:audit', '+', '-', 'COUNT', 1);
+my $audit_from = @$last ? "($last->[0][0]" : '-';
 my @pts = map { fixture_patient(id => sprintf('pat-all%03d', $_),
                                 first_name => "P$_", last_name => 'Many',
                                 dob => '1990-01-01') } 1 .. 118;
@@ -219,5 +222,18 @@ my ($n1) = grep { ($_->{Hint_Patient_Id__c} // '') eq 'pat-all001' }
 ok($n1 && $n1->{Synced_To_Hint__c}, 'the new contact is linked');
 is($n1->{Last_Batch_Sync_Id__c}, $b5, 'and carries the batch id');
 is(stop_worker($pid), 0, 'worker stopped');
+
+# every write the last two batches made, to Salesforce and to Hint, is
+# one entry of the audit trail (the worker stopped: all flushed)
+my @writes = grep { $_->{kind} eq 'write' } map { +{ @{ $_->[1] } } }
+             @{ redis()->cmd('XRANGE', '{caresync}:audit', $audit_from, '+') };
+my $sf_w = grep { $_->{method} ne 'GET' && $_->{path} !~ m{oauth2/token} }
+           @{ sf_requests() };
+my $hint_w = grep { $_->{method} ne 'GET' } @{ hint_requests() };
+ok($sf_w > 0 && $hint_w > 0, "writes to both ($sf_w, $hint_w)");
+is(scalar(grep { $_->{target} =~ m{^salesforce/} } @writes), $sf_w,
+   'one audit entry per Salesforce write');
+is(scalar(grep { $_->{target} =~ m{^hint/} } @writes), $hint_w,
+   'one audit entry per Hint write');
 
 done_testing();

@@ -120,6 +120,66 @@ is($op{'batch abort'}{batch}, $bid, 'batch abort audited');
 is($op{'dlq replay'}{job}, $dead->{id}, 'dlq replay audited, with the job');
 is($op{'dlq replay'}{count}, 1, '... and its count');
 
+# ---- key rotation: the ring's changes, by whom, key ids only ----
+
+sub rotations {
+    return [ grep { ($_->{f}{action} // '') eq 'key rotation' }
+             @{ entries() } ];
+}
+my $rot = rotations();
+is(scalar @$rot, 1, 'the first worker start recorded the ring');
+is("$rot->[0]{f}{by} $rot->[0]{f}{actor}", "worker start $me",
+   '... by the worker, as the user it runs as');
+is("$rot->[0]{f}{keys} $rot->[0]{f}{added} $rot->[0]{f}{before}",
+   'w1 w1 -', '... its key ids, all added');
+
+($rc, $out, $err) = worker_cmd($conf, 'crypto', 'rotate', '--actor', 'kim');
+is($rc, 0, 'crypto rotate, the ring unchanged') or diag $err;
+like($out, qr/^the key ring is the one recorded \(w1\): nothing to record$/m,
+     '... records nothing');
+is(scalar @{ rotations() }, 1, '... no entry');
+
+my $conf2 = write_config(
+    'crypto.keys' => worker_keys('w1', 'w2'),
+    'helparound.media_url_template' => "$env->{fake}/helparound/media/{id}",
+    'helparound.api_key' => 'fake-ha-key');
+($rc, $out, $err) = worker_cmd($conf2, 'crypto', 'rotate', '--actor', 'kim');
+is($rc, 0, 'crypto rotate with a key added') or diag $err;
+like($out, qr/^recorded: keys w1 w2, added w2, retired -$/m, '... says so');
+like($out, qr/^w2\s+current\s+0\b/m, '... with crypto status\'s counts');
+my %k = %{ rotations()->[-1]{f} };
+is("$k{actor}|$k{by}|$k{keys}|$k{newest}|$k{added}|$k{retired}|$k{before}",
+   'kim|crypto rotate|w1 w2|w2|w2|-|w1', '... an entry: who, the key ids');
+like($k{protects}, qr/^w1:[1-9]\d*,w2:0(,clear:\d+)?$/,
+     '... and how many jobs each key still protects');
+is($r->cmd('GET', '{caresync}:crypto:ring'), 'w1 w2', '... the ring recorded');
+
+# dropping a key that still protects jobs: refused, nothing recorded
+my $conf3 = write_config('crypto.keys' => worker_keys('w2'));
+my $n_rot = scalar @{ rotations() };
+($rc, $out, $err) = worker_cmd($conf3, 'crypto', 'rotate', '--actor', 'kim');
+is($rc, 1, 'crypto rotate dropping a key in use: refused');
+like($err, qr/refused: key `w1`, which this configuration drops, still (?#
+               )protects \d+ jobs? .*nothing was recorded/, '... saying why');
+is(scalar @{ rotations() }, $n_rot, '... no entry');
+
+# a worker started with it anyway: the rotation is in the trail all the same
+my $p3 = start_worker($conf3, 'w2-only');
+ok(wait_for(sub { @{ rotations() } > $n_rot }, 10),
+   'a worker started with a key dropped records it');
+is(stop_worker($p3), 0, '... (stopped)');
+%k = %{ rotations()->[-1]{f} };
+is("$k{actor}|$k{by}|$k{keys}|$k{added}|$k{retired}|$k{before}",
+   "$me|worker start|w2|-|w1|w1 w2", '... retired w1, by the worker\'s user');
+
+# never key material: neither a key's hex nor its file in any entry
+my @hex = map { open my $kf, '<', job_key($_) or die; my $h = <$kf>;
+                chomp $h; $h } qw(w1 w2);
+my $trail = join ' ', map { @{ $_->{l} } } @{ entries() };
+ok(!(grep { index($trail, $_) >= 0 || index($trail, lc $_) >= 0 }
+     @hex, job_key('w1'), job_key('w2'), substr($hex[0], 0, 16)),
+   'no key, no part of one and no key file in the trail');
+
 # ---- many appenders at once: one chain ----
 
 my @kids;
@@ -250,7 +310,9 @@ for my $x (@$saved) {
 is($rc, 0, 'aged entries still verify') or diag $out;
 
 $r->cmd('DEL', '{caresync}:prune', '{caresync}:prune:audit');
-my $pconf = write_config('retention.audit_s' => 3600,
+# the ring last recorded: its start adds no rotation entry
+my $pconf = write_config('crypto.keys' => worker_keys('w2'),
+                         'retention.audit_s' => 3600,
                          'retention.prune_interval_ms' => 200);
 $pid = start_worker($pconf, 'pruner');
 ok(wait_for(sub { my $a = entries(); @$a && $a->[0]{id} !~ /^$old-/ }, 10),

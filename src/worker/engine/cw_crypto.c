@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "cs_seal.h"
+#include "engine/cw_audit.h"
 #include "engine/cw_crypto.h"
+#include "engine/cw_log.h"
 #include "engine/cw_util.h"
 
 #define CW_CRYPTO_FILE_MAX  4096
@@ -276,4 +278,155 @@ cw_crypto_close(char *text, size_t text_len, const char *raw)
         explicit_bzero(text, text_len);
         free(text);
     }
+}
+
+
+void
+cw_crypto_ids(const cw_conf_t *c, char *out, size_t len)
+{
+    size_t  i, off = 0;
+
+    out[0] = '\0';
+
+    for (i = 0; c->crypto.ring && i < c->crypto.ring->n; i++) {
+        off += (size_t) snprintf(out + off, len - off, "%s%s",
+                                 i ? " " : "", c->crypto.ring->keys[i].id);
+        if (off >= len) {
+            return;
+        }
+    }
+}
+
+
+int
+cw_crypto_listed(const char *s, const char *w)
+{
+    size_t       n = strlen(w);
+    const char  *p;
+
+    for (p = strstr(s, w); p && n; p = strstr(p + 1, w)) {
+        if ((p == s || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+cw_crypto_minus(const char *a, const char *b, char *out, size_t len)
+{
+    char    w[CS_SEAL_KID_MAX + 1];
+    size_t  n, off = 0;
+
+    out[0] = '\0';
+
+    while (*a) {
+        n = strcspn(a, " ");
+        if (n && n < sizeof(w)) {
+            memcpy(w, a, n);
+            w[n] = '\0';
+            if (!cw_crypto_listed(b, w) && off + n + 2 < len) {
+                off += (size_t) snprintf(out + off, len - off, "%s%s",
+                                         off ? " " : "", w);
+            }
+        }
+        a += n;
+        a += *a == ' ';
+    }
+}
+
+
+static void
+cw_crypto_ring_key(const cw_conf_t *c, char *out, size_t len)
+{
+    snprintf(out, len, "%s:crypto:ring", c->redis.prefix);
+}
+
+
+int
+cw_crypto_recorded(cw_redis_t *r, const cw_conf_t *c, char *out,
+    size_t len)
+{
+    char         key[256];
+    redisReply  *rep;
+
+    cw_crypto_ring_key(c, key, sizeof(key));
+    rep = cw_redis_cmd(r, "GET %s", key);
+
+    if (rep == NULL || (rep->type != REDIS_REPLY_STRING
+                        && rep->type != REDIS_REPLY_NIL))
+    {
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return -1;
+    }
+
+    snprintf(out, len, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return 0;
+}
+
+
+int
+cw_crypto_record(cw_redis_t *r, const cw_conf_t *c, const char *actor,
+    const char *by, const char *protects)
+{
+    char         key[256], ids[CW_CRYPTO_IDS], old[CW_CRYPTO_IDS];
+    char         added[CW_CRYPTO_IDS], retired[CW_CRYPTO_IDS];
+    const char  *newest;
+    redisReply  *rep;
+
+    cw_crypto_ring_key(c, key, sizeof(key));
+    cw_crypto_ids(c, ids, sizeof(ids));
+
+    /* the swap itself says who saw the change first */
+    rep = cw_redis_cmd(r, "GETSET %s %s", key, ids);
+    if (rep == NULL || (rep->type != REDIS_REPLY_STRING
+                        && rep->type != REDIS_REPLY_NIL))
+    {
+        cw_error("crypto", "cannot record the key ring in %s error=\"%s\"",
+                 key, rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                            : "no answer");
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return -1;
+    }
+
+    snprintf(old, sizeof(old), "%s",
+             rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+
+    if (strcmp(old, ids) == 0) {
+        return 0;
+    }
+
+    cw_crypto_minus(ids, old, added, sizeof(added));
+    cw_crypto_minus(old, ids, retired, sizeof(retired));
+    newest = strrchr(ids, ' ');
+    newest = newest ? newest + 1 : ids;
+
+    if (cw_audit_op(r, c, actor, "key rotation", "by", by,
+                    "keys", ids[0] ? ids : "-",
+                    "newest", *newest ? newest : "-",
+                    "added", added[0] ? added : "-",
+                    "retired", retired[0] ? retired : "-",
+                    "before", old[0] ? old : "-",
+                    "protects", protects, NULL) != 0)
+    {
+        /* not in the trail: the next start or command records it */
+        rep = old[0] ? cw_redis_cmd(r, "SET %s %s", key, old)
+                     : cw_redis_cmd(r, "DEL %s", key);
+        if (rep) {
+            freeReplyObject(rep);
+        }
+        return -1;
+    }
+
+    cw_debug("crypto", "key ring recorded keys=\"%s\" added=\"%s\" "
+            "retired=\"%s\" by=\"%s\"", ids, added, retired, by);
+    return 1;
 }

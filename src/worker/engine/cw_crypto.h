@@ -32,7 +32,9 @@
 
 #include <stddef.h>
 
+#include "cs_seal.h"
 #include "engine/cw_config.h"
+#include "engine/cw_redis.h"
 
 /* Reads c->crypto.keys into c->crypto.ring; -1 with the errors in err. */
 int cw_crypto_load(cw_conf_t *c, char *err, size_t errlen);
@@ -49,5 +51,36 @@ char *cw_crypto_open(const cw_conf_t *c, char *raw, size_t len,
 
 /* Wipes and frees what cw_crypto_open() opened (never raw itself). */
 void cw_crypto_close(char *text, size_t text_len, const char *raw);
+
+/*
+ * Key rotation in the audit trail.  The ring's key ids, in order (the
+ * last one is the newest), are recorded in {prefix}:crypto:ring; when
+ * this ring is not the one recorded, it is recorded (GETSET: of workers
+ * starting together with the same ring, one sees the change) and an
+ * operator entry is appended: action `key rotation`, `actor` (NULL:
+ * cw_audit_actor()), `by` (`worker start`, `crypto rotate`), `keys`,
+ * `newest`, `added`, `retired` ("-" for none), `before` (the ring
+ * recorded, "-" for none) and, when given, `protects` (the jobs each key
+ * still protects, "id:count,..."). Key ids only: never a key, a file or
+ * anything derived from a key.  1 recorded, 0 the ring is the one
+ * recorded, -1 Redis failed (the record is put back, to be tried again).
+ */
+int cw_crypto_record(cw_redis_t *r, const cw_conf_t *c, const char *actor,
+    const char *by, const char *protects);
+
+/* The ring's key ids, space-separated, in order ("" without keys). */
+#define CW_CRYPTO_IDS  ((CS_SEAL_KID_MAX + 1) * CS_SEAL_KEYS_MAX + 1)
+
+void cw_crypto_ids(const cw_conf_t *c, char *out, size_t len);
+
+/* The ring recorded ("" when none) into out; 0, or -1 Redis failed. */
+int cw_crypto_recorded(cw_redis_t *r, const cw_conf_t *c, char *out,
+    size_t len);
+
+/* The words of `a` that are not in `b`, space-separated, into out. */
+void cw_crypto_minus(const char *a, const char *b, char *out, size_t len);
+
+/* 1 when `id` is a word of the space-separated `list`. */
+int cw_crypto_listed(const char *list, const char *id);
 
 #endif /* CW_CRYPTO_H */

@@ -296,7 +296,7 @@ static void
 cw_http_done(cw_http_req_t *r)
 {
     void                      *prev;
-    char                       target[96];
+    char                       target[96], *p;
     const char                *record, *job;
     cw_http_t                 *h = r->http;
     const cw_http_observer_t  *o = h->obs;
@@ -310,6 +310,11 @@ cw_http_done(cw_http_req_t *r)
         job = o && o->job && r->ctx ? o->job(r->ctx) : NULL;
         snprintf(target, sizeof(target), "%s/%s", r->target->name,
                  r->audit_what);
+
+        /* the system as the trail names it: lower case ("hint/patient") */
+        for (p = target; *p && *p != '/'; p++) {
+            *p = (char) tolower((unsigned char) *p);
+        }
         h->on_write(h->on_write_data, job, target, record, r->audit_fields);
     }
 

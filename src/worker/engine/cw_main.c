@@ -127,10 +127,13 @@ static const cw_cmd_t  cw_cmds[] = {
       "Remove everything caresync holds in Redis about one patient: its\n"
       "queued, retrying, parked, archived and dead jobs, their dedupe\n"
       "marks, status records and timelines, batch rows naming the id, the\n"
-      "patient's keys (lock, wait, last, index) and the log's lines.  Prints what it removed,\n"
-      "by kind and count.  Refuses, removing nothing, while a job for the\n"
-      "patient runs.  Never touches the CRM or the vendors.  The audit\n"
-      "trail records the erasure with the SHA-256 of the id.",
+      "patient's keys (lock, wait, last, index, media) and the log's lines.\n"
+      "Prints what it removed, by kind and count.  Sealed jobs are opened\n"
+      "with crypto.keys to find the patient; one that cannot be opened is\n"
+      "kept and counted (`kept unreadable N`, exit 3).  Refuses, removing\n"
+      "nothing, while a job for the patient runs.  Never touches the CRM\n"
+      "or the vendors.  The audit trail records the erasure with the\n"
+      "SHA-256 of the id.",
       "  --patient ID       a source patient id (ha..., pat-...) or a CRM\n"
       "                     contact id\n",
       -1,
@@ -190,7 +193,7 @@ static const cw_cmd_t  cw_cmds[] = {
       NULL, -1,
       cw_ops_oauth },
 
-    { "crypto", "crypto status",
+    { "crypto", "crypto status\ncrypto rotate",
       "status: how many jobs each key id of the job key ring still\n"
       "protects, counted where jobs are kept in Redis: the queue, the\n"
       "retry set, parked jobs, the dead-letter queue and the archive.\n"
@@ -199,7 +202,13 @@ static const cw_cmd_t  cw_cmds[] = {
       "cannot be opened), the total and the counts by place; `clear`\n"
       "counts jobs in the clear.  A key whose total is 0 can be dropped\n"
       "(docs/operations.md, \"Rotating the job key\").  Nothing is opened\n"
-      "or printed but key ids and counts.",
+      "or printed but key ids and counts.\n"
+      "rotate: record the key ring of this configuration in the audit\n"
+      "trail, by --actor or the OS user: the key ids added and retired\n"
+      "since the ring last recorded, and the status counts.  Run it with\n"
+      "the new crypto.keys before restarting the workers (a worker that\n"
+      "starts with a ring nobody recorded records it itself).  Refused\n"
+      "while a key it drops still protects a job.",
       NULL, -1,
       cw_ops_crypto },
 };
@@ -216,7 +225,8 @@ static const char  cw_common_options[] =
 
 static const char  cw_exit_status[] =
     "Exit status: 0 success, 1 failure (the message says what to fix),\n"
-    "2 usage error.  Manual: man caresync-worker (caresync-worker(8)).\n";
+    "2 usage error, 3 erase kept sealed jobs it could not open.\n"
+    "Manual: man caresync-worker (caresync-worker(8)).\n";
 
 
 /* the usage lines of a command: `first` then `rest` before each */

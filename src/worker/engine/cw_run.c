@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine/cw_audit.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_log.h"
 #include "engine/cw_metrics.h"
@@ -292,6 +293,13 @@ cw_run(const cw_conf_t *conf)
 
     cw_debug("worker", "started consumer=%s concurrency=%ld stream=%s",
              conf->worker.consumer, conf->worker.concurrency, conf->key.jobs);
+
+    /*
+     * Keys change with a restart: a ring no `crypto rotate` recorded is a
+     * rotation all the same, in the trail by the user the worker runs as.
+     * Redis failing here is logged, and retried at the next start.
+     */
+    (void) cw_crypto_record(&w.redis, conf, NULL, "worker start", NULL);
 
     batch = (int) (conf->worker.concurrency / 8);
     if (batch > 16) {

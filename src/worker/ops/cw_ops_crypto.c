@@ -1,5 +1,5 @@
 /*
- * caresync-worker: `crypto status`.
+ * caresync-worker: `crypto status` and `crypto rotate`.
  *
  * Every place a job's envelope is kept in Redis is read, in pages (a
  * bounded reply each), and each envelope is counted by the key id it is
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cs_seal.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_redis.h"
 #include "ops/cw_ops.h"
 #include "ops/cw_ops_crypto.h"
@@ -345,22 +346,168 @@ cw_census_state(const cw_conf_t *conf, const char *kid)
 }
 
 
+/* Every place a job is kept, counted by key id; 0, or -1 Redis failed */
+static int
+cw_census_take(cw_redis_t *r, const cw_conf_t *c, cw_census_t *cen)
+{
+    char         waiting[256];
+    size_t       i;
+    cw_parked_t  pk;
+
+    /* the ring's keys first, in their order, even when they protect none */
+    for (i = 0; c->crypto.ring && i < c->crypto.ring->n; i++) {
+        (void) cw_census_slot(cen, c->crypto.ring->keys[i].id);
+    }
+
+    pk.prefix = c->redis.prefix;
+    pk.rc = 0;
+    snprintf(waiting, sizeof(waiting), "%s:waiting", c->redis.prefix);
+
+    if (cw_census_stream(r, c->key.jobs, cen, CW_WHERE_JOBS, "job") != 0
+        || cw_census_scan(r, "ZSCAN", c->key.retry, cen, CW_WHERE_RETRY, 2,
+                          NULL, NULL) != 0
+        || cw_census_scan(r, "SSCAN", waiting, cen, CW_WHERE_PARKED, 1,
+                          cw_census_wait, &pk) != 0
+        || pk.rc != 0
+        || cw_census_stream(r, c->key.dead, cen, CW_WHERE_DEAD, "job") != 0
+        || cw_census_archive(r, c->redis.prefix, cen) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static unsigned long
+cw_census_total(const cw_kid_count_t *k)
+{
+    size_t         j;
+    unsigned long  total = 0;
+
+    for (j = 0; j < CW_WHERE_N; j++) {
+        total += k->n[j];
+    }
+
+    return total;
+}
+
+
+static void
+cw_census_print(const cw_conf_t *c, const cw_census_t *cen)
+{
+    size_t  i, j;
+
+    printf("%-32s %-8s %8s", "key", "state", "total");
+    for (j = 0; j < CW_WHERE_N; j++) {
+        printf(" %8s", cw_where_names[j]);
+    }
+    printf("\n");
+
+    for (i = 0; i < cen->nkids; i++) {
+        printf("%-32s %-8s %8lu", cen->kids[i].kid,
+               cw_census_state(c, cen->kids[i].kid),
+               cw_census_total(&cen->kids[i]));
+        for (j = 0; j < CW_WHERE_N; j++) {
+            printf(" %8lu", cen->kids[i].n[j]);
+        }
+        printf("\n");
+    }
+}
+
+
+/*
+ * `crypto rotate`: the ring of this configuration recorded as a rotation,
+ * by the operator, with what each key still protects; refused while a key
+ * it drops still protects a job (that job would be dead-lettered, sealed,
+ * until the key came back).
+ */
+static int
+cw_crypto_rotate(cw_redis_t *r, const cw_conf_t *c, const cw_census_t *cen)
+{
+    int          rc;
+    char         ids[CW_CRYPTO_IDS], old[CW_CRYPTO_IDS];
+    char         retired[CW_CRYPTO_IDS], added[CW_CRYPTO_IDS];
+    char         protects[CW_CRYPTO_KIDS * (CS_SEAL_KID_MAX + 24)];
+    size_t       i, off = 0;
+    unsigned long  n;
+
+    if (cw_crypto_recorded(r, c, old, sizeof(old)) != 0) {
+        fprintf(stderr, "caresync-worker: cannot read the recorded key "
+                "ring from Redis\n");
+        return 1;
+    }
+
+    cw_crypto_ids(c, ids, sizeof(ids));
+
+    if (strcmp(old, ids) == 0) {
+        printf("the key ring is the one recorded (%s): nothing to record\n",
+               ids[0] ? ids : "no keys");
+        return 0;
+    }
+
+    cw_crypto_minus(old, ids, retired, sizeof(retired));
+    cw_crypto_minus(ids, old, added, sizeof(added));
+    protects[0] = '\0';
+
+    for (i = 0; i < cen->nkids; i++) {
+        n = cw_census_total(&cen->kids[i]);
+
+        if (n && cw_crypto_listed(retired, cen->kids[i].kid)) {
+            fprintf(stderr, "caresync-worker: refused: key `%s`, which "
+                    "this configuration drops, still protects %lu job%s "
+                    "(above): keep it in crypto.keys until it protects "
+                    "none; nothing was recorded\n", cen->kids[i].kid, n,
+                    n == 1 ? "" : "s");
+            return 1;
+        }
+
+        off += (size_t) snprintf(protects + off, sizeof(protects) - off,
+                                 "%s%s:%lu", off ? "," : "",
+                                 cen->kids[i].kid, n);
+        if (off >= sizeof(protects)) {
+            off = sizeof(protects) - 1;
+        }
+    }
+
+    rc = cw_crypto_record(r, c, NULL, "crypto rotate",
+                          protects[0] ? protects : "-");
+
+    if (rc < 0) {
+        fprintf(stderr, "caresync-worker: the rotation is not in the audit "
+                "trail: Redis refused it; run it again\n");
+        return 1;
+    }
+
+    if (rc == 0) {
+        printf("the key ring is the one recorded (%s): nothing to record\n",
+               ids[0] ? ids : "no keys");
+        return 0;
+    }
+
+    printf("recorded: keys %s, added %s, retired %s\n",
+           ids[0] ? ids : "-", added[0] ? added : "-",
+           retired[0] ? retired : "-");
+    return 0;
+}
+
+
 int
 cw_ops_crypto(const cw_conf_t *c, int argc, char **argv)
 {
-    int           rc = 0;
-    char          waiting[256];
-    size_t        i, j;
+    int           rc = 0, rotate;
     cw_redis_t    r;
-    cw_parked_t   pk;
     cw_census_t  *cen;
-    unsigned long total;
 
-    if (argc != 1 || strcmp(argv[0], "status") != 0) {
-        fprintf(stderr, "usage: caresync-worker crypto status\n"
+    if (argc != 1 || (strcmp(argv[0], "status") != 0
+                      && strcmp(argv[0], "rotate") != 0))
+    {
+        fprintf(stderr, "usage: caresync-worker crypto status | rotate\n"
                 "`caresync-worker crypto --help` for details\n");
         return 2;
     }
+
+    rotate = strcmp(argv[0], "rotate") == 0;
 
     if (cw_ops_connect(c, &r) != 0) {
         return 1;
@@ -372,46 +519,14 @@ cw_ops_crypto(const cw_conf_t *c, int argc, char **argv)
         return 1;
     }
 
-    /* the ring's keys first, in their order, even when they protect none */
-    for (i = 0; c->crypto.ring && i < c->crypto.ring->n; i++) {
-        (void) cw_census_slot(cen, c->crypto.ring->keys[i].id);
-    }
-
-    pk.prefix = c->redis.prefix;
-    pk.rc = 0;
-    snprintf(waiting, sizeof(waiting), "%s:waiting", c->redis.prefix);
-
-    if (cw_census_stream(&r, c->key.jobs, cen, CW_WHERE_JOBS, "job") != 0
-        || cw_census_scan(&r, "ZSCAN", c->key.retry, cen, CW_WHERE_RETRY, 2,
-                          NULL, NULL) != 0
-        || cw_census_scan(&r, "SSCAN", waiting, cen, CW_WHERE_PARKED, 1,
-                          cw_census_wait, &pk) != 0
-        || pk.rc != 0
-        || cw_census_stream(&r, c->key.dead, cen, CW_WHERE_DEAD, "job") != 0
-        || cw_census_archive(&r, c->redis.prefix, cen) != 0)
-    {
+    if (cw_census_take(&r, c, cen) != 0) {
         rc = 1;
-    }
 
-    if (rc == 0) {
-        printf("%-32s %-8s %8s", "key", "state", "total");
-        for (j = 0; j < CW_WHERE_N; j++) {
-            printf(" %8s", cw_where_names[j]);
-        }
-        printf("\n");
+    } else {
+        cw_census_print(c, cen);
 
-        for (i = 0; i < cen->nkids; i++) {
-            total = 0;
-            for (j = 0; j < CW_WHERE_N; j++) {
-                total += cen->kids[i].n[j];
-            }
-
-            printf("%-32s %-8s %8lu", cen->kids[i].kid,
-                   cw_census_state(c, cen->kids[i].kid), total);
-            for (j = 0; j < CW_WHERE_N; j++) {
-                printf(" %8lu", cen->kids[i].n[j]);
-            }
-            printf("\n");
+        if (rotate) {
+            rc = cw_crypto_rotate(&r, c, cen);
         }
     }
 

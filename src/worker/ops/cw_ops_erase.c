@@ -9,7 +9,9 @@
 #include <jansson.h>
 
 #include "cs_id.h"
+#include "cs_seal.h"
 #include "engine/cw_audit.h"
+#include "engine/cw_crypto.h"
 #include "engine/cw_jobs.h"
 #include "engine/cw_queue.h"
 #include "engine/cw_status.h"
@@ -21,6 +23,7 @@
 #define CW_ERASE_PAGE  200
 #define CW_ERASE_KEY   512
 #define CW_ERASE_IDS   8       /* the id and the ones its jobs linked */
+#define CW_ERASE_SHUT  2       /* sealed, not openable, not known */
 
 static const char  *cw_erase_kinds[] = {
     "queued", "retrying", "parked", "archived", "dead", "dedupe",
@@ -77,24 +80,66 @@ cw_erase_add(char ***v, size_t *n, size_t *cap, const char *s)
 }
 
 
+/* A key id whose jobs could not be opened, once, for the message */
+static void
+cw_erase_shut(cw_erase_t *e, const char *job, size_t len)
+{
+    char    kid[CS_SEAL_KID_MAX + 1];
+    size_t  n = strlen(e->res->shut_kids), k;
+
+    e->res->unreadable++;
+
+    if (cs_seal_kid((const unsigned char *) job, len, kid) == CS_SEAL_PLAIN
+        || kid[0] == '\0')
+    {
+        snprintf(kid, sizeof(kid), "?");
+    }
+
+    k = strlen(kid);
+
+    if (cw_crypto_listed(e->res->shut_kids, kid)
+        || n + k + 2 >= sizeof(e->res->shut_kids))
+    {
+        return;
+    }
+
+    snprintf(e->res->shut_kids + n, sizeof(e->res->shut_kids) - n, "%s%s",
+             n ? " " : "", kid);
+}
+
+
 /*
  * Whether a stored job (its id as stored, and its envelope) is about the
- * patient; a match adds its id to what goes.
+ * patient: 1 (its id is added to what goes), 0, or CW_ERASE_SHUT when it
+ * is sealed, cannot be opened, and nothing readable of it names the
+ * patient (it may be the patient's: kept, and counted).  A job known by
+ * its readable id is not opened; another sealed job is opened with the
+ * key ring as a job's start opens it (cw_jobs.c), its
+ * opened text wiped once parsed and the parse's copy wiped when freed:
+ * the patient ids are compared, nothing of it is printed or kept.
  */
 static int
 cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
     size_t len)
 {
     int               i, hit = 0;
+    char             *text, *refused = NULL, kid[CS_SEAL_KID_MAX + 1];
+    size_t            text_len;
     cw_env_t          env;
     const char       *v;
     cw_patient_t      p;
     const cs_json_t  *action;
 
-    /* read as a job's start reads it (engine/cw_env.h) */
+    /* known by its readable id: nothing to open */
+    if (job_id && cw_erase_has(e->jobs, e->njobs, job_id)) {
+        return 1;
+    }
+
     memset(&env, 0, sizeof(env));
     if (job) {
-        (void) cw_env_parse(&env, job, len);
+        refused = cw_crypto_open(e->c, (char *) job, len, &text, &text_len);
+        (void) cw_env_parse(&env, text, text_len);
+        cw_crypto_close(text, text_len, job);
     }
 
     if (job_id == NULL) {
@@ -105,6 +150,7 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
         hit = 1;
     }
 
+    /* refused in the clear (PHI and no seal) is read all the same */
     if (!hit && env.root && cw_jobs_patient_of(&env, &p) == 0) {
         for (i = 0; i < e->nnames; i++) {
             if (strcmp(p.name, e->names[i].name) == 0) {
@@ -127,8 +173,14 @@ cw_erase_about(cw_erase_t *e, const char *job_id, const char *job,
 
     if (hit) {
         cw_erase_add(&e->jobs, &e->njobs, &e->cjobs, job_id);
+
+    } else if (refused && cs_seal_kid((const unsigned char *) job, len,
+                                      kid) != CS_SEAL_PLAIN)
+    {
+        hit = CW_ERASE_SHUT;
     }
 
+    free(refused);
     cw_env_free(&env);
 
     return hit;
@@ -158,13 +210,17 @@ cw_erase_del(cw_erase_t *e, const char *key)
 static int
 cw_erase_entry(void *data, redisReply *x)
 {
+    int           hit;
     redisReply   *fv = x->element[1];
     const char   *job = cw_ops_field(fv, "job");
     cw_erase_t   *e = data;
 
-    if (!cw_erase_about(e, cw_ops_field(fv, "job_id"), job,
-                        job ? strlen(job) : 0))
-    {
+    hit = cw_erase_about(e, cw_ops_field(fv, "job_id"), job,
+                         job ? strlen(job) : 0);
+    if (hit == CW_ERASE_SHUT) {
+        cw_erase_shut(e, job, strlen(job));
+    }
+    if (hit != 1) {
         return 0;
     }
 
@@ -196,6 +252,7 @@ cw_erase_stream(cw_erase_t *e, const char *key, cw_erase_kind_e kind,
 static int
 cw_erase_retry_page(void *data, redisReply *list)
 {
+    int          hit;
     size_t       i;
     const char  *m, *tab;
     cw_erase_t  *e = data;
@@ -205,7 +262,11 @@ cw_erase_retry_page(void *data, redisReply *list)
         tab = strchr(m, '\t');
         tab = tab ? tab + 1 : m;
 
-        if (cw_erase_about(e, NULL, tab, strlen(tab))) {
+        hit = cw_erase_about(e, NULL, tab, strlen(tab));
+        if (hit == CW_ERASE_SHUT) {
+            cw_erase_shut(e, tab, strlen(tab));
+        }
+        if (hit == 1) {
             cw_redis_append(e->r, "ZREM %s %b", e->c->key.retry, m,
                             list->element[i]->len);
             e->res->n[CW_ERASE_RETRYING]++;
@@ -515,6 +576,15 @@ cw_erase_keys(cw_erase_t *e)
         cw_redis_append(e->r, "SREM %s %s", waiting, e->names[i].name);
     }
 
+    /* a contact's attached media (digests of its card images' ids) */
+    for (i = 0; i < e->nids; i++) {
+        cw_erase_pkey(e, "media", e->ids[i], key);
+        if ((n = cw_erase_del(e, key)) < 0) {
+            return -1;
+        }
+        e->res->n[CW_ERASE_KEYS] += n;
+    }
+
     return cw_redis_flush(e->r);
 }
 
@@ -583,7 +653,7 @@ static int
 cw_erase_audit(cw_erase_t *e, const char *actor, int rc)
 {
     int       k;
-    char      digest[CS_ID_SHA256_LEN + 1], counts[256];
+    char      digest[CS_ID_SHA256_LEN + 1], counts[256], shut[24];
     size_t    off = 0;
     cs_str_t  part;
 
@@ -602,9 +672,13 @@ cw_erase_audit(cw_erase_t *e, const char *actor, int rc)
         strcpy(digest, "-");
     }
 
+    snprintf(shut, sizeof(shut), "%lld", e->res->unreadable);
+
     return cw_audit_op(e->r, e->c, actor, "erase", "patient_sha256", digest,
-                       "result", rc == 0 ? "done" : "partial", "removed",
-                       counts, NULL);
+                       "result", rc != 0 ? "partial"
+                                 : e->res->unreadable ? "unreadable kept"
+                                 : "done",
+                       "removed", counts, "unreadable", shut, NULL);
 }
 
 
@@ -677,6 +751,10 @@ cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
         }
     }
 
+    if (rc == 0 && res->unreadable) {
+        rc = -4;
+    }
+
     for (j = 0; j < e.njobs; j++) {
         free(e.jobs[j]);
     }
@@ -734,6 +812,19 @@ cw_ops_erase(const cw_conf_t *c, int argc, char **argv)
 
     for (k = 0; k < CW_ERASE_NKINDS; k++) {
         printf("removed %s %lld\n", cw_erase_kind_name(k), res.n[k]);
+    }
+    printf("kept unreadable %lld\n", res.unreadable);
+
+    if (rc == -4) {
+        fprintf(stderr, "caresync-worker: %lld sealed job%s could not be "
+                "opened (key id %s) and %s kept: %s may be about this "
+                "patient. Put the key back in crypto.keys (`caresync-worker "
+                "crypto status` lists it MISSING) and run erase again\n",
+                res.unreadable, res.unreadable == 1 ? "" : "s",
+                res.shut_kids, res.unreadable == 1 ? "was" : "were",
+                res.unreadable == 1 ? "it" : "they");
+        cw_ops_close(&r);
+        return 3;
     }
 
     if (rc == -3) {

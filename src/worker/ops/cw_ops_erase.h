@@ -12,8 +12,15 @@
  * patient, and are sought too.  Removed: queued, retrying, parked,
  * archived and dead jobs, the edge's marks that hold their ids (dedupe,
  * message), their status records and timelines, batch rows naming the ids, the
- * per-patient keys (lock, wait, last, index), and the sync log's lines
- * naming an id or one of the jobs.  Never the CRM's or a vendor's data,
+ * per-patient keys (lock, wait, last, index, a contact's media marks),
+ * and the sync log's lines
+ * naming an id or one of the jobs.  A sealed job (the patient's ids are
+ * in its sealed part) is opened with the key ring to read them, and
+ * forgotten; one that cannot be opened (its key is not in the ring, or it
+ * does not authenticate) and whose readable head names none of the ids
+ * is kept and counted (res->unreadable): removing it could erase another
+ * patient's job, keeping it unsaid would be an erasure that is not one.
+ * Never the CRM's or a vendor's data,
  * and never the audit trail, which records the erasure itself (with the
  * SHA-256 of the id, not the id).
  */
@@ -42,6 +49,8 @@ typedef struct {
     long long    n[CW_ERASE_NKINDS];
     char         running[132];     /* refused: the job that runs, or ""
                                       when one is starting */
+    long long    unreadable;       /* sealed jobs kept: not openable */
+    char         shut_kids[128];   /* their key ids, space-separated */
 } cw_erase_res_t;
 
 /* The kinds' names, as printed ("queued", "retrying", ...). */
@@ -51,7 +60,8 @@ const char *cw_erase_kind_name(cw_erase_kind_e k);
  * 0 erased (counts in res), 1 refused (a job for the patient runs:
  * res->running; nothing removed), -1 Redis failed (part may be removed:
  * run it again), -2 the id is not one, -3 erased but the audit entry
- * could not be written.  The audit entry, by `actor` (NULL:
+ * could not be written, -4 erased but res->unreadable sealed jobs could
+ * not be opened and were kept (their key ids in res->shut_kids).  The audit entry, by `actor` (NULL:
  * cw_audit_actor()), is written here, for every caller.
  */
 int cw_erase(cw_redis_t *r, const cw_conf_t *c, const char *id,
