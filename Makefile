@@ -117,9 +117,14 @@ run:
 	BUILD=$(BUILD) .ci/run-local
 
 # The ingestion figures of spec/bars.md, side by side in one run.
-bench: deps module
+bench: deps module $(BUILD)/openloop
 	@.ci/install-deps bench
 	perl bench/ingest.pl
+
+# The open-loop load of the latency figure (bench/openloop.c).
+$(BUILD)/openloop: bench/openloop.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(OPT) $< -o $@
 
 # What a frozen Redis costs a worker: idle and peak RSS (docs/performance.md).
 bench-backlog: deps module

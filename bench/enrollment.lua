@@ -2,13 +2,8 @@
 -- delivery (its own patient id), so that every 200 must be one new job.
 --   wrk -s bench/enrollment.lua <url> -- <payload.json>
 -- On exit it prints "status <code> <count>" lines for the caller to check.
---
--- CARESYNC_DELAY_MS=<d> paces the load: each connection waits a random
--- 0 to 2d ms (mean d) before each request, so that c connections offer
--- about c / (d + latency) requests per ms whatever the server's speed,
--- and the connections do not send in step.  wrk times a request from its
--- send, not from the pause before it.  Unset, the loop is closed (each
--- connection sends as soon as its answer comes).
+-- The loop is closed (each connection sends as soon as its answer comes):
+-- the load at a fixed rate is bench/openloop.c's.
 
 local threads = {}
 local counter = 1
@@ -34,16 +29,6 @@ function init(args)
   math.randomseed(seed * 100 + tid)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
-end
-
-local pace = tonumber(os.getenv("CARESYNC_DELAY_MS") or "")
-
-if pace then
-  -- defined only when pacing: wrk pauses before every request when a
-  -- script has delay() at all
-  function delay()
-    return math.floor(math.random() * 2 * pace + 0.5)
-  end
 end
 
 function request()

@@ -60,7 +60,15 @@ local r = redis:new()
 -- as caresync_redis timeout=10s in t/lib/Caresync/Bench/Servers.pm
 r:set_timeout(10000)
 
-local ok = r:connect("127.0.0.1", tonumber(ngx.var.caresync_redis_port))
+-- "127.0.0.1:<port>" or "unix:<path>", as caresync's caresync_redis
+local addr = ngx.var.caresync_redis
+local ok
+if addr:sub(1, 5) == "unix:" then
+    ok = r:connect(addr)
+else
+    local host, port = addr:match("^(.*):(%d+)$")
+    ok = r:connect(host, tonumber(port))
+end
 if not ok then
     return answer(503, { errorMessage = "temporarily unavailable" })
 end

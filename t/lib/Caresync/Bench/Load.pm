@@ -12,11 +12,13 @@ package Caresync::Bench::Load;
 #   wrk($server, $conns, $seconds, $run)   wrk for a duration
 #       (bench/enrollment.lua); returns { rps, mean, p50, p99 (ms), requests,
 #       status => {…}, errors }.
-#   wrk($server, $conns, $seconds, $run, $rate)   the same, paced: each
-#       connection pauses a random time of mean $conns / $rate before
-#       each request (enrollment.lua's CARESYNC_DELAY_MS), so that the
-#       server is offered about $rate requests/s, less what its own
-#       latency takes from each connection's cycle; rps is what it got.
+#   openloop($server, $conns, $seconds, $run, $rate, @prefix)   an open
+#       loop at a fixed rate (bench/openloop.c, built as build/openloop):
+#       a request due every 1 / $rate s on $conns keep-alive connections,
+#       its latency taken from when it was due; every answer waited for.
+#       @prefix runs it under another command (chrt).  Returns { p50,
+#       p99, p999, max, mean, wake_p99 (ms), sent, requests (timed),
+#       queued_max, status => {…} }.
 #
 # $run (0–9999) makes the ids distinct from every other call's.
 
@@ -29,7 +31,7 @@ use File::Basename qw(dirname);
 use IO::Select;
 use IO::Socket::INET;
 
-our @EXPORT_OK = qw(post wrk fixture);
+our @EXPORT_OK = qw(post wrk openloop fixture);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../../..');
 
@@ -176,10 +178,8 @@ sub post {
 # --- wrk, for a duration ------------------------------------------------------
 
 sub wrk {
-    my ($server, $conns, $secs, $run, $rate) = @_;
-    my $pace = $rate ? sprintf('CARESYNC_DELAY_MS=%.3f ', 1000 * $conns / $rate)
-                     : '';
-    my $cmd = "${pace}CARESYNC_RUN=$run wrk -t2 -c$conns -d${secs}s --latency"
+    my ($server, $conns, $secs, $run) = @_;
+    my $cmd = "CARESYNC_RUN=$run wrk -t2 -c$conns -d${secs}s --latency"
             . " -s $ROOT/bench/enrollment.lua $server->{url} -- " . fixture();
     my %r = (status => {}, errors => '');
     for (`$cmd 2>&1`) {
@@ -192,6 +192,29 @@ sub wrk {
         $r{errors} = $1 if /Socket errors: (.*)/;
     }
     die "$server->{name}: wrk gave no figures\n" unless $r{rps};
+    return \%r;
+}
+
+# --- an open loop at a fixed rate --------------------------------------------
+
+sub openloop {
+    my ($server, $conns, $secs, $run, $rate, @prefix) = @_;
+    my $bin = $ENV{BENCH_OPENLOOP} // "$ROOT/build/openloop";
+    -x $bin or die "no $bin: make bench builds it\n";
+    open my $out, '-|', @prefix, $bin, '-p', $server->{port}, '-r', $rate,
+                        '-d', $secs, '-c', $conns, '-i', $run,
+                        '-f', fixture()
+        or die "openloop: $!\n";
+    my %r = (status => {});
+    # not into $_: a caller's loop may have it aliased
+    while (my $line = <$out>) {
+        $r{status}{$1} += $2 if $line =~ /^status (\d+) (\d+)/;
+        $r{$1} = $2 if $line =~ /^(sent|requests|queued_max) (\d+)/;
+        $r{$1} = $2 / 1000 if $line =~ /^latency_(\w+)_us ([\d.]+)/;
+        $r{wake_p99} = $1 / 1000 if $line =~ /^wake_p99_us ([\d.]+)/;
+    }
+    close $out or die "$server->{name}: openloop failed\n";
+    defined $r{p99} or die "$server->{name}: openloop gave no figures\n";
     return \%r;
 }
 

@@ -57,7 +57,7 @@ my %LOCATION = (
 EOF
     openresty => <<"EOF",
         location = /webhook/user-enrollment {
-            set \$caresync_redis_port \@REDIS\@;
+            set \$caresync_redis \@REDIS\@;
             client_body_buffer_size 16k;
             content_by_lua_file $ROOT/bench/openresty/enroll.lua;
         }
@@ -82,7 +82,10 @@ sub redis_start {
     my $port = Caresync::Worker::free_port();
     my @cmd = ('redis-server', '--port', $port, '--bind', '127.0.0.1',
                '--save', '', '--appendonly', 'no', '--dir', $dir,
-               '--hz', 1, '--dynamic-hz', 'no');
+               '--hz', 1, '--dynamic-hz', 'no',
+               # nginx's workers run as another user; the socket is as
+               # open as the loopback port beside it
+               '--unixsocket', "$dir/redis.sock", '--unixsocketperm', 777);
     unshift @cmd, Caresync::Bench::Callgrind::command($o{callgrind})
         if $o{callgrind};
     my $pid = Caresync::Worker::spawn("$dir/log", @cmd);
@@ -92,6 +95,7 @@ sub redis_start {
         return $pong eq 'PONG' ? $c : undef;
     }, 120) or die "redis-server did not start (see $dir/log)\n";
     return { port => $port, pid => $pid, r => $r, dir => $dir,
+             unix => "$dir/redis.sock",
              callgrind => $o{callgrind} };
 }
 
@@ -126,7 +130,12 @@ sub stream { $STREAM{ $_[0]{name} } }
 
 sub _write_conf {
     my ($self) = @_;
-    my ($name, $dir, $rport) = (@$self{qw(name dir)}, $self->{redis}{port});
+    my ($name, $dir) = @$self{qw(name dir)};
+    # both servers that talk to Redis reach it the same way: TCP on
+    # loopback, or its UNIX-domain socket with BENCH_REDIS=unix
+    my $raddr = ($ENV{BENCH_REDIS} // 'tcp') eq 'unix'
+                ? "unix:$self->{redis}{unix}"
+                : "127.0.0.1:$self->{redis}{port}";
     my $module = $ENV{CARESYNC_MODULE}
                  // "$ROOT/build/ngx_http_caresync_module.so";
     -e $module or die "no $module: run make first\n";
@@ -140,13 +149,13 @@ sub _write_conf {
     my %http = (
         ceiling   => '',
         openresty => "lua_package_path '/usr/share/lua/5.1/?.lua;;';",
-        caresync  => "caresync_redis 127.0.0.1:$rport timeout=10s;\n    "
+        caresync  => "caresync_redis $raddr timeout=10s;\n    "
                      # the jobs sealed as in production, unless BENCH_SEAL=0
                      . (($ENV{BENCH_SEAL} // 1)
                         ? "caresync_job_key bench file:$dir/conf/job.key;"
                         : 'caresync_job_key off;'),
     );
-    (my $location = $LOCATION{$name}) =~ s/\@REDIS\@/$rport/g;
+    (my $location = $LOCATION{$name}) =~ s/\@REDIS\@/$raddr/g;
 
     remove_tree($dir);
     make_path("$dir/conf", "$dir/logs");
