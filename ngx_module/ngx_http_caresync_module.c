@@ -15,6 +15,9 @@ static char *ngx_http_caresync_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_redis_queue(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_caresync_conf_location(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *clcf, cs_endpoint_t endpoint,
+    ngx_http_handler_pt handler);
 static char *ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -779,14 +782,9 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_caresync_loc_conf_t  *clcf = conf;
 
-    ngx_str_t                      *value;
-    ngx_uint_t                      i;
-    ngx_http_core_loc_conf_t       *core;
-    ngx_http_caresync_main_conf_t  *cmcf;
-
-    if (clcf->endpoint) {
-        return "is duplicate";
-    }
+    ngx_str_t      *value;
+    ngx_uint_t      i;
+    cs_endpoint_t   endpoint;
 
     value = cf->args->elts;
 
@@ -795,20 +793,49 @@ ngx_http_caresync_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 cs_endpoint_names[ngx_http_caresync_webhooks[i].endpoint],
                 value[1].data) == 0)
         {
-            clcf->webhook = ngx_http_caresync_webhooks[i].kind;
-            clcf->endpoint = ngx_http_caresync_webhooks[i].endpoint;
             break;
         }
     }
 
-    if (clcf->webhook == 0) {
+    if (ngx_http_caresync_webhooks[i].endpoint == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown webhook \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
     }
 
+    if (clcf->endpoint == 0) {
+        clcf->webhook = ngx_http_caresync_webhooks[i].kind;
+    }
+
+    endpoint = ngx_http_caresync_webhooks[i].endpoint;
+
+    return ngx_http_caresync_conf_location(cf, clcf, endpoint,
+                                           ngx_http_caresync_handler);
+}
+
+
+/*
+ * What every directive that makes a location ours does once: one endpoint
+ * per location, its content handler, and the module marked used (the
+ * configuration checks that follow look only where it is).
+ */
+
+static char *
+ngx_http_caresync_conf_location(ngx_conf_t *cf,
+    ngx_http_caresync_loc_conf_t *clcf, cs_endpoint_t endpoint,
+    ngx_http_handler_pt handler)
+{
+    ngx_http_core_loc_conf_t       *core;
+    ngx_http_caresync_main_conf_t  *cmcf;
+
+    if (clcf->endpoint) {
+        return "is duplicate";
+    }
+
+    clcf->endpoint = endpoint;
+
     core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    core->handler = ngx_http_caresync_handler;
+    core->handler = handler;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
     cmcf->used = 1;
@@ -822,23 +849,10 @@ ngx_http_caresync_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_caresync_loc_conf_t  *clcf = conf;
 
-    ngx_http_core_loc_conf_t       *core;
-    ngx_http_caresync_main_conf_t  *cmcf;
-
-    if (clcf->endpoint) {
-        return "is duplicate";
-    }
-
     clcf->api = 1;
-    clcf->endpoint = CS_ENDPOINT_API;
 
-    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    core->handler = ngx_http_caresync_api_handler;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
-    cmcf->used = 1;
-
-    return NGX_CONF_OK;
+    return ngx_http_caresync_conf_location(cf, clcf, CS_ENDPOINT_API,
+                                           ngx_http_caresync_api_handler);
 }
 
 
@@ -884,24 +898,16 @@ ngx_http_caresync_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_caresync_loc_conf_t  *clcf = conf;
 
-    char                      *rv;
-    ngx_http_core_loc_conf_t  *core;
-
-    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
     if (ngx_http_caresync_conf_folder(cf, "/console/") != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
-    rv = ngx_http_caresync_api(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
+    /* the page's calls are the actions API's, under the same tokens */
+    clcf->api = 1;
     clcf->console = 1;
-    core->handler = ngx_http_caresync_console_handler;
 
-    return NGX_CONF_OK;
+    return ngx_http_caresync_conf_location(cf, clcf, CS_ENDPOINT_API,
+                                           ngx_http_caresync_console_handler);
 }
 
 
@@ -916,15 +922,6 @@ ngx_http_caresync_oauth_callback(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_caresync_loc_conf_t  *clcf = conf;
 
-    ngx_http_core_loc_conf_t       *core;
-    ngx_http_caresync_main_conf_t  *cmcf;
-
-    if (clcf->endpoint) {
-        return "is duplicate";
-    }
-
-    core = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
     if (ngx_http_caresync_conf_folder(cf, "/oauth/healthsherpa/")
         != NGX_CONF_OK)
     {
@@ -932,13 +929,9 @@ ngx_http_caresync_oauth_callback(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     clcf->oauth_callback = 1;
-    clcf->endpoint = CS_ENDPOINT_API;
-    core->handler = ngx_http_caresync_oauth_handler;
 
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_caresync_module);
-    cmcf->used = 1;
-
-    return NGX_CONF_OK;
+    return ngx_http_caresync_conf_location(cf, clcf, CS_ENDPOINT_API,
+                                           ngx_http_caresync_oauth_handler);
 }
 
 

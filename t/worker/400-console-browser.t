@@ -19,7 +19,6 @@ my $root = Caresync::Worker::root();
 
 my $env = start_env();
 my $J = JSON::PP->new->canonical;
-my $fixtures = $ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures";
 my $hs = $J->decode(fixture_text('healthsherpa/search-match.json'))
              ->{data}{contact};
 fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
@@ -56,7 +55,7 @@ redis()->cmd('HSET', "{caresync}:job:$dead", status => 'failed',
 
 # a batch queued while no worker runs
 my ($rc, $out, $err) = worker_cmd($conf, 'batch', 'healthsherpa', '--csv',
-                                  "$fixtures/salesforce/report-export.csv");
+                                  fixture_path('salesforce/report-export.csv'));
 my ($batch) = $out =~ /^batch (\S+) queued: 2 contacts/m;
 ok($batch, 'a batch of two contacts queued') or diag "$out$err";
 

@@ -215,8 +215,7 @@ fake_post('/__fake/salesforce/contacts', [
     { Id => '003Hs00001XyZwVIAV', FirstName => 'Maria', LastName => 'Lopez',
       Email => 'maria@example.org' } ]);
 my (undef, $bout) = worker_cmd($conf, 'batch', 'healthsherpa', '--csv',
-    ($ENV{CARESYNC_FIXTURES} // Caresync::Worker::root() . '/../shared/fixtures')
-    . '/salesforce/report-export.csv');
+    fixture_path('salesforce/report-export.csv'));
 my ($batch) = $bout =~ /^batch (\S+) queued/m;
 ok($batch, 'a batch of the report export queued');
 # two workers run now: the items are in one or the other's counters

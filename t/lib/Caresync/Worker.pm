@@ -33,7 +33,7 @@ our @EXPORT = qw(start_env redis redis_at fake_get fake_post write_config
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
                  kill_redis restart_redis no_phi_in_log start_otlp_stub
-                 fixture_text job_key worker_keys run_browser);
+                 fixture_path fixture_text job_key worker_keys run_browser);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my $ENV_;
@@ -271,11 +271,17 @@ sub sf_contacts {
     return { map { $_->{Id} => $_ } @{ fake_get('/__fake/salesforce/contacts') } };
 }
 
-# The text of a fixture of the shared contract, e.g.
-# fixture_text('helparound/enrollment.json'); CARESYNC_FIXTURES moves them.
+# Where a fixture of the shared contract is, e.g.
+# fixture_path('salesforce/report-export.csv'); CARESYNC_FIXTURES moves them.
+sub fixture_path {
+    my ($rel) = @_;
+    return ($ENV{CARESYNC_FIXTURES} // "$ROOT/../shared/fixtures") . "/$rel";
+}
+
+# The text of a fixture, e.g. fixture_text('helparound/enrollment.json').
 sub fixture_text {
     my ($rel) = @_;
-    my $path = ($ENV{CARESYNC_FIXTURES} // "$ROOT/../shared/fixtures") . "/$rel";
+    my $path = fixture_path($rel);
     open my $fh, '<', $path or die "$path: $!";
     local $/;
     return <$fh>;
