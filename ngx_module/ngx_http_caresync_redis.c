@@ -99,6 +99,8 @@ static void ngx_http_caresync_redis_flush(ngx_http_caresync_redis_t *rd);
 static void ngx_http_caresync_redis_post(ngx_http_caresync_redis_t *rd);
 static ngx_int_t ngx_http_caresync_redis_queue(ngx_http_caresync_redis_t *rd,
     ngx_http_caresync_redis_reply_pt fn, void *data);
+static ngx_http_caresync_redis_wait_t ngx_http_caresync_redis_dequeue(
+    ngx_http_caresync_redis_t *rd);
 static ngx_int_t ngx_http_caresync_redis_setup_command(
     ngx_http_caresync_redis_t *rd, const char *name, ngx_str_t *arg);
 static void ngx_http_caresync_redis_setup_reply(ngx_http_caresync_redis_t *rd,
@@ -350,6 +352,21 @@ ngx_http_caresync_redis_queue(ngx_http_caresync_redis_t *rd,
     rd->n++;
 
     return NGX_OK;
+}
+
+
+/* The oldest command waiting: Redis answers in the order it was sent. */
+
+static ngx_http_caresync_redis_wait_t
+ngx_http_caresync_redis_dequeue(ngx_http_caresync_redis_t *rd)
+{
+    ngx_http_caresync_redis_wait_t  w;
+
+    w = rd->wait[rd->head];
+    rd->head = (rd->head + 1) % rd->nalloc;
+    rd->n--;
+
+    return w;
 }
 
 
@@ -927,9 +944,7 @@ ngx_http_caresync_redis_close(ngx_http_caresync_redis_t *rd)
      * send again: get() says there is no connection */
 
     while (rd->n) {
-        w = rd->wait[rd->head];
-        rd->head = (rd->head + 1) % rd->nalloc;
-        rd->n--;
+        w = ngx_http_caresync_redis_dequeue(rd);
 
         w.fn(rd, NULL, w.data);
     }
@@ -1013,9 +1028,7 @@ ngx_http_caresync_redis_read_handler(ngx_event_t *rev)
                 return;
             }
 
-            w = rd->wait[rd->head];
-            rd->head = (rd->head + 1) % rd->nalloc;
-            rd->n--;
+            w = ngx_http_caresync_redis_dequeue(rd);
 
             demoted = ngx_http_caresync_redis_demoted(reply);
 
@@ -1073,9 +1086,7 @@ broken:
      */
 
     if (rd->n) {
-        w = rd->wait[rd->head];
-        rd->head = (rd->head + 1) % rd->nalloc;
-        rd->n--;
+        w = ngx_http_caresync_redis_dequeue(rd);
 
         w.fn(rd, &ngx_http_caresync_redis_unreadable, w.data);
 
