@@ -298,42 +298,25 @@ cw_crypto_ids(const cw_conf_t *c, char *out, size_t len)
 }
 
 
-int
-cw_crypto_listed(const char *s, const char *w)
-{
-    size_t       n = strlen(w);
-    const char  *p;
-
-    for (p = strstr(s, w); p && n; p = strstr(p + 1, w)) {
-        if ((p == s || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 void
 cw_crypto_minus(const char *a, const char *b, char *out, size_t len)
 {
-    char    w[CS_SEAL_KID_MAX + 1];
-    size_t  n, off = 0;
+    char         w[CS_SEAL_KID_MAX + 1];
+    size_t       n, off = 0;
+    const char  *e;
 
     out[0] = '\0';
 
-    while (*a) {
-        n = strcspn(a, " ");
-        if (n && n < sizeof(w)) {
-            memcpy(w, a, n);
-            w[n] = '\0';
-            if (!cw_crypto_listed(b, w) && off + n + 2 < len) {
-                off += (size_t) snprintf(out + off, len - off, "%s%s",
-                                         off ? " " : "", w);
-            }
+    while ((e = cw_list_next(&a, &n)) != NULL) {
+        if (n >= sizeof(w)) {
+            continue;
         }
-        a += n;
-        a += *a == ' ';
+        memcpy(w, e, n);
+        w[n] = '\0';
+        if (!cw_list_has(b, w) && off + n + 2 < len) {
+            off += (size_t) snprintf(out + off, len - off, "%s%s",
+                                     off ? " " : "", w);
+        }
     }
 }
 

@@ -80,7 +80,4 @@ int cw_crypto_recorded(cw_redis_t *r, const cw_conf_t *c, char *out,
 /* The words of `a` that are not in `b`, space-separated, into out. */
 void cw_crypto_minus(const char *a, const char *b, char *out, size_t len);
 
-/* 1 when `id` is a word of the space-separated `list`. */
-int cw_crypto_listed(const char *list, const char *id);
-
 #endif /* CW_CRYPTO_H */

@@ -26,6 +26,7 @@
 #include "cs_seal.h"
 #include "engine/cw_crypto.h"
 #include "engine/cw_redis.h"
+#include "engine/cw_util.h"
 #include "ops/cw_ops.h"
 #include "ops/cw_ops_crypto.h"
 
@@ -453,7 +454,7 @@ cw_crypto_rotate(cw_redis_t *r, const cw_conf_t *c, const cw_census_t *cen)
     for (i = 0; i < cen->nkids; i++) {
         n = cw_census_total(&cen->kids[i]);
 
-        if (n && cw_crypto_listed(retired, cen->kids[i].kid)) {
+        if (n && cw_list_has(retired, cen->kids[i].kid)) {
             fprintf(stderr, "caresync-worker: refused: key `%s`, which "
                     "this configuration drops, still protects %lu job%s "
                     "(above): keep it in crypto.keys until it protects "

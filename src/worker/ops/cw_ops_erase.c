@@ -97,7 +97,7 @@ cw_erase_shut(cw_erase_t *e, const char *job, size_t len)
 
     k = strlen(kid);
 
-    if (cw_crypto_listed(e->res->shut_kids, kid)
+    if (cw_list_has(e->res->shut_kids, kid)
         || n + k + 2 >= sizeof(e->res->shut_kids))
     {
         return;
