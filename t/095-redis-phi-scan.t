@@ -179,14 +179,26 @@ my ($hint_cid, $retry_cid) = @{ fake_post('/__fake/salesforce/contacts', [
 
 sub post {
     my ($path, $body, %h) = @_;
+    my %before = marks();
     my $res = HTTP::Tiny->new(timeout => 10)->post(
         "http://127.0.0.1:$port$path",
         { content => $body,
           headers => { 'Content-Type' => 'application/json', %h } });
     is($res->{status}, 200, "POST $path: 200") or diag $res->{content};
-    my $e = redis()->cmd('XREVRANGE', '{caresync}:jobs', '+', '-', 'COUNT', 1);
-    my %f = @{ $e->[0][1] // [] };
-    return JSON::PP->new->decode($f{job} // '{}')->{id};
+    # the job's id is its new dedupe mark's value: a running worker may
+    # have taken the entry out of the stream already
+    my %after = marks();
+    my @new = grep { !exists $before{$_} } keys %after;
+    is(scalar @new, 1, "POST $path: one new dedupe mark");
+    return $after{$new[0] // ''};
+}
+
+# the edge's dedupe marks and the job ids they hold
+sub marks {
+    my $keys = redis()->cmd('KEYS', '{caresync}:dedupe:*') // [];
+    return () unless @$keys;
+    my $ids = redis()->cmd('MGET', @$keys);
+    return map { $keys->[$_] => $ids->[$_] } 0 .. $#$keys;
 }
 
 # the worker starts after the first jobs: they are in the stream a while
