@@ -11,22 +11,9 @@ use Time::HiRes qw(time sleep);
 use Caresync::Worker;
 
 my $env = start_env();
-my $J = JSON::PP->new->canonical;
-my $root = Caresync::Worker::root();
-my $report = ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
-             . '/salesforce/report-export.csv';
-my $hs = do { local $/;
-              open my $fh, '<', ($ENV{CARESYNC_FIXTURES} // "$root/../shared/fixtures")
-                  . "/healthsherpa/search-match.json"
-                  or die; $J->decode(<$fh>)->{data}{contact} };
-fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
-
+my $report = fixture_path('salesforce/report-export.csv');
 # the report's two ids: John Doe (HealthSherpa knows him), Maria Lopez
-fake_post('/__fake/salesforce/contacts', [
-    { Id => '003Hs00001AbCdEIAV', FirstName => 'John', LastName => 'Doe',
-      Birthdate => '1955-03-01' },
-    { Id => '003Hs00001XyZwVIAV', FirstName => 'Maria', LastName => 'Lopez',
-      Email => 'maria@example.org' } ]);
+my $hs = seed_report_export();
 
 my $conf = write_config();
 

@@ -18,16 +18,7 @@ use Caresync::Worker;
 my $root = Caresync::Worker::root();
 
 my $env = start_env();
-my $J = JSON::PP->new->canonical;
-my $hs = $J->decode(fixture_text('healthsherpa/search-match.json'))
-             ->{data}{contact};
-fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
-fake_post('/__fake/salesforce/contacts', [
-    { Id => '003Hs00001AbCdEIAV', FirstName => 'John', LastName => 'Doe',
-      Birthdate => '1955-03-01' },
-    { Id => '003Hs00001XyZwVIAV', FirstName => 'Maria', LastName => 'Lopez',
-      Email => 'maria@example.org' },
-    { LastName => 'One', HelpAround_Patient_Id__c => 'ha-100' } ]);
+seed_report_export({ LastName => 'One', HelpAround_Patient_Id__c => 'ha-100' });
 
 my $token = 'console-test-t0ken';
 my $port = start_nginx(<<"LOC");

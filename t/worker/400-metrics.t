@@ -206,14 +206,7 @@ is($rc, 1, 'an address without a port is refused');
 unlike($err, qr/metrics\./, '... allowed with metrics.allow_remote = on');
 
 # batch progress: per status, never per batch
-my $hs = JSON::PP->new->decode(fixture_text('healthsherpa/search-match.json'))
-         ->{data}{contact};
-fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
-fake_post('/__fake/salesforce/contacts', [
-    { Id => '003Hs00001AbCdEIAV', FirstName => 'John', LastName => 'Doe',
-      Birthdate => '1955-03-01' },
-    { Id => '003Hs00001XyZwVIAV', FirstName => 'Maria', LastName => 'Lopez',
-      Email => 'maria@example.org' } ]);
+seed_report_export();
 my (undef, $bout) = worker_cmd($conf, 'batch', 'healthsherpa', '--csv',
     fixture_path('salesforce/report-export.csv'));
 my ($batch) = $bout =~ /^batch (\S+) queued/m;

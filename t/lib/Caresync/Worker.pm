@@ -33,7 +33,7 @@ our @EXPORT = qw(start_env redis redis_at fake_get fake_post write_config
                  start_worker stop_worker worker_cmd seed_job user_action_job
                  wait_status wait_for sf_requests sf_contacts job_status
                  kill_redis restart_redis no_phi_in_log start_otlp_stub
-                 fixture_path fixture_text job_key worker_keys run_browser);
+                 fixture_path fixture_text seed_report_export job_key worker_keys run_browser);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 my $ENV_;
@@ -285,6 +285,23 @@ sub fixture_text {
     open my $fh, '<', $path or die "$path: $!";
     local $/;
     return <$fh>;
+}
+
+# The fakes behind a batch of the report export (salesforce/report-export.csv):
+# HealthSherpa knows the search-match contact; Salesforce holds the
+# report's two contacts, John Doe and Maria Lopez, and any given after them.
+# Returns HealthSherpa's contact.
+sub seed_report_export {
+    my (@more) = @_;
+    my $hs = JSON::PP->new->decode(fixture_text('healthsherpa/search-match.json'))
+             ->{data}{contact};
+    fake_post('/__fake/healthsherpa/contacts', [ $hs ]);
+    fake_post('/__fake/salesforce/contacts', [
+        { Id => '003Hs00001AbCdEIAV', FirstName => 'John', LastName => 'Doe',
+          Birthdate => '1955-03-01' },
+        { Id => '003Hs00001XyZwVIAV', FirstName => 'Maria', LastName => 'Lopez',
+          Email => 'maria@example.org' }, @more ]);
+    return $hs;
 }
 
 # A stand-in OTLP/HTTP collector (t/fakes/otlp_stub.py): its base URL.
