@@ -689,6 +689,23 @@ ngx_http_caresync_redis_connected(ngx_event_t *wev)
 
     c->write->handler = ngx_http_caresync_redis_write_handler;
 
+    /*
+     * A group leaves in one write, often while the previous one's reply
+     * is still due: with Nagle's algorithm on, the kernel would hold it
+     * until that ACK came back, a wait every pipelined group would pay.
+     * hiredis set this on its own socket; now the socket is nginx's.
+     */
+
+    if (rd->pc.sockaddr->sa_family != AF_UNIX) {
+        if (ngx_tcp_nodelay(c) != NGX_OK) {
+            ngx_http_caresync_redis_fail(rd);
+            return;
+        }
+
+    } else {
+        c->tcp_nodelay = NGX_TCP_NODELAY_DISABLED;
+    }
+
 #if (NGX_HTTP_SSL)
 
     if (rd->conf->ssl) {
